@@ -1,0 +1,142 @@
+//! Dispatch: from a parsed command to its reply.
+//!
+//! [`execute`] is the one entry point for a client's command: table lookup, subcommand
+//! resolution, arity, authentication, MULTI queueing, shard locking, the handler, and
+//! statistics. Everything a command needs to know about itself comes from its table row.
+
+use std::sync::atomic::Ordering;
+
+use super::table::{subcommand, table};
+use super::{flags, CmdError, CommandSpec, Ctx};
+use crate::client::Client;
+use crate::db::{now_ms, Locks};
+use crate::server::Server;
+use resp::Writer;
+
+/// Writes `ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' ` as Redis does
+/// (each part cut at 128 bytes).
+fn unknown_command(out: &mut Writer, args: &[&[u8]]) {
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&args[0][..args[0].len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut quoted = Vec::new();
+    for a in &args[1..] {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(&a[..a.len().min(room)]);
+        quoted.extend_from_slice(b"' ");
+    }
+    msg.extend_from_slice(&quoted);
+    out.error_bytes(&msg);
+}
+
+/// Resolves `args` to the spec that runs it (a subcommand for container commands) or writes
+/// the error Redis gives (unknown command or subcommand, wrong arity) and returns `None`.
+pub fn resolve(out: &mut Writer, args: &[&[u8]]) -> Option<&'static CommandSpec> {
+    let Some(spec) = table().get(args[0]) else {
+        unknown_command(out, args);
+        return None;
+    };
+    let arity_ok =
+        |s: &CommandSpec| if s.arity > 0 { args.len() == s.arity as usize } else { args.len() >= (-s.arity) as usize };
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        match subcommand(spec, args[1]) {
+            Some(sub) => {
+                if !arity_ok(sub) {
+                    out.error(&CmdError::WrongArity(format!("{}|{}", spec.name, sub.name)).to_string());
+                    return None;
+                }
+                return Some(sub);
+            }
+            None => {
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(&args[1][..args[1].len().min(128)]);
+                msg.extend_from_slice(format!("'. Try {} HELP.", spec.name.to_ascii_uppercase()).as_bytes());
+                out.error_bytes(&msg);
+                return None;
+            }
+        }
+    }
+    if !arity_ok(spec) {
+        out.error(&CmdError::WrongArity(spec.name.to_string()).to_string());
+        return None;
+    }
+    Some(spec)
+}
+
+/// Locks the shards `spec` needs for `args`.
+pub fn lock_for<'a>(server: &'a Server, spec: &CommandSpec, args: &[&[u8]]) -> Locks<'a> {
+    let ks = &server.keyspace;
+    if spec.has(flags::ALL_SHARDS) {
+        return ks.lock_all();
+    }
+    let k = spec.keys;
+    if k.finder.is_none() && k.first > 0 && k.first == k.last {
+        // The common case: one key.
+        return match args.get(k.first as usize) {
+            Some(key) => ks.lock_shards(&[ks.shard_of(key)]),
+            None => ks.no_locks(),
+        };
+    }
+    if k.first <= 0 && k.finder.is_none() {
+        return ks.no_locks();
+    }
+    let positions = spec.key_positions(args);
+    ks.lock_keys(positions.iter().filter_map(|&i| args.get(i).copied()))
+}
+
+/// Commands that run immediately even inside MULTI.
+fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Runs one command from a client and appends its reply to `out`.
+pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]]) {
+    if args.is_empty() {
+        return;
+    }
+    let Some(spec) = resolve(out, args) else {
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    };
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        out.error("NOAUTH Authentication required.");
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
+    *client.info.last_cmd.lock() = spec.name;
+    if let Some(m) = client.multi.as_mut() {
+        if !runs_inside_multi(spec) {
+            if spec.has(flags::NO_MULTI) {
+                out.error("ERR Command not allowed inside a transaction");
+                m.aborted = true;
+                return;
+            }
+            m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            out.simple("QUEUED");
+            return;
+        }
+    }
+    let locks = lock_for(server, spec, args);
+    let mut ctx = Ctx { server, client, out, locks, now: now_ms() };
+    run(&mut ctx, spec, args);
+}
+
+/// Runs a resolved command with the locks already in `ctx` (EXEC calls this for each queued
+/// command while holding every shard).
+pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
+    ctx.server.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+    let mark = ctx.out.len();
+    if let Err(e) = (spec.handler)(ctx, args) {
+        debug_assert_eq!(ctx.out.len(), mark, "{} wrote a reply and then failed", spec.name);
+        ctx.out.truncate(mark);
+        ctx.out.error(&e.to_string());
+    }
+}

@@ -1,0 +1,288 @@
+//! Commands: the declarative command table, dispatch, and one module per command family.
+//!
+//! Each family module exports `pub const COMMANDS: &[CommandSpec]`, one row per command, next to
+//! its handlers. [`table`] gathers the rows into one lookup table that drives dispatch, arity
+//! errors, `COMMAND`, ACL categories and key extraction. Adding a command touches its family
+//! module only: one handler, one row, one test block.
+//!
+//! A handler has the shape `fn(&mut Ctx, &[&[u8]]) -> CmdResult`: it parses its arguments
+//! (`args[0]` is the command name), works through `ctx.db()`, and writes its reply into
+//! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
+
+pub mod args;
+pub mod connection;
+pub mod dispatch;
+pub mod error;
+pub mod generic;
+pub mod server;
+pub mod string;
+pub mod table;
+pub mod txn;
+
+pub use error::{CmdError, CmdResult};
+
+use crate::client::Client;
+use crate::db::{Db, Locks};
+use crate::server::Server;
+use resp::Writer;
+
+/// Command flags, as Redis names them in `COMMAND INFO`.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const MOVABLEKEYS: u32 = 1 << 16;
+    pub const ALLOW_BUSY: u32 = 1 << 17;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// redstart-internal: the command may touch any key, so it locks every shard.
+    pub const ALL_SHARDS: u32 = 1 << 30;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+    ];
+}
+
+/// ACL categories. `@read`, `@write`, `@admin`, `@dangerous`, `@pubsub`, `@fast`, `@slow` and
+/// `@blocking` are derived from the flags as Redis does; the rest are declared per command.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    /// Category names in Redis's order.
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// Finds the key argument positions of a command whose keys are not a fixed range
+/// (`numkeys`-style commands). Returns positions in `args`.
+pub type KeyFinder = fn(&[&[u8]]) -> Vec<usize>;
+
+/// Legacy key positions (`first`, `last`, `step`; `last` negative counts from the end), as in
+/// `COMMAND INFO`, plus an optional finder for movable keys.
+#[derive(Clone, Copy)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+    pub finder: Option<KeyFinder>,
+}
+
+pub const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: None };
+
+/// Keys at `first..=last` every `step` (`last` < 0 counts from the end).
+pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec { first, last, step, finder: None }
+}
+
+/// One row of the command table.
+pub struct CommandSpec {
+    /// Lower-case name; for subcommands the subcommand name alone (`get` of `config`).
+    pub name: &'static str,
+    /// Redis arity: `N` exactly N arguments (name included), `-N` at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// Declared ACL categories (derived ones are added by [`CommandSpec::acl_categories`]).
+    pub acl: u64,
+    pub keys: KeySpec,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+}
+
+impl CommandSpec {
+    /// A table row with the required fields; add documentation with [`CommandSpec::doc`].
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        acl: u64,
+        keys: KeySpec,
+        handler: Handler,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            acl,
+            keys,
+            handler,
+            subcommands: &[],
+            group: "",
+            summary: "",
+            since: "",
+            complexity: "",
+        }
+    }
+
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        self.group = group;
+        self.since = since;
+        self.complexity = complexity;
+        self.summary = summary;
+        self
+    }
+
+    pub const fn subcommands(mut self, subs: &'static [CommandSpec]) -> Self {
+        self.subcommands = subs;
+        self
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// All ACL categories: declared plus those Redis derives from the flags.
+    pub fn acl_categories(&self) -> u64 {
+        let mut c = self.acl;
+        if self.has(flags::WRITE) {
+            c |= acl::WRITE;
+        }
+        if self.has(flags::READONLY) && self.acl & acl::SCRIPTING == 0 {
+            c |= acl::READ;
+        }
+        if self.has(flags::ADMIN) {
+            c |= acl::ADMIN | acl::DANGEROUS;
+        }
+        if self.has(flags::PUBSUB) {
+            c |= acl::PUBSUB;
+        }
+        if self.has(flags::FAST) {
+            c |= acl::FAST;
+        }
+        if self.has(flags::BLOCKING) {
+            c |= acl::BLOCKING;
+        }
+        if c & acl::FAST == 0 {
+            c |= acl::SLOW;
+        }
+        c
+    }
+
+    /// Positions of the key arguments in `args`.
+    pub fn key_positions(&self, args: &[&[u8]]) -> Vec<usize> {
+        if let Some(f) = self.keys.finder {
+            return f(args);
+        }
+        let k = self.keys;
+        if k.first <= 0 || k.step <= 0 {
+            return Vec::new();
+        }
+        let n = args.len() as i32;
+        let last = if k.last < 0 { n + k.last } else { k.last.min(n - 1) };
+        (k.first..=last).step_by(k.step as usize).map(|i| i as usize).collect()
+    }
+}
+
+/// What a command runs with: the server, the calling client, the reply buffer and the shards
+/// locked for it.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut Writer,
+    pub locks: Locks<'a>,
+    /// Cached time for the whole command (Redis uses one clock reading per command).
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database, through this command's locks.
+    pub fn db(&mut self) -> Db<'_, 'a> {
+        let db = self.client.db;
+        self.db_at(db)
+    }
+
+    /// The selected database and the reply writer at once, for handlers that reply with data
+    /// borrowed from the keyspace.
+    pub fn db_out(&mut self) -> (Db<'_, 'a>, &mut Writer) {
+        let db = self.client.db;
+        (Db { ks: &self.server.keyspace, locks: &mut self.locks, db, now: self.now }, self.out)
+    }
+
+    /// Database `db`, through this command's locks.
+    pub fn db_at(&mut self, db: usize) -> Db<'_, 'a> {
+        Db { ks: &self.server.keyspace, locks: &mut self.locks, db, now: self.now }
+    }
+}

@@ -1,0 +1,61 @@
+//! Configuration: redis.conf parsing, command-line directives, and the values CONFIG GET/SET
+//! read and change.
+//!
+//! (Bootstrap version: `--port` and `--bind` only; the full directive table replaces it.)
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub protected_mode: bool,
+    pub requirepass: Option<Vec<u8>>,
+    pub timeout: u64,
+    pub maxclients: usize,
+    pub tcp_keepalive: u64,
+    pub unixsocket: Option<String>,
+    pub databases: usize,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: usize,
+    pub hz: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            port: 6379,
+            protected_mode: true,
+            requirepass: None,
+            timeout: 0,
+            maxclients: 10000,
+            tcp_keepalive: 300,
+            unixsocket: None,
+            databases: 16,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            hz: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Parses `redstart [config-file] [--directive value ...]`.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut c = Config::default();
+        let mut i = 0;
+        while i < args.len() {
+            match args[i].as_str() {
+                "--port" => {
+                    c.port = args.get(i + 1).and_then(|v| v.parse().ok()).ok_or("bad --port")?;
+                    i += 2;
+                }
+                "--bind" => {
+                    c.bind = args.get(i + 1).ok_or("bad --bind")?.split_whitespace().map(String::from).collect();
+                    i += 2;
+                }
+                other => return Err(format!("unsupported argument {other}")),
+            }
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,431 @@
+//! The keyspace: databases split into shards by key hash, with lazy and active expiry.
+//!
+//! Every key hashes to one shard; a shard holds that key's slot in *every* database (so `MOVE`
+//! and `SWAPDB` never cross a shard boundary for one key) and is guarded by one mutex. A
+//! command locks the shards of its keys in ascending order ([`Keyspace::lock_shards`]), runs
+//! synchronously, and unlocks; commands that may touch any key (FLUSHALL, KEYS, EXEC, ...) lock
+//! every shard ([`Keyspace::lock_all`]). Guards are `!Send`, so holding one across an `.await`
+//! does not compile.
+//!
+//! Modules: [`table`] (the per-database hash table with Redis's SCAN guarantee), [`value`]
+//! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
+
+pub mod glob;
+pub mod table;
+pub mod value;
+pub mod watch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use table::Table;
+use value::{Entry, Value, NO_EXPIRE};
+use watch::Watchers;
+
+/// Wall-clock time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Redis's 24-bit LRU clock in seconds.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & ((1 << 24) - 1)) as u32
+}
+
+/// Counters the keyspace updates (reported by INFO stats).
+#[derive(Default)]
+pub struct KeyspaceStats {
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+}
+
+/// One shard: its part of every database.
+pub struct Shard {
+    pub dbs: Box<[Table]>,
+    /// Keys with an expiry, per database (for INFO keyspace and to skip idle databases).
+    pub volatile: Box<[usize]>,
+    /// Active-expiry position in each database's entry vector.
+    expire_cursor: Box<[usize]>,
+    pub watchers: Watchers,
+}
+
+impl Shard {
+    fn new(databases: usize) -> Shard {
+        Shard {
+            dbs: (0..databases).map(|_| Table::new()).collect(),
+            volatile: vec![0; databases].into_boxed_slice(),
+            expire_cursor: vec![0; databases].into_boxed_slice(),
+            watchers: Watchers::default(),
+        }
+    }
+
+    /// Removes entry `idx` of database `db`, keeping the volatile count right.
+    pub fn remove_at(&mut self, db: usize, idx: usize) -> Entry {
+        let e = self.dbs[db].remove_at(idx);
+        if e.has_expire() {
+            self.volatile[db] -= 1;
+        }
+        e
+    }
+
+    /// Sets or clears the expiry of entry `idx`.
+    pub fn set_expire(&mut self, db: usize, idx: usize, at: u64) {
+        let e = self.dbs[db].get_mut(idx);
+        match (e.has_expire(), at != NO_EXPIRE) {
+            (false, true) => self.volatile[db] += 1,
+            (true, false) => self.volatile[db] -= 1,
+            _ => {}
+        }
+        e.expire_at = at;
+    }
+
+    /// Walks up to `budget` entries of `db` from the saved cursor, deleting expired ones.
+    /// Returns (entries checked, keys expired).
+    fn expire_cycle(&mut self, db: usize, now: u64, budget: usize) -> (usize, usize) {
+        let mut checked = 0;
+        let mut expired = 0;
+        let mut i = self.expire_cursor[db];
+        while checked < budget && self.volatile[db] > 0 {
+            let t = &self.dbs[db];
+            if i >= t.len() {
+                i = 0;
+                if checked > 0 {
+                    break;
+                }
+                if t.is_empty() {
+                    break;
+                }
+            }
+            checked += 1;
+            if t.get(i).is_expired(now) {
+                let e = self.remove_at(db, i);
+                self.watchers.touch(db, &e.key);
+                expired += 1;
+                // The last entry moved into `i`: look at it next.
+            } else {
+                i += 1;
+            }
+        }
+        self.expire_cursor[db] = i;
+        (checked, expired)
+    }
+}
+
+/// All databases, sharded.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: ahash::RandomState,
+    databases: usize,
+    pub stats: KeyspaceStats,
+}
+
+/// The shards a command holds. Indexed by shard number; holds either a few shards (the
+/// command's keys) or all of them.
+pub struct Locks<'a> {
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
+    all: bool,
+}
+
+impl Keyspace {
+    /// `shards` is rounded up to a power of two.
+    pub fn new(databases: usize, shards: usize) -> Keyspace {
+        let n = shards.max(1).next_power_of_two();
+        Keyspace {
+            shards: (0..n).map(|_| Mutex::new(Shard::new(databases))).collect(),
+            hasher: ahash::RandomState::new(),
+            databases,
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        ((self.hash(key) >> 32) as usize) & (self.shards.len() - 1)
+    }
+
+    /// Locks the shards of `keys` in ascending shard order (the global lock order).
+    pub fn lock_keys<'a, 'k>(&'a self, keys: impl Iterator<Item = &'k [u8]>) -> Locks<'a> {
+        let mut ids: SmallVec<[usize; 8]> = keys.map(|k| self.shard_of(k)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.lock_shards(&ids)
+    }
+
+    /// Locks the given shards; `ids` must be sorted and unique.
+    pub fn lock_shards(&self, ids: &[usize]) -> Locks<'_> {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        Locks { guards: ids.iter().map(|&i| (i, self.shards[i].lock())).collect(), all: false }
+    }
+
+    /// Locks every shard, in order.
+    pub fn lock_all(&self) -> Locks<'_> {
+        Locks { guards: self.shards.iter().enumerate().map(|(i, m)| (i, m.lock())).collect(), all: true }
+    }
+
+    /// No locks (commands that touch no key).
+    pub fn no_locks(&self) -> Locks<'_> {
+        Locks { guards: SmallVec::new(), all: false }
+    }
+
+    /// One active-expiry pass over every shard, bounded by `budget` entries per shard and
+    /// database. Returns the number of keys expired.
+    pub fn active_expire(&self, budget: usize) -> usize {
+        let now = now_ms();
+        let mut total = 0;
+        for m in self.shards.iter() {
+            let mut shard = m.lock();
+            for db in 0..self.databases {
+                if shard.volatile[db] == 0 {
+                    continue;
+                }
+                let (_, expired) = shard.expire_cycle(db, now, budget);
+                total += expired;
+            }
+        }
+        self.stats.expired_keys.fetch_add(total as u64, Ordering::Relaxed);
+        total
+    }
+
+    /// Number of keys and of keys with an expiry in `db`, summed over shards one at a time.
+    pub fn db_counts(&self, db: usize) -> (usize, usize) {
+        let mut keys = 0;
+        let mut volatile = 0;
+        for m in self.shards.iter() {
+            let s = m.lock();
+            keys += s.dbs[db].len();
+            volatile += s.volatile[db];
+        }
+        (keys, volatile)
+    }
+}
+
+/// Result of looking a key up for writing.
+pub enum Slot {
+    /// Present (and not expired): the entry's index in its table.
+    Found(usize),
+    Missing,
+}
+
+impl<'a> Locks<'a> {
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    /// The locked shard `id`. Panics if the command did not lock it: that is a bug in the
+    /// command table's key specification.
+    #[inline]
+    pub fn shard(&mut self, id: usize) -> &mut Shard {
+        if self.all {
+            return &mut self.guards[id].1;
+        }
+        for (i, g) in self.guards.iter_mut() {
+            if *i == id {
+                return g;
+            }
+        }
+        panic!("shard {id} accessed without its lock: check the command's key specification");
+    }
+
+    /// Every locked shard (all of them when `holds_all`).
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    /// Releases every lock.
+    pub fn release(&mut self) {
+        self.guards.clear();
+        self.all = false;
+    }
+}
+
+/// A view of one database through a command's locks: the API command handlers use.
+pub struct Db<'l, 'a> {
+    pub ks: &'a Keyspace,
+    pub locks: &'l mut Locks<'a>,
+    pub db: usize,
+    pub now: u64,
+}
+
+impl<'l, 'a> Db<'l, 'a> {
+    /// Locates `key`, deleting it first if it has expired (lazy expiry).
+    pub fn find(&mut self, key: &[u8]) -> (usize, Slot) {
+        let h = self.ks.hash(key);
+        let sid = ((h >> 32) as usize) & (self.ks.shard_count() - 1);
+        let db = self.db;
+        let now = self.now;
+        let shard = self.locks.shard(sid);
+        match shard.dbs[db].find(h as u32, key) {
+            Some(idx) => {
+                if shard.dbs[db].get(idx).is_expired(now) {
+                    let e = shard.remove_at(db, idx);
+                    shard.watchers.touch(db, &e.key);
+                    self.ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    (sid, Slot::Missing)
+                } else {
+                    (sid, Slot::Found(idx))
+                }
+            }
+            None => (sid, Slot::Missing),
+        }
+    }
+
+    /// The live entry for `key`, with its LRU clock refreshed (a read access).
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => {
+                let lru = lru_clock(self.now);
+                let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
+                e.lru = lru;
+                Some(e)
+            }
+            Slot::Missing => None,
+        }
+    }
+
+    /// Like `get`, but also counts a keyspace hit or miss (read commands on one key).
+    pub fn get_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let stats = &self.ks.stats;
+        let r = self.get(key);
+        if r.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }.fetch_add(1, Ordering::Relaxed);
+        r
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        matches!(self.find(key).1, Slot::Found(_))
+    }
+
+    /// Stores `value` under `key`, replacing any old value, with expiry `expire_at`
+    /// ([`NO_EXPIRE`] for none). Returns the old entry if there was one.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Entry> {
+        let h = self.ks.hash(key);
+        let (sid, slot) = self.find(key);
+        let db = self.db;
+        let lru = lru_clock(self.now);
+        let shard = self.locks.shard(sid);
+        let old = match slot {
+            Slot::Found(idx) => {
+                let e = shard.dbs[db].get_mut(idx);
+                let old_value = std::mem::replace(&mut e.value, value);
+                let old_expire = e.expire_at;
+                e.lru = lru;
+                shard.set_expire(db, idx, expire_at);
+                Some(Entry { key: Box::default(), value: old_value, expire_at: old_expire, hash: h as u32, lru: 0 })
+            }
+            Slot::Missing => {
+                let mut e = Entry::new(key.into(), h as u32, value);
+                e.lru = lru;
+                let idx = shard.dbs[db].insert_new(e);
+                shard.set_expire(db, idx, expire_at);
+                None
+            }
+        };
+        shard.watchers.touch(db, key);
+        old
+    }
+
+    /// Sets the value of an existing entry, keeping its TTL (`KEEPTTL`); inserts without TTL if absent.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let expire = match self.get(key) {
+            Some(e) => e.expire_at,
+            None => NO_EXPIRE,
+        };
+        self.set(key, value, expire);
+    }
+
+    /// Deletes `key`; returns the removed entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => {
+                let db = self.db;
+                let shard = self.locks.shard(sid);
+                let e = shard.remove_at(db, idx);
+                shard.watchers.touch(db, key);
+                Some(e)
+            }
+            Slot::Missing => None,
+        }
+    }
+
+    /// Sets the expiry of an existing key; false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => {
+                let db = self.db;
+                let shard = self.locks.shard(sid);
+                shard.set_expire(db, idx, at);
+                shard.watchers.touch(db, key);
+                true
+            }
+            Slot::Missing => false,
+        }
+    }
+
+    /// Marks `key` as modified for WATCH (and, later, keyspace notifications and tracking).
+    /// Call after changing an entry in place through `get`.
+    pub fn touch(&mut self, key: &[u8]) {
+        let sid = self.ks.shard_of(key);
+        let db = self.db;
+        self.locks.shard(sid).watchers.touch(db, key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_remove_and_lazy_expiry() {
+        let ks = Keyspace::new(16, 4);
+        let mut locks = ks.lock_all();
+        let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
+        assert!(db.set(b"a", Value::from_bytes(b"1"), NO_EXPIRE).is_none());
+        assert!(db.set(b"b", Value::from_bytes(b"2"), 1_500).is_none());
+        assert!(db.get(b"a").is_some());
+        assert!(db.get(b"b").is_some());
+        db.now = 1_500;
+        assert!(db.get(b"b").is_none(), "expired at its deadline");
+        assert_eq!(ks.stats.expired_keys.load(Ordering::Relaxed), 1);
+        assert!(db.remove(b"a").is_some());
+        assert!(db.remove(b"a").is_none());
+    }
+
+    #[test]
+    fn active_expiry_reclaims_untouched_keys() {
+        let ks = Keyspace::new(1, 4);
+        {
+            let mut locks = ks.lock_all();
+            let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: now_ms() };
+            for i in 0..10_000 {
+                db.set(format!("k{i}").as_bytes(), Value::from_bytes(b"v"), 1);
+            }
+            db.set(b"keep", Value::from_bytes(b"v"), NO_EXPIRE);
+        }
+        let mut expired = 0;
+        while expired < 10_000 {
+            let n = ks.active_expire(1000);
+            assert!(n > 0, "progress");
+            expired += n;
+        }
+        assert_eq!(ks.db_counts(0), (1, 0));
+    }
+}

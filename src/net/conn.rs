@@ -1,0 +1,135 @@
+//! One client connection: read, parse every complete command in the buffer, execute them in
+//! order into one output buffer, write it back. Pipelined commands therefore cost one read and
+//! one write per batch, and replies always come in request order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use smallvec::SmallVec;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::client::{Client, Peer};
+use crate::cmd::dispatch;
+use crate::server::Server;
+use resp::{Limits, Parsed, Parser, Writer};
+
+/// Flush replies mid-batch once this much output is pending, so a long pipeline of large
+/// replies does not pile up in memory.
+const FLUSH_AT: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(server: Arc<Server>, mut stream: S, peer: Peer) {
+    server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+    let (maxclients, needs_auth) = {
+        let c = server.config.read();
+        (c.maxclients, c.requirepass.is_some())
+    };
+    if server.clients.len() >= maxclients {
+        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let info = server.clients.register(peer);
+    let mut client = Client::new(info.clone(), !needs_auth);
+    let _ = serve(&server, &mut stream, &mut client).await;
+    crate::cmd::txn::unwatch_all(&server, &mut client);
+    server.clients.unregister(client.id);
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    server: &Server,
+    stream: &mut S,
+    client: &mut Client,
+) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Writer::new(false);
+    let mut parser = Parser::new();
+    let info = client.info.clone();
+    loop {
+        // Execute every complete command already buffered.
+        loop {
+            let (limits, query_limit) = {
+                let c = server.config.read();
+                let l = Limits { max_bulk_len: c.proto_max_bulk_len, max_multibulk_len: i32::MAX as i64 };
+                (if client.authenticated { l } else { l.unauthenticated() }, c.client_query_buffer_limit)
+            };
+            match parser.parse(&rbuf, limits) {
+                Ok(None) => {
+                    if rbuf.len() > query_limit {
+                        crate::log::warning("Closing client that reached max query buffer length");
+                        return Ok(());
+                    }
+                    break;
+                }
+                Ok(Some(Parsed::Empty { consumed })) => rbuf.advance(consumed),
+                Ok(Some(Parsed::Multibulk { consumed })) => {
+                    {
+                        let args: SmallVec<[&[u8]; 8]> = parser.spans().iter().map(|&(s, e)| &rbuf[s..e]).collect();
+                        out.resp3 = client.resp == 3;
+                        dispatch::execute(server, client, &mut out, &args);
+                    }
+                    rbuf.advance(consumed);
+                }
+                Ok(Some(Parsed::Inline { consumed, args })) => {
+                    let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
+                    out.resp3 = client.resp == 3;
+                    dispatch::execute(server, client, &mut out, &argv);
+                    rbuf.advance(consumed);
+                }
+                Err(e) => {
+                    out.error(&format!("ERR {e}"));
+                    let _ = stream.write_all(&out.buf).await;
+                    return Ok(());
+                }
+            }
+            if client.close_after_reply {
+                stream.write_all(&out.buf).await?;
+                return Ok(());
+            }
+            if out.len() >= FLUSH_AT {
+                flush(server, stream, &mut out).await?;
+            }
+        }
+        if !out.is_empty() {
+            flush(server, stream, &mut out).await?;
+        }
+        if info.killed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Read more, sizing the read to a large bulk in progress (but never its declared
+        // length up front: the client may be lying).
+        let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
+        rbuf.reserve(want);
+        let timeout = server.config.read().timeout;
+        let read = stream.read_buf(&mut rbuf);
+        let n = tokio::select! {
+            r = read => r?,
+            _ = info.kill_notify.notified() => return Ok(()),
+            _ = idle(timeout) => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        server.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        info.last_interaction_ms.store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+async fn idle(timeout_secs: u64) {
+    if timeout_secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
+}
+
+async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
+    stream.write_all(&out.buf).await?;
+    server.stats.total_net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    out.buf.clear();
+    if out.buf.capacity() > 1 << 20 {
+        out.buf.shrink_to(64 * 1024);
+    }
+    Ok(())
+}

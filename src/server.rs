@@ -1,0 +1,57 @@
+//! The state every connection shares: keyspace, configuration, clients and statistics.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use tokio::sync::Notify;
+
+use crate::client::Clients;
+use crate::config::Config;
+use crate::db::Keyspace;
+
+/// Server-wide counters reported by INFO.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_net_input_bytes: AtomicU64,
+    pub total_net_output_bytes: AtomicU64,
+}
+
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_unix: u64,
+    /// 40 hex characters, new at every start (INFO `run_id`).
+    pub run_id: String,
+    /// Notified when SHUTDOWN (or a signal) asks the server to stop.
+    pub shutdown: Notify,
+    /// Executable path and config file, for INFO.
+    pub executable: String,
+    pub config_file: String,
+}
+
+impl Server {
+    pub fn new(config: Config, executable: String, config_file: String) -> Arc<Server> {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect();
+        Arc::new(Server {
+            keyspace: Keyspace::new(config.databases, (threads * 8).max(16)),
+            config: RwLock::new(config),
+            clients: Clients::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            run_id,
+            shutdown: Notify::new(),
+            executable,
+            config_file,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Test harness: start redstart and a real `redis-server` (the oracle) on free ports, talk raw
+//! RESP to them, and compare replies byte for byte.
+//!
+//! `redis-server` must be installed (Debian package `redis-server`); differential tests fail
+//! with a clear message when it is missing, they never skip.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process that is killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+    pub name: &'static str,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_ready(port: u16, name: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    if buf[..n].starts_with(b"+PONG") {
+                        return;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{name} did not start on port {port}");
+}
+
+/// Starts redstart (the binary under test) with extra arguments.
+pub fn start_redstart(extra: &[&str]) -> Proc {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_redstart"))
+        .args(["--port", &port.to_string()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redstart");
+    wait_ready(port, "redstart");
+    Proc { child, port, name: "redstart" }
+}
+
+/// Starts the oracle, `redis-server` from Debian, without persistence.
+pub fn start_redis(extra: &[&str]) -> Proc {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("redstart-oracle-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start redis-server ({e}): differential tests need it; install it with `apt-get install redis-server`")
+        });
+    wait_ready(port, "redis-server");
+    Proc { child, port, name: "redis-server" }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Splits a command line on spaces (tests use this for readable command lists; use `cmd_args`
+/// for arguments with spaces or binary data).
+pub fn words(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').filter(|w| !w.is_empty()).map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// Length of the first complete RESP2/RESP3 value in `buf`, if it is complete.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    fn line(buf: &[u8], from: usize) -> Option<usize> {
+        buf[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+    }
+    fn value(buf: &[u8], pos: usize) -> Option<usize> {
+        if pos >= buf.len() {
+            return None;
+        }
+        let end = line(buf, pos)?;
+        let head = std::str::from_utf8(&buf[pos + 1..end]).ok()?;
+        let after = end + 2;
+        match buf[pos] {
+            b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(after),
+            b'$' | b'=' | b'!' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(after);
+                }
+                let stop = after + n as usize + 2;
+                (buf.len() >= stop).then_some(stop)
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(after);
+                }
+                let items = if matches!(buf[pos], b'%' | b'|') { 2 * n } else { n };
+                let mut p = after;
+                for _ in 0..items {
+                    p = value(buf, p)?;
+                }
+                Some(p)
+            }
+            other => panic!("not a RESP type byte: {:?} in {:?}", other as char, String::from_utf8_lossy(buf)),
+        }
+    }
+    value(buf, 0)
+}
+
+/// A raw RESP connection.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn { stream, buf: Vec::new() }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one complete reply, raw. Panics on timeout or close.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        self.try_read_reply(Duration::from_secs(10)).expect("reply (timed out or connection closed)")
+    }
+
+    /// Reads one reply, or `None` on timeout or when the server closed the connection.
+    pub fn try_read_reply(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return Some(self.buf.drain(..n).collect());
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// True if the server closed the connection (read returns EOF) within `timeout`.
+    pub fn is_closed(&mut self, timeout: Duration) -> bool {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_raw(&encode(args));
+        self.read_reply()
+    }
+
+    /// Sends a space-separated command and returns its raw reply.
+    pub fn run(&mut self, line: &str) -> Vec<u8> {
+        let w = words(line);
+        let args: Vec<&[u8]> = w.iter().map(|a| a.as_slice()).collect();
+        self.cmd(&args)
+    }
+}
+
+/// redstart and redis-server side by side, with a connection to each.
+pub struct Pair {
+    pub ours: Proc,
+    pub oracle: Proc,
+    pub a: Conn,
+    pub b: Conn,
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).replace("\r\n", "\\r\\n")
+}
+
+impl Pair {
+    pub fn new() -> Pair {
+        Pair::with_args(&[])
+    }
+
+    /// Both servers started with the same extra arguments.
+    pub fn with_args(extra: &[&str]) -> Pair {
+        let oracle = start_redis(extra);
+        let ours = start_redstart(extra);
+        let a = Conn::connect(ours.port);
+        let b = Conn::connect(oracle.port);
+        Pair { ours, oracle, a, b }
+    }
+
+    /// Opens a second pair of connections (for multi-client scenarios).
+    pub fn conns(&self) -> (Conn, Conn) {
+        (Conn::connect(self.ours.port), Conn::connect(self.oracle.port))
+    }
+
+    /// Sends the command to both servers and asserts identical raw replies. Returns the reply.
+    pub fn check_args(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let ours = self.a.cmd(args);
+        let theirs = self.b.cmd(args);
+        let shown: Vec<String> = args.iter().map(|a| show(a)).collect();
+        assert_eq!(show(&ours), show(&theirs), "reply to {:?} differs (left: redstart, right: redis-server)", shown);
+        ours
+    }
+
+    /// `check_args` for a space-separated command line.
+    pub fn check(&mut self, line: &str) -> Vec<u8> {
+        let w = words(line);
+        let args: Vec<&[u8]> = w.iter().map(|a| a.as_slice()).collect();
+        self.check_args(&args)
+    }
+
+    /// Checks every line in order.
+    pub fn check_all(&mut self, lines: &[&str]) {
+        for l in lines {
+            self.check(l);
+        }
+    }
+
+    /// Sends a command to both without comparing (setup whose reply legitimately differs).
+    pub fn both(&mut self, line: &str) -> (Vec<u8>, Vec<u8>) {
+        (self.a.run(line), self.b.run(line))
+    }
+
+    /// Switches both connections to RESP3 (HELLO 3); the HELLO replies differ by design.
+    pub fn resp3(&mut self) {
+        let (x, y) = self.both("HELLO 3");
+        assert!(x.starts_with(b"%"), "redstart HELLO 3: {}", show(&x));
+        assert!(y.starts_with(b"%"), "redis HELLO 3: {}", show(&y));
+    }
+}
