@@ -17,6 +17,23 @@ pub struct Config {
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: usize,
     pub hz: u32,
+    pub unixsocketperm: u32,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub dir: String,
+    pub dbfilename: String,
+    /// `save` rules as (seconds, changes); empty = no snapshots.
+    pub save: Vec<(u64, u64)>,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appendfsync: String,
+    pub loglevel: String,
+    pub logfile: String,
+    pub pidfile: String,
+    pub daemonize: bool,
+    pub notify_keyspace_events: String,
+    /// Path of the config file the server was started with ("" if none), for CONFIG REWRITE and INFO.
+    pub config_file: String,
 }
 
 impl Default for Config {
@@ -34,6 +51,21 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
+            unixsocketperm: 0,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            dir: ".".into(),
+            dbfilename: "dump.rdb".into(),
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appendfsync: "everysec".into(),
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            pidfile: String::new(),
+            daemonize: false,
+            notify_keyspace_events: String::new(),
+            config_file: String::new(),
         }
     }
 }
