@@ -241,6 +241,11 @@ fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
     Ok(Some(Parsed::Inline { consumed, args }))
 }
 
+/// C's `isspace`: space, \t, \n, \v, \f, \r.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -249,11 +254,16 @@ fn hex_val(c: u8) -> Option<u8> {
 /// double quotes with `\n`, `\xHH`-style escapes, single quotes with only `\'`, and a closing
 /// quote that must be followed by a space or the end. `None` means unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -286,7 +296,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -305,7 +315,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 2;
                     continue;
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -318,7 +328,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -381,6 +391,8 @@ mod tests {
         assert_eq!(parse_all(b"\r\n\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
         assert_eq!(parse_all(b"set \"abc\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse_all(b"set \"a\"b\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(parse_all(b"get a\0junk\n").unwrap(), vec![vec![b"get".to_vec(), b"a".to_vec()]]);
+        assert_eq!(parse_all(b"\x0bget\x0ca\n").unwrap(), vec![vec![b"get\x0ca".to_vec()]]);
     }
 
     #[test]
@@ -421,6 +433,79 @@ mod tests {
         assert_eq!(parse_i64(b"9223372036854775808"), None);
         for bad in [&b""[..], b"-", b"01", b"+1", b" 1", b"1 ", b"-0", b"1.0"] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    /// Parses `input` fed in chunks cycling through `chunks`; returns commands and whether a
+    /// protocol error ended the stream.
+    fn parse_chunked(input: &[u8], chunks: &[usize]) -> (Vec<Vec<Vec<u8>>>, bool) {
+        let limits = Limits { max_bulk_len: 1 << 16, max_multibulk_len: 1 << 12 };
+        let mut p = Parser::new();
+        let mut buf = Vec::new();
+        let mut fed = 0;
+        let mut sizes = chunks.iter().copied().cycle();
+        let mut out = Vec::new();
+        loop {
+            match p.parse(&buf, limits) {
+                Ok(Some(Parsed::Multibulk { consumed })) => {
+                    out.push(p.spans().iter().map(|&(s, e)| buf[s..e].to_vec()).collect());
+                    buf.drain(..consumed);
+                }
+                Ok(Some(Parsed::Inline { consumed, args })) => {
+                    out.push(args);
+                    buf.drain(..consumed);
+                }
+                Ok(Some(Parsed::Empty { consumed })) => {
+                    buf.drain(..consumed);
+                }
+                Ok(None) if fed == input.len() => return (out, false),
+                Ok(None) => {
+                    let n = sizes.next().unwrap().clamp(1, input.len() - fed);
+                    buf.extend_from_slice(&input[fed..fed + n]);
+                    fed += n;
+                }
+                Err(_) => return (out, true),
+            }
+        }
+    }
+
+    /// A seeded mutation fuzzer that runs with the unit tests (the libFuzzer target in
+    /// `fuzz/` explores further): valid pipelines with random byte flips, insertions and
+    /// truncations must parse identically whether delivered whole or in small chunks, and never panic.
+    #[test]
+    fn random_streams_parse_the_same_in_any_chunking() {
+        let mut rng = 0x9E3779B97F4A7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let base: &[&[u8]] = &[
+            b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n",
+            b"*1\r\n$4\r\nPING\r\n",
+            b"PING\r\n",
+            b"set \"a b\" 'c'\n",
+            b"*0\r\n",
+            b"*2\r\n$0\r\n\r\n$1\r\nx\r\n",
+        ];
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..(1 + next() % 6) {
+                input.extend_from_slice(base[(next() % base.len() as u64) as usize]);
+            }
+            for _ in 0..(next() % 4) {
+                let pos = (next() % (input.len() as u64 + 1)) as usize;
+                match next() % 3 {
+                    0 if pos < input.len() => input[pos] = next() as u8,
+                    1 => input.insert(pos, b"*$\r\n0123456789-"[(next() % 15) as usize]),
+                    _ => input.truncate(pos.max(1)),
+                }
+            }
+            let whole = parse_chunked(&input, &[input.len()]);
+            let a = (next() % 5 + 1) as usize;
+            let b = (next() % 3 + 1) as usize;
+            assert_eq!(whole, parse_chunked(&input, &[a, b]), "input {:?}", String::from_utf8_lossy(&input));
         }
     }
 }
