@@ -223,7 +223,9 @@ impl Parser {
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    // Redis looks for the newline with `strchr`, which stops at a NUL byte: a NUL before the
+    // newline hides it, and the request stays incomplete until it grows past the inline limit.
+    let Some(nl) = buf.iter().position(|&b| b == b'\n' || b == 0).filter(|&i| buf[i] == b'\n') else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::TooBigInline);
         }
@@ -391,7 +393,8 @@ mod tests {
         assert_eq!(parse_all(b"\r\n\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
         assert_eq!(parse_all(b"set \"abc\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse_all(b"set \"a\"b\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(b"get a\0junk\n").unwrap(), vec![vec![b"get".to_vec(), b"a".to_vec()]]);
+        assert_eq!(parse_all(b"get a\0junk\n").unwrap(), Vec::<Vec<Vec<u8>>>::new(), "NUL hides the newline");
+        assert_eq!(split_args(b"get a\0junk").unwrap(), vec![b"get".to_vec(), b"a".to_vec()]);
         assert_eq!(parse_all(b"\x0bget\x0ca\n").unwrap(), vec![vec![b"get\x0ca".to_vec()]]);
     }
 
