@@ -1142,6 +1142,60 @@ mod tests {
         assert_eq!(parse_ext_opts(&a, 3, true).unwrap().expire, Some((ExpireKind::Ex, &b"2"[..])));
     }
 
+    /// Runs commands in-process on a RESP3 connection and returns each raw reply.
+    fn run_resp3(cmds: &[&str]) -> Vec<String> {
+        use crate::client::{Client, Peer};
+        use crate::config::Config;
+        use crate::server::Server;
+        let server = Server::new(Config::default(), String::new(), String::new());
+        let info = server.clients.register(Peer::Unix { path: "test".into() });
+        let mut client = Client::new(info, true);
+        let mut out = resp::Writer::new(true);
+        cmds.iter()
+            .map(|line| {
+                let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+                let mark = out.len();
+                crate::cmd::dispatch::execute(&server, &mut client, &mut out, &args);
+                String::from_utf8_lossy(&out.buf[mark..]).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resp3_nulls_and_lcs_map() {
+        // Expected bytes taken from redis-server after HELLO 3 (the diff test covers the same
+        // once redstart speaks HELLO).
+        let got = run_resp3(&[
+            "GET missing",
+            "SET k v",
+            "MGET k missing",
+            "SET k v NX",
+            "SET k v2 GET",
+            "SET n v XX GET",
+            "GETDEL missing3",
+            "GETEX missing4 EX 10",
+            "MSET key1 ohmytext key2 mynewtext",
+            "LCS key1 key2 IDX WITHMATCHLEN MINMATCHLEN 4",
+            "LCS m1 m2 IDX",
+            "INCRBYFLOAT f 1.5",
+        ]);
+        let want = [
+            "_\r\n",
+            "+OK\r\n",
+            "*2\r\n$1\r\nv\r\n_\r\n",
+            "_\r\n",
+            "$1\r\nv\r\n",
+            "_\r\n",
+            "_\r\n",
+            "_\r\n",
+            "+OK\r\n",
+            "%2\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n",
+            "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n",
+            "$3\r\n1.5\r\n",
+        ];
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn expire_times_validate_like_redis() {
         let inv = Err(CmdError::InvalidExpire("set".into()));
