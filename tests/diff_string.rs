@@ -383,7 +383,21 @@ fn getrange_and_setrange() {
     p.check("SET s Hello_World");
     p.check("SET i -12345");
     p.check_args(&[b"SET", b"e", b""]);
-    let idx = ["0", "1", "3", "-1", "-3", "-11", "-12", "-100", "10", "11", "100", "9223372036854775807", "-9223372036854775808"];
+    let idx = [
+        "0",
+        "1",
+        "3",
+        "-1",
+        "-3",
+        "-11",
+        "-12",
+        "-100",
+        "10",
+        "11",
+        "100",
+        "9223372036854775807",
+        "-9223372036854775808",
+    ];
     for key in ["s", "i", "e", "missing"] {
         for a in idx {
             for b in idx {
@@ -542,6 +556,20 @@ fn incrbyfloat_text_matches_redis() {
         "INCRBYFLOAT big -1e4932",
         "GET big",
         "INCRBYFLOAT tiny 1e-4940",
+        "INCRBYFLOAT x1 1e99999999999999999999999",
+        "INCRBYFLOAT x1 1e-99999999999999999999999",
+        "INCRBYFLOAT x1 0e99999999999999999999999",
+        "INCRBYFLOAT x1 0.0000e-99999999999999999999999",
+        "INCRBYFLOAT x1 0x1p-16446",
+        "INCRBYFLOAT x1 0x1p-16445",
+        "INCRBYFLOAT x1 0x1p16384",
+        "INCRBYFLOAT x1 0x1.fffffffffffffffep16383",
+        "INCRBYFLOAT x1 0x.8",
+        "INCRBYFLOAT x1 1",
+        "INCRBYFLOAT x1 -1e4932",
+        "INCRBYFLOAT x2 1e-4951",
+        "INCRBYFLOAT x2 3e-4951",
+        "INCRBYFLOAT x2 4e-4951",
         "INCRBYFLOAT tiny 1e-20",
         "INCRBYFLOAT tiny -1e-20",
         "INCRBYFLOAT z 0",
@@ -786,7 +814,21 @@ fn keyspace_stats_follow_reads() {
     // GETEX, GETDEL, SET GET, LCS); compare the counter lines of INFO stats when available.
     let mut p = Pair::new();
     let (ours, _) = p.both("INFO stats");
-    for cmd in ["SET a 1", "GET a", "GET b", "MGET a b c", "STRLEN a", "GETRANGE b 0 1", "LCS a b", "SET a 2 GET", "GETEX a", "GETDEL a", "INCR a", "APPEND a x", "SETRANGE a 0 x"] {
+    for cmd in [
+        "SET a 1",
+        "GET a",
+        "GET b",
+        "MGET a b c",
+        "STRLEN a",
+        "GETRANGE b 0 1",
+        "LCS a b",
+        "SET a 2 GET",
+        "GETEX a",
+        "GETDEL a",
+        "INCR a",
+        "APPEND a x",
+        "SETRANGE a 0 x",
+    ] {
         p.check(cmd);
     }
     let grab = |r: &[u8], field: &str| -> Option<String> {

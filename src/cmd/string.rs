@@ -322,7 +322,12 @@ struct SetReq<'a> {
 
 /// Runs a SET. Replies: the old value (GET), else `ok` on success and `abort` when NX/XX stop
 /// it (`None` → null).
-fn set_generic(ctx: &mut Ctx, r: SetReq, ok: impl FnOnce(&mut resp::Writer), abort: impl FnOnce(&mut resp::Writer)) -> CmdResult {
+fn set_generic(
+    ctx: &mut Ctx,
+    r: SetReq,
+    ok: impl FnOnce(&mut resp::Writer),
+    abort: impl FnOnce(&mut resp::Writer),
+) -> CmdResult {
     let (mut db, out) = ctx.db_out();
     let found = if r.get {
         match db.get_counted(r.key) {
@@ -364,8 +369,7 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some((kind, v)) => Some(expire_at(v, kind, ctx.now, "set")?),
         None => None,
     };
-    let req =
-        SetReq { key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepttl: o.keepttl, expire };
+    let req = SetReq { key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepttl: o.keepttl, expire };
     set_generic(ctx, req, |w| w.ok(), |w| w.null())
 }
 
@@ -410,7 +414,7 @@ fn mset_pairs(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("mset".into()));
     }
     mset_pairs(ctx, args);
@@ -419,7 +423,7 @@ fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("msetnx".into()));
     }
     let mut db = ctx.db();
@@ -677,7 +681,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     let by = LongDouble::parse(args[2]).ok_or(CmdError::NotFloat)?;
-    let sum = cur.add(by);
+    let sum = cur + by;
     if !sum.is_finite() {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
@@ -843,6 +847,14 @@ fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // LongDouble: C `long double` (x87 80-bit extended) arithmetic and Redis's text form
 // ---------------------------------------------------------------------------------------------
 
+/// Correctly rounded (nearest, ties to even) addition, as the x87 FPU does it.
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+    fn add(self, other: LongDouble) -> LongDouble {
+        LongDouble(self.0.add_r(other.0, Round::NearestTiesToEven).value)
+    }
+}
+
 /// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
 const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
@@ -908,10 +920,6 @@ impl LongDouble {
             return None;
         }
         Some(LongDouble(if neg { -v } else { v }))
-    }
-
-    pub fn add(self, other: LongDouble) -> LongDouble {
-        LongDouble(self.0.add_r(other.0, Round::NearestTiesToEven).value)
     }
 
     pub fn is_finite(self) -> bool {
@@ -1063,7 +1071,7 @@ mod tests {
     use super::*;
 
     fn incr(a: &str, b: &str) -> String {
-        LongDouble::parse(a.as_bytes()).unwrap().add(LongDouble::parse(b.as_bytes()).unwrap()).to_human()
+        (LongDouble::parse(a.as_bytes()).unwrap() + LongDouble::parse(b.as_bytes()).unwrap()).to_human()
     }
 
     #[test]
@@ -1088,7 +1096,9 @@ mod tests {
 
     #[test]
     fn long_double_parse_rejects_like_strtold() {
-        for bad in ["", " 1", "1 ", "1e", "e5", ".", "-", "abc", "nan", "1e5000", "-1e5000", "1e-5000", "1\0", "0x", "1.2.3"] {
+        for bad in
+            ["", " 1", "1 ", "1e", "e5", ".", "-", "abc", "nan", "1e5000", "-1e5000", "1e-5000", "1\0", "0x", "1.2.3"]
+        {
             assert!(LongDouble::parse(bad.as_bytes()).is_none(), "{bad:?} should be rejected");
         }
         for ok in ["0", "-0", "0e-5000", "+1.5", "1E3", "inf", "-Infinity", "1e-4940", "0x1.8p1", "0X10"] {
