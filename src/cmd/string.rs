@@ -1,7 +1,24 @@
-//! String commands: GET, SET (bootstrap subset).
+//! String commands: GET, SET, SETNX, SETEX, PSETEX, MGET, MSET, MSETNX, GETSET, GETDEL, GETEX,
+//! APPEND, STRLEN, GETRANGE, SETRANGE, INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT, LCS.
+//!
+//! Values keep Redis's encodings (`int`, `embstr`, `raw`): SET-like commands store through
+//! `Value::from_bytes`, APPEND/SETRANGE convert to `raw`, the INCR family stores `int`, and
+//! INCRBYFLOAT stores its formatted text as `embstr`/`raw` (never `int`, as Redis).
+//!
+//! INCRBYFLOAT computes in x87 80-bit extended precision like Redis's C `long double`
+//! ([`LongDouble`], backed by the `rustc_apfloat` soft-float crate so the result does not depend on
+//! the host CPU) and formats like `"%.17Lf"` with trailing zeros stripped ([`LongDouble::to_human`]).
+//!
+//! Option keywords (SET, GETEX, LCS) are compared the way Redis compares C strings: an argument is
+//! read up to its first NUL byte, so `NX\0junk` means `NX`.
+//!
+//! Differences from Redis: none known for these commands. WRONGTYPE paths are implemented but
+//! cannot be exercised until another type exists.
 
-use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{Value, NO_EXPIRE};
+use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::db::value::{Entry, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
+use rustc_apfloat::ieee::X87DoubleExtended;
+use rustc_apfloat::{Float, Round};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, READONLY | FAST, acl::STRING, keys(1, 1, 1), get).doc(
@@ -16,29 +33,1188 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
     ),
+    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), setnx).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Set the string value of a key only when the key doesn't exist.",
+    ),
+    CommandSpec::new("setex", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), setex).doc(
+        "string",
+        "2.0.0",
+        "O(1)",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+    ),
+    CommandSpec::new("psetex", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), psetex).doc(
+        "string",
+        "2.6.0",
+        "O(1)",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+    ),
+    CommandSpec::new("mget", -2, READONLY | FAST, acl::STRING, keys(1, -1, 1), mget).doc(
+        "string",
+        "1.0.0",
+        "O(N) where N is the number of keys to retrieve.",
+        "Atomically returns the string values of one or more keys.",
+    ),
+    CommandSpec::new("mset", -3, WRITE | DENYOOM, acl::STRING, keys(1, -1, 2), mset).doc(
+        "string",
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "Atomically creates or modifies the string values of one or more keys.",
+    ),
+    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, acl::STRING, keys(1, -1, 2), msetnx).doc(
+        "string",
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+    ),
+    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), getset).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Returns the previous string value of a key after setting it to a new value.",
+    ),
+    CommandSpec::new("getdel", 2, WRITE | FAST, acl::STRING, keys(1, 1, 1), getdel).doc(
+        "string",
+        "6.2.0",
+        "O(1)",
+        "Returns the string value of a key after deleting the key.",
+    ),
+    CommandSpec::new("getex", -2, WRITE | FAST, acl::STRING, keys(1, 1, 1), getex).doc(
+        "string",
+        "6.2.0",
+        "O(1)",
+        "Returns the string value of a key after setting its expiration time.",
+    ),
+    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), append).doc(
+        "string",
+        "2.0.0",
+        "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    ),
+    CommandSpec::new("strlen", 2, READONLY | FAST, acl::STRING, keys(1, 1, 1), strlen).doc(
+        "string",
+        "2.2.0",
+        "O(1)",
+        "Returns the length of a string value.",
+    ),
+    CommandSpec::new("getrange", 4, READONLY, acl::STRING, keys(1, 1, 1), getrange).doc(
+        "string",
+        "2.4.0",
+        "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        "Returns a substring of the string stored at a key.",
+    ),
+    CommandSpec::new("setrange", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), setrange).doc(
+        "string",
+        "2.2.0",
+        "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+    ),
+    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incr).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+    ),
+    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incrby).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+    ),
+    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), decr).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+    ),
+    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), decrby).doc(
+        "string",
+        "1.0.0",
+        "O(1)",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+    ),
+    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incrbyfloat).doc(
+        "string",
+        "2.6.0",
+        "O(1)",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+    ),
+    CommandSpec::new("lcs", -3, READONLY, acl::STRING, keys(1, 2, 1), lcs).doc(
+        "string",
+        "7.0.0",
+        "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        "Finds the longest common substring.",
+    ),
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The string value of an entry, or WRONGTYPE. (Only strings exist today; the wildcard arm is
+/// for the families that add variants to `Value`.)
+fn as_str(e: &Entry) -> Result<&StrValue, CmdError> {
+    match &e.value {
+        Value::Str(s) => Ok(s),
+        #[allow(unreachable_patterns)]
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+fn as_str_mut(e: &mut Entry) -> Result<&mut StrValue, CmdError> {
+    match &mut e.value {
+        Value::Str(s) => Ok(s),
+        #[allow(unreachable_patterns)]
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+/// A string value that is never `int`-encoded (Redis's `createStringObject`: embstr when short).
+fn plain_str(b: &[u8]) -> StrValue {
+    if b.len() <= EMBSTR_MAX {
+        StrValue::Emb(b.into())
+    } else {
+        StrValue::Raw(b.to_vec())
+    }
+}
+
+/// Redis compares option keywords as C strings: the argument counts up to its first NUL byte.
+fn kw(arg: &[u8], word: &str) -> bool {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    args::is(&arg[..end], word)
+}
+
+/// `proto-max-bulk-len`, the largest string APPEND/SETRANGE may build (and the LCS table bound).
+fn max_bulk(ctx: &Ctx) -> i64 {
+    ctx.server.config.read().proto_max_bulk_len
+}
+
+/// Redis's `checkStringLength`: would a string of `size + add` bytes exceed `max`?
+fn check_string_length(size: u64, add: u64, max: i64) -> CmdResult {
+    if (size as u128 + add as u128) > max.max(0) as u128 {
+        return Err(CmdError::msg("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SET / GETEX option parsing and expire times
+// ---------------------------------------------------------------------------------------------
+
+/// Which expiry option was given (SET, GETEX).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum ExpireKind {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+#[derive(Default, Debug)]
+struct ExtOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<(ExpireKind, &'a [u8])>,
+}
+
+/// Parses SET's options (`for_set`) or GETEX's, from `args[from..]`, with Redis's conflict rules:
+/// NX/XX exclude each other; EX/PX/EXAT/PXAT exclude each other (repeating the same one is
+/// allowed, the last wins) and KEEPTTL/PERSIST; any violation or unknown word is a syntax error.
+fn parse_ext_opts<'a>(args: &[&'a [u8]], from: usize, for_set: bool) -> Result<ExtOpts<'a>, CmdError> {
+    let mut o = ExtOpts::default();
+    let mut j = from;
+    while j < args.len() {
+        let a = args[j];
+        let next = args.get(j + 1).copied();
+        let kind = o.expire.map(|(k, _)| k);
+        let only_expire = |k: ExpireKind| kind.is_none() || kind == Some(k);
+        if for_set && kw(a, "nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && kw(a, "xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && kw(a, "get") {
+            o.get = true;
+        } else if for_set && kw(a, "keepttl") && kind.is_none() {
+            o.keepttl = true;
+        } else if !for_set && kw(a, "persist") && kind.is_none() {
+            o.persist = true;
+        } else if let (Some(k), Some(v)) = (expire_keyword(a), next) {
+            if o.keepttl || o.persist || !only_expire(k) {
+                return Err(CmdError::Syntax);
+            }
+            o.expire = Some((k, v));
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+fn expire_keyword(a: &[u8]) -> Option<ExpireKind> {
+    if kw(a, "ex") {
+        Some(ExpireKind::Ex)
+    } else if kw(a, "px") {
+        Some(ExpireKind::Px)
+    } else if kw(a, "exat") {
+        Some(ExpireKind::ExAt)
+    } else if kw(a, "pxat") {
+        Some(ExpireKind::PxAt)
+    } else {
+        None
+    }
+}
+
+/// The absolute expiry (Unix ms) for an expire argument, with Redis's validation: not an
+/// integer → `ERR value is not an integer...`; zero, negative, or overflowing when scaled to ms
+/// or made absolute → `ERR invalid expire time in '<cmd>' command`.
+fn expire_at(arg: &[u8], kind: ExpireKind, now: u64, cmd: &str) -> Result<u64, CmdError> {
+    let n = args::int(arg)?;
+    let invalid = || CmdError::InvalidExpire(cmd.to_string());
+    if n <= 0 {
+        return Err(invalid());
+    }
+    let ms = match kind {
+        ExpireKind::Ex | ExpireKind::ExAt => n.checked_mul(1000).ok_or_else(invalid)?,
+        ExpireKind::Px | ExpireKind::PxAt => n,
+    };
+    let abs = match kind {
+        ExpireKind::Ex | ExpireKind::Px => ms.checked_add(now as i64).ok_or_else(invalid)?,
+        ExpireKind::ExAt | ExpireKind::PxAt => ms,
+    };
+    Ok(abs as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET / SET family
+// ---------------------------------------------------------------------------------------------
 
 fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
     match db.get_counted(args[1]) {
         None => out.null(),
-        Some(e) => match &e.value {
-            Value::Str(s) => {
+        Some(e) => {
+            let s = as_str(e)?;
+            let mut b = itoa::Buffer::new();
+            out.bulk(s.as_bytes(&mut b));
+        }
+    }
+    Ok(())
+}
+
+/// What SET does once its options are known; shared by SET, SETNX, SETEX, PSETEX.
+struct SetReq<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    /// Absolute expiry, already validated.
+    expire: Option<u64>,
+}
+
+/// Runs a SET. Replies: the old value (GET), else `ok` on success and `abort` when NX/XX stop
+/// it (`None` → null).
+fn set_generic(
+    ctx: &mut Ctx,
+    r: SetReq,
+    ok: impl FnOnce(&mut resp::Writer),
+    abort: impl FnOnce(&mut resp::Writer),
+) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    let found = if r.get {
+        match db.get_counted(r.key) {
+            None => {
+                out.null();
+                false
+            }
+            Some(e) => {
+                let s = as_str(e)?;
                 let mut b = itoa::Buffer::new();
                 out.bulk(s.as_bytes(&mut b));
+                true
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(CmdError::WrongType),
-        },
+        }
+    } else {
+        db.exists(r.key)
+    };
+    if (r.nx && found) || (r.xx && !found) {
+        if !r.get {
+            abort(out);
+        }
+        return Ok(());
+    }
+    let value = Value::from_bytes(r.value);
+    if r.keepttl {
+        db.set_keep_ttl(r.key, value);
+    } else {
+        db.set(r.key, value, r.expire.unwrap_or(NO_EXPIRE));
+    }
+    if !r.get {
+        ok(out);
     }
     Ok(())
 }
 
 fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() != 3 {
-        return Err(CmdError::Syntax);
+    let o = parse_ext_opts(args, 3, true)?;
+    let expire = match o.expire {
+        Some((kind, v)) => Some(expire_at(v, kind, ctx.now, "set")?),
+        None => None,
+    };
+    let req = SetReq { key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepttl: o.keepttl, expire };
+    set_generic(ctx, req, |w| w.ok(), |w| w.null())
+}
+
+fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let req = SetReq { key: args[1], value: args[2], nx: true, xx: false, get: false, keepttl: false, expire: None };
+    set_generic(ctx, req, |w| w.int(1), |w| w.int(0))
+}
+
+fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], kind: ExpireKind, cmd: &str) -> CmdResult {
+    let expire = Some(expire_at(args[2], kind, ctx.now, cmd)?);
+    let req = SetReq { key: args[1], value: args[3], nx: false, xx: false, get: false, keepttl: false, expire };
+    set_generic(ctx, req, |w| w.ok(), |w| w.null())
+}
+
+fn setex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_generic(ctx, args, ExpireKind::Ex, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_generic(ctx, args, ExpireKind::Px, "psetex")
+}
+
+fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    out.array(args.len() - 1);
+    let mut b = itoa::Buffer::new();
+    for key in &args[1..] {
+        match db.get_counted(key).map(|e| as_str(e)) {
+            Some(Ok(s)) => out.bulk(s.as_bytes(&mut b)),
+            // MGET answers nil for a key of another type, never an error.
+            _ => out.null(),
+        }
     }
-    ctx.db().set(args[1], Value::from_bytes(args[2]), NO_EXPIRE);
+    Ok(())
+}
+
+fn mset_pairs(ctx: &mut Ctx, args: &[&[u8]]) {
+    let mut db = ctx.db();
+    for pair in args[1..].chunks_exact(2) {
+        db.set(pair[0], Value::from_bytes(pair[1]), NO_EXPIRE);
+    }
+}
+
+fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity("mset".into()));
+    }
+    mset_pairs(ctx, args);
     ctx.out.ok();
     Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity("msetnx".into()));
+    }
+    let mut db = ctx.db();
+    if args[1..].iter().step_by(2).any(|k| db.exists(k)) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    mset_pairs(ctx, args);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let req = SetReq { key: args[1], value: args[2], nx: false, xx: false, get: true, keepttl: false, expire: None };
+    set_generic(ctx, req, |_| {}, |_| {})
+}
+
+fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    match db.get_counted(args[1]) {
+        None => {
+            out.null();
+            return Ok(());
+        }
+        Some(e) => {
+            let s = as_str(e)?;
+            let mut b = itoa::Buffer::new();
+            out.bulk(s.as_bytes(&mut b));
+        }
+    }
+    db.remove(args[1]);
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let o = parse_ext_opts(args, 2, false)?;
+    let now = ctx.now;
+    let (mut db, out) = ctx.db_out();
+    let (had_ttl, at) = match db.get_counted(args[1]) {
+        // A missing key answers nil even when the expire argument is bad.
+        None => {
+            out.null();
+            return Ok(());
+        }
+        Some(e) => {
+            let s = as_str(e)?;
+            let at = match o.expire {
+                Some((kind, v)) => Some(expire_at(v, kind, now, "getex")?),
+                None => None,
+            };
+            let mut b = itoa::Buffer::new();
+            out.bulk(s.as_bytes(&mut b));
+            (e.has_expire(), at)
+        }
+    };
+    match (at, o.expire) {
+        // An absolute time already past deletes the key (after replying with its value).
+        (Some(at), Some((ExpireKind::ExAt | ExpireKind::PxAt, _))) if at <= now => {
+            db.remove(args[1]);
+        }
+        (Some(at), _) => {
+            db.set_expire(args[1], at);
+        }
+        // PERSIST on a key without a TTL changes nothing (and signals no modification).
+        (None, _) if o.persist && had_ttl => {
+            db.set_expire(args[1], NO_EXPIRE);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// APPEND, STRLEN, GETRANGE, SETRANGE
+// ---------------------------------------------------------------------------------------------
+
+fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let max = max_bulk(ctx);
+    let (key, add) = (args[1], args[2]);
+    let mut db = ctx.db();
+    let len = match db.get(key) {
+        None => {
+            // A new key is stored as SET would store it (int/embstr/raw).
+            db.set(key, Value::from_bytes(add), NO_EXPIRE);
+            add.len()
+        }
+        Some(e) => {
+            let s = as_str_mut(e)?;
+            check_string_length(s.len() as u64, add.len() as u64, max)?;
+            let buf = s.make_raw();
+            buf.extend_from_slice(add);
+            let n = buf.len();
+            db.touch(key);
+            n
+        }
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let n = match db.get_counted(args[1]) {
+        None => 0,
+        Some(e) => as_str(e)?.len(),
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// GETRANGE's byte range of a string of `len` bytes for inclusive indexes `start..=end`
+/// (negative counts from the end), or `None` for an empty result.
+pub fn substr_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let len = len as i128;
+    let fix = |i: i64| {
+        let i = i as i128;
+        (if i < 0 { len + i } else { i }).max(0)
+    };
+    let start = fix(start);
+    let end = fix(end).min(len - 1);
+    if len == 0 || start > end {
+        return None;
+    }
+    Some((start as usize, end as usize + 1))
+}
+
+fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let start = args::int(args[2])?;
+    let end = args::int(args[3])?;
+    let (mut db, out) = ctx.db_out();
+    match db.get_counted(args[1]) {
+        None => out.bulk(b""),
+        Some(e) => {
+            let s = as_str(e)?;
+            let mut b = itoa::Buffer::new();
+            let bytes = s.as_bytes(&mut b);
+            match substr_range(start, end, bytes.len()) {
+                Some((from, to)) => out.bulk(&bytes[from..to]),
+                None => out.bulk(b""),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let offset = args::int(args[2])?;
+    if offset < 0 {
+        return Err(CmdError::msg("ERR offset is out of range"));
+    }
+    let offset = offset as u64;
+    let (key, value) = (args[1], args[3]);
+    let max = max_bulk(ctx);
+    let mut db = ctx.db();
+    let len = match db.get(key) {
+        None => {
+            // Writing nothing to a missing key creates nothing.
+            if value.is_empty() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            check_string_length(offset, value.len() as u64, max)?;
+            let mut buf = vec![0u8; offset as usize + value.len()];
+            buf[offset as usize..].copy_from_slice(value);
+            let n = buf.len();
+            db.set(key, Value::Str(StrValue::Raw(buf)), NO_EXPIRE);
+            n
+        }
+        Some(e) => {
+            let s = as_str_mut(e)?;
+            if value.is_empty() {
+                // Nothing to write: the value (and its encoding) stays as it is.
+                let n = s.len();
+                ctx.out.int(n as i64);
+                return Ok(());
+            }
+            check_string_length(offset, value.len() as u64, max)?;
+            let buf = s.make_raw();
+            let end = offset as usize + value.len();
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
+            buf[offset as usize..end].copy_from_slice(value);
+            let n = buf.len();
+            db.touch(key);
+            n
+        }
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// INCR family
+// ---------------------------------------------------------------------------------------------
+
+fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let mut db = ctx.db();
+    let n = match db.get(key) {
+        None => {
+            db.set(key, Value::Str(StrValue::Int(by)), NO_EXPIRE);
+            by
+        }
+        Some(e) => {
+            let s = as_str_mut(e)?;
+            let cur = s.as_int().ok_or(CmdError::NotInteger)?;
+            let n = cur.checked_add(by).ok_or(CmdError::Overflow)?;
+            // In place: the key keeps its TTL.
+            *s = StrValue::Int(n);
+            db.touch(key);
+            n
+        }
+    };
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_decr(ctx, args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_decr(ctx, args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = args::int(args[2])?;
+    incr_decr(ctx, args[1], by)
+}
+
+fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = args::int(args[2])?;
+    // Negating i64::MIN overflows; Redis has a dedicated error for it.
+    let by = by.checked_neg().ok_or_else(|| CmdError::msg("ERR decrement would overflow"))?;
+    incr_decr(ctx, args[1], by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let mut db = ctx.db();
+    let (cur, existed) = match db.get(key) {
+        None => (LongDouble::ZERO, false),
+        Some(e) => {
+            let v = match as_str(e)? {
+                StrValue::Int(n) => LongDouble::from_i64(*n),
+                s => {
+                    let mut b = itoa::Buffer::new();
+                    LongDouble::parse(s.as_bytes(&mut b)).ok_or(CmdError::NotFloat)?
+                }
+            };
+            (v, true)
+        }
+    };
+    let by = LongDouble::parse(args[2]).ok_or(CmdError::NotFloat)?;
+    let sum = cur + by;
+    if !sum.is_finite() {
+        return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
+    }
+    let text = sum.to_human();
+    let value = Value::Str(plain_str(text.as_bytes()));
+    if existed {
+        db.set_keep_ttl(key, value);
+    } else {
+        db.set(key, value, NO_EXPIRE);
+    }
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LCS
+// ---------------------------------------------------------------------------------------------
+
+/// One matching run found by LCS: inclusive ranges in the first and second string.
+#[derive(Debug, PartialEq)]
+pub struct LcsMatch {
+    pub a: (usize, usize),
+    pub b: (usize, usize),
+}
+
+/// The LCS table of `a` and `b`: `t[i * (b.len()+1) + j]` is the LCS length of `a[..i]`, `b[..j]`.
+fn lcs_table(a: &[u8], b: &[u8]) -> Vec<u32> {
+    let w = b.len() + 1;
+    let mut t = vec![0u32; (a.len() + 1) * w];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    t
+}
+
+/// Walks the LCS table back from the end, returning the common subsequence and its contiguous
+/// matching runs, from the end of the strings towards the start (Redis's reply order). On a tie
+/// the walk moves along `b` first, as Redis does, so the reported runs are the same.
+pub fn lcs_walk(a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<LcsMatch>) {
+    let t = lcs_table(a, b);
+    let w = b.len() + 1;
+    let mut seq = Vec::with_capacity(t[a.len() * w + b.len()] as usize);
+    let mut runs = Vec::new();
+    let (mut i, mut j) = (a.len(), b.len());
+    // The run being extended: (a_start, a_end, b_start, b_end), all inclusive.
+    let mut run: Option<(usize, usize, usize, usize)> = None;
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            seq.push(a[i - 1]);
+            run = Some(match run {
+                Some((_, ae, _, be)) => (i - 1, ae, j - 1, be),
+                None => (i - 1, i - 1, j - 1, j - 1),
+            });
+            i -= 1;
+            j -= 1;
+            // A run ends when either string is exhausted.
+            if i == 0 || j == 0 {
+                if let Some((as_, ae, bs, be)) = run.take() {
+                    runs.push(LcsMatch { a: (as_, ae), b: (bs, be) });
+                }
+            }
+        } else {
+            if t[(i - 1) * w + j] > t[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if let Some((as_, ae, bs, be)) = run.take() {
+                runs.push(LcsMatch { a: (as_, ae), b: (bs, be) });
+            }
+        }
+    }
+    seq.reverse();
+    (seq, runs)
+}
+
+fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let max = max_bulk(ctx);
+    let mut db = ctx.db();
+    let type_err = || CmdError::msg("ERR The specified keys must contain string values");
+    let mut fetch = |key: &[u8]| -> Result<Option<Vec<u8>>, ()> {
+        match db.get_counted(key) {
+            None => Ok(None),
+            Some(e) => as_str(e).map(|s| Some(s.to_vec())).map_err(|_| ()),
+        }
+    };
+    // Both keys are looked up before the type check, as Redis does (it counts both).
+    let (ra, rb) = (fetch(args[1]), fetch(args[2]));
+    let (a, b) = match (ra, rb) {
+        (Ok(a), Ok(b)) => (a.unwrap_or_default(), b.unwrap_or_default()),
+        _ => return Err(type_err()),
+    };
+    let (mut idx, mut len, mut withmatchlen, mut minmatchlen) = (false, false, false, 0i64);
+    let mut j = 3;
+    while j < args.len() {
+        let o = args[j];
+        if kw(o, "idx") {
+            idx = true;
+        } else if kw(o, "len") {
+            len = true;
+        } else if kw(o, "withmatchlen") {
+            withmatchlen = true;
+        } else if kw(o, "minmatchlen") && j + 1 < args.len() {
+            minmatchlen = args::int(args[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if idx && len {
+        return Err(CmdError::msg("ERR If you want both the length and indexes, please just use IDX."));
+    }
+    if a.len() >= u32::MAX as usize - 1 || b.len() >= u32::MAX as usize - 1 {
+        return Err(CmdError::msg("ERR String too long for LCS"));
+    }
+    // The dynamic-programming table is bounded like Redis bounds it, so a client cannot make
+    // the server allocate more than proto-max-bulk-len for it.
+    let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
+    if cells * 4 > max.max(0) as u128 {
+        return Err(CmdError::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let out = &mut *ctx.out;
+    if len && !idx {
+        let t = lcs_table(&a, &b);
+        out.int(t[t.len() - 1] as i64);
+        return Ok(());
+    }
+    let (seq, runs) = lcs_walk(&a, &b);
+    if !idx {
+        out.bulk(&seq);
+        return Ok(());
+    }
+    let shown: Vec<&LcsMatch> =
+        runs.iter().filter(|m| minmatchlen == 0 || (m.a.1 - m.a.0 + 1) as i64 >= minmatchlen).collect();
+    out.map(2);
+    out.bulk(b"matches");
+    out.array(shown.len());
+    for m in shown {
+        out.array(2 + withmatchlen as usize);
+        out.array(2);
+        out.int(m.a.0 as i64);
+        out.int(m.a.1 as i64);
+        out.array(2);
+        out.int(m.b.0 as i64);
+        out.int(m.b.1 as i64);
+        if withmatchlen {
+            out.int((m.a.1 - m.a.0 + 1) as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(seq.len() as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LongDouble: C `long double` (x87 80-bit extended) arithmetic and Redis's text form
+// ---------------------------------------------------------------------------------------------
+
+/// Correctly rounded (nearest, ties to even) addition, as the x87 FPU does it.
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+    fn add(self, other: LongDouble) -> LongDouble {
+        LongDouble(self.0.add_r(other.0, Round::NearestTiesToEven).value)
+    }
+}
+
+/// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+/// A C `long double` as x86-64 Linux has it (80-bit extended precision, 64-bit significand),
+/// computed in software so results match Redis bit for bit on any host. Used by INCRBYFLOAT and
+/// (later) HINCRBYFLOAT.
+#[derive(Clone, Copy, Debug)]
+pub struct LongDouble(X87DoubleExtended);
+
+impl LongDouble {
+    pub const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
+
+    pub fn from_i64(n: i64) -> LongDouble {
+        // Exact: every i64 fits the 64-bit significand.
+        LongDouble(X87DoubleExtended::from_i128(n as i128).value)
+    }
+
+    /// Parses text as Redis's `string2ld` does (`strtold` over the whole argument): decimal or
+    /// hexadecimal (`0x1.8p3`, `0x10`) notation, `inf`/`infinity`; rejected are the empty
+    /// string, leading whitespace, trailing junk or NUL bytes, NaN, values that overflow to
+    /// infinity and nonzero values that underflow to zero. Correctly rounded to nearest-even.
+    pub fn parse(text: &[u8]) -> Option<LongDouble> {
+        if text.is_empty() || text.len() >= MAX_LONG_DOUBLE_CHARS {
+            return None;
+        }
+        let s = std::str::from_utf8(text).ok()?;
+        let (neg, body) = match s.as_bytes()[0] {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let lower = body.to_ascii_lowercase();
+        if lower == "inf" || lower == "infinity" {
+            let v = X87DoubleExtended::INFINITY;
+            return Some(LongDouble(if neg { -v } else { v }));
+        }
+        let (hex, digits) = match lower.strip_prefix("0x") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if !valid_float_syntax(digits, hex) {
+            return None;
+        }
+        // Normalise to what the soft-float parser accepts: hex needs an explicit exponent.
+        let mut norm = String::with_capacity(lower.len() + 4);
+        if hex {
+            norm.push_str("0x");
+            norm.push_str(digits);
+            if !digits.contains('p') {
+                norm.push_str("p0");
+            }
+        } else {
+            norm.push_str(digits);
+        }
+        let r = X87DoubleExtended::from_str_r(&norm, Round::NearestTiesToEven).ok()?;
+        let v = r.value;
+        // strtold reports ERANGE for overflow (±HUGE_VAL) and total underflow (0): Redis
+        // rejects both. A zero written as zero is fine.
+        if v.is_infinite() {
+            return None;
+        }
+        if v.is_zero() && has_nonzero_digit(digits, hex) {
+            return None;
+        }
+        Some(LongDouble(if neg { -v } else { v }))
+    }
+
+    pub fn is_finite(self) -> bool {
+        self.0.is_finite()
+    }
+
+    /// Redis's human form of a long double: `printf("%.17Lf")` (exact decimal expansion rounded
+    /// half-to-even at 17 fraction digits, as glibc does), then trailing zeros and a trailing
+    /// point removed, and `-0` written `0`. Never exponent notation. Finite values only.
+    pub fn to_human(self) -> String {
+        let bits = self.0.to_bits();
+        let sig = bits as u64;
+        let biased = ((bits >> 64) & 0x7fff) as i32;
+        let neg = (bits >> 79) & 1 == 1;
+        // value = sig * 2^exp2 (denormals use the minimum exponent).
+        let exp2 = biased.max(1) - 16383 - 63;
+        let mut s = format_fixed17(sig, exp2);
+        if neg {
+            s.insert(0, '-');
+        }
+        // Strip trailing zeros of the fraction, then the point.
+        let trimmed = s.trim_end_matches('0').trim_end_matches('.');
+        if trimmed == "-0" {
+            "0".to_string()
+        } else {
+            trimmed.to_string()
+        }
+    }
+}
+
+/// strtod syntax for the part after the sign and `0x`: digits with an optional point (at least
+/// one digit), then an optional exponent (`e`/`p` with optional sign and at least one digit).
+fn valid_float_syntax(s: &str, hex: bool) -> bool {
+    let is_digit = |c: u8| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() };
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut mant_digits = 0;
+    while i < b.len() && is_digit(b[i]) {
+        i += 1;
+        mant_digits += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && is_digit(b[i]) {
+            i += 1;
+            mant_digits += 1;
+        }
+    }
+    if mant_digits == 0 {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    if b[i] != if hex { b'p' } else { b'e' } {
+        return false;
+    }
+    i += 1;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let exp_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i > exp_start && i == b.len()
+}
+
+/// Whether the mantissa (before any exponent) has a nonzero digit.
+fn has_nonzero_digit(s: &str, hex: bool) -> bool {
+    let stop = if hex { 'p' } else { 'e' };
+    s.chars().take_while(|&c| c != stop).any(|c| c.is_ascii_hexdigit() && c != '0')
+}
+
+/// `sig * 2^exp2` in fixed notation with exactly 17 fraction digits, rounded half to even.
+fn format_fixed17(sig: u64, exp2: i32) -> String {
+    const SCALE: u128 = 100_000_000_000_000_000; // 10^17
+    let (int_digits, frac) = if exp2 >= 0 {
+        (big_shl_to_decimal(sig, exp2 as u32), 0u128)
+    } else {
+        let k = (-exp2) as u32;
+        let (int_part, frac_bits) = if k >= 64 { (0u64, sig) } else { (sig >> k, sig & ((1u64 << k) - 1)) };
+        // frac_bits / 2^k scaled by 10^17; frac_bits * 10^17 < 2^64 * 2^57 fits u128.
+        let num = frac_bits as u128 * SCALE;
+        let mut q = if k >= 128 { 0 } else { num >> k };
+        let rem_cmp = if k >= 128 {
+            // num < 2^121 <= 2^(k-1): below one half.
+            std::cmp::Ordering::Less
+        } else {
+            let rem = num - (q << k);
+            rem.cmp(&(1u128 << (k - 1)))
+        };
+        let round_up = match rem_cmp {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => q & 1 == 1,
+            std::cmp::Ordering::Less => false,
+        };
+        if round_up {
+            q += 1;
+        }
+        let mut ip = int_part as u128;
+        if q == SCALE {
+            q = 0;
+            ip += 1;
+        }
+        (ip.to_string(), q)
+    };
+    format!("{int_digits}.{frac:017}")
+}
+
+/// Decimal digits of `sig << shift` (shift up to ~16400 bits), by repeated division by 10^9.
+fn big_shl_to_decimal(sig: u64, shift: u32) -> String {
+    if shift < 64 {
+        return ((sig as u128) << shift).to_string();
+    }
+    // Little-endian 32-bit limbs.
+    let limb_shift = (shift / 32) as usize;
+    let bit_shift = shift % 32;
+    let mut limbs = vec![0u32; limb_shift];
+    let wide = (sig as u128) << bit_shift;
+    for i in 0..4 {
+        limbs.push((wide >> (32 * i)) as u32);
+    }
+    while limbs.last() == Some(&0) {
+        limbs.pop();
+    }
+    let mut chunks = Vec::new();
+    while !limbs.is_empty() {
+        let mut rem = 0u64;
+        for l in limbs.iter_mut().rev() {
+            let cur = (rem << 32) | *l as u64;
+            *l = (cur / 1_000_000_000) as u32;
+            rem = cur % 1_000_000_000;
+        }
+        chunks.push(rem as u32);
+        while limbs.last() == Some(&0) {
+            limbs.pop();
+        }
+    }
+    let mut s = chunks.last().map(|c| c.to_string()).unwrap_or_else(|| "0".into());
+    for c in chunks.iter().rev().skip(1) {
+        s.push_str(&format!("{c:09}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incr(a: &str, b: &str) -> String {
+        (LongDouble::parse(a.as_bytes()).unwrap() + LongDouble::parse(b.as_bytes()).unwrap()).to_human()
+    }
+
+    #[test]
+    fn long_double_matches_redis_text() {
+        // Expected texts were taken from redis-server (INCRBYFLOAT).
+        assert_eq!(incr("0.2", "0.1"), "0.3");
+        assert_eq!(incr("0.1", "0.2"), "0.3");
+        assert_eq!(incr("10", "0.5"), "10.5");
+        assert_eq!(incr("10.5", "0.5"), "11");
+        assert_eq!(incr("5.0e3", "0"), "5000");
+        assert_eq!(incr("1", "-1"), "0");
+        assert_eq!(incr("-0", "-0"), "0");
+        assert_eq!(incr("0", "-1e-30"), "0");
+        assert_eq!(incr("0", "0x10"), "16");
+        assert_eq!(incr("0", "0x1p4"), "16");
+        assert_eq!(incr("0", ".5"), "0.5");
+        assert_eq!(incr("0", "5."), "5");
+        // Ties at the 17th fraction digit round to even, as glibc's printf.
+        assert_eq!(incr("0", "0.000003814697265625"), "0.00000381469726562");
+        assert_eq!(incr("0", "0.000011444091796875"), "0.00001144409179688");
+    }
+
+    #[test]
+    fn long_double_parse_rejects_like_strtold() {
+        for bad in
+            ["", " 1", "1 ", "1e", "e5", ".", "-", "abc", "nan", "1e5000", "-1e5000", "1e-5000", "1\0", "0x", "1.2.3"]
+        {
+            assert!(LongDouble::parse(bad.as_bytes()).is_none(), "{bad:?} should be rejected");
+        }
+        for ok in ["0", "-0", "0e-5000", "+1.5", "1E3", "inf", "-Infinity", "1e-4940", "0x1.8p1", "0X10"] {
+            assert!(LongDouble::parse(ok.as_bytes()).is_some(), "{ok:?} should parse");
+        }
+        assert!(!LongDouble::parse(b"inf").unwrap().is_finite());
+    }
+
+    #[test]
+    fn long_double_huge_values_print_in_full() {
+        let v = LongDouble::parse(b"1e300").unwrap();
+        let s = v.to_human();
+        assert_eq!(s.len(), 301);
+        assert!(s.starts_with("1000000000000000000"), "{s}");
+        assert_eq!(LongDouble::from_i64(i64::MIN).to_human(), "-9223372036854775808");
+        assert_eq!(LongDouble::from_i64(i64::MAX).to_human(), "9223372036854775807");
+    }
+
+    #[test]
+    fn substr_ranges() {
+        assert_eq!(substr_range(0, -1, 5), Some((0, 5)));
+        assert_eq!(substr_range(1, 3, 5), Some((1, 4)));
+        assert_eq!(substr_range(-3, -1, 5), Some((2, 5)));
+        assert_eq!(substr_range(-1, -3, 5), None);
+        assert_eq!(substr_range(3, 1, 5), None);
+        assert_eq!(substr_range(0, 100, 5), Some((0, 5)));
+        assert_eq!(substr_range(-100, 1, 5), Some((0, 2)));
+        assert_eq!(substr_range(10, 20, 5), None);
+        assert_eq!(substr_range(0, -1, 0), None);
+        assert_eq!(substr_range(i64::MIN, i64::MAX, 5), Some((0, 5)));
+        assert_eq!(substr_range(0, i64::MIN, 5), Some((0, 1)));
+    }
+
+    #[test]
+    fn lcs_runs_follow_redis() {
+        // LCS ohmytext mynewtext IDX from Redis's documentation example.
+        let (seq, runs) = lcs_walk(b"ohmytext", b"mynewtext");
+        assert_eq!(seq, b"mytext");
+        assert_eq!(runs, vec![LcsMatch { a: (4, 7), b: (5, 8) }, LcsMatch { a: (2, 3), b: (0, 1) }]);
+        let (seq, runs) = lcs_walk(b"", b"abc");
+        assert!(seq.is_empty() && runs.is_empty());
+    }
+
+    #[test]
+    fn option_keywords_stop_at_nul() {
+        assert!(kw(b"NX\0junk", "nx"));
+        assert!(!kw(b"NXjunk", "nx"));
+        let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"EX", b"1", b"PX", b"2"];
+        assert_eq!(parse_ext_opts(&a, 3, true).unwrap_err(), CmdError::Syntax);
+        let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"EX", b"1", b"EX", b"2"];
+        assert_eq!(parse_ext_opts(&a, 3, true).unwrap().expire, Some((ExpireKind::Ex, &b"2"[..])));
+    }
+
+    /// Runs commands in-process on a RESP3 connection and returns each raw reply.
+    fn run_resp3(cmds: &[&str]) -> Vec<String> {
+        use crate::client::{Client, Peer};
+        use crate::config::Config;
+        use crate::server::Server;
+        let server = Server::new(Config::default(), String::new(), String::new());
+        let info = server.clients.register(Peer::Unix { path: "test".into() });
+        let mut client = Client::new(info, true);
+        let mut out = resp::Writer::new(true);
+        cmds.iter()
+            .map(|line| {
+                let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+                let mark = out.len();
+                crate::cmd::dispatch::execute(&server, &mut client, &mut out, &args);
+                String::from_utf8_lossy(&out.buf[mark..]).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resp3_nulls_and_lcs_map() {
+        // Expected bytes taken from redis-server after HELLO 3 (the diff test covers the same
+        // once redstart speaks HELLO).
+        let got = run_resp3(&[
+            "GET missing",
+            "SET k v",
+            "MGET k missing",
+            "SET k v NX",
+            "SET k v2 GET",
+            "SET n v XX GET",
+            "GETDEL missing3",
+            "GETEX missing4 EX 10",
+            "MSET key1 ohmytext key2 mynewtext",
+            "LCS key1 key2 IDX WITHMATCHLEN MINMATCHLEN 4",
+            "LCS m1 m2 IDX",
+            "INCRBYFLOAT f 1.5",
+        ]);
+        let want = [
+            "_\r\n",
+            "+OK\r\n",
+            "*2\r\n$1\r\nv\r\n_\r\n",
+            "_\r\n",
+            "$1\r\nv\r\n",
+            "_\r\n",
+            "_\r\n",
+            "_\r\n",
+            "+OK\r\n",
+            "%2\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n",
+            "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n",
+            "$3\r\n1.5\r\n",
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn expire_times_validate_like_redis() {
+        let inv = Err(CmdError::InvalidExpire("set".into()));
+        assert_eq!(expire_at(b"0", ExpireKind::Px, 1000, "set"), inv);
+        assert_eq!(expire_at(b"-5", ExpireKind::Ex, 1000, "set"), inv);
+        assert_eq!(expire_at(b"9223372036854776", ExpireKind::ExAt, 0, "set"), inv);
+        assert_eq!(expire_at(b"9223372036854775807", ExpireKind::Px, 1, "set"), inv);
+        assert_eq!(expire_at(b"9223372036854775807", ExpireKind::PxAt, 1, "set"), Ok(i64::MAX as u64));
+        assert_eq!(expire_at(b"2", ExpireKind::Ex, 1000, "set"), Ok(3000));
+        assert_eq!(expire_at(b"x", ExpireKind::Ex, 1000, "set"), Err(CmdError::NotInteger));
+    }
 }
