@@ -331,12 +331,13 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if args.len() >= 4 && args::is(args[2], "id") {
         let mut ids = Vec::with_capacity(args.len() - 3);
         for a in &args[3..] {
+            // Any integer is accepted (ids below 1 match nobody); only non-integers fail.
             match args::int(a) {
-                Ok(id) if id >= 1 => ids.push(id as u64),
-                _ => return Err(CmdError::msg("ERR Invalid client ID")),
+                Ok(id) => ids.push(id),
+                Err(_) => return Err(CmdError::msg("ERR Invalid client ID")),
             }
         }
-        clients.retain(|c| ids.contains(&c.id));
+        clients.retain(|c| ids.contains(&(c.id as i64)));
     } else if args.len() != 2 {
         return Err(CmdError::Syntax);
     }
