@@ -5,8 +5,8 @@
 //! last command) or act on (kill), shared through the [`Clients`] registry.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -120,7 +120,9 @@ impl ClientInfo {
         if flags.is_empty() {
             flags.push('N');
         }
-        let lossy = |v: &Mutex<Option<Vec<u8>>>| v.lock().as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let lossy = |v: &Mutex<Option<Vec<u8>>>| {
+            v.lock().as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        };
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let qcap = self.qbuf_cap.load(Ordering::Relaxed);
         let obl = self.obuf.load(Ordering::Relaxed);

@@ -46,14 +46,7 @@ fn ping_echo_select_match_redis() {
 #[test]
 fn auth_without_password_matches_redis() {
     let mut p = Pair::new();
-    p.check_all(&[
-        "AUTH",
-        "AUTH x",
-        "AUTH default x",
-        "AUTH foo x",
-        "AUTH a b c",
-        "HELLO 2 AUTH foo x",
-    ]);
+    p.check_all(&["AUTH", "AUTH x", "AUTH default x", "AUTH foo x", "AUTH a b c", "HELLO 2 AUTH foo x"]);
     // The default user has no password: HELLO AUTH accepts any (the HELLO map differs by version).
     for c in [&mut p.a, &mut p.b] {
         assert!(c.run("HELLO 3 AUTH default anything").starts_with(b"%7\r\n"));
@@ -124,10 +117,13 @@ fn hello_switches_protocol_and_reports_the_connection() {
     let mut c = Conn::connect(p.ours.port);
     let id = text(&c.run("CLIENT ID"));
     let r = c.run("HELLO 3 SETNAME lib");
-    let expected_head = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.4\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n";
+    let expected_head =
+        "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.4\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n";
     assert!(text(&r).starts_with(expected_head), "{}", text(&r));
     assert!(text(&r).contains(&format!("$2\r\nid\r\n{id}")), "{} vs {id}", text(&r));
-    assert!(text(&r).ends_with("$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"));
+    assert!(
+        text(&r).ends_with("$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n")
+    );
     assert_eq!(c.run("CLIENT GETNAME"), b"$3\r\nlib\r\n");
     assert_eq!(c.run("GET nosuch"), b"_\r\n");
     // HELLO without a version reports the current protocol.
@@ -225,9 +221,36 @@ fn client_setinfo_and_no_touch_follow_redis_7_2() {
 }
 
 const LIST_FIELDS: &[&str] = &[
-    "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi", "qbuf",
-    "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user",
-    "redir", "resp", "lib-name", "lib-ver",
+    "id",
+    "addr",
+    "laddr",
+    "fd",
+    "name",
+    "age",
+    "idle",
+    "flags",
+    "db",
+    "sub",
+    "psub",
+    "ssub",
+    "multi",
+    "qbuf",
+    "qbuf-free",
+    "argv-mem",
+    "multi-mem",
+    "rbs",
+    "rbp",
+    "obl",
+    "oll",
+    "omem",
+    "tot-mem",
+    "events",
+    "cmd",
+    "user",
+    "redir",
+    "resp",
+    "lib-name",
+    "lib-ver",
 ];
 
 fn fields(line: &str) -> Vec<(String, String)> {
@@ -258,7 +281,10 @@ fn client_list_has_redis_7_2_fields_in_order() {
         let names: Vec<&str> = f.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, LIST_FIELDS);
         for (k, v) in &f {
-            if !matches!(k.as_str(), "addr" | "laddr" | "name" | "flags" | "events" | "cmd" | "user" | "lib-name" | "lib-ver") {
+            if !matches!(
+                k.as_str(),
+                "addr" | "laddr" | "name" | "flags" | "events" | "cmd" | "user" | "lib-name" | "lib-ver"
+            ) {
                 v.parse::<i64>().unwrap_or_else(|_| panic!("{k}={v} is not a number"));
             }
         }
@@ -422,5 +448,10 @@ fn library_handshake_pipeline() {
     assert!(info.starts_with(b"="), "RESP3 INFO is a verbatim string");
     assert!(body(&info).contains("\r\nloading:0\r\n"));
     let me = body(&c.run("CLIENT INFO"));
-    assert!(me.contains(" name=app ") && me.contains(" db=1 ") && me.contains(" lib-name=go-redis(,go1.22) lib-ver=9.5.1\n"), "{me}");
+    assert!(
+        me.contains(" name=app ")
+            && me.contains(" db=1 ")
+            && me.contains(" lib-name=go-redis(,go1.22) lib-ver=9.5.1\n"),
+        "{me}"
+    );
 }

@@ -19,61 +19,62 @@ use crate::client::{ClientInfo, ReplyMode};
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
 
-const CLIENT_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("id", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_id).doc(
-        "connection",
-        "5.0.0",
-        "O(1)",
-        "Returns the unique client ID of the connection.",
-    ),
-    CommandSpec::new("setname", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setname).doc(
-        "connection",
-        "2.6.9",
-        "O(1)",
-        "Sets the connection name.",
-    ),
-    CommandSpec::new("getname", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_getname).doc(
-        "connection",
-        "2.6.9",
-        "O(1)",
-        "Returns the name of the connection.",
-    ),
-    CommandSpec::new("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_list)
-        .doc("connection", "2.4.0", "O(N) where N is the number of client connections", "Lists open connections.")
-        .tips(&["nondeterministic_output"]),
-    CommandSpec::new("info", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_info)
-        .doc("connection", "6.2.0", "O(1)", "Returns information about the connection.")
-        .tips(&["nondeterministic_output"]),
-    CommandSpec::new("setinfo", 4, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setinfo)
-        .doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection.")
-        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
-    CommandSpec::new("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_kill).doc(
-        "connection",
-        "2.4.0",
-        "O(N) where N is the number of client connections",
-        "Terminates open connections.",
-    ),
-    CommandSpec::new("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_no_evict)
-        .doc("connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
-    CommandSpec::new("no-touch", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_no_touch).doc(
-        "connection",
-        "7.2.0",
-        "O(1)",
-        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-    ),
-    CommandSpec::new("reply", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_reply).doc(
-        "connection",
-        "3.2.0",
-        "O(1)",
-        "Instructs the server whether to reply to commands.",
-    ),
-    CommandSpec::new("help", 2, LOADING | STALE, acl::CONNECTION, NO_KEYS, client_help).doc(
-        "connection",
-        "5.0.0",
-        "O(1)",
-        "Returns helpful text about the different subcommands.",
-    ),
-];
+const CLIENT_SUBS: &[CommandSpec] =
+    &[
+        CommandSpec::new("id", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_id).doc(
+            "connection",
+            "5.0.0",
+            "O(1)",
+            "Returns the unique client ID of the connection.",
+        ),
+        CommandSpec::new("setname", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setname).doc(
+            "connection",
+            "2.6.9",
+            "O(1)",
+            "Sets the connection name.",
+        ),
+        CommandSpec::new("getname", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_getname).doc(
+            "connection",
+            "2.6.9",
+            "O(1)",
+            "Returns the name of the connection.",
+        ),
+        CommandSpec::new("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_list)
+            .doc("connection", "2.4.0", "O(N) where N is the number of client connections", "Lists open connections.")
+            .tips(&["nondeterministic_output"]),
+        CommandSpec::new("info", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_info)
+            .doc("connection", "6.2.0", "O(1)", "Returns information about the connection.")
+            .tips(&["nondeterministic_output"]),
+        CommandSpec::new("setinfo", 4, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setinfo)
+            .doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection.")
+            .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
+        CommandSpec::new("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_kill).doc(
+            "connection",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Terminates open connections.",
+        ),
+        CommandSpec::new("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_no_evict)
+            .doc("connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
+        CommandSpec::new("no-touch", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_no_touch).doc(
+            "connection",
+            "7.2.0",
+            "O(1)",
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        ),
+        CommandSpec::new("reply", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_reply).doc(
+            "connection",
+            "3.2.0",
+            "O(1)",
+            "Instructs the server whether to reply to commands.",
+        ),
+        CommandSpec::new("help", 2, LOADING | STALE, acl::CONNECTION, NO_KEYS, client_help).doc(
+            "connection",
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
+    ];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST, acl::CONNECTION, NO_KEYS, ping)
@@ -221,8 +222,8 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut proto = ctx.client.resp;
     if args.len() >= 2 {
-        let v = args::int(args[1])
-            .map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
+        let v =
+            args::int(args[1]).map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::msg("NOPROTO unsupported protocol version"));
         }
@@ -405,7 +406,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut f = KillFilter { skipme: true, ..Default::default() };
@@ -438,8 +439,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let victims: Vec<Arc<ClientInfo>> =
-        ctx.server.clients.all().into_iter().filter(|c| f.matches(c, me)).collect();
+    let victims: Vec<Arc<ClientInfo>> = ctx.server.clients.all().into_iter().filter(|c| f.matches(c, me)).collect();
     for c in &victims {
         c.kill();
     }

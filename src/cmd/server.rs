@@ -44,7 +44,12 @@ const COMMAND_SUBS: &[CommandSpec] = &[
         "Returns a count of commands.",
     ),
     CommandSpec::new("docs", -2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_docs)
-        .doc("server", "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.")
+        .doc(
+            "server",
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+            "Returns documentary information about one, multiple or all commands.",
+        )
         .tips(&["nondeterministic_output_order"]),
     CommandSpec::new("getkeys", -4, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeys).doc(
         "server",
@@ -73,7 +78,12 @@ const COMMAND_SUBS: &[CommandSpec] = &[
         )
         .tips(&["nondeterministic_output_order"]),
     CommandSpec::new("list", -2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_list)
-        .doc("server", "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names.")
+        .doc(
+            "server",
+            "7.0.0",
+            "O(N) where N is the total number of Redis commands",
+            "Returns a list of command names.",
+        )
         .tips(&["nondeterministic_output_order"]),
 ];
 
@@ -101,7 +111,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         "A container for debugging commands.",
     ),
     CommandSpec::new("command", -1, LOADING | STALE, acl::CONNECTION, NO_KEYS, command)
-        .doc("server", "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands.")
+        .doc(
+            "server",
+            "2.8.13",
+            "O(N) where N is the total number of Redis commands",
+            "Returns detailed information about all commands.",
+        )
         .tips(&["nondeterministic_output_order"])
         .subcommands(COMMAND_SUBS),
 ];
@@ -271,8 +286,12 @@ fn now_unix_us() -> u128 {
 /// `1.37M`-style sizes, as Redis's `bytesToHuman`.
 fn human(n: u64) -> String {
     let n = n as f64;
-    const UNITS: &[(f64, &str)] =
-        &[(1024.0, "K"), (1024.0 * 1024.0, "M"), (1024.0 * 1024.0 * 1024.0, "G"), (1024.0 * 1024.0 * 1024.0 * 1024.0, "T")];
+    const UNITS: &[(f64, &str)] = &[
+        (1024.0, "K"),
+        (1024.0 * 1024.0, "M"),
+        (1024.0 * 1024.0 * 1024.0, "G"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
+    ];
     if n < 1024.0 {
         return format!("{}B", n as u64);
     }
@@ -728,16 +747,11 @@ fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 
 /// Every command, containers followed by their subcommands, with full names, in name order.
 fn all_commands() -> Vec<(&'static str, &'static CommandSpec)> {
-    meta_table()
-        .all
-        .iter()
-        .filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s)))
-        .collect()
+    meta_table().all.iter().filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s))).collect()
 }
 
 fn write_flags(out: &mut Writer, spec: &CommandSpec) {
-    let names: Vec<&str> =
-        flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|&(_, n)| n).collect();
+    let names: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|&(_, n)| n).collect();
     out.set(names.len());
     for n in names {
         out.simple(n);
@@ -869,7 +883,7 @@ fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 let full = String::from_utf8_lossy(name).to_ascii_lowercase();
                 write_command_info(ctx.out, &full, spec);
             }
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
