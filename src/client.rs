@@ -288,3 +288,41 @@ impl Clients {
         self.map.lock().get(&id).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        let clients = Clients::default();
+        let peer = Peer::Tcp { addr: "127.0.0.1:5000".parse().unwrap(), local: "127.0.0.1:6379".parse().unwrap() };
+        Client::new(clients.register(peer), true)
+    }
+
+    #[test]
+    fn reply_skip_drops_two_replies() {
+        let mut c = client();
+        assert!(!c.take_reply_suppressed());
+        c.reply_mode = ReplyMode::Skip;
+        c.reply_skip = 2;
+        assert!(c.take_reply_suppressed(), "SKIP's own reply");
+        assert!(c.take_reply_suppressed(), "the next command's reply");
+        assert!(!c.take_reply_suppressed());
+        c.reply_mode = ReplyMode::Off;
+        assert!(c.take_reply_suppressed() && c.take_reply_suppressed());
+    }
+
+    #[test]
+    fn describe_lists_fields_in_order() {
+        let mut c = client();
+        c.select(4);
+        *c.info.name.lock() = Some(b"me".to_vec());
+        let line = c.info.describe("get");
+        let keys: Vec<&str> = line.split(' ').map(|kv| kv.split_once('=').unwrap().0).collect();
+        assert_eq!(keys.first(), Some(&"id"));
+        assert_eq!(keys.last(), Some(&"lib-ver"));
+        assert_eq!(keys.len(), 30);
+        assert!(line.contains(" addr=127.0.0.1:5000 laddr=127.0.0.1:6379 "));
+        assert!(line.contains(" name=me ") && line.contains(" db=4 ") && line.contains(" cmd=get "));
+    }
+}

@@ -45,9 +45,12 @@ const CLIENT_SUBS: &[CommandSpec] =
         CommandSpec::new("info", 2, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_info)
             .doc("connection", "6.2.0", "O(1)", "Returns information about the connection.")
             .tips(&["nondeterministic_output"]),
-        CommandSpec::new("setinfo", 4, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setinfo)
-            .doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection.")
-            .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
+        CommandSpec::new("setinfo", 4, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_setinfo).doc(
+            "connection",
+            "7.2.0",
+            "O(1)",
+            "Sets information specific to the client or connection.",
+        ),
         CommandSpec::new("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_kill).doc(
             "connection",
             "2.4.0",
