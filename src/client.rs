@@ -5,8 +5,9 @@
 //! last command) or act on (kill), shared through the [`Clients`] registry.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -65,11 +66,24 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_interaction_ms: AtomicU64,
-    /// Name of the last command run (for `cmd=` in CLIENT LIST).
-    pub last_cmd: Mutex<&'static str>,
+    /// The last command run, as an index into the command metadata (`cmd::server::cmd_meta`);
+    /// `usize::MAX` before the first command. A relaxed store per command, no lock.
+    pub last_cmd: AtomicUsize,
     pub resp: AtomicUsize,
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// The socket's file descriptor (-1 until the connection reports it).
+    pub fd: AtomicI32,
+    /// Bytes buffered and unparsed / read-buffer capacity (CLIENT LIST `qbuf`, `qbuf-free`).
+    pub qbuf: AtomicUsize,
+    pub qbuf_cap: AtomicUsize,
+    /// Pending output bytes and the output buffer's capacity (`omem`, `tot-mem`).
+    pub obuf: AtomicUsize,
+    pub obuf_cap: AtomicUsize,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi: AtomicI64,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
 }
 
 impl ClientInfo {
@@ -78,6 +92,82 @@ impl ClientInfo {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
     }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self.peer, Peer::Unix { .. })
+    }
+
+    /// The client's line in `CLIENT LIST` / `CLIENT INFO`, without the trailing newline, with
+    /// Redis 7.2's fields in Redis 7.2's order. `cmd` is the full name of the last command.
+    /// Memory figures are this connection's real buffer sizes, which are not Redis's numbers.
+    pub fn describe(&self, cmd: &str) -> String {
+        let age = self.created.elapsed();
+        let idle_ms = (age.as_millis() as u64).saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed));
+        let multi = self.multi.load(Ordering::Relaxed);
+        let mut flags = String::new();
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.is_unix() {
+            flags.push('U');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let lossy = |v: &Mutex<Option<Vec<u8>>>| {
+            v.lock().as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        };
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let qcap = self.qbuf_cap.load(Ordering::Relaxed);
+        let obl = self.obuf.load(Ordering::Relaxed);
+        let ocap = self.obuf_cap.load(Ordering::Relaxed);
+        // What the connection holds: its structs plus both buffers' capacity.
+        let tot = std::mem::size_of::<ClientInfo>() + std::mem::size_of::<Client>() + qcap + ocap;
+        let mut s = String::with_capacity(320);
+        let _ = write!(
+            s,
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r \
+             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.peer.addr_string(),
+            self.peer.local_string(),
+            self.fd.load(Ordering::Relaxed),
+            lossy(&self.name),
+            age.as_secs(),
+            idle_ms / 1000,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            multi,
+            qbuf,
+            qcap.saturating_sub(qbuf),
+            qcap,
+            qcap,
+            obl,
+            tot,
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+            lossy(&self.lib_name),
+            lossy(&self.lib_ver),
+        );
+        s
+    }
+}
+
+/// What CLIENT REPLY asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Suppress the reply of this command (CLIENT REPLY SKIP itself) and of the next one.
+    Skip,
 }
 
 /// State owned by one connection.
@@ -90,6 +180,10 @@ pub struct Client {
     pub watch: WatchState,
     /// Close the connection once the pending replies are written (QUIT).
     pub close_after_reply: bool,
+    /// CLIENT REPLY state; the connection drops replies while it is not `On`.
+    pub reply_mode: ReplyMode,
+    /// Replies still to drop in `Skip` mode (SKIP's own and the next command's).
+    pub reply_skip: u8,
     pub info: Arc<ClientInfo>,
 }
 
@@ -103,6 +197,8 @@ impl Client {
             multi: None,
             watch: WatchState::default(),
             close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            reply_skip: 0,
             info,
         }
     }
@@ -110,6 +206,28 @@ impl Client {
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    /// Switches the protocol of the following replies (HELLO, RESET).
+    pub fn set_resp(&mut self, resp: u8) {
+        self.resp = resp;
+        self.info.resp.store(resp as usize, Ordering::Relaxed);
+    }
+
+    /// Called by the connection after each command: whether to drop the reply just written
+    /// (CLIENT REPLY OFF / SKIP).
+    pub fn take_reply_suppressed(&mut self) -> bool {
+        match self.reply_mode {
+            ReplyMode::On => false,
+            ReplyMode::Off => true,
+            ReplyMode::Skip => {
+                self.reply_skip = self.reply_skip.saturating_sub(1);
+                if self.reply_skip == 0 {
+                    self.reply_mode = ReplyMode::On;
+                }
+                true
+            }
+        }
     }
 }
 
@@ -132,10 +250,18 @@ impl Clients {
             lib_ver: Mutex::new(None),
             db: AtomicUsize::new(0),
             last_interaction_ms: AtomicU64::new(0),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: AtomicUsize::new(usize::MAX),
             resp: AtomicUsize::new(2),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            fd: AtomicI32::new(-1),
+            qbuf: AtomicUsize::new(0),
+            qbuf_cap: AtomicUsize::new(0),
+            obuf: AtomicUsize::new(0),
+            obuf_cap: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
         });
         self.map.lock().insert(id, info.clone());
         info
@@ -160,5 +286,43 @@ impl Clients {
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.map.lock().get(&id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        let clients = Clients::default();
+        let peer = Peer::Tcp { addr: "127.0.0.1:5000".parse().unwrap(), local: "127.0.0.1:6379".parse().unwrap() };
+        Client::new(clients.register(peer), true)
+    }
+
+    #[test]
+    fn reply_skip_drops_two_replies() {
+        let mut c = client();
+        assert!(!c.take_reply_suppressed());
+        c.reply_mode = ReplyMode::Skip;
+        c.reply_skip = 2;
+        assert!(c.take_reply_suppressed(), "SKIP's own reply");
+        assert!(c.take_reply_suppressed(), "the next command's reply");
+        assert!(!c.take_reply_suppressed());
+        c.reply_mode = ReplyMode::Off;
+        assert!(c.take_reply_suppressed() && c.take_reply_suppressed());
+    }
+
+    #[test]
+    fn describe_lists_fields_in_order() {
+        let mut c = client();
+        c.select(4);
+        *c.info.name.lock() = Some(b"me".to_vec());
+        let line = c.info.describe("get");
+        let keys: Vec<&str> = line.split(' ').map(|kv| kv.split_once('=').unwrap().0).collect();
+        assert_eq!(keys.first(), Some(&"id"));
+        assert_eq!(keys.last(), Some(&"lib-ver"));
+        assert_eq!(keys.len(), 30);
+        assert!(line.contains(" addr=127.0.0.1:5000 laddr=127.0.0.1:6379 "));
+        assert!(line.contains(" name=me ") && line.contains(" db=4 ") && line.contains(" cmd=get "));
     }
 }

@@ -148,6 +148,35 @@ pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
     KeySpec { first, last, step, finder: None }
 }
 
+/// Where a key-spec starts looking for keys (`COMMAND INFO` key specifications).
+#[derive(Clone, Copy, Debug)]
+pub enum BeginSearch {
+    /// At a fixed argument index.
+    Index(i32),
+    /// After the first occurrence of a keyword, searching from `startfrom` (negative: from the end).
+    Keyword(&'static str, i32),
+}
+
+/// How a key-spec finds its keys once it started.
+#[derive(Clone, Copy, Debug)]
+pub enum FindKeys {
+    /// `lastkey` relative to the start (negative: from the end), every `keystep`, `limit`.
+    Range { lastkey: i32, keystep: i32, limit: i32 },
+    /// A `numkeys` argument at `keynumidx`, keys from `firstkey`, every `keystep` (relative to the start).
+    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+}
+
+/// One Redis 7 key specification, as `COMMAND INFO` reports it. Commands that do not declare
+/// any get one derived from their legacy `keys(first, last, step)` and their flags (see
+/// [`CommandSpec::derived_key_spec`]).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpecDoc {
+    /// Redis's key-spec flags in its order (`RW`, `access`, `update`, ...).
+    pub flags: &'static [&'static str],
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
 /// One row of the command table.
 pub struct CommandSpec {
     /// Lower-case name; for subcommands the subcommand name alone (`get` of `config`).
@@ -164,6 +193,10 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
+    /// Command tips (`request_policy:all_shards`, `nondeterministic_output`, ...), COMMAND INFO.
+    pub tips: &'static [&'static str],
+    /// Explicit key specifications; empty = derived from `keys` (see `derived_key_spec`).
+    pub key_specs: &'static [KeySpecDoc],
 }
 
 impl CommandSpec {
@@ -188,6 +221,8 @@ impl CommandSpec {
             summary: "",
             since: "",
             complexity: "",
+            tips: &[],
+            key_specs: &[],
         }
     }
 
@@ -208,6 +243,41 @@ impl CommandSpec {
     pub const fn subcommands(mut self, subs: &'static [CommandSpec]) -> Self {
         self.subcommands = subs;
         self
+    }
+
+    /// Command tips reported by `COMMAND INFO`.
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
+        self
+    }
+
+    /// Explicit key specifications for `COMMAND INFO` (when the derived one is not Redis's).
+    pub const fn key_specs(mut self, specs: &'static [KeySpecDoc]) -> Self {
+        self.key_specs = specs;
+        self
+    }
+
+    /// The key specification derived from the legacy key positions, for commands that declare
+    /// none: one range starting at `first`, flagged `RO access` for read-only commands and
+    /// `RW update` for writes. `None` for commands without fixed key positions.
+    pub fn derived_key_spec(&self) -> Option<KeySpecDoc> {
+        let k = self.keys;
+        if k.first <= 0 || k.finder.is_some() {
+            return None;
+        }
+        let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
+        let flags: &'static [&'static str] = if self.has(flags::WRITE) {
+            &["RW", "update"]
+        } else if self.has(flags::READONLY) {
+            &["RO", "access"]
+        } else {
+            &["RO"]
+        };
+        Some(KeySpecDoc {
+            flags,
+            begin: BeginSearch::Index(k.first),
+            find: FindKeys::Range { lastkey, keystep: k.step.max(1), limit: 0 },
+        })
     }
 
     pub fn has(&self, flag: u32) -> bool {

@@ -1,5 +1,1078 @@
-//! Server commands (bootstrap: none yet; INFO, CONFIG, COMMAND, TIME, SHUTDOWN land here).
+//! Server commands: INFO, TIME, LASTSAVE, SHUTDOWN, DEBUG (SLEEP only), and COMMAND with its
+//! introspection subcommands (COUNT, LIST, INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP).
+//!
+//! Also home of the per-command statistics (`INFO commandstats`, `cmd=` of CLIENT LIST) and the
+//! error counters (`INFO errorstats`): [`cmd_meta`] maps each table row to its counters.
+//!
+//! Everything `COMMAND` reports comes from the command table, never from a hand-written list.
+//!
+//! Differences from Redis:
+//! - `COMMAND DOCS` gives summary, since, group, complexity (and subcommands for containers)
+//!   but no `arguments` (the table does not describe arguments yet).
+//! - Key specifications in `COMMAND INFO` are derived from the legacy key positions and the
+//!   command's flags unless a row declares them (`CommandSpec::key_specs`): a derived spec says
+//!   `RW update` for writes and `RO access` for reads, where Redis is sometimes finer (`OW`,
+//!   `RM`, `insert`, `delete`, several specs per command, `notes`).
+//! - Subcommands are listed in table order (Redis lists them in hash order).
+//! - INFO memory figures come from the process RSS (`/proc/self/statm`) until the keyspace
+//!   accounts its memory; `avg_ttl` is 0; latencystats is not produced; CPU figures come from
+//!   `/proc/self/stat`; the HELP texts are redstart's own wording.
+//! - DEBUG implements SLEEP only (and is always enabled).
 
-use super::CommandSpec;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use parking_lot::Mutex;
+
+use super::table::{subcommand, table};
+use super::{acl, args, flags, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc};
+use super::{KeySpec, NO_KEYS};
+use crate::server::Server;
+use resp::Writer;
+
+/// The Redis version redstart reports (INFO `redis_version`, HELLO `version`).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+const COMMAND_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("count", 2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_count).doc(
+        "server",
+        "2.8.13",
+        "O(1)",
+        "Returns a count of commands.",
+    ),
+    CommandSpec::new("docs", -2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_docs)
+        .doc(
+            "server",
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+            "Returns documentary information about one, multiple or all commands.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("getkeys", -4, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeys).doc(
+        "server",
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names from an arbitrary command.",
+    ),
+    CommandSpec::new("getkeysandflags", -4, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeysandflags).doc(
+        "server",
+        "7.0.0",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names and access flags for an arbitrary command.",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_help).doc(
+        "server",
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+    CommandSpec::new("info", -2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_info)
+        .doc(
+            "server",
+            "2.8.13",
+            "O(N) where N is the number of commands to look up",
+            "Returns information about one, multiple or all commands.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("list", -2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_list)
+        .doc(
+            "server",
+            "7.0.0",
+            "O(N) where N is the total number of Redis commands",
+            "Returns a list of command names.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("info", -1, LOADING | STALE, acl::DANGEROUS, NO_KEYS, info)
+        .doc("server", "1.0.0", "O(1)", "Returns information and statistics about the server.")
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    CommandSpec::new("time", 1, LOADING | STALE | FAST, 0, NO_KEYS, time)
+        .doc("server", "2.6.0", "O(1)", "Returns the server time.")
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | acl::DANGEROUS, NO_KEYS, lastsave)
+        .doc("server", "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk.")
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, 0, NO_KEYS, shutdown)
+        .doc(
+            "server",
+            "1.0.0",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        ),
+    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, debug).doc(
+        "server",
+        "1.0.0",
+        "Depends on subcommand.",
+        "A container for debugging commands.",
+    ),
+    CommandSpec::new("command", -1, LOADING | STALE, acl::CONNECTION, NO_KEYS, command)
+        .doc(
+            "server",
+            "2.8.13",
+            "O(N) where N is the total number of Redis commands",
+            "Returns detailed information about all commands.",
+        )
+        .tips(&["nondeterministic_output_order"])
+        .subcommands(COMMAND_SUBS),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Per-command statistics and error counters.
+
+/// Counters and the full name (`client|list`) of one command-table row.
+pub struct CmdMeta {
+    /// Position in the metadata table (stored by clients as their last command).
+    pub index: usize,
+    pub full_name: &'static str,
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+struct MetaTable {
+    by_ptr: HashMap<usize, usize, ahash::RandomState>,
+    all: Vec<CmdMeta>,
+}
+
+/// Rows not in the table (only in unit tests that build their own) share this one.
+static UNKNOWN_META: CmdMeta = CmdMeta {
+    index: usize::MAX,
+    full_name: "NULL",
+    calls: AtomicU64::new(0),
+    usec: AtomicU64::new(0),
+    rejected_calls: AtomicU64::new(0),
+    failed_calls: AtomicU64::new(0),
+};
+
+static META: OnceLock<MetaTable> = OnceLock::new();
+
+fn meta_table() -> &'static MetaTable {
+    META.get_or_init(|| {
+        let mut specs: Vec<&'static CommandSpec> = table().iter().collect();
+        specs.sort_by_key(|s| s.name);
+        let mut all = Vec::new();
+        let mut by_ptr = HashMap::with_hasher(ahash::RandomState::new());
+        let mut add = |spec: &'static CommandSpec, full_name: &'static str| {
+            by_ptr.insert(spec as *const CommandSpec as usize, all.len());
+            all.push(CmdMeta {
+                index: all.len(),
+                full_name,
+                calls: AtomicU64::new(0),
+                usec: AtomicU64::new(0),
+                rejected_calls: AtomicU64::new(0),
+                failed_calls: AtomicU64::new(0),
+            });
+        };
+        for spec in specs {
+            add(spec, spec.name);
+            for sub in spec.subcommands {
+                add(sub, Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str()));
+            }
+        }
+        MetaTable { by_ptr, all }
+    })
+}
+
+/// The counters of a command-table row (one hash lookup).
+#[inline]
+pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
+    let t = meta_table();
+    match t.by_ptr.get(&(spec as *const CommandSpec as usize)) {
+        Some(&i) => &t.all[i],
+        None => &UNKNOWN_META,
+    }
+}
+
+/// The full name of the command stored as a client's last command (`NULL` before any).
+pub fn last_cmd_name(index: usize) -> &'static str {
+    meta_table().all.get(index).map_or("NULL", |m| m.full_name)
+}
+
+/// Error replies sent, by error code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+static ERRORS: Mutex<BTreeMap<String, u64>> = parking_lot::const_mutex(BTreeMap::new());
+static TOTAL_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Redis stops tracking new error codes past this many distinct ones.
+const MAX_ERROR_CODES: usize = 128;
+
+/// Counts an error reply; `msg` is the reply after its `-`. Called by the connection for each
+/// top-level error reply.
+pub fn record_error(msg: &[u8]) {
+    TOTAL_ERRORS.fetch_add(1, Ordering::Relaxed);
+    let end = msg.iter().position(|&b| b == b' ' || b == b'\r').unwrap_or(msg.len());
+    let code = &msg[..end];
+    let Ok(code) = std::str::from_utf8(code) else { return };
+    let mut errors = ERRORS.lock();
+    if let Some(n) = errors.get_mut(code) {
+        *n += 1;
+    } else if errors.len() < MAX_ERROR_CODES {
+        errors.insert(code.to_string(), 1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// INFO
+
+/// Section names in the order Redis emits them.
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut wanted: Vec<&str> = Vec::new();
+    if args.len() == 1 {
+        wanted.extend_from_slice(DEFAULT_SECTIONS);
+    }
+    for a in &args[1..] {
+        if args::is(a, "default") {
+            wanted.extend_from_slice(DEFAULT_SECTIONS);
+        } else if args::is(a, "all") || args::is(a, "everything") {
+            wanted.extend_from_slice(SECTIONS);
+        } else if let Some(s) = SECTIONS.iter().find(|s| args::is(a, s)) {
+            wanted.push(s);
+        }
+    }
+    let text = info_text(ctx.server, ctx.client.db, &wanted);
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// The INFO text for the given sections (any order, duplicates allowed), in Redis's format:
+/// `# Title` headers, `key:value` CRLF lines, a blank line between sections.
+pub fn info_text(server: &Server, _db: usize, wanted: &[&str]) -> String {
+    let mut out = String::with_capacity(4096);
+    for name in SECTIONS.iter().filter(|s| wanted.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section(server, name, &mut out);
+    }
+    out
+}
+
+fn now_unix_us() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
+}
+
+/// `1.37M`-style sizes, as Redis's `bytesToHuman`.
+fn human(n: u64) -> String {
+    let n = n as f64;
+    const UNITS: &[(f64, &str)] = &[
+        (1024.0, "K"),
+        (1024.0 * 1024.0, "M"),
+        (1024.0 * 1024.0 * 1024.0, "G"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
+    ];
+    if n < 1024.0 {
+        return format!("{}B", n as u64);
+    }
+    let mut unit = UNITS[0];
+    for u in UNITS {
+        if n >= u.0 {
+            unit = *u;
+        }
+    }
+    format!("{:.2}{}", n / unit.0, unit.1)
+}
+
+/// Resident set size in bytes. /proc/self/statm counts pages; Linux on the platforms we run on
+/// uses 4 KiB pages. The memory accounting work will replace this with counted bytes.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// (user, system, children user, children system) CPU seconds from a `/proc/.../stat` file.
+/// Times there are in clock ticks, 100 per second on Linux (USER_HZ).
+fn cpu_times(path: &str) -> (f64, f64, f64, f64) {
+    let Ok(s) = std::fs::read_to_string(path) else { return (0.0, 0.0, 0.0, 0.0) };
+    // The command name (field 2) may contain spaces; fields resume after its closing paren.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    let tick = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    // After the paren: state is index 0, so utime (field 14) is index 11.
+    (tick(11), tick(12), tick(13), tick(14))
+}
+
+fn os_string() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    format!("{} {} {}", read("/proc/sys/kernel/ostype"), read("/proc/sys/kernel/osrelease"), std::env::consts::ARCH)
+}
+
+/// Commands per second between two INFO calls at least 100 ms apart (Redis samples every
+/// 100 ms in its cron; redstart has no cron for it, so it samples on demand).
+fn ops_per_sec(total: u64) -> u64 {
+    static SAMPLE: Mutex<Option<(Instant, u64, u64)>> = parking_lot::const_mutex(None);
+    let mut s = SAMPLE.lock();
+    let now = Instant::now();
+    match *s {
+        Some((at, _, rate)) if now.duration_since(at) < Duration::from_millis(100) => rate,
+        Some((at, count, _)) => {
+            let rate = (total.saturating_sub(count) as f64 / now.duration_since(at).as_secs_f64()) as u64;
+            *s = Some((now, total, rate));
+            rate
+        }
+        None => {
+            *s = Some((now, total, 0));
+            0
+        }
+    }
+}
+
+fn section(server: &Server, name: &str, o: &mut String) {
+    macro_rules! line {
+        ($($arg:tt)*) => {{ let _ = write!(o, $($arg)*); o.push_str("\r\n"); }};
+    }
+    let cfg = server.config.read().clone();
+    let uptime = server.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            o.push_str("# Server\r\n");
+            line!("redis_version:{REDIS_VERSION}");
+            line!("redis_git_sha1:00000000");
+            line!("redis_git_dirty:0");
+            line!("redis_build_id:0");
+            line!("redis_mode:standalone");
+            line!("redstart_version:{}", env!("CARGO_PKG_VERSION"));
+            line!("os:{}", os_string());
+            line!("arch_bits:{}", usize::BITS);
+            line!("monotonic_clock:POSIX clock_gettime");
+            line!("multiplexing_api:epoll");
+            line!("atomicvar_api:c11-builtin");
+            line!("gcc_version:0.0.0");
+            line!("process_id:{}", std::process::id());
+            line!("process_supervised:no");
+            line!("run_id:{}", server.run_id);
+            line!("tcp_port:{}", cfg.port);
+            line!("server_time_usec:{}", now_unix_us());
+            line!("uptime_in_seconds:{uptime}");
+            line!("uptime_in_days:{}", uptime / 86400);
+            line!("hz:{}", cfg.hz);
+            line!("configured_hz:{}", cfg.hz);
+            line!("lru_clock:{}", crate::db::lru_clock(crate::db::now_ms()));
+            line!("executable:{}", server.executable);
+            let config_file = if cfg.config_file.is_empty() { &server.config_file } else { &cfg.config_file };
+            line!("config_file:{config_file}");
+            line!("io_threads_active:0");
+            if cfg.port != 0 {
+                let binds: Vec<String> = cfg.bind.iter().map(|b| format!("bind={b}")).collect();
+                line!("listener0:name=tcp,{},port={}", binds.join(","), cfg.port);
+            }
+            if let Some(path) = &cfg.unixsocket {
+                line!("listener1:name=unix,bind={path}");
+            }
+        }
+        "clients" => {
+            o.push_str("# Clients\r\n");
+            let clients = server.clients.all();
+            let max_in = clients.iter().map(|c| c.qbuf_cap.load(Ordering::Relaxed)).max().unwrap_or(0);
+            let max_out = clients.iter().map(|c| c.obuf.load(Ordering::Relaxed)).max().unwrap_or(0);
+            line!("connected_clients:{}", clients.len());
+            line!("cluster_connections:0");
+            line!("maxclients:{}", cfg.maxclients);
+            line!("client_recent_max_input_buffer:{max_in}");
+            line!("client_recent_max_output_buffer:{max_out}");
+            line!("blocked_clients:0");
+            line!("tracking_clients:0");
+            line!("pubsub_clients:0");
+            line!("watching_clients:0");
+            line!("clients_in_timeout_table:0");
+            line!("total_watched_keys:0");
+            line!("total_blocking_keys:0");
+            line!("total_blocking_keys_on_nokey:0");
+        }
+        "memory" => {
+            // Until the keyspace accounts its memory, used_memory is the process RSS.
+            let rss = rss_bytes();
+            let sys = total_system_memory();
+            o.push_str("# Memory\r\n");
+            line!("used_memory:{rss}");
+            line!("used_memory_human:{}", human(rss));
+            line!("used_memory_rss:{rss}");
+            line!("used_memory_rss_human:{}", human(rss));
+            line!("used_memory_peak:{rss}");
+            line!("used_memory_peak_human:{}", human(rss));
+            line!("used_memory_peak_perc:100.00%");
+            line!("used_memory_overhead:0");
+            line!("used_memory_startup:0");
+            line!("used_memory_dataset:{rss}");
+            line!("used_memory_dataset_perc:100.00%");
+            line!("allocator_allocated:{rss}");
+            line!("allocator_active:{rss}");
+            line!("allocator_resident:{rss}");
+            line!("total_system_memory:{sys}");
+            line!("total_system_memory_human:{}", human(sys));
+            line!("used_memory_lua:0");
+            line!("used_memory_vm_eval:0");
+            line!("used_memory_lua_human:0B");
+            line!("used_memory_scripts_eval:0");
+            line!("number_of_cached_scripts:0");
+            line!("number_of_functions:0");
+            line!("number_of_libraries:0");
+            line!("used_memory_vm_functions:0");
+            line!("used_memory_vm_total:0");
+            line!("used_memory_vm_total_human:0B");
+            line!("used_memory_functions:0");
+            line!("used_memory_scripts:0");
+            line!("used_memory_scripts_human:0B");
+            line!("maxmemory:{}", cfg.maxmemory);
+            line!("maxmemory_human:{}", human(cfg.maxmemory));
+            line!("maxmemory_policy:{}", cfg.maxmemory_policy);
+            line!("allocator_frag_ratio:1.00");
+            line!("allocator_frag_bytes:0");
+            line!("allocator_rss_ratio:1.00");
+            line!("allocator_rss_bytes:0");
+            line!("rss_overhead_ratio:1.00");
+            line!("rss_overhead_bytes:0");
+            line!("mem_fragmentation_ratio:1.00");
+            line!("mem_fragmentation_bytes:0");
+            line!("mem_not_counted_for_evict:0");
+            line!("mem_replication_backlog:0");
+            line!("mem_total_replication_buffers:0");
+            line!("mem_clients_slaves:0");
+            line!("mem_clients_normal:0");
+            line!("mem_cluster_links:0");
+            line!("mem_aof_buffer:0");
+            line!("mem_allocator:libc");
+            line!("active_defrag_running:0");
+            line!("lazyfree_pending_objects:0");
+            line!("lazyfreed_objects:0");
+        }
+        "persistence" => {
+            o.push_str("# Persistence\r\n");
+            line!("loading:0");
+            line!("async_loading:0");
+            line!("current_cow_peak:0");
+            line!("current_cow_size:0");
+            line!("current_cow_size_age:0");
+            line!("current_fork_perc:0.00");
+            line!("current_save_keys_processed:0");
+            line!("current_save_keys_total:0");
+            line!("rdb_changes_since_last_save:0");
+            line!("rdb_bgsave_in_progress:0");
+            line!("rdb_last_save_time:{}", server.started_unix);
+            line!("rdb_last_bgsave_status:ok");
+            line!("rdb_last_bgsave_time_sec:-1");
+            line!("rdb_current_bgsave_time_sec:-1");
+            line!("rdb_saves:0");
+            line!("rdb_last_cow_size:0");
+            line!("rdb_last_load_keys_expired:0");
+            line!("rdb_last_load_keys_loaded:0");
+            line!("aof_enabled:{}", cfg.appendonly as u8);
+            line!("aof_rewrite_in_progress:0");
+            line!("aof_rewrite_scheduled:0");
+            line!("aof_last_rewrite_time_sec:-1");
+            line!("aof_current_rewrite_time_sec:-1");
+            line!("aof_last_bgrewrite_status:ok");
+            line!("aof_rewrites:0");
+            line!("aof_rewrites_consecutive_failures:0");
+            line!("aof_last_write_status:ok");
+            line!("aof_last_cow_size:0");
+            line!("module_fork_in_progress:0");
+            line!("module_fork_last_cow_size:0");
+        }
+        "stats" => {
+            let st = &server.stats;
+            let ks = &server.keyspace.stats;
+            let total = st.total_commands_processed.load(Ordering::Relaxed);
+            o.push_str("# Stats\r\n");
+            line!("total_connections_received:{}", st.total_connections_received.load(Ordering::Relaxed));
+            line!("total_commands_processed:{total}");
+            line!("instantaneous_ops_per_sec:{}", ops_per_sec(total));
+            line!("total_net_input_bytes:{}", st.total_net_input_bytes.load(Ordering::Relaxed));
+            line!("total_net_output_bytes:{}", st.total_net_output_bytes.load(Ordering::Relaxed));
+            line!("total_net_repl_input_bytes:0");
+            line!("total_net_repl_output_bytes:0");
+            line!("instantaneous_input_kbps:0.00");
+            line!("instantaneous_output_kbps:0.00");
+            line!("instantaneous_input_repl_kbps:0.00");
+            line!("instantaneous_output_repl_kbps:0.00");
+            line!("rejected_connections:{}", st.rejected_connections.load(Ordering::Relaxed));
+            line!("sync_full:0");
+            line!("sync_partial_ok:0");
+            line!("sync_partial_err:0");
+            line!("expired_keys:{}", ks.expired_keys.load(Ordering::Relaxed));
+            line!("expired_stale_perc:0.00");
+            line!("expired_time_cap_reached_count:0");
+            line!("expire_cycle_cpu_milliseconds:0");
+            line!("evicted_keys:0");
+            line!("evicted_clients:0");
+            line!("total_eviction_exceeded_time:0");
+            line!("current_eviction_exceeded_time:0");
+            line!("keyspace_hits:{}", ks.keyspace_hits.load(Ordering::Relaxed));
+            line!("keyspace_misses:{}", ks.keyspace_misses.load(Ordering::Relaxed));
+            line!("pubsub_channels:0");
+            line!("pubsub_patterns:0");
+            line!("pubsubshard_channels:0");
+            line!("latest_fork_usec:0");
+            line!("total_forks:0");
+            line!("migrate_cached_sockets:0");
+            line!("slave_expires_tracked_keys:0");
+            line!("active_defrag_hits:0");
+            line!("active_defrag_misses:0");
+            line!("active_defrag_key_hits:0");
+            line!("active_defrag_key_misses:0");
+            line!("total_active_defrag_time:0");
+            line!("current_active_defrag_time:0");
+            line!("tracking_total_keys:0");
+            line!("tracking_total_items:0");
+            line!("tracking_total_prefixes:0");
+            line!("unexpected_error_replies:0");
+            line!("total_error_replies:{}", TOTAL_ERRORS.load(Ordering::Relaxed));
+            line!("dump_payload_sanitizations:0");
+            line!("total_reads_processed:0");
+            line!("total_writes_processed:0");
+            line!("io_threaded_reads_processed:0");
+            line!("io_threaded_writes_processed:0");
+            line!("client_query_buffer_limit_disconnections:0");
+            line!("client_output_buffer_limit_disconnections:0");
+            line!("reply_buffer_shrinks:0");
+            line!("reply_buffer_expands:0");
+            line!("eventloop_cycles:0");
+            line!("eventloop_duration_sum:0");
+            line!("eventloop_duration_cmd_sum:0");
+            line!("instantaneous_eventloop_cycles_per_sec:0");
+            line!("instantaneous_eventloop_duration_usec:0");
+            line!("acl_access_denied_auth:0");
+            line!("acl_access_denied_cmd:0");
+            line!("acl_access_denied_key:0");
+            line!("acl_access_denied_channel:0");
+        }
+        "replication" => {
+            o.push_str("# Replication\r\n");
+            line!("role:master");
+            line!("connected_slaves:0");
+            line!("master_failover_state:no-failover");
+            line!("master_replid:{}", server.run_id);
+            line!("master_replid2:0000000000000000000000000000000000000000");
+            line!("master_repl_offset:0");
+            line!("second_repl_offset:-1");
+            line!("repl_backlog_active:0");
+            line!("repl_backlog_size:1048576");
+            line!("repl_backlog_first_byte_offset:0");
+            line!("repl_backlog_histlen:0");
+        }
+        "cpu" => {
+            let (user, sys, cuser, csys) = cpu_times("/proc/self/stat");
+            let (muser, msys, _, _) = cpu_times(&format!("/proc/self/task/{}/stat", std::process::id()));
+            o.push_str("# CPU\r\n");
+            line!("used_cpu_sys:{sys:.6}");
+            line!("used_cpu_user:{user:.6}");
+            line!("used_cpu_sys_children:{csys:.6}");
+            line!("used_cpu_user_children:{cuser:.6}");
+            line!("used_cpu_sys_main_thread:{msys:.6}");
+            line!("used_cpu_user_main_thread:{muser:.6}");
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "commandstats" => {
+            o.push_str("# Commandstats\r\n");
+            for m in &meta_table().all {
+                let calls = m.calls.load(Ordering::Relaxed);
+                let rejected = m.rejected_calls.load(Ordering::Relaxed);
+                let failed = m.failed_calls.load(Ordering::Relaxed);
+                if calls == 0 && rejected == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = m.usec.load(Ordering::Relaxed);
+                let per = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+                line!(
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}",
+                    m.full_name
+                );
+            }
+        }
+        "errorstats" => {
+            o.push_str("# Errorstats\r\n");
+            for (code, n) in ERRORS.lock().iter() {
+                line!("errorstat_{code}:count={n}");
+            }
+        }
+        "cluster" => {
+            o.push_str("# Cluster\r\n");
+            line!("cluster_enabled:0");
+        }
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            for db in 0..server.keyspace.databases() {
+                let (keys, expires) = server.keyspace.db_counts(db);
+                if keys > 0 {
+                    // avg_ttl is not tracked yet (Redis estimates it in its expiry cycle).
+                    line!("db{db}:keys={keys},expires={expires},avg_ttl=0");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TIME, LASTSAVE, SHUTDOWN, DEBUG
+
+fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let us = now_unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    // No snapshot has been taken yet: Redis reports the start time then.
+    ctx.out.int(ctx.server.started_unix as i64);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut nosave, mut save, mut abort) = (false, false, false);
+    for a in &args[1..] {
+        if args::is(a, "nosave") {
+            nosave = true;
+        } else if args::is(a, "save") {
+            save = true;
+        } else if args::is(a, "now") || args::is(a, "force") {
+        } else if args::is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (nosave && save) || (abort && args.len() > 2) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        return Err(CmdError::msg("ERR No shutdown in progress."));
+    }
+    // Nothing to save yet (no persistence); the process exits once `run` returns. As Redis,
+    // the client gets no reply: its connection just closes.
+    crate::log::warning("User requested shutdown...");
+    ctx.client.close_after_reply = true;
+    ctx.server.shutdown.notify_one();
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args::is(args[1], "sleep") && args.len() == 3 {
+        // Redis parses the delay with strtod and ignores junk: "x" sleeps 0 seconds.
+        let secs = args::parse_f64(args[2]).unwrap_or(0.0);
+        if secs > 0.0 && secs.is_finite() {
+            // Blocks this worker as DEBUG SLEEP blocks Redis's event loop (capped at a day so a
+            // huge value cannot wedge a thread forever).
+            std::thread::sleep(Duration::from_secs_f64(secs.min(86400.0)));
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args::is(args[1], "help") && args.len() == 2 {
+        help_reply(
+            ctx.out,
+            "DEBUG",
+            &[
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds> (a decimal number allowed).",
+                "HELP",
+                "    Print this help.",
+            ],
+        );
+        return Ok(());
+    }
+    let mut msg = b"ERR unknown subcommand '".to_vec();
+    msg.extend_from_slice(&args[1][..args[1].len().min(128)]);
+    msg.extend_from_slice(b"'. Try DEBUG HELP.");
+    Err(CmdError::msg(String::from_utf8_lossy(&msg).into_owned()))
+}
+
+/// A HELP reply: a header line then `lines`, as status replies.
+pub fn help_reply(out: &mut Writer, cmd: &str, lines: &[&str]) {
+    out.array(lines.len() + 1);
+    out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for l in lines {
+        out.simple(l);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// COMMAND
+
+/// Looks a command up by name, `container|sub` included.
+fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if let Some(spec) = table().get(name) {
+        return Some(spec);
+    }
+    let bar = name.iter().position(|&b| b == b'|')?;
+    let parent = table().get(&name[..bar])?;
+    subcommand(parent, &name[bar + 1..])
+}
+
+/// Every command, containers followed by their subcommands, with full names, in name order.
+fn all_commands() -> Vec<(&'static str, &'static CommandSpec)> {
+    meta_table().all.iter().filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s))).collect()
+}
+
+fn write_flags(out: &mut Writer, spec: &CommandSpec) {
+    let names: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|&(_, n)| n).collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
+    }
+}
+
+fn write_acl(out: &mut Writer, spec: &CommandSpec) {
+    let cats = spec.acl_categories();
+    let names: Vec<&str> = acl::NAMES.iter().filter(|(c, _)| cats & c != 0).map(|&(_, n)| n).collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(&format!("@{n}"));
+    }
+}
+
+fn write_key_spec(out: &mut Writer, ks: &KeySpecDoc) {
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(ks.flags.len());
+    for f in ks.flags {
+        out.simple(f);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match ks.begin {
+        BeginSearch::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(i as i64);
+        }
+        BeginSearch::Keyword(kw, from) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(kw.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(from as i64);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match ks.find {
+        FindKeys::Range { lastkey, keystep, limit } => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(lastkey as i64);
+            out.bulk(b"keystep");
+            out.int(keystep as i64);
+            out.bulk(b"limit");
+            out.int(limit as i64);
+        }
+        FindKeys::Keynum { keynumidx, firstkey, keystep } => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(keynumidx as i64);
+            out.bulk(b"firstkey");
+            out.int(firstkey as i64);
+            out.bulk(b"keystep");
+            out.int(keystep as i64);
+        }
+    }
+}
+
+/// The 10-element `COMMAND INFO` entry of a command.
+fn write_command_info(out: &mut Writer, full_name: &str, spec: &'static CommandSpec) {
+    out.array(10);
+    out.bulk(full_name.as_bytes());
+    out.int(spec.arity as i64);
+    write_flags(out, spec);
+    let k: KeySpec = spec.keys;
+    let (first, last, step) = if k.finder.is_some() && k.first <= 0 { (0, 0, 0) } else { (k.first, k.last, k.step) };
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    write_acl(out, spec);
+    out.set(spec.tips.len());
+    for t in spec.tips {
+        out.bulk(t.as_bytes());
+    }
+    if !spec.key_specs.is_empty() {
+        out.set(spec.key_specs.len());
+        for ks in spec.key_specs {
+            write_key_spec(out, ks);
+        }
+    } else if let Some(ks) = spec.derived_key_spec() {
+        out.set(1);
+        write_key_spec(out, &ks);
+    } else {
+        out.set(0);
+    }
+    out.set(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_command_info(out, &format!("{}|{}", full_name, sub.name), sub);
+    }
+}
+
+fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let mut top: Vec<&'static CommandSpec> = table().iter().collect();
+    top.sort_by_key(|s| s.name);
+    ctx.out.array(top.len());
+    for spec in top {
+        write_command_info(ctx.out, spec.name, spec);
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(table().len() as i64);
+    Ok(())
+}
+
+fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 2 {
+        return command(ctx, args);
+    }
+    ctx.out.array(args.len() - 2);
+    for name in &args[2..] {
+        match lookup(name) {
+            Some(spec) => {
+                let full = String::from_utf8_lossy(name).to_ascii_lowercase();
+                write_command_info(ctx.out, &full, spec);
+            }
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn write_docs(out: &mut Writer, full_name: &str, spec: &'static CommandSpec) {
+    let n = 4 + usize::from(!spec.subcommands.is_empty());
+    out.map(n);
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.as_bytes());
+    out.bulk(b"complexity");
+    out.bulk(spec.complexity.as_bytes());
+    if !spec.subcommands.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            let name = format!("{}|{}", full_name, sub.name);
+            out.bulk(name.as_bytes());
+            write_docs(out, &name, sub);
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let found: Vec<(String, &'static CommandSpec)> = if args.len() == 2 {
+        let mut top: Vec<&'static CommandSpec> = table().iter().collect();
+        top.sort_by_key(|s| s.name);
+        top.into_iter().map(|s| (s.name.to_string(), s)).collect()
+    } else {
+        args[2..]
+            .iter()
+            .filter_map(|n| lookup(n).map(|s| (String::from_utf8_lossy(n).to_ascii_lowercase(), s)))
+            .collect()
+    };
+    ctx.out.map(found.len());
+    for (name, spec) in found {
+        ctx.out.bulk(name.as_bytes());
+        write_docs(ctx.out, &name, spec);
+    }
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let all = all_commands();
+    let names: Vec<&str> = match args.len() {
+        2 => all.iter().map(|(n, _)| *n).collect(),
+        5 if args::is(args[2], "filterby") => {
+            let v = args[4];
+            if args::is(args[3], "module") {
+                Vec::new()
+            } else if args::is(args[3], "aclcat") {
+                match acl::NAMES.iter().find(|(_, n)| args::is(v, n)) {
+                    Some(&(cat, _)) => {
+                        all.iter().filter(|(_, s)| s.acl_categories() & cat != 0).map(|(n, _)| *n).collect()
+                    }
+                    None => Vec::new(),
+                }
+            } else if args::is(args[3], "pattern") {
+                all.iter()
+                    .filter(|(n, _)| crate::db::glob::glob_match(v, n.as_bytes(), true))
+                    .map(|(n, _)| *n)
+                    .collect()
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// Resolves the command given to GETKEYS and returns its key positions.
+fn getkeys_positions(args: &[&[u8]]) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> {
+    let cmd = &args[2..];
+    let mut spec = table().get(cmd[0]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
+    if !spec.subcommands.is_empty() && cmd.len() >= 2 {
+        spec = subcommand(spec, cmd[1]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
+    }
+    let arity_ok = if spec.arity > 0 { cmd.len() == spec.arity as usize } else { cmd.len() >= (-spec.arity) as usize };
+    if !arity_ok {
+        return Err(CmdError::msg("ERR Invalid number of arguments specified for command"));
+    }
+    let positions: Vec<usize> = spec.key_positions(cmd).into_iter().filter(|&i| i < cmd.len()).collect();
+    if positions.is_empty() {
+        return Err(CmdError::msg("ERR The command has no key arguments"));
+    }
+    Ok((spec, positions))
+}
+
+fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (_, positions) = getkeys_positions(args)?;
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.bulk(args[2 + i]);
+    }
+    Ok(())
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (spec, positions) = getkeys_positions(args)?;
+    let flags: &[&str] = match (spec.key_specs.first(), spec.derived_key_spec()) {
+        (Some(ks), _) => ks.flags,
+        (None, Some(ks)) => ks.flags,
+        (None, None) => {
+            if spec.has(WRITE) {
+                &["RW", "update"]
+            } else {
+                &["RO", "access"]
+            }
+        }
+    };
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.array(2);
+        ctx.out.bulk(args[2 + i]);
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help_reply(
+        ctx.out,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Describe every command.",
+            "COUNT",
+            "    Number of commands.",
+            "LIST [FILTERBY (MODULE <name>|ACLCAT <category>|PATTERN <glob>)]",
+            "    Names of the commands, optionally filtered.",
+            "INFO [<command-name> ...]",
+            "    Details of the named commands, or of every command.",
+            "DOCS [<command-name> ...]",
+            "    Documentation of the named commands, or of every command.",
+            "GETKEYS <full-command>",
+            "    The key arguments of a command line.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    The key arguments of a command line and their access flags.",
+            "HELP",
+            "    Print this help.",
+        ],
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(100), "100B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1_435_984), "1.37M");
+    }
+
+    #[test]
+    fn every_row_has_metadata() {
+        for spec in table().iter() {
+            assert_eq!(cmd_meta(spec).full_name, spec.name);
+            for sub in spec.subcommands {
+                assert_eq!(cmd_meta(sub).full_name, format!("{}|{}", spec.name, sub.name));
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_finds_subcommands() {
+        assert_eq!(lookup(b"COMMAND|count").map(|s| s.name), Some("count"));
+        assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(b"command|nosuch").is_none());
+    }
+
+    #[test]
+    fn error_codes_are_counted() {
+        record_error(b"TESTCODE something");
+        record_error(b"TESTCODE else");
+        assert_eq!(ERRORS.lock().get("TESTCODE"), Some(&2));
+    }
+}

@@ -85,6 +85,12 @@ impl Config {
                     c.bind = args.get(i + 1).ok_or("bad --bind")?.split_whitespace().map(String::from).collect();
                     i += 2;
                 }
+                // Minimal bootstrap support so AUTH can be tested; the directive table replaces it.
+                "--requirepass" => {
+                    let pw = args.get(i + 1).ok_or("bad --requirepass")?;
+                    c.requirepass = if pw.is_empty() { None } else { Some(pw.as_bytes().to_vec()) };
+                    i += 2;
+                }
                 other => return Err(format!("unsupported argument {other}")),
             }
         }

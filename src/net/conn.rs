@@ -1,7 +1,15 @@
 //! One client connection: read, parse every complete command in the buffer, execute them in
 //! order into one output buffer, write it back. Pipelined commands therefore cost one read and
 //! one write per batch, and replies always come in request order.
+//!
+//! Around each command the loop also: sets the reply protocol from the client's (HELLO may
+//! switch it for the following replies), drops replies while CLIENT REPLY is OFF/SKIP, counts
+//! error replies for INFO errorstats, and mirrors the buffer sizes and MULTI state that CLIENT
+//! LIST shows to other clients. The connection closes when the client is killed (CLIENT KILL,
+//! checked before every read and while waiting), when it is idle longer than `timeout`, when
+//! its unparsed query buffer passes `client-query-buffer-limit`, and after QUIT.
 
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +28,7 @@ use resp::{Limits, Parsed, Parser, Writer};
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(server: Arc<Server>, mut stream: S, peer: Peer) {
+pub async fn run<S: AsyncRead + AsyncWrite + AsRawFd + Unpin>(server: Arc<Server>, mut stream: S, peer: Peer) {
     server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
     let (maxclients, needs_auth) = {
         let c = server.config.read();
@@ -32,6 +40,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(server: Arc<Server>, mut str
         return;
     }
     let info = server.clients.register(peer);
+    info.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
     let _ = serve(&server, &mut stream, &mut client).await;
     crate::cmd::txn::unwatch_all(&server, &mut client);
@@ -67,15 +76,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(Some(Parsed::Multibulk { consumed })) => {
                     {
                         let args: SmallVec<[&[u8]; 8]> = parser.spans().iter().map(|&(s, e)| &rbuf[s..e]).collect();
-                        out.resp3 = client.resp == 3;
-                        dispatch::execute(server, client, &mut out, &args);
+                        execute(server, client, &mut out, &args);
                     }
                     rbuf.advance(consumed);
                 }
                 Ok(Some(Parsed::Inline { consumed, args })) => {
                     let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
-                    out.resp3 = client.resp == 3;
-                    dispatch::execute(server, client, &mut out, &argv);
+                    execute(server, client, &mut out, &argv);
                     rbuf.advance(consumed);
                 }
                 Err(e) => {
@@ -98,6 +105,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if info.killed.load(Ordering::Acquire) {
             return Ok(());
         }
+        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
+        info.obuf_cap.store(out.buf.capacity(), Ordering::Relaxed);
         // Read more, sizing the read to a large bulk in progress (but never its declared
         // length up front: the client may be lying).
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
@@ -115,6 +125,24 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         server.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
         info.last_interaction_ms.store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
+}
+
+/// Runs one command: protocol, dispatch, CLIENT REPLY suppression, error statistics, and the
+/// state other clients see in CLIENT LIST. Allocation-free unless the command itself allocates.
+#[inline]
+fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]]) {
+    out.resp3 = client.resp == 3;
+    let mark = out.len();
+    dispatch::execute(server, client, out, args);
+    if out.buf.get(mark) == Some(&b'-') {
+        crate::cmd::server::record_error(&out.buf[mark + 1..]);
+    }
+    if client.take_reply_suppressed() {
+        out.truncate(mark);
+    }
+    let multi = client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
+    client.info.multi.store(multi, Ordering::Relaxed);
+    client.info.obuf.store(out.len(), Ordering::Relaxed);
 }
 
 async fn idle(timeout_secs: u64) {

@@ -38,6 +38,7 @@ fn wait_ready(port: u16, name: &str) {
             if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
+                    // A server started with --requirepass answers NOAUTH: it is up too.
                     if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH") {
                         return;
                     }
