@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use super::{flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::config::directives::{self, Directive, DIRECTIVES, IMMUTABLE, PROTECTED};
-use crate::db::glob::glob_match;
+use crate::db::glob::{glob_match, is_literal};
 
 const SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
@@ -81,12 +81,14 @@ fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let cfg = ctx.server.config.read();
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut found: Vec<(&str, &str)> = Vec::new();
+    let mut found: Vec<(&[u8], &str)> = Vec::new();
     for pat in &args[2..] {
         for d in DIRECTIVES {
             for name in std::iter::once(d.name).chain(d.alias) {
                 if glob_match(pat, name.as_bytes(), true) && seen.insert(name) {
-                    found.push((name, cfg.get(d.name)));
+                    // A pattern without wildcards names one directive: Redis echoes it as typed.
+                    let shown = if is_literal(pat) { *pat } else { name.as_bytes() };
+                    found.push((shown, cfg.get(d.name)));
                 }
             }
         }
@@ -97,7 +99,7 @@ fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.array(found.len() * 2);
     }
     for (n, v) in found {
-        ctx.out.bulk(n.as_bytes());
+        ctx.out.bulk(n);
         ctx.out.bulk(v.as_bytes());
     }
     Ok(())
@@ -126,7 +128,8 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if d.flags & PROTECTED != 0 {
             return Err(failed(&name, "can't set protected config"));
         }
-        if chosen.iter().any(|(c, _, _)| c.name == d.name) {
+        // Redis compares the names as given: a name and its alias are two parameters.
+        if chosen.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(&name)) {
             return Err(failed(&name, "duplicate parameter"));
         }
         chosen.push((d, name, text(p[1])));
