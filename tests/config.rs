@@ -24,13 +24,15 @@ fn bin() -> Command {
 /// Starts redstart with exactly `args` and waits until `port` answers PING.
 fn start_with(args: &[&str], port: u16) -> Proc {
     let child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Owned by a Proc at once, so the process is killed and reaped even if start-up fails.
+    let p = Proc { child, port, name: "redstart" };
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = s.write_all(b"PING\r\n");
             let mut b = [0u8; 16];
             if s.read(&mut b).is_ok_and(|n| b[..n].starts_with(b"+PONG")) {
-                return Proc { child, port, name: "redstart" };
+                return p;
             }
         }
         std::thread::sleep(Duration::from_millis(20));

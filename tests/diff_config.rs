@@ -41,7 +41,8 @@ fn every_default_matches() {
         }
     }
     // CONFIG GET * lists the same names with the same values.
-    let ours: Vec<_> = pairs(&p.a.run("CONFIG GET *")).into_iter().filter(|(n, _)| !SKIP.contains(&n.as_str())).collect();
+    let ours: Vec<_> =
+        pairs(&p.a.run("CONFIG GET *")).into_iter().filter(|(n, _)| !SKIP.contains(&n.as_str())).collect();
     let theirs: Vec<_> = all.into_iter().filter(|(n, _)| !SKIP.contains(&n.as_str())).collect();
     assert_eq!(ours, theirs);
 }

@@ -111,7 +111,7 @@ fn failed(name: &str, why: &str) -> CmdError {
 
 fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs = &args[2..];
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let text = |a: &[u8]| String::from_utf8_lossy(a).into_owned();

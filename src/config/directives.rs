@@ -179,8 +179,12 @@ pub static DIRECTIVES: &[Directive] = &[
     s("logfile", "").immutable().apply(|c, v| c.logfile = v.to_string()),
     b("syslog-enabled", "no").immutable(),
     s("syslog-ident", "redis").immutable(),
-    e("syslog-facility", &["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"], "local0")
-        .immutable(),
+    e(
+        "syslog-facility",
+        &["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"],
+        "local0",
+    )
+    .immutable(),
     b("crash-log-enabled", "yes"),
     b("crash-memcheck-enabled", "yes"),
     i("databases", 1, I32, "16").immutable().apply(|c, v| c.databases = num(v)),
@@ -306,7 +310,11 @@ pub static DIRECTIVES: &[Directive] = &[
     i("stream-node-max-entries", 0, I64, "100"),
     // Advanced.
     b("activerehashing", "yes"),
-    Directive::new("client-output-buffer-limit", Kind::ClientOutputBufferLimit, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    Directive::new(
+        "client-output-buffer-limit",
+        Kind::ClientOutputBufferLimit,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     m("client-query-buffer-limit", MB, "1073741824").apply(|c, v| c.client_query_buffer_limit = num(v)),
     m("proto-max-bulk-len", MB, "536870912").apply(|c, v| c.proto_max_bulk_len = num(v)),
     i("hz", 0, I32, "10").apply(|c, v| c.hz = num(v)),
@@ -471,7 +479,7 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
             }
         }
         Kind::Save => {
-            if words.len() % 2 != 0 {
+            if !words.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
             let mut rules = Vec::new();
@@ -498,7 +506,7 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
             Ok(words.join(" "))
         }
         Kind::ClientOutputBufferLimit => {
-            if words.is_empty() || words.len() % 4 != 0 {
+            if words.is_empty() || !words.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             // Start from the current per-class values and overwrite the classes given.
@@ -527,7 +535,9 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
                 let secs = resp::parse_i64(g[3].as_bytes()).filter(|n| *n >= 0);
                 match (hard, soft, secs) {
                     (Some(h), Some(s), Some(t)) => classes[class] = [h.to_string(), s.to_string(), t.to_string()],
-                    _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
+                    _ => {
+                        return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into())
+                    }
                 }
             }
             Ok(OBL_CLASSES

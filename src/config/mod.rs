@@ -342,8 +342,7 @@ impl Config {
     fn resolve_dir(&mut self) -> Result<(), String> {
         let dir = self.get("dir").to_string();
         if !dir.is_empty() {
-            std::env::set_current_dir(&dir)
-                .map_err(|e| format!("Can't chdir to '{dir}': {}", io_reason(&e)))?;
+            std::env::set_current_dir(&dir).map_err(|e| format!("Can't chdir to '{dir}': {}", io_reason(&e)))?;
         }
         let abs = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| ".".into());
         self.values.insert("dir", abs.clone());
