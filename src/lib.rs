@@ -25,19 +25,25 @@ pub mod server;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Starts the server with `config` and runs until SHUTDOWN or a signal.
+/// Starts the server with `config` and runs until SHUTDOWN or a signal: binds the TCP
+/// listeners and the Unix socket, writes the pidfile, and on the way out removes the pidfile and
+/// the socket file.
 pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
-    let listeners = net::bind_all(&server).await?;
-    let port = server.config.read().port;
-    for l in listeners {
-        tokio::spawn(net::serve_tcp(server.clone(), l));
-    }
-    let unix = server.config.read().unixsocket.clone();
-    if let Some(path) = unix {
-        let _ = std::fs::remove_file(&path);
-        let l = tokio::net::UnixListener::bind(&path)?;
+    net::listen(&server).map_err(std::io::Error::other)?;
+    let (port, unix, perm, pidfile) = {
+        let c = server.config.read();
+        (c.port, c.unixsocket.clone(), c.unixsocketperm, c.pidfile.clone())
+    };
+    if let Some(path) = &unix {
+        let l = net::bind_unix(path, perm)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("Failed opening Unix socket: {e}")))?;
         log::notice(&format!("The server is now ready to accept connections at {path}"));
-        tokio::spawn(net::serve_unix(server.clone(), l, path));
+        tokio::spawn(net::serve_unix(server.clone(), l, path.clone()));
+    }
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            log::warning(&format!("Failed to write PID file: {e}"));
+        }
     }
     log::notice(&format!("Ready to accept connections tcp (port {port})"));
     tokio::spawn(active_expire(server.clone()));
@@ -46,6 +52,14 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
         _ = server.shutdown.notified() => {}
         _ = tokio::signal::ctrl_c() => log::warning("Received SIGINT scheduling shutdown..."),
         _ = term.recv() => log::warning("Received SIGTERM scheduling shutdown..."),
+    }
+    if !pidfile.is_empty() {
+        log::notice("Removing the pid file.");
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    if let Some(path) = &unix {
+        log::notice("Removing the unix socket file.");
+        let _ = std::fs::remove_file(path);
     }
     log::warning("redstart is now ready to exit, bye bye...");
     Ok(())

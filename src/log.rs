@@ -1,4 +1,6 @@
-//! Redis-style log lines: `pid:role dd Mon yyyy hh:mm:ss.mmm <level> message`.
+//! Redis-style log lines: `pid:role dd Mon yyyy hh:mm:ss.mmm <level> message`, written to
+//! stdout or, when `logfile` is set, appended to that file (opened per line, as Redis does, so
+//! log rotation needs no signal).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -9,6 +11,17 @@ pub const NOTICE: u8 = 2;
 pub const WARNING: u8 = 3;
 
 static LEVEL: AtomicU8 = AtomicU8::new(NOTICE);
+static FILE: parking_lot::Mutex<Option<String>> = parking_lot::Mutex::new(None);
+
+/// Sends log lines to `path` (appended) instead of stdout; `""` means stdout. Fails if the file
+/// cannot be opened for appending.
+pub fn set_file(path: &str) -> std::io::Result<()> {
+    if !path.is_empty() {
+        std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    }
+    *FILE.lock() = (!path.is_empty()).then(|| path.to_string());
+    Ok(())
+}
 
 pub fn set_level(level: u8) {
     LEVEL.store(level, Ordering::Relaxed);
@@ -56,7 +69,17 @@ pub fn log(level: u8, msg: &str) {
         _ => '#',
     };
     let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg);
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    let file = FILE.lock();
+    match file.as_deref() {
+        Some(path) => {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        None => {
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+    }
 }
 
 pub fn verbose(msg: &str) {

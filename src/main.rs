@@ -1,16 +1,37 @@
-//! The `redstart` binary: `redstart [/path/to/redis.conf] [--directive value ...]`.
+//! The `redstart` binary: `redstart [/path/to/redis.conf | -] [--directive value ...]`,
+//! `redstart --version`, `redstart --help`.
+//!
+//! `daemonize yes` is accepted but not supported: redstart logs a warning and stays in the
+//! foreground (run it under a supervisor instead).
 
-use redstart::{config::Config, log, server::Server};
+use redstart::config::{self, Config, Startup};
+use redstart::{cmd, log, server::Server};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let config = match Config::from_args(&args[1..]) {
-        Ok(c) => c,
+    let config = match Config::startup(&args[1..], &mut std::io::stdin().lock()) {
+        Ok(Startup::Run(c)) => *c,
+        Ok(Startup::Version) => {
+            println!("{}", config::version_line());
+            return;
+        }
+        Ok(Startup::Help) => {
+            eprint!("{}", config::usage());
+            return;
+        }
         Err(msg) => {
             eprintln!("{msg}");
             std::process::exit(1);
         }
     };
+    if let Err(e) = log::set_file(&config.logfile) {
+        eprintln!("Can't open the log file: {}", config::io_reason(&e));
+        std::process::exit(1);
+    }
+    log::set_level(cmd::config::level_of(&config.loglevel));
+    if config.daemonize {
+        log::warning("daemonize yes is not supported by redstart: running in the foreground");
+    }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -18,8 +39,9 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-    let server = Server::new(config, exe, String::new());
-    log::notice(&format!("redstart {} starting, {} threads", env!("CARGO_PKG_VERSION"), threads));
+    let config_file = config.config_file.clone();
+    let server = Server::new(config, exe, config_file);
+    log::notice(&format!("redstart {} starting, {} threads", config::VERSION, threads));
     if let Err(e) = rt.block_on(redstart::run(server)) {
         log::warning(&e.to_string());
         std::process::exit(1);

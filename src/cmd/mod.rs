@@ -10,6 +10,7 @@
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
 
 pub mod args;
+pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod error;

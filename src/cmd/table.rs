@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{args::lower_name, connection, generic, server, string, txn, CommandSpec};
+use super::{args::lower_name, config, connection, generic, server, string, txn, CommandSpec};
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
 const FAMILIES: &[&[CommandSpec]] =
-    &[connection::COMMANDS, generic::COMMANDS, server::COMMANDS, string::COMMANDS, txn::COMMANDS];
+    &[config::COMMANDS, connection::COMMANDS, generic::COMMANDS, server::COMMANDS, string::COMMANDS, txn::COMMANDS];
 
 pub struct Table {
     by_name: HashMap<&'static str, &'static CommandSpec>,
