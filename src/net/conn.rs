@@ -57,13 +57,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut parser = Parser::new();
     let info = client.info.clone();
     loop {
+        // Configuration read once per batch, not per command: the lock is shared by all cores.
+        let (max_bulk_len, query_limit) = {
+            let c = server.config.read();
+            (c.proto_max_bulk_len, c.client_query_buffer_limit)
+        };
         // Execute every complete command already buffered.
         loop {
-            let (limits, query_limit) = {
-                let c = server.config.read();
-                let l = Limits { max_bulk_len: c.proto_max_bulk_len, max_multibulk_len: i32::MAX as i64 };
-                (if client.authenticated { l } else { l.unauthenticated() }, c.client_query_buffer_limit)
-            };
+            let limits =
+                Limits { max_bulk_len, max_multibulk_len: i32::MAX as i64, unauthenticated: !client.authenticated };
             match parser.parse(&rbuf, limits) {
                 Ok(None) => {
                     if rbuf.len() > query_limit {

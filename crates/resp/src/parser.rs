@@ -18,18 +18,18 @@ pub struct Limits {
     pub max_bulk_len: i64,
     /// Largest multibulk count accepted.
     pub max_multibulk_len: i64,
+    /// Apply Redis's caps for clients that have not authenticated yet (10 arguments, 16 KiB
+    /// bulks), with their own error texts.
+    pub unauthenticated: bool,
 }
+
+/// Redis's caps for clients that have not authenticated.
+const UNAUTH_MULTIBULK: i64 = 10;
+const UNAUTH_BULK: i64 = 16384;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as i64 }
-    }
-}
-
-impl Limits {
-    /// The stricter limits Redis applies before a client has authenticated.
-    pub fn unauthenticated(self) -> Self {
-        Limits { max_bulk_len: self.max_bulk_len.min(16384), max_multibulk_len: self.max_multibulk_len.min(10) }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as i64, unauthenticated: false }
     }
 }
 
@@ -44,6 +44,8 @@ pub enum ProtocolError {
     TooBigBulkCount,
     ExpectedDollar(u8),
     InvalidBulkLength,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -56,6 +58,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigBulkCount => f.write_str("Protocol error: too big bulk count string"),
             ProtocolError::ExpectedDollar(c) => write!(f, "Protocol error: expected '$', got '{}'", *c as char),
             ProtocolError::InvalidBulkLength => f.write_str("Protocol error: invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("Protocol error: unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("Protocol error: unauthenticated bulk length"),
         }
     }
 }
@@ -165,6 +171,9 @@ impl Parser {
             if count > limits.max_multibulk_len {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
+            if limits.unauthenticated && count > UNAUTH_MULTIBULK {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
             let consumed = cr + 2;
             if count <= 0 {
                 return Ok(Some(Parsed::Empty { consumed }));
@@ -203,6 +212,9 @@ impl Parser {
                     let len = parse_i64(&buf[self.pos + 1..cr]).ok_or(ProtocolError::InvalidBulkLength)?;
                     if len < 0 || len > limits.max_bulk_len {
                         return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    if limits.unauthenticated && len > UNAUTH_BULK {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     self.pos = cr + 2;
                     self.pending_bulk = Some(len as usize);
@@ -405,6 +417,10 @@ mod tests {
         assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
         assert_eq!(parse_all(b"*1\r\n$536870913\r\n"), Err(ProtocolError::InvalidBulkLength));
         assert_eq!(parse_all(b"*3000000000\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        let unauth = Limits { unauthenticated: true, ..Limits::default() };
+        assert_eq!(Parser::new().parse(b"*11\r\n", unauth), Err(ProtocolError::UnauthenticatedMultibulkLength));
+        assert_eq!(Parser::new().parse(b"*1\r\n$16385\r\n", unauth), Err(ProtocolError::UnauthenticatedBulkLength));
+        assert_eq!(Parser::new().parse(b"*10\r\n$16384\r\n", unauth), Ok(None));
         assert_eq!(parse_all(&[b'a'; INLINE_MAX + 1]), Err(ProtocolError::TooBigInline));
         let mut big = b"*".to_vec();
         big.extend(std::iter::repeat_n(b'1', INLINE_MAX + 1));
@@ -442,7 +458,7 @@ mod tests {
     /// Parses `input` fed in chunks cycling through `chunks`; returns commands and whether a
     /// protocol error ended the stream.
     fn parse_chunked(input: &[u8], chunks: &[usize]) -> (Vec<Vec<Vec<u8>>>, bool) {
-        let limits = Limits { max_bulk_len: 1 << 16, max_multibulk_len: 1 << 12 };
+        let limits = Limits { max_bulk_len: 1 << 16, max_multibulk_len: 1 << 12, unauthenticated: false };
         let mut p = Parser::new();
         let mut buf = Vec::new();
         let mut fed = 0;
