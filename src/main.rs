@@ -33,11 +33,10 @@ fn main() {
         log::warning("daemonize yes is not supported by redstart: running in the foreground");
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // Connections run on one single-threaded runtime per core; this runtime only accepts
+    // connections and runs background jobs (active expiry, signals).
+    redstart::net::start_workers(threads);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     let config_file = config.config_file.clone();
     let server = Server::new(config, exe, config_file);

@@ -153,7 +153,54 @@ To accept connections from other hosts, set a password (requirepass), or disable
 'CONFIG SET protected-mode no' from the loopback interface or the '--protected-mode no' option, making sure \
 the server is not reachable from untrusted networks.\r\n";
 
-/// Accepts TCP connections forever, spawning a task per connection.
+/// The connection workers: one thread per core, each running a single-threaded tokio runtime.
+///
+/// A connection lives on one worker for its whole life: no work stealing, no cross-thread
+/// wake-ups on the request path, and the worker that reads a request also writes its reply.
+/// Acceptors hand each new connection to the next worker, round robin.
+pub struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+static WORKERS: std::sync::OnceLock<Workers> = std::sync::OnceLock::new();
+
+/// Starts `n` worker threads (once; later calls keep the first set).
+pub fn start_workers(n: usize) {
+    WORKERS.get_or_init(|| {
+        let handles = (0..n.max(1))
+            .map(|i| {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
+                let handle = rt.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("redstart-io-{i}"))
+                    .spawn(move || rt.block_on(std::future::pending::<()>()))
+                    .expect("worker thread");
+                handle
+            })
+            .collect();
+        Workers { handles, next: std::sync::atomic::AtomicUsize::new(0) }
+    });
+}
+
+/// Runs a connection future on the next worker (or on the current runtime if no workers were
+/// started, as in unit tests).
+fn spawn_conn<F>(make: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match WORKERS.get() {
+        Some(w) => {
+            let i = w.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % w.handles.len();
+            w.handles[i].spawn(make);
+        }
+        None => {
+            tokio::spawn(make);
+        }
+    }
+}
+
+/// Accepts TCP connections forever, handing each to a worker.
 pub async fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
     loop {
         match listener.accept().await {
@@ -178,7 +225,21 @@ pub async fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
                     }
                 }
                 let server = server.clone();
-                tokio::spawn(conn::run(server, stream, Peer::Tcp { addr, local }));
+                // Re-register the socket with the worker's reactor, so its readiness events
+                // wake the worker directly.
+                let std_stream = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        crate::log::warning(&format!("Accepting client connection: {e}"));
+                        continue;
+                    }
+                };
+                spawn_conn(async move {
+                    match tokio::net::TcpStream::from_std(std_stream) {
+                        Ok(stream) => conn::run(server, stream, Peer::Tcp { addr, local }).await,
+                        Err(e) => crate::log::warning(&format!("Registering client connection: {e}")),
+                    }
+                });
             }
             Err(e) => {
                 crate::log::warning(&format!("Accepting client connection: {e}"));
@@ -206,7 +267,14 @@ pub async fn serve_unix(server: Arc<Server>, listener: UnixListener, path: Strin
         match listener.accept().await {
             Ok((stream, _)) => {
                 let server = server.clone();
-                tokio::spawn(conn::run(server, stream, Peer::Unix { path: path.clone() }));
+                let peer = Peer::Unix { path: path.clone() };
+                let Ok(std_stream) = stream.into_std() else { continue };
+                spawn_conn(async move {
+                    match tokio::net::UnixStream::from_std(std_stream) {
+                        Ok(stream) => conn::run(server, stream, peer).await,
+                        Err(e) => crate::log::warning(&format!("Registering client connection: {e}")),
+                    }
+                });
             }
             Err(e) => {
                 crate::log::warning(&format!("Accepting client connection: {e}"));
