@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 
 use crate::client::{Client, Peer};
 use crate::cmd::dispatch;
@@ -28,7 +28,67 @@ use resp::{Limits, Parsed, Parser, Writer};
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn run<S: AsyncRead + AsyncWrite + AsRawFd + Unpin>(server: Arc<Server>, mut stream: S, peer: Peer) {
+/// A client socket (TCP or Unix).
+pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + std::os::fd::AsFd + Unpin {
+    /// Waits until the socket is readable, for `read_some`.
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+    /// Runs `f` as tokio's `try_io` for reading: a `WouldBlock` from `f` clears readiness.
+    fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R>;
+}
+
+impl Transport for tokio::net::TcpStream {
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        self.readable()
+    }
+    fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
+        self.try_io(Interest::READABLE, f)
+    }
+}
+
+impl Transport for tokio::net::UnixStream {
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        self.readable()
+    }
+    fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
+        self.try_io(Interest::READABLE, f)
+    }
+}
+
+/// Reads what the socket has into the spare capacity of `buf` (at least one byte of spare
+/// capacity is required). A read that does not fill the spare capacity drained the socket, so
+/// it also clears tokio's readiness: the next read waits for epoll instead of issuing a `recv`
+/// that would only return EAGAIN. That saves one syscall per request on unpipelined traffic,
+/// as Redis's level-triggered loop does. Tokio only clears the readiness it observed before the
+/// read, so data arriving meanwhile still wakes the connection.
+async fn read_some<S: Transport>(stream: &S, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        stream.readable_io().await?;
+        let mut got = 0usize;
+        let res = stream.try_read_io(|| {
+            let spare = buf.spare_capacity_mut();
+            let room = spare.len();
+            let n = socket2::SockRef::from(stream).recv(spare)?;
+            got = n;
+            if n > 0 && n < room {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(n)
+            }
+        });
+        match res {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && got > 0 => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+        // SAFETY: `recv` initialised the first `got` bytes of the spare capacity (it returns
+        // the number of bytes it wrote), and `got` is at most the spare capacity's length.
+        unsafe { buf.set_len(buf.len() + got) };
+        return Ok(got);
+    }
+}
+
+pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
     let (maxclients, needs_auth) = {
         let c = server.config.read();
@@ -47,20 +107,16 @@ pub async fn run<S: AsyncRead + AsyncWrite + AsRawFd + Unpin>(server: Arc<Server
     server.clients.unregister(client.id);
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    server: &Server,
-    stream: &mut S,
-    client: &mut Client,
-) -> std::io::Result<()> {
+async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Writer::new(false);
     let mut parser = Parser::new();
     let info = client.info.clone();
     loop {
         // Configuration read once per batch, not per command: the lock is shared by all cores.
-        let (max_bulk_len, query_limit) = {
+        let (max_bulk_len, query_limit, timeout) = {
             let c = server.config.read();
-            (c.proto_max_bulk_len, c.client_query_buffer_limit)
+            (c.proto_max_bulk_len, c.client_query_buffer_limit, c.timeout)
         };
         // Execute every complete command already buffered.
         loop {
@@ -114,8 +170,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         // length up front: the client may be lying).
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
         rbuf.reserve(want);
-        let timeout = server.config.read().timeout;
-        let read = stream.read_buf(&mut rbuf);
+        let read = read_some(&*stream, &mut rbuf);
         let n = tokio::select! {
             r = read => r?,
             _ = info.kill_notify.notified() => return Ok(()),
