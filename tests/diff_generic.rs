@@ -180,15 +180,7 @@ fn copy_with_db_and_replace() {
         "OBJECT ENCODING m",
     ]);
     // The copy keeps the TTL; REPLACE over a key with TTL takes the source's (none).
-    p.check_all(&[
-        "SET t v",
-        "EXPIRE t 1000",
-        "COPY t t2",
-        "TTL t2",
-        "SET plain 1",
-        "COPY plain t2 REPLACE",
-        "TTL t2",
-    ]);
+    p.check_all(&["SET t v", "EXPIRE t 1000", "COPY t t2", "TTL t2", "SET plain 1", "COPY plain t2 REPLACE", "TTL t2"]);
 }
 
 #[test]
@@ -367,7 +359,21 @@ fn keys_and_scan() {
         p.check(&format!("SET {k} 1"));
     }
     p.check_args(&[b"SET", b"bin\x00\xff", b"1"]);
-    for pat in ["*", "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "user:?", "user:*", "a\\*b", "nomatch*", "hello", "nokey", "*o"] {
+    for pat in [
+        "*",
+        "h?llo",
+        "h*llo",
+        "h[ae]llo",
+        "h[^e]llo",
+        "h[a-b]llo",
+        "user:?",
+        "user:*",
+        "a\\*b",
+        "nomatch*",
+        "hello",
+        "nokey",
+        "*o",
+    ] {
         let (x, y) = p.both(&format!("KEYS {pat}"));
         assert_eq!(bulk_set(&x), bulk_set(&y), "KEYS {pat}");
     }
@@ -376,7 +382,21 @@ fn keys_and_scan() {
 
     // Full iterations return the same key sets, with every option combination.
     let (mut a, mut b) = p.conns();
-    for opts in ["", "COUNT 1", "COUNT 3", "COUNT 1000", "MATCH h*llo", "MATCH user:* COUNT 2", "TYPE string", "TYPE STRING", "TYPE list", "TYPE nosuchtype", "MATCH hello", "MATCH nokey", "MATCH * TYPE string COUNT 7"] {
+    for opts in [
+        "",
+        "COUNT 1",
+        "COUNT 3",
+        "COUNT 1000",
+        "MATCH h*llo",
+        "MATCH user:* COUNT 2",
+        "TYPE string",
+        "TYPE STRING",
+        "TYPE list",
+        "TYPE nosuchtype",
+        "MATCH hello",
+        "MATCH nokey",
+        "MATCH * TYPE string COUNT 7",
+    ] {
         let x = full_scan(&mut a, opts);
         let y = full_scan(&mut b, opts);
         assert_eq!(x, y, "SCAN {opts}");

@@ -50,8 +50,7 @@ fn scan_reply(reply: &[u8]) -> (u64, Vec<Vec<u8>>) {
 }
 
 fn load(c: &mut Conn, prefix: &str, range: std::ops::Range<usize>) {
-    let keys: Vec<Vec<Vec<u8>>> =
-        range.map(|i| cmd(&[b"SET", format!("{prefix}{i}").as_bytes(), b"v"])).collect();
+    let keys: Vec<Vec<Vec<u8>>> = range.map(|i| cmd(&[b"SET", format!("{prefix}{i}").as_bytes(), b"v"])).collect();
     for chunk in keys.chunks(1000) {
         for r in pipeline(c, chunk) {
             assert_eq!(r, b"+OK\r\n");
@@ -78,9 +77,8 @@ fn scan_returns_every_stable_key_under_churn() {
             while !stop.load(Ordering::Relaxed) {
                 // Grow by 4000 keys, then delete them: the tables double and halve repeatedly.
                 load(&mut c, &format!("churn{round}:"), 0..4000);
-                let dels: Vec<Vec<Vec<u8>>> = (0..4000)
-                    .map(|i| cmd(&[b"DEL", format!("churn{round}:{i}").as_bytes()]))
-                    .collect();
+                let dels: Vec<Vec<Vec<u8>>> =
+                    (0..4000).map(|i| cmd(&[b"DEL", format!("churn{round}:{i}").as_bytes()])).collect();
                 for chunk in dels.chunks(1000) {
                     pipeline(&mut c, chunk);
                 }

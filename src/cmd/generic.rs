@@ -716,9 +716,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         c.maxmemory == 0 || !(c.maxmemory_policy.contains("lru") || c.maxmemory_policy.contains("lfu"))
     };
     let rc = ctx.db().peek_counted(args[2]).map(|e| match &e.value {
-        Value::Str(crate::db::value::StrValue::Int(n)) if shares && (0..SHARED_INTEGERS).contains(n) => {
-            SHARED_REFCOUNT
-        }
+        Value::Str(crate::db::value::StrValue::Int(n)) if shares && (0..SHARED_INTEGERS).contains(n) => SHARED_REFCOUNT,
         _ => 1,
     });
     match rc {
@@ -746,7 +744,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     if lfu {
-        return Err(CmdError::msg("ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        return Err(CmdError::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
     ctx.out.int(idle_seconds(lru, now) as i64);
     Ok(())
@@ -874,6 +872,43 @@ mod tests {
         for bad in [&b""[..], b" 1", b"1 ", b"0x1", b"+", b"-", b"abc"] {
             assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// Runs commands through the dispatcher on an in-process server (for configurations the
+    /// command line cannot set yet, such as an LFU policy).
+    fn run_all(config: crate::config::Config, cmds: &[&str]) -> Vec<String> {
+        let server = crate::server::Server::new(config, String::new(), String::new());
+        let info = server.clients.register(crate::client::Peer::Unix { path: "t".into() });
+        let mut client = crate::client::Client::new(info, true);
+        cmds.iter()
+            .map(|line| {
+                let mut out = resp::Writer::new(false);
+                let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+                super::super::dispatch::execute(&server, &mut client, &mut out, &args);
+                String::from_utf8_lossy(&out.buf).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn object_under_an_lfu_policy() {
+        let config = crate::config::Config { maxmemory_policy: "allkeys-lfu".into(), ..Default::default() };
+        let r = run_all(config, &["SET f hello", "OBJECT FREQ f", "OBJECT IDLETIME f", "OBJECT FREQ nokey"]);
+        assert_eq!(r[1], ":5\r\n");
+        assert!(r[2].starts_with("-ERR An LFU maxmemory policy is selected, idle time not tracked."), "{}", r[2]);
+        assert_eq!(r[3], "$-1\r\n");
+        let r = run_all(Default::default(), &["SET f hello", "OBJECT FREQ f", "OBJECT IDLETIME f"]);
+        assert!(r[1].starts_with("-ERR An LFU maxmemory policy is not selected"), "{}", r[1]);
+        assert_eq!(r[2], ":0\r\n");
+    }
+
+    #[test]
+    fn refcount_of_shared_integers_depends_on_the_policy() {
+        let cmds = ["SET a 5", "OBJECT REFCOUNT a"];
+        assert_eq!(run_all(Default::default(), &cmds)[1], ":2147483647\r\n");
+        let config =
+            crate::config::Config { maxmemory: 1 << 30, maxmemory_policy: "allkeys-lru".into(), ..Default::default() };
+        assert_eq!(run_all(config, &cmds)[1], ":1\r\n");
     }
 
     #[test]

@@ -161,9 +161,8 @@ impl Shard {
             }
         }
         self.expire_cursor[db] = i;
-        if ttl_n > 0 {
+        if let Some(avg) = ttl_sum.checked_div(ttl_n) {
             // Redis's smoothing: each cycle moves the estimate 2% towards the sample mean.
-            let avg = ttl_sum / ttl_n;
             let old = self.avg_ttl[db];
             self.avg_ttl[db] = if old == 0 { avg } else { (old / 50) * 49 + avg / 50 };
         }
@@ -284,7 +283,7 @@ impl Keyspace {
                 weight += s.volatile[db] as u128;
             }
         }
-        let avg = if weight > 0 { (weighted / weight) as u64 } else { 0 };
+        let avg = weighted.checked_div(weight).unwrap_or(0) as u64;
         (keys, volatile, avg)
     }
 
@@ -641,7 +640,8 @@ mod tests {
         let mut locks = ks.lock_all();
         let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
         db.set(b"dst", Value::from_bytes(b"old"), 9_000);
-        let mut e = db.remove(b"nothing").unwrap_or_else(|| Entry::new(b"dst".to_vec().into(), 0, Value::from_bytes(b"new")));
+        let mut e =
+            db.remove(b"nothing").unwrap_or_else(|| Entry::new(b"dst".to_vec().into(), 0, Value::from_bytes(b"new")));
         e.expire_at = 7_000;
         e.lru = 42;
         let old = db.put(e).expect("replaced");
