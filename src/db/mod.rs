@@ -50,6 +50,9 @@ pub struct Shard {
     pub volatile: Box<[usize]>,
     /// Active-expiry position in each database's entry vector.
     expire_cursor: Box<[usize]>,
+    /// Running estimate of the remaining TTL (ms) of volatile keys, per database, refreshed by
+    /// the active-expiry walk as Redis does (INFO keyspace `avg_ttl`).
+    avg_ttl: Box<[u64]>,
     pub watchers: Watchers,
 }
 
@@ -59,8 +62,49 @@ impl Shard {
             dbs: (0..databases).map(|_| Table::new()).collect(),
             volatile: vec![0; databases].into_boxed_slice(),
             expire_cursor: vec![0; databases].into_boxed_slice(),
+            avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
         }
+    }
+
+    /// Whether `key` is stored in `db` (expired or not): the test Redis applies when a flush
+    /// or swap decides which watchers to dirty.
+    fn holds(&self, db: usize, hash: u32, key: &[u8]) -> bool {
+        self.dbs[db].find(hash, key).is_some()
+    }
+
+    /// Empties database `db`, raising the WATCH flag of every client watching a key it held.
+    /// Returns the removed entries so the caller decides where to free them.
+    pub fn flush(&mut self, ks: &Keyspace, db: usize) -> Vec<Entry> {
+        if !self.watchers.is_empty() {
+            let t = &self.dbs[db];
+            self.watchers.touch_db(db, |k| t.find(ks.hash(k) as u32, k).is_some());
+        }
+        self.volatile[db] = 0;
+        self.expire_cursor[db] = 0;
+        self.avg_ttl[db] = 0;
+        self.dbs[db].take_all()
+    }
+
+    /// Swaps databases `a` and `b` in this shard. A client watching a key in either database
+    /// is dirtied when the key is held by either of them (Redis 7's SWAPDB rule).
+    pub fn swap(&mut self, ks: &Keyspace, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        if !self.watchers.is_empty() {
+            let this = &*self;
+            let in_either = |k: &[u8]| {
+                let h = ks.hash(k) as u32;
+                this.holds(a, h, k) || this.holds(b, h, k)
+            };
+            this.watchers.touch_db(a, in_either);
+            this.watchers.touch_db(b, in_either);
+        }
+        self.dbs.swap(a, b);
+        self.volatile.swap(a, b);
+        self.expire_cursor.swap(a, b);
+        self.avg_ttl.swap(a, b);
     }
 
     /// Removes entry `idx` of database `db`, keeping the volatile count right.
@@ -88,6 +132,7 @@ impl Shard {
     fn expire_cycle(&mut self, db: usize, now: u64, budget: usize) -> (usize, usize) {
         let mut checked = 0;
         let mut expired = 0;
+        let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
         let mut i = self.expire_cursor[db];
         while checked < budget && self.volatile[db] > 0 {
             let t = &self.dbs[db];
@@ -107,10 +152,23 @@ impl Shard {
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
+                let e = t.get(i);
+                if e.has_expire() && ttl_n < 64 {
+                    ttl_sum += e.expire_at - now;
+                    ttl_n += 1;
+                }
                 i += 1;
             }
         }
         self.expire_cursor[db] = i;
+        if let Some(avg) = ttl_sum.checked_div(ttl_n) {
+            // Redis's smoothing: each cycle moves the estimate 2% towards the sample mean.
+            let old = self.avg_ttl[db];
+            self.avg_ttl[db] = if old == 0 { avg } else { (old / 50) * 49 + avg / 50 };
+        }
+        if self.volatile[db] == 0 {
+            self.avg_ttl[db] = 0;
+        }
         (checked, expired)
     }
 }
@@ -205,14 +263,39 @@ impl Keyspace {
 
     /// Number of keys and of keys with an expiry in `db`, summed over shards one at a time.
     pub fn db_counts(&self, db: usize) -> (usize, usize) {
-        let mut keys = 0;
-        let mut volatile = 0;
+        let (keys, volatile, _) = self.db_info(db);
+        (keys, volatile)
+    }
+
+    /// INFO keyspace figures for `db`: (keys, keys with an expiry, estimated average TTL in ms).
+    /// Like Redis's, the counts include keys that expired but were not reclaimed yet, and
+    /// `avg_ttl` is an estimate maintained by the active-expiry walk (0 when unknown).
+    /// Shards are read one at a time, so the figures are not an atomic snapshot.
+    pub fn db_info(&self, db: usize) -> (usize, usize, u64) {
+        let (mut keys, mut volatile) = (0, 0);
+        let (mut weighted, mut weight) = (0u128, 0u128);
         for m in self.shards.iter() {
             let s = m.lock();
             keys += s.dbs[db].len();
             volatile += s.volatile[db];
+            if s.avg_ttl[db] > 0 {
+                weighted += s.avg_ttl[db] as u128 * s.volatile[db] as u128;
+                weight += s.volatile[db] as u128;
+            }
         }
-        (keys, volatile)
+        let avg = weighted.checked_div(weight).unwrap_or(0) as u64;
+        (keys, volatile, avg)
+    }
+
+    /// `db_info` for every database that holds keys, as INFO keyspace lists them.
+    pub fn info(&self) -> Vec<(usize, usize, usize, u64)> {
+        (0..self.databases)
+            .map(|db| {
+                let (k, v, a) = self.db_info(db);
+                (db, k, v, a)
+            })
+            .filter(|&(_, k, _, _)| k > 0)
+            .collect()
     }
 }
 
@@ -298,6 +381,60 @@ impl<'l, 'a> Db<'l, 'a> {
             }
             Slot::Missing => None,
         }
+    }
+
+    /// The live entry for `key` without refreshing its LRU clock (Redis's `LOOKUP_NOTOUCH`:
+    /// TYPE, TTL, EXISTS, OBJECT, and writes that keep the access time).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => Some(self.locks.shard(sid).dbs[self.db].get_mut(idx)),
+            Slot::Missing => None,
+        }
+    }
+
+    /// `peek`, counting a keyspace hit or miss (read commands that do not touch the LRU clock).
+    pub fn peek_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let stats = &self.ks.stats;
+        let r = self.peek(key);
+        if r.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }.fetch_add(1, Ordering::Relaxed);
+        r
+    }
+
+    /// Stores a whole entry under its own key (RENAME, MOVE, COPY), keeping its expiry and LRU
+    /// clock; the entry's hash is recomputed. Replaces and returns any live entry of that key.
+    pub fn put(&mut self, mut entry: Entry) -> Option<Entry> {
+        let h = self.ks.hash(&entry.key);
+        entry.hash = h as u32;
+        let old = self.remove_quiet(&entry.key);
+        let sid = ((h >> 32) as usize) & (self.ks.shard_count() - 1);
+        let db = self.db;
+        let shard = self.locks.shard(sid);
+        let at = std::mem::replace(&mut entry.expire_at, NO_EXPIRE);
+        let idx = shard.dbs[db].insert_new(entry);
+        shard.set_expire(db, idx, at);
+        shard.watchers.touch(db, &shard.dbs[db].get(idx).key);
+        old
+    }
+
+    /// Removes `key` without raising WATCH flags (the caller raises them for the change it makes).
+    fn remove_quiet(&mut self, key: &[u8]) -> Option<Entry> {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => Some(self.locks.shard(sid).remove_at(self.db, idx)),
+            Slot::Missing => None,
+        }
+    }
+
+    /// Number of keys stored in this database across the locked shards (all of them for an
+    /// `ALL_SHARDS` command), expired-but-unreclaimed keys included as Redis's DBSIZE does.
+    pub fn len(&mut self) -> usize {
+        let db = self.db;
+        self.locks.shards().map(|s| s.dbs[db].len()).sum()
+    }
+
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
     }
 
     /// Like `get`, but also counts a keyspace hit or miss (read commands on one key).
@@ -427,5 +564,110 @@ mod tests {
             expired += n;
         }
         assert_eq!(ks.db_counts(0), (1, 0));
+        // Memory is returned: every shard's table shrank back to a handful of slots.
+        let mut locks = ks.lock_all();
+        for s in locks.shards() {
+            let (slots, cap) = s.dbs[0].capacity();
+            assert!(slots <= 16 && cap <= 16, "table kept {slots} slots, {cap} entries");
+        }
+    }
+
+    fn watcher(ks: &Keyspace, db: usize, key: &[u8]) -> watch::WatchFlag {
+        let flag = watch::WatchFlag::default();
+        let mut locks = ks.lock_all();
+        locks.shard(ks.shard_of(key)).watchers.watch(db, key, &flag);
+        flag
+    }
+
+    fn raised(f: &watch::WatchFlag) -> bool {
+        f.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn flush_dirties_watchers_of_held_keys_only() {
+        let ks = Keyspace::new(2, 4);
+        {
+            let mut locks = ks.lock_all();
+            let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
+            db.set(b"held", Value::from_bytes(b"v"), NO_EXPIRE);
+        }
+        let held = watcher(&ks, 0, b"held");
+        let missing = watcher(&ks, 0, b"missing");
+        let other_db = watcher(&ks, 1, b"held");
+        let mut locks = ks.lock_all();
+        let mut n = 0;
+        for s in locks.shards() {
+            n += s.flush(&ks, 0).len();
+        }
+        assert_eq!(n, 1);
+        assert!(raised(&held));
+        assert!(!raised(&missing));
+        assert!(!raised(&other_db));
+    }
+
+    #[test]
+    fn swap_moves_tables_and_dirties_keys_in_either_db() {
+        let ks = Keyspace::new(3, 4);
+        {
+            let mut locks = ks.lock_all();
+            let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
+            db.set(b"a", Value::from_bytes(b"0"), 5_000);
+            db.db = 1;
+            db.set(b"b", Value::from_bytes(b"1"), NO_EXPIRE);
+        }
+        let a0 = watcher(&ks, 0, b"a");
+        let b0 = watcher(&ks, 0, b"b");
+        let c0 = watcher(&ks, 0, b"c");
+        let a2 = watcher(&ks, 2, b"a");
+        {
+            let mut locks = ks.lock_all();
+            for s in locks.shards() {
+                s.swap(&ks, 0, 1);
+            }
+        }
+        assert!(raised(&a0) && raised(&b0));
+        assert!(!raised(&c0) && !raised(&a2));
+        assert_eq!(ks.db_counts(0), (1, 0));
+        assert_eq!(ks.db_counts(1), (1, 1));
+        let mut locks = ks.lock_all();
+        let mut db = Db { ks: &ks, locks: &mut locks, db: 1, now: 1_000 };
+        assert_eq!(db.peek(b"a").map(|e| e.expire_at), Some(5_000));
+    }
+
+    #[test]
+    fn put_keeps_metadata_and_replaces() {
+        let ks = Keyspace::new(1, 4);
+        let mut locks = ks.lock_all();
+        let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
+        db.set(b"dst", Value::from_bytes(b"old"), 9_000);
+        let mut e =
+            db.remove(b"nothing").unwrap_or_else(|| Entry::new(b"dst".to_vec().into(), 0, Value::from_bytes(b"new")));
+        e.expire_at = 7_000;
+        e.lru = 42;
+        let old = db.put(e).expect("replaced");
+        assert_eq!(old.value, Value::from_bytes(b"old"));
+        let got = db.peek(b"dst").unwrap();
+        assert_eq!((got.expire_at, got.lru), (7_000, 42));
+        assert_eq!(got.value, Value::from_bytes(b"new"));
+        drop(locks);
+        assert_eq!(ks.db_counts(0), (1, 1));
+    }
+
+    #[test]
+    fn db_info_estimates_avg_ttl() {
+        let ks = Keyspace::new(1, 2);
+        let now = now_ms();
+        {
+            let mut locks = ks.lock_all();
+            let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now };
+            for i in 0..100 {
+                db.set(format!("k{i}").as_bytes(), Value::from_bytes(b"v"), now + 100_000);
+            }
+        }
+        assert_eq!(ks.active_expire(1000), 0);
+        let (keys, expires, avg) = ks.db_info(0);
+        assert_eq!((keys, expires), (100, 100));
+        assert!(avg > 90_000 && avg <= 100_000, "avg_ttl {avg}");
+        assert_eq!(ks.info(), vec![(0, 100, 100, avg)]);
     }
 }

@@ -180,6 +180,12 @@ impl Table {
         self.entries.iter()
     }
 
+    /// Allocated capacity: (index slots, entry vector capacity). Lets tests check that memory
+    /// is returned when the table empties.
+    pub fn capacity(&self) -> (usize, usize) {
+        (self.slots.len(), self.entries.capacity())
+    }
+
     /// Number of home slots (the scan cursor's modulus).
     pub fn slot_count(&self) -> usize {
         self.slots.len()
