@@ -499,7 +499,6 @@ fn object_subcommands() {
 /// RESP3 replies (nulls). HELLO belongs to the connection family, which is not on this branch
 /// yet: run with `--ignored` once it is merged.
 #[test]
-#[ignore = "needs HELLO from the connection family"]
 fn resp3_replies() {
     let mut p = Pair::new();
     p.resp3();
