@@ -15,10 +15,16 @@ pub mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod generic;
+pub mod hash;
+pub mod list;
+pub mod pubsub;
 pub mod server;
+pub mod set;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod txn;
+pub mod zset;
 
 pub use error::{CmdError, CmdResult};
 

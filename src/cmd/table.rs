@@ -3,11 +3,26 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{args::lower_name, config, connection, generic, server, string, txn, CommandSpec};
+use super::{
+    args::lower_name, config, connection, generic, hash, list, pubsub, server, set, stream, string, txn, zset,
+    CommandSpec,
+};
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
-const FAMILIES: &[&[CommandSpec]] =
-    &[config::COMMANDS, connection::COMMANDS, generic::COMMANDS, server::COMMANDS, string::COMMANDS, txn::COMMANDS];
+const FAMILIES: &[&[CommandSpec]] = &[
+    config::COMMANDS,
+    connection::COMMANDS,
+    generic::COMMANDS,
+    hash::COMMANDS,
+    list::COMMANDS,
+    pubsub::COMMANDS,
+    server::COMMANDS,
+    set::COMMANDS,
+    stream::COMMANDS,
+    string::COMMANDS,
+    txn::COMMANDS,
+    zset::COMMANDS,
+];
 
 pub struct Table {
     by_name: HashMap<&'static str, &'static CommandSpec>,

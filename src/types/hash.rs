@@ -1,0 +1,1 @@
+//! Data structure for the hash type (pure, no I/O).

@@ -1,0 +1,1 @@
+//! Data structure for the list type (pure, no I/O).

@@ -1,0 +1,8 @@
+//! Pure data structures behind the value types: compact encodings, sorted structures, streams.
+//! No I/O and no command parsing here; the command families in `cmd` use these.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod stream;
+pub mod zset;

@@ -1,0 +1,1 @@
+//! Data structure for the set type (pure, no I/O).

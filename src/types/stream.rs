@@ -1,0 +1,1 @@
+//! Data structure for the stream type (pure, no I/O).

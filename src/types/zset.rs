@@ -1,0 +1,1 @@
+//! Data structure for the zset type (pure, no I/O).
