@@ -23,6 +23,7 @@
 //!   smaller ones are freed inline (values are small).
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use crate::db::small::SmallBytes;
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use std::sync::atomic::Ordering;
@@ -614,7 +615,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
             && pattern.is_none_or(|p| glob::glob_match(p, &e.key, false))
     };
-    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut found: Vec<SmallBytes> = Vec::new();
 
     // A literal pattern names one key: answer a fresh iteration with a direct lookup.
     if let (0, Some(p)) = (cursor, pattern) {
@@ -677,7 +678,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn write_scan_reply(ctx: &mut Ctx, cursor: u64, keys: &[Box<[u8]>]) {
+fn write_scan_reply(ctx: &mut Ctx, cursor: u64, keys: &[SmallBytes]) {
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
     ctx.out.array(keys.len());

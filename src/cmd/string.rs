@@ -176,7 +176,7 @@ fn plain_str(b: &[u8]) -> StrValue {
     if b.len() <= EMBSTR_MAX {
         StrValue::Emb(b.into())
     } else {
-        StrValue::Raw(b.to_vec())
+        StrValue::Raw(Box::new(b.to_vec()))
     }
 }
 
@@ -592,7 +592,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let mut buf = vec![0u8; offset as usize + value.len()];
             buf[offset as usize..].copy_from_slice(value);
             let n = buf.len();
-            db.set(key, Value::Str(StrValue::Raw(buf)), NO_EXPIRE);
+            db.set(key, Value::Str(StrValue::Raw(Box::new(buf))), NO_EXPIRE);
             n
         }
         Some(e) => {

@@ -11,6 +11,7 @@
 //! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
 
 pub mod glob;
+pub mod small;
 pub mod table;
 pub mod value;
 pub mod watch;
@@ -21,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
+use small::SmallBytes;
 use table::Table;
 use value::{Entry, Value, NO_EXPIRE};
 use watch::Watchers;
@@ -464,7 +466,13 @@ impl<'l, 'a> Db<'l, 'a> {
                 let old_expire = e.expire_at;
                 e.lru = lru;
                 shard.set_expire(db, idx, expire_at);
-                Some(Entry { key: Box::default(), value: old_value, expire_at: old_expire, hash: h as u32, lru: 0 })
+                Some(Entry {
+                    key: SmallBytes::default(),
+                    value: old_value,
+                    expire_at: old_expire,
+                    hash: h as u32,
+                    lru: 0,
+                })
             }
             Slot::Missing => {
                 let mut e = Entry::new(key.into(), h as u32, value);

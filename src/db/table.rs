@@ -99,6 +99,11 @@ impl Table {
         }
         let idx = self.entries.len();
         let hash = entry.hash;
+        if self.entries.len() == self.entries.capacity() {
+            // Grow by a quarter rather than doubling: a full entry vector wastes at most 25%
+            // instead of up to 50%, and large vectors are reallocated with mremap (no copy).
+            self.entries.reserve_exact((self.entries.len() / 4).max(4));
+        }
         self.entries.push(entry);
         self.place(hash, idx);
         idx

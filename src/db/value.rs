@@ -5,18 +5,21 @@
 
 use resp::parse_i64;
 
+use super::small::SmallBytes;
+
 /// Largest string that `OBJECT ENCODING` reports as `embstr` (Redis's
 /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_MAX: usize = 44;
 
 /// A string value with Redis's three encodings. `Int` is chosen when the text is a canonical
-/// 64-bit integer (as Redis's `tryObjectEncoding`); `Emb` for short immutable strings; `Raw` for
-/// strings that were modified in place (APPEND, SETRANGE) or are longer than `EMBSTR_MAX`.
+/// 64-bit integer (as Redis's `tryObjectEncoding`); `Emb` for short immutable strings (stored
+/// inline in the entry up to 22 bytes); `Raw` for strings that were modified in place (APPEND,
+/// SETRANGE) or are longer than `EMBSTR_MAX`. `Raw` is boxed so the enum stays 24 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrValue {
     Int(i64),
-    Emb(Box<[u8]>),
-    Raw(Vec<u8>),
+    Emb(SmallBytes),
+    Raw(Box<Vec<u8>>),
 }
 
 impl StrValue {
@@ -30,7 +33,7 @@ impl StrValue {
         if b.len() <= EMBSTR_MAX {
             StrValue::Emb(b.into())
         } else {
-            StrValue::Raw(b.to_vec())
+            StrValue::Raw(Box::new(b.to_vec()))
         }
     }
 
@@ -63,7 +66,7 @@ impl StrValue {
     /// Converts to the mutable `Raw` encoding and returns the buffer (APPEND, SETRANGE).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, StrValue::Raw(_)) {
-            *self = StrValue::Raw(self.to_vec());
+            *self = StrValue::Raw(Box::new(self.to_vec()));
         }
         match self {
             StrValue::Raw(v) => v,
@@ -121,7 +124,7 @@ pub const NO_EXPIRE: u64 = 0;
 /// One key with its value and metadata, stored inline in a [`super::table::Table`].
 #[derive(Debug)]
 pub struct Entry {
-    pub key: Box<[u8]>,
+    pub key: SmallBytes,
     pub value: Value,
     /// Absolute expiry in Unix milliseconds, or [`NO_EXPIRE`].
     pub expire_at: u64,
@@ -132,7 +135,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(key: Box<[u8]>, hash: u32, value: Value) -> Entry {
+    pub fn new(key: SmallBytes, hash: u32, value: Value) -> Entry {
         Entry { key, value, expire_at: NO_EXPIRE, hash, lru: 0 }
     }
 
@@ -163,6 +166,7 @@ mod tests {
 
     #[test]
     fn entries_stay_small() {
+        assert!(std::mem::size_of::<StrValue>() <= 24, "StrValue is {} bytes", std::mem::size_of::<StrValue>());
         assert!(std::mem::size_of::<Value>() <= 32, "Value is {} bytes", std::mem::size_of::<Value>());
         assert!(std::mem::size_of::<Entry>() <= 64, "Entry is {} bytes", std::mem::size_of::<Entry>());
     }
