@@ -267,6 +267,18 @@ impl Clients {
         info
     }
 
+    /// Registers a client unless `max` clients are already connected (the check and the
+    /// insertion happen under one lock, so concurrent connections cannot overshoot `max`).
+    pub fn try_register(&self, peer: Peer, max: usize) -> Option<Arc<ClientInfo>> {
+        let info = self.register(peer);
+        let mut map = self.map.lock();
+        if map.len() > max {
+            map.remove(&info.id);
+            return None;
+        }
+        Some(info)
+    }
+
     pub fn unregister(&self, id: u64) {
         self.map.lock().remove(&id);
     }

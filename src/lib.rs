@@ -21,6 +21,7 @@ pub mod db;
 pub mod log;
 pub mod net;
 pub mod server;
+pub mod stats;
 pub mod types;
 
 use std::sync::Arc;

@@ -15,7 +15,6 @@ use crate::db::Keyspace;
 #[derive(Default)]
 pub struct Stats {
     pub total_connections_received: AtomicU64,
-    pub total_commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub total_net_input_bytes: AtomicU64,
     pub total_net_output_bytes: AtomicU64,

@@ -7,9 +7,22 @@ use std::time::Duration;
 
 #[test]
 fn maxclients_refuses_with_redis_error() {
-    let p = Pair::with_args(&["--maxclients", "2"]);
+    let mut p = Pair::with_args(&["--maxclients", "2"]);
+    // The readiness probe's connection may still be closing: wait until each server counts only
+    // the pair's own connection.
+    for conn in [&mut p.a, &mut p.b] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while conn.run("CLIENT LIST").split(|&b| b == b'\n').filter(|l| l.windows(6).any(|w| w == b" addr=")).count()
+            > 1
+        {
+            assert!(std::time::Instant::now() < deadline, "probe connection never went away");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     // `Pair` holds one connection to each server; open a second, then a third is refused.
-    let (_a2, _b2) = p.conns();
+    let (mut a2, mut b2) = p.conns();
+    // Make sure the second connections are fully registered before the third arrives.
+    assert_eq!(a2.run("PING"), b2.run("PING"));
     let (mut a3, mut b3) = p.conns();
     let ours = a3.try_read_reply(Duration::from_secs(2));
     let theirs = b3.try_read_reply(Duration::from_secs(2));

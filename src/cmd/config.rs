@@ -193,19 +193,16 @@ pub fn level_of(name: &str) -> u8 {
 
 fn resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let s = &ctx.server.stats;
-    for c in [
-        &s.total_connections_received,
-        &s.total_commands_processed,
-        &s.rejected_connections,
-        &s.total_net_input_bytes,
-        &s.total_net_output_bytes,
-    ] {
+    for c in
+        [&s.total_connections_received, &s.rejected_connections, &s.total_net_input_bytes, &s.total_net_output_bytes]
+    {
         c.store(0, Ordering::Relaxed);
     }
     let k = &ctx.server.keyspace.stats;
-    for c in [&k.expired_keys, &k.keyspace_hits, &k.keyspace_misses] {
-        c.store(0, Ordering::Relaxed);
-    }
+    k.expired_keys.store(0, Ordering::Relaxed);
+    // Command statistics, keyspace hits and misses (per-thread counters).
+    crate::stats::reset();
+    crate::cmd::server::reset_errors();
     ctx.out.ok();
     Ok(())
 }

@@ -46,7 +46,7 @@ pub fn resolve(out: &mut Writer, args: &[&[u8]]) -> Option<&'static CommandSpec>
         match subcommand(spec, args[1]) {
             Some(sub) => {
                 if !arity_ok(sub) {
-                    super::server::cmd_meta(sub).rejected_calls.fetch_add(1, Ordering::Relaxed);
+                    super::server::cmd_meta(sub).record_rejected();
                     out.error(&CmdError::WrongArity(format!("{}|{}", spec.name, sub.name)).to_string());
                     return None;
                 }
@@ -62,7 +62,7 @@ pub fn resolve(out: &mut Writer, args: &[&[u8]]) -> Option<&'static CommandSpec>
         }
     }
     if !arity_ok(spec) {
-        super::server::cmd_meta(spec).rejected_calls.fetch_add(1, Ordering::Relaxed);
+        super::server::cmd_meta(spec).record_rejected();
         out.error(&CmdError::WrongArity(spec.name.to_string()).to_string());
         return None;
     }
@@ -108,7 +108,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     };
     let meta = super::server::cmd_meta(spec);
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        meta.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        meta.record_rejected();
         out.error("NOAUTH Authentication required.");
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
@@ -119,7 +119,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     if let Some(m) = client.multi.as_mut() {
         if !runs_inside_multi(spec) {
             if spec.has(flags::NO_MULTI) {
-                meta.rejected_calls.fetch_add(1, Ordering::Relaxed);
+                meta.record_rejected();
                 out.error("ERR Command not allowed inside a transaction");
                 m.aborted = true;
                 return;
@@ -137,15 +137,13 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
 /// Runs a resolved command with the locks already in `ctx` (EXEC calls this for each queued
 /// command while holding every shard).
 pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
-    ctx.server.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
     let meta = super::server::cmd_meta(spec);
     let start = std::time::Instant::now();
     let mark = ctx.out.len();
     let result = (spec.handler)(ctx, args);
-    meta.calls.fetch_add(1, Ordering::Relaxed);
-    meta.usec.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    meta.record_call(start.elapsed().as_micros() as u64);
     if let Err(e) = result {
-        meta.failed_calls.fetch_add(1, Ordering::Relaxed);
+        meta.record_failed();
         debug_assert_eq!(ctx.out.len(), mark, "{} wrote a reply and then failed", spec.name);
         ctx.out.truncate(mark);
         ctx.out.error(&e.to_string());

@@ -31,6 +31,7 @@ use super::table::{subcommand, table};
 use super::{acl, args, flags, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc};
 use super::{KeySpec, NO_KEYS};
 use crate::server::Server;
+use crate::stats;
 use resp::Writer;
 
 /// The Redis version redstart reports (INFO `redis_version`, HELLO `version`).
@@ -126,13 +127,39 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Counters and the full name (`client|list`) of one command-table row.
 pub struct CmdMeta {
-    /// Position in the metadata table (stored by clients as their last command).
+    /// Position in the metadata table (stored by clients as their last command, and the index
+    /// of its counters in `crate::stats`).
     pub index: usize,
     pub full_name: &'static str,
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected_calls: AtomicU64,
-    pub failed_calls: AtomicU64,
+}
+
+impl CmdMeta {
+    /// Counts one call that took `usec` microseconds.
+    #[inline]
+    pub fn record_call(&self, usec: u64) {
+        stats::add_cmd(self.index, stats::Cmd::Calls, 1);
+        stats::add_cmd(self.index, stats::Cmd::Usec, usec);
+    }
+    #[inline]
+    pub fn record_failed(&self) {
+        stats::add_cmd(self.index, stats::Cmd::Failed, 1);
+    }
+    #[inline]
+    pub fn record_rejected(&self) {
+        stats::add_cmd(self.index, stats::Cmd::Rejected, 1);
+    }
+    pub fn calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Calls)
+    }
+    pub fn usec(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Usec)
+    }
+    pub fn rejected_calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Rejected)
+    }
+    pub fn failed_calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Failed)
+    }
 }
 
 struct MetaTable {
@@ -141,14 +168,7 @@ struct MetaTable {
 }
 
 /// Rows not in the table (only in unit tests that build their own) share this one.
-static UNKNOWN_META: CmdMeta = CmdMeta {
-    index: usize::MAX,
-    full_name: "NULL",
-    calls: AtomicU64::new(0),
-    usec: AtomicU64::new(0),
-    rejected_calls: AtomicU64::new(0),
-    failed_calls: AtomicU64::new(0),
-};
+static UNKNOWN_META: CmdMeta = CmdMeta { index: usize::MAX, full_name: "NULL" };
 
 static META: OnceLock<MetaTable> = OnceLock::new();
 
@@ -160,14 +180,7 @@ fn meta_table() -> &'static MetaTable {
         let mut by_ptr = HashMap::with_hasher(ahash::RandomState::new());
         let mut add = |spec: &'static CommandSpec, full_name: &'static str| {
             by_ptr.insert(spec as *const CommandSpec as usize, all.len());
-            all.push(CmdMeta {
-                index: all.len(),
-                full_name,
-                calls: AtomicU64::new(0),
-                usec: AtomicU64::new(0),
-                rejected_calls: AtomicU64::new(0),
-                failed_calls: AtomicU64::new(0),
-            });
+            all.push(CmdMeta { index: all.len(), full_name });
         };
         for spec in specs {
             add(spec, spec.name);
@@ -175,6 +188,7 @@ fn meta_table() -> &'static MetaTable {
                 add(sub, Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str()));
             }
         }
+        crate::stats::init(all.len());
         MetaTable { by_ptr, all }
     })
 }
@@ -213,6 +227,12 @@ pub fn record_error(msg: &[u8]) {
     } else if errors.len() < MAX_ERROR_CODES {
         errors.insert(code.to_string(), 1);
     }
+}
+
+/// Forgets the error counters (CONFIG RESETSTAT).
+pub fn reset_errors() {
+    ERRORS.lock().clear();
+    TOTAL_ERRORS.store(0, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,7 +536,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "stats" => {
             let st = &server.stats;
             let ks = &server.keyspace.stats;
-            let total = st.total_commands_processed.load(Ordering::Relaxed);
+            let total = crate::stats::all_cmds_total(crate::stats::Cmd::Calls);
             o.push_str("# Stats\r\n");
             line!("total_connections_received:{}", st.total_connections_received.load(Ordering::Relaxed));
             line!("total_commands_processed:{total}");
@@ -541,8 +561,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("evicted_clients:0");
             line!("total_eviction_exceeded_time:0");
             line!("current_eviction_exceeded_time:0");
-            line!("keyspace_hits:{}", ks.keyspace_hits.load(Ordering::Relaxed));
-            line!("keyspace_misses:{}", ks.keyspace_misses.load(Ordering::Relaxed));
+            line!("keyspace_hits:{}", crate::stats::total(crate::stats::Global::KeyspaceHits));
+            line!("keyspace_misses:{}", crate::stats::total(crate::stats::Global::KeyspaceMisses));
             line!("pubsub_channels:0");
             line!("pubsub_patterns:0");
             line!("pubsubshard_channels:0");
@@ -609,13 +629,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
             for m in &meta_table().all {
-                let calls = m.calls.load(Ordering::Relaxed);
-                let rejected = m.rejected_calls.load(Ordering::Relaxed);
-                let failed = m.failed_calls.load(Ordering::Relaxed);
+                let calls = m.calls();
+                let rejected = m.rejected_calls();
+                let failed = m.failed_calls();
                 if calls == 0 && rejected == 0 && failed == 0 {
                     continue;
                 }
-                let usec = m.usec.load(Ordering::Relaxed);
+                let usec = m.usec();
                 let per = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
                 line!(
                     "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}",

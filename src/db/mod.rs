@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard};
+
+use crate::stats::Global;
 use smallvec::SmallVec;
 
 use small::SmallBytes;
@@ -41,8 +43,6 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 #[derive(Default)]
 pub struct KeyspaceStats {
     pub expired_keys: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
 }
 
 /// One shard: its part of every database.
@@ -397,9 +397,8 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// `peek`, counting a keyspace hit or miss (read commands that do not touch the LRU clock).
     pub fn peek_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let stats = &self.ks.stats;
         let r = self.peek(key);
-        if r.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }.fetch_add(1, Ordering::Relaxed);
+        crate::stats::add(if r.is_some() { Global::KeyspaceHits } else { Global::KeyspaceMisses }, 1);
         r
     }
 
@@ -441,9 +440,8 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// Like `get`, but also counts a keyspace hit or miss (read commands on one key).
     pub fn get_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let stats = &self.ks.stats;
         let r = self.get(key);
-        if r.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }.fetch_add(1, Ordering::Relaxed);
+        crate::stats::add(if r.is_some() { Global::KeyspaceHits } else { Global::KeyspaceMisses }, 1);
         r
     }
 

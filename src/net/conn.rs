@@ -94,12 +94,11 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
         let c = server.config.read();
         (c.maxclients, c.requirepass.is_some())
     };
-    if server.clients.len() >= maxclients {
+    let Some(info) = server.clients.try_register(peer, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
-    }
-    let info = server.clients.register(peer);
+    };
     info.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
     let _ = serve(&server, &mut stream, &mut client).await;
