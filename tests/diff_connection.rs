@@ -4,18 +4,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The body of a bulk (`$`) or verbatim (`=`, with its `txt:` prefix removed) reply.
-fn body(reply: &[u8]) -> String {
-    let s = text(reply);
-    let (_, rest) = s.split_once("\r\n").expect("bulk header");
-    let rest = rest.strip_suffix("\r\n").expect("bulk trailer");
-    rest.strip_prefix("txt:").unwrap_or(rest).to_string()
-}
-
 #[test]
 fn ping_echo_select_match_redis() {
     let mut p = Pair::new();

@@ -5,18 +5,6 @@ use common::*;
 use std::collections::HashMap;
 use std::time::Duration;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The body of a bulk (`$`) or verbatim (`=`, `txt:` prefix removed) reply.
-fn body(reply: &[u8]) -> String {
-    let s = text(reply);
-    let (_, rest) = s.split_once("\r\n").expect("bulk header");
-    let rest = rest.strip_suffix("\r\n").expect("bulk trailer");
-    rest.strip_prefix("txt:").unwrap_or(rest).to_string()
-}
-
 #[test]
 fn command_info_matches_redis_for_connection_and_server_commands() {
     let mut p = Pair::new();

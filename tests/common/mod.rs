@@ -99,6 +99,19 @@ pub fn words(line: &str) -> Vec<Vec<u8>> {
     line.split(' ').filter(|w| !w.is_empty()).map(|w| w.as_bytes().to_vec()).collect()
 }
 
+/// A reply as (lossy) text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The body of a bulk (`$`) or verbatim (`=`, with its `txt:` prefix removed) reply.
+pub fn body(reply: &[u8]) -> String {
+    let s = text(reply);
+    let (_, rest) = s.split_once("\r\n").expect("bulk header");
+    let rest = rest.strip_suffix("\r\n").expect("bulk trailer");
+    rest.strip_prefix("txt:").unwrap_or(rest).to_string()
+}
+
 /// Length of the first complete RESP2/RESP3 value in `buf`, if it is complete.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
     fn line(buf: &[u8], from: usize) -> Option<usize> {
