@@ -21,7 +21,7 @@
 //! Keyspace notifications are not emitted yet. `radix-tree-nodes` is the node count of a
 //! canonical radix tree over the node keys, which can differ from Redis's after deletions.
 
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc};
 use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
 use crate::types::stream::{
     parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN,
@@ -81,6 +81,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         KeySpec { first: 0, last: 0, step: 0, finder: Some(streams_keys) },
         xread,
     )
+    .key_specs(&[KeySpecDoc {
+        flags: &["RO", "access"],
+        begin: BeginSearch::Keyword("STREAMS", 1),
+        find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 2 },
+    }])
     .doc(
         "stream",
         "5.0.0",
@@ -95,6 +100,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         KeySpec { first: 0, last: 0, step: 0, finder: Some(streams_keys) },
         xreadgroup,
     )
+    .key_specs(&[KeySpecDoc {
+        flags: &["RO", "access"],
+        begin: BeginSearch::Keyword("STREAMS", 4),
+        find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 2 },
+    }])
     .doc(
         "stream",
         "5.0.0",
@@ -365,7 +375,7 @@ impl TrimArgs {
         if args::is(a, "limit") && more >= 1 {
             let n = args::int(args[i + 1])?;
             if n < 0 {
-                return Err(CmdError::NotInteger);
+                return Err(CmdError::msg("ERR The LIMIT argument must be >= 0."));
             }
             self.limit = Some(n);
             return Ok(Some(i + 2));
@@ -475,7 +485,11 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(IdArg::MsAuto(ms)) => {
             if ms > last.ms {
                 StreamId::new(ms, 0)
-            } else if ms == last.ms && last.seq != u64::MAX {
+            } else if ms == last.ms {
+                if last.seq == u64::MAX {
+                    // Redis's reply when the sequence part would overflow.
+                    return Err(CmdError::msg("ERR Elements are too large to be stored"));
+                }
                 StreamId::new(ms, last.seq + 1)
             } else {
                 return Err(too_small());
@@ -517,7 +531,7 @@ fn range_cmd(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     };
     let count = match count {
         Some(c) if c <= 0 => {
-            out.array(0);
+            out.null_array();
             return Ok(());
         }
         Some(c) => c as usize,
@@ -567,10 +581,10 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             None => return Err(CmdError::Syntax),
         }
     }
+    trim.check()?;
     if trim.strategy.is_none() {
         return Err(CmdError::Syntax);
     }
-    trim.check()?;
     let (max_entries, _) = node_limits(ctx);
     let mut db = ctx.db();
     let mut n = 0;
@@ -655,7 +669,6 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
-    let name = if is_group { "xreadgroup" } else { "xread" };
     let mut count: usize = 0;
     let mut _block: Option<i64> = None;
     let mut noack = false;
@@ -680,10 +693,9 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
         } else if args::is(a, "streams") && more >= 1 {
             streams_at = i + 1;
             if (args.len() - streams_at) % 2 != 0 {
-                let what = if is_group { "'>'" } else { "'$'" };
-                return Err(CmdError::msg(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or {what} must be specified."
-                )));
+                return Err(CmdError::msg(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             break;
         } else if args::is(a, "group") && more >= 2 {
@@ -886,7 +898,7 @@ fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             min_idle = args::int(args[4])?;
             at += 2;
         }
-        if argc - at > 4 {
+        if argc > 9 {
             return Err(CmdError::Syntax);
         }
         let start = range_start(args[at])?;
@@ -963,7 +975,10 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     {
         let mut db = ctx.db();
-        lookup!(db, key);
+        let s = lookup!(db, key);
+        if !s.map(|s| s.groups.contains_key(gname)).unwrap_or(false) {
+            return Err(nogroup(key, gname));
+        }
     }
     let min_idle = resp::parse_i64(args[4])
         .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?
@@ -1214,14 +1229,15 @@ fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(bad_sub("CREATE", "XGROUP"));
         }
     }
-    let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], true, 0)?) };
     let mut db = ctx.db();
+    let exists = lookup!(db, key).is_some();
+    if !exists && !mkstream {
+        return Err(CmdError::msg(NO_KEY_XGROUP));
+    }
+    let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], true, 0)?) };
     let s = match lookup!(db, key) {
         Some(s) => s,
         None => {
-            if !mkstream {
-                return Err(CmdError::msg(NO_KEY_XGROUP));
-            }
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
             as_stream(db.get(key).unwrap())?
         }

@@ -712,7 +712,7 @@ impl Log {
 
     /// Whether an XDEL hole may lie in `[start, end]` (Redis's tombstone check).
     pub fn has_tombstones(&self, start: Option<StreamId>, end: Option<StreamId>) -> bool {
-        if self.length == 0 || self.max_deleted_id.is_zero() {
+        if self.length == 0 || self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id() {
             return false;
         }
         let s = start.unwrap_or(StreamId::MIN);
@@ -889,8 +889,15 @@ mod tests {
         let mut g = Group::new(StreamId::MIN, 0);
         s.group_advance(&mut g, id(1, 0));
         assert_eq!((g.entries_read, s.group_lag(&g)), (1, Some(2)));
+        s.group_advance(&mut g, id(2, 0));
         s.group_advance(&mut g, id(3, 0));
         assert_eq!((g.entries_read, s.group_lag(&g)), (3, Some(0)));
+        // A deletion after the group's position makes the counter an estimate.
+        let mut g2 = Group::new(StreamId::MIN, 0);
+        s.delete(id(2, 0));
+        s.group_advance(&mut g2, id(1, 0));
+        assert_eq!(g2.entries_read, ENTRIES_READ_UNKNOWN);
+        assert_eq!(s.group_lag(&g2), None);
     }
 
     #[test]
