@@ -48,7 +48,13 @@ fn entries(v: RV) -> Vec<(String, Vec<String>)> {
     out
 }
 
-fn read_group(c: &mut Connection, stream: &str, group: &str, consumer: &str, count: usize) -> Vec<(String, Vec<String>)> {
+fn read_group(
+    c: &mut Connection,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    count: usize,
+) -> Vec<(String, Vec<String>)> {
     let v: RV = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg(group)
@@ -94,7 +100,8 @@ fn streams_first_task_bus() {
     let rag = format!("{ns}:rag:tasks");
     let persist = format!("{ns}:persist:tasks");
     for (s, g) in [(&cmds, "orchestrators"), (&rag, "rag-workers"), (&persist, "persist-writers")] {
-        let _: String = redis::cmd("XGROUP").arg("CREATE").arg(s).arg(g).arg("$").arg("MKSTREAM").query(&mut c).unwrap();
+        let _: String =
+            redis::cmd("XGROUP").arg("CREATE").arg(s).arg(g).arg("$").arg("MKSTREAM").query(&mut c).unwrap();
     }
     // Producers: 3 connections publish 20 commands each.
     let mut handles = Vec::new();
@@ -174,7 +181,14 @@ fn streams_first_task_bus() {
     for round in 0..10 {
         let mut es = read_group(&mut c, &persist, "persist-writers", if round % 2 == 0 { "pw1" } else { "pw2" }, 10);
         // Retry: claim pending failures (idle >= 0) back, with their delivery counts.
-        let pend: RV = redis::cmd("XPENDING").arg(&persist).arg("persist-writers").arg("-").arg("+").arg(100).query(&mut c).unwrap();
+        let pend: RV = redis::cmd("XPENDING")
+            .arg(&persist)
+            .arg("persist-writers")
+            .arg("-")
+            .arg("+")
+            .arg(100)
+            .query(&mut c)
+            .unwrap();
         let RV::Array(rows) = pend else { panic!() };
         for r in rows {
             let RV::Array(r) = r else { panic!() };
@@ -184,13 +198,27 @@ fn streams_first_task_bus() {
                 continue;
             }
             if count >= MAX_RETRIES {
-                let v: RV = redis::cmd("XCLAIM").arg(&persist).arg("persist-writers").arg("dlq-mover").arg(0).arg(&id).query(&mut c).unwrap();
+                let v: RV = redis::cmd("XCLAIM")
+                    .arg(&persist)
+                    .arg("persist-writers")
+                    .arg("dlq-mover")
+                    .arg(0)
+                    .arg(&id)
+                    .query(&mut c)
+                    .unwrap();
                 let got = entries(RV::Array(vec![RV::Array(vec![RV::Nil, v])]));
                 let _: String = xadd(&mut c, &dlq, "*", &[("task", got[0].1[1].clone()), ("id", id.clone())]).unwrap();
                 let _: i64 = xack(&mut c, &persist, "persist-writers", &[&id]).unwrap();
                 dead_lettered += 1;
             } else {
-                let v: RV = redis::cmd("XCLAIM").arg(&persist).arg("persist-writers").arg("pw1").arg(0).arg(&id).query(&mut c).unwrap();
+                let v: RV = redis::cmd("XCLAIM")
+                    .arg(&persist)
+                    .arg("persist-writers")
+                    .arg("pw1")
+                    .arg(0)
+                    .arg(&id)
+                    .query(&mut c)
+                    .unwrap();
                 es.extend(entries(RV::Array(vec![RV::Array(vec![RV::Nil, v])])));
             }
         }

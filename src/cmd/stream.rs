@@ -21,11 +21,11 @@
 //! Keyspace notifications are not emitted yet. `radix-tree-nodes` is the node count of a
 //! canonical radix tree over the node keys, which can differ from Redis's after deletions.
 
-use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc};
-use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
-use crate::types::stream::{
-    parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN,
+use super::{
+    acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
+use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
+use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN};
 use resp::Writer;
 
 const XGROUP_SUB: u32 = WRITE;
@@ -441,7 +441,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         break;
     }
     let nfields = args.len() - i - 1;
-    if id_arg.is_none() || nfields < 2 || nfields % 2 != 0 {
+    if id_arg.is_none() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
     }
     trim.check()?;
@@ -470,7 +470,8 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     let last = s.last_id;
-    let too_small = || CmdError::msg("ERR The ID specified in XADD is equal or smaller than the target stream top item");
+    let too_small =
+        || CmdError::msg("ERR The ID specified in XADD is equal or smaller than the target stream top item");
     if last == StreamId::MAX {
         return Err(CmdError::msg("ERR The stream has exhausted the last possible ID, unable to add more items"));
     }
@@ -509,11 +510,8 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn range_cmd(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
-    let (start, end) = if rev {
-        (range_start(args[3])?, range_end(args[2])?)
-    } else {
-        (range_start(args[2])?, range_end(args[3])?)
-    };
+    let (start, end) =
+        if rev { (range_start(args[3])?, range_end(args[2])?) } else { (range_start(args[2])?, range_end(args[3])?) };
     let mut count: Option<i64> = None;
     let mut i = 4;
     while i < args.len() {
@@ -629,10 +627,12 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(s) = lookup!(db, args[1]) else { return Err(CmdError::NoSuchKey) };
     if let Some(n) = entries_added {
         if s.len() > n {
-            return Err(CmdError::msg("ERR The entries_added specified in XSETID is smaller than the target stream length"));
+            return Err(CmdError::msg(
+                "ERR The entries_added specified in XSETID is smaller than the target stream length",
+            ));
         }
     }
-    if s.len() > 0 {
+    if !s.is_empty() {
         let top = s.last_entry().map(|e| e.0).unwrap_or_default();
         if id < top {
             return Err(CmdError::msg("ERR The ID specified in XSETID is smaller than the target stream top item"));
@@ -692,7 +692,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             i += 2;
         } else if args::is(a, "streams") && more >= 1 {
             streams_at = i + 1;
-            if (args.len() - streams_at) % 2 != 0 {
+            if !(args.len() - streams_at).is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -885,9 +885,12 @@ fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// XPENDING's extended form: min idle, start, end, count, consumer.
+type PendingRange<'a> = (u64, StreamId, StreamId, usize, Option<&'a [u8]>);
+
 fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let argc = args.len();
-    let mut ext: Option<(u64, StreamId, StreamId, usize, Option<&[u8]>)> = None;
+    let mut ext: Option<PendingRange> = None;
     if argc >= 6 {
         let mut at = 3;
         let mut min_idle = 0i64;
@@ -980,9 +983,8 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(nogroup(key, gname));
         }
     }
-    let min_idle = resp::parse_i64(args[4])
-        .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?
-        .max(0);
+    let min_idle =
+        resp::parse_i64(args[4]).ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?.max(0);
     let mut ids = Vec::new();
     let mut j = 5;
     while j < args.len() {
@@ -1006,13 +1008,13 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             justid = true;
         } else if args::is(a, "idle") && more >= 1 {
             j += 1;
-            let v = resp::parse_i64(args[j])
-                .ok_or_else(|| CmdError::msg("ERR Invalid IDLE option argument for XCLAIM"))?;
+            let v =
+                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid IDLE option argument for XCLAIM"))?;
             delivery_time = Some(now as i64 - v);
         } else if args::is(a, "time") && more >= 1 {
             j += 1;
-            let v = resp::parse_i64(args[j])
-                .ok_or_else(|| CmdError::msg("ERR Invalid TIME option argument for XCLAIM"))?;
+            let v =
+                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid TIME option argument for XCLAIM"))?;
             delivery_time = Some(v);
         } else if args::is(a, "retrycount") && more >= 1 {
             j += 1;
@@ -1045,14 +1047,12 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut claimed: Vec<StreamId> = Vec::new();
     for id in ids {
         let exists = entries.contains(id);
-        if !g.pel.contains_key(&id) {
+        if let std::collections::btree_map::Entry::Vacant(v) = g.pel.entry(id) {
             if !(force && exists) {
                 continue;
             }
-            g.pel.insert(
-                id,
-                crate::types::stream::Pending { consumer: cname.into(), delivery_time: now, delivery_count: 0 },
-            );
+            // FORCE: a PEL entry for an existing entry nobody was delivered.
+            v.insert(crate::types::stream::Pending { consumer: cname.into(), delivery_time: now, delivery_count: 0 });
             g.consumers.get_mut(cname).unwrap().pel.insert(id);
         }
         if !exists {
@@ -1105,7 +1105,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let more = args.len() - 1 - j;
         if args::is(args[j], "count") && more >= 1 {
             count = args::int(args[j + 1])?;
-            if count < 1 || count > i64::MAX / 10 {
+            if !(1..=i64::MAX / 10).contains(&count) {
                 return Err(CmdError::msg("ERR COUNT must be > 0"));
             }
             j += 2;

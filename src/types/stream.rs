@@ -161,7 +161,7 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
 }
 
 fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Approximate listpack size of one string element (Redis's node-size rule uses listpack bytes).
@@ -257,7 +257,12 @@ impl Node {
     }
 
     /// Decodes the entry at `pos`: (offset of flags, flags, id, fields); advances `pos`.
-    fn decode<'a>(&'a self, master: StreamId, pos: &mut usize, mf: &[&'a [u8]]) -> (usize, u8, StreamId, Vec<&'a [u8]>) {
+    fn decode<'a>(
+        &'a self,
+        master: StreamId,
+        pos: &mut usize,
+        mf: &[&'a [u8]],
+    ) -> (usize, u8, StreamId, Vec<&'a [u8]>) {
         let at = *pos;
         let buf = &self.buf;
         let flags = buf[*pos];
@@ -486,7 +491,6 @@ pub struct Log {
 }
 
 impl Log {
-
     pub fn len(&self) -> u64 {
         self.length
     }
@@ -628,8 +632,7 @@ impl Log {
     /// removed (0 = no cap). Returns the number of entries removed.
     pub fn trim(&mut self, strategy: Trim, approx: bool, limit: u64) -> u64 {
         let mut removed = 0u64;
-        loop {
-            let Some((&master, node)) = self.nodes.iter().next() else { break };
+        while let Some((&master, node)) = self.nodes.iter().next() {
             let done = match strategy {
                 Trim::MaxLen(n) => self.length <= n,
                 Trim::MinId(_) => false,
