@@ -219,13 +219,35 @@ fn invalid_id() -> CmdError {
     CmdError::msg(INVALID_ID)
 }
 
+/// Where the keys of XREAD/XREADGROUP start: after `STREAMS`, found by walking the options
+/// exactly as [`read_cmd`] parses them (so an option value spelled `streams` is not mistaken
+/// for the keyword). `None` when the options do not parse; the handler then fails before it
+/// touches any key.
+fn streams_start(args: &[&[u8]]) -> Option<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let a = args[i];
+        if (args::is(a, "block") || args::is(a, "count")) && more >= 1 {
+            i += 2;
+        } else if args::is(a, "streams") && more >= 1 {
+            return Some(i + 1);
+        } else if args::is(a, "group") && more >= 2 {
+            i += 3;
+        } else if args::is(a, "noack") {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    None
+}
+
 /// Key positions of XREAD/XREADGROUP: the first half of the arguments after `STREAMS`.
 pub fn streams_keys(args: &[&[u8]]) -> Vec<usize> {
-    let Some(p) = args.iter().skip(1).position(|a| args::is(a, "streams")).map(|p| p + 2) else {
-        return Vec::new();
-    };
-    let n = args.len().saturating_sub(p);
-    if n % 2 != 0 {
+    let Some(p) = streams_start(args) else { return Vec::new() };
+    let n = args.len() - p;
+    if !n.is_multiple_of(2) {
         return Vec::new();
     }
     (p..p + n / 2).collect()
@@ -1133,8 +1155,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let Some(id) = it.next() else { break };
         attempts -= 1;
         if !entries.contains(id) {
+            // Deleted entries leave the PEL and count toward COUNT, as in Redis.
             g.ack(id);
             deleted.push(id);
+            remaining -= 1;
             continue;
         }
         let p = &g.pel[&id];
