@@ -1,1 +1,922 @@
-//! Data structure for the stream type (pure, no I/O).
+//! The stream type: an append-only log of entries keyed by 128-bit IDs, plus consumer groups.
+//!
+//! Layout (why): Redis keeps entries in listpacks of up to `stream-node-max-entries` entries /
+//! `stream-node-max-bytes` bytes, indexed by a radix tree keyed by each node's first ("master")
+//! ID. We do the same with an ordered map: `BTreeMap<StreamId, Node>`, where a [`Node`] packs its
+//! entries into one byte buffer. Per entry it stores a flags byte, the ID as varint deltas from
+//! the node's master ID, and the values; when an entry has the same field names as the node's
+//! first entry (the common case: producers send the same shape) the field names are not repeated
+//! (Redis's "same fields" optimisation). A small entry therefore costs ~6-10 bytes, with one map
+//! slot per ~100 entries, so a million-entry stream is a few MB, like Redis. Nodes are shrunk to
+//! fit when a new node is opened.
+//!
+//! Deletion (XDEL, exact trimming inside a node) sets a flag in place; a node whose entries are
+//! all deleted is dropped. Approximate trimming (`MAXLEN ~`, `MINID ~`) drops whole nodes only,
+//! so it is O(1) amortised per XADD, exactly Redis's rule.
+//!
+//! Consumer groups keep, as Redis 7: last-delivered ID, `entries-read` (or unknown), a group
+//! PEL (ID → consumer, last delivery time, delivery count) and per-consumer PELs (sets of IDs),
+//! and for each consumer its seen-time and active-time (Redis 7.2's split).
+//!
+//! `radix-tree-nodes` in XINFO is computed from the node keys as the node count of a canonical
+//! compressed radix tree over the 16-byte big-endian keys ([`rax_nodes`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+/// A stream entry ID: milliseconds and sequence number, ordered as Redis orders them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl StreamId {
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
+
+    pub const fn new(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.ms == 0 && self.seq == 0
+    }
+
+    /// The next ID, or `None` at the maximum.
+    pub fn incr(&self) -> Option<StreamId> {
+        if self.seq == u64::MAX {
+            if self.ms == u64::MAX {
+                None
+            } else {
+                Some(StreamId::new(self.ms + 1, 0))
+            }
+        } else {
+            Some(StreamId::new(self.ms, self.seq + 1))
+        }
+    }
+
+    /// The previous ID, or `None` at 0-0.
+    pub fn decr(&self) -> Option<StreamId> {
+        if self.seq == 0 {
+            if self.ms == 0 {
+                None
+            } else {
+                Some(StreamId::new(self.ms - 1, u64::MAX))
+            }
+        } else {
+            Some(StreamId::new(self.ms, self.seq - 1))
+        }
+    }
+
+    /// `<ms>-<seq>` as bytes.
+    pub fn fmt(&self) -> Vec<u8> {
+        let mut b = itoa::Buffer::new();
+        let mut v = Vec::with_capacity(24);
+        v.extend_from_slice(b.format(self.ms).as_bytes());
+        v.push(b'-');
+        v.extend_from_slice(b.format(self.seq).as_bytes());
+        v
+    }
+
+    /// The 16-byte big-endian key Redis's radix tree uses.
+    pub fn key_bytes(&self) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&self.ms.to_be_bytes());
+        k[8..].copy_from_slice(&self.seq.to_be_bytes());
+        k
+    }
+}
+
+/// Parses an unsigned 64-bit number as C's `strtoull` does in Redis's ID parser: optional
+/// leading whitespace and `+`, decimal digits, no trailing junk, no overflow.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    if i < s.len() && s[i] == b'+' {
+        i += 1;
+    }
+    if i == s.len() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &s[i..] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+/// How an ID argument was written: a full ID, `ms` alone (sequence missing), or `ms-*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdArg {
+    Full(StreamId),
+    MsOnly(u64),
+    MsAuto(u64),
+}
+
+/// Parses `ms[-seq]` or `ms-*` (the star only when `allow_star`). No `-`/`+`/`*` handling.
+pub fn parse_id_arg(s: &[u8], allow_star: bool) -> Option<IdArg> {
+    match s.iter().position(|&c| c == b'-') {
+        None => parse_u64(s).map(IdArg::MsOnly),
+        Some(p) => {
+            let ms = parse_u64(&s[..p])?;
+            let rest = &s[p + 1..];
+            if rest == b"*" {
+                return allow_star.then_some(IdArg::MsAuto(ms));
+            }
+            Some(IdArg::Full(StreamId::new(ms, parse_u64(rest)?)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Varints
+// ---------------------------------------------------------------------------------------------
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Approximate listpack size of one string element (Redis's node-size rule uses listpack bytes).
+fn lp_elem_len(s: &[u8]) -> usize {
+    let n = s.len();
+    let hdr = if n < 64 {
+        1
+    } else if n < 4096 {
+        2
+    } else {
+        5
+    };
+    let body = hdr + n;
+    body + varint_len(body as u64).max(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------------
+
+const F_DELETED: u8 = 1;
+const F_SAMEFIELDS: u8 = 2;
+
+/// A packed run of entries. Buffer layout: master field count and names, then per entry:
+/// flags, ms delta (varint), seq (varint), and either the values (same fields as the master) or
+/// a field count and field/value pairs; strings are a varint length and bytes.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Node {
+    buf: Vec<u8>,
+    /// Offset of the first entry (after the master fields).
+    start: u32,
+    /// Live entries.
+    pub live: u32,
+    /// Entries ever appended, deleted included (Redis's node count rule counts both).
+    pub total: u32,
+    /// Approximate listpack bytes, for `stream-node-max-bytes`.
+    lp_bytes: u32,
+}
+
+/// One decoded entry: its ID and flat field/value list.
+pub type Entry<'a> = (StreamId, Vec<&'a [u8]>);
+
+fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
+    put_varint(buf, s.len() as u64);
+    buf.extend_from_slice(s);
+}
+
+fn get_str<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let n = get_varint(buf, pos) as usize;
+    let s = &buf[*pos..*pos + n];
+    *pos += n;
+    s
+}
+
+impl Node {
+    fn new(fields: &[&[u8]]) -> Node {
+        let mut buf = Vec::new();
+        let nf = fields.len() / 2;
+        put_varint(&mut buf, nf as u64);
+        for i in 0..nf {
+            put_str(&mut buf, fields[2 * i]);
+        }
+        let start = buf.len() as u32;
+        Node { buf, start, live: 0, total: 0, lp_bytes: 0 }
+    }
+
+    fn master_fields(&self) -> Vec<&[u8]> {
+        let mut pos = 0;
+        let n = get_varint(&self.buf, &mut pos) as usize;
+        (0..n).map(|_| get_str(&self.buf, &mut pos)).collect()
+    }
+
+    fn append(&mut self, master: StreamId, id: StreamId, fields: &[&[u8]]) {
+        let nf = fields.len() / 2;
+        let mf = self.master_fields();
+        let same = mf.len() == nf && (0..nf).all(|i| mf[i] == fields[2 * i]);
+        self.buf.push(if same { F_SAMEFIELDS } else { 0 });
+        put_varint(&mut self.buf, id.ms - master.ms);
+        put_varint(&mut self.buf, id.seq);
+        if same {
+            for i in 0..nf {
+                put_str(&mut self.buf, fields[2 * i + 1]);
+            }
+        } else {
+            put_varint(&mut self.buf, nf as u64);
+            for f in fields {
+                put_str(&mut self.buf, f);
+            }
+        }
+        self.live += 1;
+        self.total += 1;
+        self.lp_bytes += entry_lp_bytes(fields, same) as u32;
+    }
+
+    /// Decodes the entry at `pos`: (offset of flags, flags, id, fields); advances `pos`.
+    fn decode<'a>(
+        &'a self,
+        master: StreamId,
+        pos: &mut usize,
+        mf: &[&'a [u8]],
+    ) -> (usize, u8, StreamId, Vec<&'a [u8]>) {
+        let at = *pos;
+        let buf = &self.buf;
+        let flags = buf[*pos];
+        *pos += 1;
+        let dms = get_varint(buf, pos);
+        let seq = get_varint(buf, pos);
+        let id = StreamId::new(master.ms + dms, seq);
+        let mut out = Vec::new();
+        if flags & F_SAMEFIELDS != 0 {
+            out.reserve(mf.len() * 2);
+            for f in mf {
+                out.push(*f);
+                out.push(get_str(buf, pos));
+            }
+        } else {
+            let nf = get_varint(buf, pos) as usize;
+            out.reserve(nf * 2);
+            for _ in 0..2 * nf {
+                out.push(get_str(buf, pos));
+            }
+        }
+        (at, flags, id, out)
+    }
+
+    /// Offsets, IDs and deleted flags of every entry, in order (cheap scan without values).
+    fn scan(&self, master: StreamId) -> Vec<(usize, StreamId, bool)> {
+        let mf_len = self.master_fields().len();
+        let mut pos = self.start as usize;
+        let mut v = Vec::with_capacity(self.total as usize);
+        while pos < self.buf.len() {
+            let at = pos;
+            let flags = self.buf[pos];
+            pos += 1;
+            let dms = get_varint(&self.buf, &mut pos);
+            let seq = get_varint(&self.buf, &mut pos);
+            let n = if flags & F_SAMEFIELDS != 0 { mf_len } else { 2 * get_varint(&self.buf, &mut pos) as usize };
+            for _ in 0..n {
+                let l = get_varint(&self.buf, &mut pos) as usize;
+                pos += l;
+            }
+            v.push((at, StreamId::new(master.ms + dms, seq), flags & F_DELETED != 0));
+        }
+        v
+    }
+
+    fn entry_at<'a>(&'a self, master: StreamId, at: usize) -> Entry<'a> {
+        let mf = self.master_fields();
+        let mut pos = at;
+        let (_, _, id, f) = self.decode(master, &mut pos, &mf);
+        (id, f)
+    }
+
+    fn mark_deleted(&mut self, at: usize) {
+        self.buf[at] |= F_DELETED;
+        self.live -= 1;
+    }
+}
+
+fn entry_lp_bytes(fields: &[&[u8]], same: bool) -> usize {
+    // flags, ms-diff, seq-diff, (field count), values (and fields), lp-count: small ints ~2 bytes.
+    let mut n = 2 + 2 + 2 + 2;
+    for (i, f) in fields.iter().enumerate() {
+        if !same || i % 2 == 1 {
+            n += lp_elem_len(f);
+        }
+    }
+    if !same {
+        n += 2;
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer groups
+// ---------------------------------------------------------------------------------------------
+
+/// One entry of a group's pending entries list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub consumer: Box<[u8]>,
+    /// Last delivery time (Unix ms).
+    pub delivery_time: u64,
+    pub delivery_count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Consumer {
+    /// Last time the consumer tried to interact (Redis 7.2 `seen-time`, XINFO `idle`).
+    pub seen_time: u64,
+    /// Last successful interaction (7.2 `active-time`, XINFO `inactive`); `None` = never.
+    pub active_time: Option<u64>,
+    pub pel: BTreeSet<StreamId>,
+}
+
+/// `entries-read` unknown (Redis's `SCG_INVALID_ENTRIES_READ`).
+pub const ENTRIES_READ_UNKNOWN: i64 = -1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub last_id: StreamId,
+    pub entries_read: i64,
+    pub pel: BTreeMap<StreamId, Pending>,
+    pub consumers: BTreeMap<Box<[u8]>, Consumer>,
+}
+
+impl Group {
+    pub fn new(last_id: StreamId, entries_read: i64) -> Group {
+        Group { last_id, entries_read, pel: BTreeMap::new(), consumers: BTreeMap::new() }
+    }
+
+    /// The consumer named `name`, created if missing (with `seen_time` = now); returns
+    /// whether it was created.
+    pub fn consumer(&mut self, name: &[u8], now: u64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        if created {
+            self.consumers.insert(name.into(), Consumer { seen_time: now, active_time: None, pel: BTreeSet::new() });
+        }
+        (self.consumers.get_mut(name).unwrap(), created)
+    }
+
+    /// Records a delivery of `id` to `consumer` (which must exist): a new PEL entry, or an
+    /// existing one moved to this consumer with its count incremented when `count` says so.
+    pub fn deliver(&mut self, id: StreamId, consumer: &[u8], now: u64, incr_count: bool) {
+        match self.pel.get_mut(&id) {
+            Some(p) => {
+                if &*p.consumer != consumer {
+                    if let Some(old) = self.consumers.get_mut(&p.consumer) {
+                        old.pel.remove(&id);
+                    }
+                    p.consumer = consumer.into();
+                }
+                p.delivery_time = now;
+                if incr_count {
+                    p.delivery_count += 1;
+                }
+            }
+            None => {
+                self.pel.insert(id, Pending { consumer: consumer.into(), delivery_time: now, delivery_count: 1 });
+            }
+        }
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+    }
+
+    /// Delivers a never-delivered (`>`) entry: a fresh PEL entry owned by `consumer` (an
+    /// older one for the same ID, after SETID moved the group back, is replaced).
+    pub fn deliver_new(&mut self, id: StreamId, consumer: &[u8], now: u64) {
+        self.ack(id);
+        self.deliver(id, consumer, now, true);
+    }
+
+    /// Acknowledges `id`; true if it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+                    c.pel.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Deletes a consumer and its pending entries; returns how many were pending.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pel {
+            self.pel.remove(id);
+        }
+        Some(c.pel.len())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream
+// ---------------------------------------------------------------------------------------------
+
+/// Trimming strategy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trim {
+    MaxLen(u64),
+    MinId(StreamId),
+}
+
+/// A stream: its entries ([`Log`]) and its consumer groups (ordered by name, as Redis's rax).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Stream {
+    pub log: Log,
+    pub groups: BTreeMap<Box<[u8]>, Group>,
+}
+
+impl Stream {
+    pub fn new() -> Stream {
+        Stream::default()
+    }
+
+    /// The entries and the groups, borrowed separately (delivering updates both).
+    pub fn split_groups(&mut self) -> (&Log, &mut BTreeMap<Box<[u8]>, Group>) {
+        (&self.log, &mut self.groups)
+    }
+}
+
+impl std::ops::Deref for Stream {
+    type Target = Log;
+    fn deref(&self) -> &Log {
+        &self.log
+    }
+}
+
+impl std::ops::DerefMut for Stream {
+    fn deref_mut(&mut self) -> &mut Log {
+        &mut self.log
+    }
+}
+
+/// The entries of a stream and its ID bookkeeping.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Log {
+    nodes: BTreeMap<StreamId, Node>,
+    length: u64,
+    pub last_id: StreamId,
+    pub max_deleted_id: StreamId,
+    pub entries_added: u64,
+}
+
+impl Log {
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// Number of packed nodes (`radix-tree-keys`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// `radix-tree-nodes`, see [`rax_nodes`].
+    pub fn rax_node_count(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.key_bytes()).collect();
+        rax_nodes(&keys)
+    }
+
+    /// The first live entry's ID (0-0 when empty).
+    pub fn first_id(&self) -> StreamId {
+        self.first_entry().map(|e| e.0).unwrap_or_default()
+    }
+
+    pub fn first_entry(&self) -> Option<Entry<'_>> {
+        self.range(StreamId::MIN, StreamId::MAX, 1, false).into_iter().next()
+    }
+
+    pub fn last_entry(&self) -> Option<Entry<'_>> {
+        self.range(StreamId::MIN, StreamId::MAX, 1, true).into_iter().next()
+    }
+
+    /// Appends an entry; the caller checked `id > last_id`. `fields` is a flat field/value
+    /// list. A new node starts when the last one holds `max_entries` entries (0 = no limit) or
+    /// would exceed `max_bytes` (0 = no limit).
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], max_entries: u64, max_bytes: u64) {
+        let add = entry_lp_bytes(fields, false) as u64;
+        let need_new = match self.nodes.iter_mut().next_back() {
+            None => true,
+            Some((_, n)) => {
+                (max_bytes > 0 && n.lp_bytes as u64 + add >= max_bytes)
+                    || (max_entries > 0 && n.total as u64 >= max_entries)
+            }
+        };
+        if need_new {
+            if let Some((_, n)) = self.nodes.iter_mut().next_back() {
+                n.buf.shrink_to_fit();
+            }
+            self.nodes.insert(id, Node::new(fields));
+        }
+        let (&master, node) = self.nodes.iter_mut().next_back().unwrap();
+        node.append(master, id, fields);
+        self.length += 1;
+        self.entries_added += 1;
+        self.last_id = id;
+    }
+
+    /// Live entries with `start <= id <= end` in order (reverse: descending), at most `count`
+    /// (0 = all).
+    pub fn range(&self, start: StreamId, end: StreamId, count: usize, rev: bool) -> Vec<Entry<'_>> {
+        let mut out = Vec::new();
+        if start > end {
+            return out;
+        }
+        let limit = if count == 0 { usize::MAX } else { count };
+        // The node holding `start` begins at or before it.
+        let first_key = self.nodes.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(start);
+        let iter = self.nodes.range((Bound::Included(first_key), Bound::Included(end)));
+        if !rev {
+            for (&master, node) in iter {
+                let mf = node.master_fields();
+                let mut pos = node.start as usize;
+                while pos < node.buf.len() {
+                    let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
+                    if id > end {
+                        return out;
+                    }
+                    if flags & F_DELETED == 0 && id >= start {
+                        out.push((id, f));
+                        if out.len() >= limit {
+                            return out;
+                        }
+                    }
+                }
+            }
+        } else {
+            for (&master, node) in iter.rev() {
+                let scan = node.scan(master);
+                for &(at, id, del) in scan.iter().rev() {
+                    if id < start {
+                        return out;
+                    }
+                    if !del && id <= end {
+                        out.push(node.entry_at(master, at));
+                        if out.len() >= limit {
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn locate(&self, id: StreamId) -> Option<(StreamId, usize, bool)> {
+        let (&master, node) = self.nodes.range(..=id).next_back()?;
+        node.scan(master).into_iter().find(|e| e.1 == id).map(|(at, _, del)| (master, at, del))
+    }
+
+    /// The live entry `id`, if present.
+    pub fn get(&self, id: StreamId) -> Option<Entry<'_>> {
+        let (master, at, del) = self.locate(id)?;
+        if del {
+            return None;
+        }
+        Some(self.nodes[&master].entry_at(master, at))
+    }
+
+    pub fn contains(&self, id: StreamId) -> bool {
+        matches!(self.locate(id), Some((_, _, false)))
+    }
+
+    /// XDEL of one ID; true if it was deleted. Updates `max_deleted_id`.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        let Some((master, at, false)) = self.locate(id) else { return false };
+        let node = self.nodes.get_mut(&master).unwrap();
+        node.mark_deleted(at);
+        if node.live == 0 {
+            self.nodes.remove(&master);
+        }
+        self.length -= 1;
+        if id > self.max_deleted_id {
+            self.max_deleted_id = id;
+        }
+        true
+    }
+
+    /// Trims per `strategy`; `approx` removes whole nodes only; `limit` caps the entries
+    /// removed (0 = no cap). Returns the number of entries removed.
+    pub fn trim(&mut self, strategy: Trim, approx: bool, limit: u64) -> u64 {
+        let mut removed = 0u64;
+        while let Some((&master, node)) = self.nodes.iter().next() {
+            let done = match strategy {
+                Trim::MaxLen(n) => self.length <= n,
+                Trim::MinId(_) => false,
+            };
+            if done {
+                break;
+            }
+            // Can the whole node go?
+            let whole = match strategy {
+                Trim::MaxLen(n) => self.length - node.live as u64 >= n,
+                Trim::MinId(min) => {
+                    // Every entry of the node is below min: its last entry is.
+                    let last = node.scan(master).last().map(|e| e.1).unwrap_or(master);
+                    last < min
+                }
+            };
+            if whole {
+                if limit > 0 && removed + node.live as u64 > limit {
+                    break;
+                }
+                removed += node.live as u64;
+                self.length -= node.live as u64;
+                self.nodes.remove(&master);
+                continue;
+            }
+            if approx {
+                break;
+            }
+            // Exact trimming: delete entries of this node one by one.
+            let node = self.nodes.get_mut(&master).unwrap();
+            for (at, id, del) in node.scan(master) {
+                if del {
+                    continue;
+                }
+                let stop = match strategy {
+                    Trim::MaxLen(n) => self.length <= n,
+                    Trim::MinId(min) => id >= min,
+                };
+                if stop {
+                    break;
+                }
+                node.mark_deleted(at);
+                self.length -= 1;
+                removed += 1;
+            }
+            if node.live == 0 {
+                self.nodes.remove(&master);
+            }
+            break;
+        }
+        removed
+    }
+
+    /// Counter of `id` from the first entry ever added, when it can be known (Redis 7's
+    /// estimate): exact at the last ID and, without deletions ahead, at or before the first.
+    pub fn estimate_distance(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.length == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        if id == self.last_id {
+            return Some(self.entries_added);
+        }
+        if id > self.last_id {
+            return None;
+        }
+        let first = self.first_id();
+        if self.max_deleted_id.is_zero() || self.max_deleted_id < first {
+            if id < first {
+                return Some(self.entries_added - self.length);
+            }
+            if id == first {
+                return Some(self.entries_added - self.length + 1);
+            }
+        }
+        None
+    }
+
+    /// Whether an XDEL hole may lie in `[start, end]` (Redis's tombstone check).
+    pub fn has_tombstones(&self, start: Option<StreamId>, end: Option<StreamId>) -> bool {
+        if self.length == 0 || self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id() {
+            return false;
+        }
+        let s = start.unwrap_or(StreamId::MIN);
+        let e = end.unwrap_or(StreamId::MAX);
+        s <= self.max_deleted_id && self.max_deleted_id <= e
+    }
+
+    /// A group's lag, or `None` when it cannot be computed.
+    pub fn group_lag(&self, g: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read != ENTRIES_READ_UNKNOWN && !self.has_tombstones(Some(g.last_id), None) {
+            return Some(self.entries_added as i64 - g.entries_read);
+        }
+        self.estimate_distance(g.last_id).map(|d| self.entries_added as i64 - d as i64)
+    }
+
+    /// Advances a group past a newly delivered `id` (updates `entries-read` and last ID).
+    pub fn group_advance(&self, g: &mut Group, id: StreamId) {
+        if id <= g.last_id {
+            return;
+        }
+        if g.entries_read != ENTRIES_READ_UNKNOWN && !self.has_tombstones(Some(id), None) {
+            g.entries_read += 1;
+        } else if self.entries_added > 0 {
+            g.entries_read = self.estimate_distance(id).map(|d| d as i64).unwrap_or(ENTRIES_READ_UNKNOWN);
+        }
+        g.last_id = id;
+    }
+
+    /// Approximate heap bytes used (for MEMORY USAGE-style reporting and tests).
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.values().map(|n| n.buf.capacity() + std::mem::size_of::<Node>() + 16).sum()
+    }
+}
+
+/// Node count of a compressed radix tree (as Redis's rax) over sorted 16-byte keys: the root,
+/// plus for each compressed chain the node it leads to, plus one node per branch edge.
+pub fn rax_nodes(keys: &[[u8; 16]]) -> usize {
+    fn below(keys: &[[u8; 16]], d: usize) -> usize {
+        if d == 16 {
+            return 0;
+        }
+        let mut e = d;
+        while e < 16 && keys.iter().all(|k| k[e] == keys[0][e]) {
+            e += 1;
+        }
+        if e == 16 {
+            1
+        } else if e > d {
+            1 + branch(keys, e)
+        } else {
+            branch(keys, d)
+        }
+    }
+    fn branch(keys: &[[u8; 16]], e: usize) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < keys.len() {
+            let mut j = i + 1;
+            while j < keys.len() && keys[j][e] == keys[i][e] {
+                j += 1;
+            }
+            n += 1 + below(&keys[i..j], e + 1);
+            i = j;
+        }
+        n
+    }
+    if keys.is_empty() {
+        1
+    } else {
+        1 + below(keys, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId::new(ms, seq)
+    }
+
+    fn fill(s: &mut Stream, n: u64, max: u64) {
+        for i in 1..=n {
+            s.append(id(i, 0), &[b"f", b"v"], max, 4096);
+        }
+    }
+
+    #[test]
+    fn id_parsing_and_ordering() {
+        assert_eq!(parse_id_arg(b"1-2", false), Some(IdArg::Full(id(1, 2))));
+        assert_eq!(parse_id_arg(b"5", false), Some(IdArg::MsOnly(5)));
+        assert_eq!(parse_id_arg(b"+5", false), Some(IdArg::MsOnly(5)));
+        assert_eq!(parse_id_arg(b"5-*", true), Some(IdArg::MsAuto(5)));
+        assert_eq!(parse_id_arg(b"5-*", false), None);
+        assert_eq!(parse_id_arg(b"18446744073709551616", false), None);
+        assert_eq!(parse_id_arg(b"1-2-3", false), None);
+        assert_eq!(parse_id_arg(b"-1", false), None);
+        assert_eq!(parse_id_arg(b"5-", false), None);
+        assert!(id(1, u64::MAX) < id(2, 0));
+        assert_eq!(id(1, u64::MAX).incr(), Some(id(2, 0)));
+        assert_eq!(StreamId::MAX.incr(), None);
+        assert_eq!(StreamId::MIN.decr(), None);
+        assert_eq!(id(2, 0).decr(), Some(id(1, u64::MAX)));
+        assert_eq!(id(12, 3).fmt(), b"12-3");
+    }
+
+    #[test]
+    fn nodes_pack_and_decode() {
+        let mut s = Stream::new();
+        fill(&mut s, 250, 100);
+        s.append(id(300, 7), &[b"other", b"x", b"y", b""], 100, 4096);
+        assert_eq!(s.len(), 251);
+        assert_eq!(s.node_count(), 3);
+        let all = s.range(StreamId::MIN, StreamId::MAX, 0, false);
+        assert_eq!(all.len(), 251);
+        assert_eq!(all[0], (id(1, 0), vec![&b"f"[..], b"v"]));
+        assert_eq!(all[250], (id(300, 7), vec![&b"other"[..], b"x", b"y", b""]));
+        let rev = s.range(id(99, 0), id(102, 0), 0, true);
+        assert_eq!(rev.iter().map(|e| e.0.ms).collect::<Vec<_>>(), vec![102, 101, 100, 99]);
+        assert_eq!(s.range(id(5, 1), id(7, 0), 0, false).len(), 2);
+        assert_eq!(s.range(StreamId::MIN, StreamId::MAX, 3, true).len(), 3);
+        assert_eq!(s.get(id(300, 7)).unwrap().1.len(), 4);
+        assert!(s.get(id(300, 6)).is_none());
+    }
+
+    #[test]
+    fn delete_and_trim() {
+        let mut s = Stream::new();
+        fill(&mut s, 250, 100);
+        assert!(s.delete(id(10, 0)));
+        assert!(!s.delete(id(10, 0)));
+        assert_eq!(s.max_deleted_id, id(10, 0));
+        assert_eq!(s.len(), 249);
+        // Approximate: only whole nodes (first node has 99 live entries).
+        assert_eq!(s.trim(Trim::MaxLen(200), true, 0), 0);
+        assert_eq!(s.trim(Trim::MaxLen(150), true, 0), 99);
+        assert_eq!(s.node_count(), 2);
+        assert_eq!(s.trim(Trim::MaxLen(140), false, 0), 10);
+        assert_eq!(s.first_id(), id(111, 0));
+        assert_eq!(s.trim(Trim::MinId(id(120, 0)), false, 0), 9);
+        assert_eq!(s.first_id(), id(120, 0));
+        // LIMIT stops before a node that would exceed it.
+        assert_eq!(s.trim(Trim::MinId(id(240, 0)), true, 50), 0);
+        assert_eq!(s.trim(Trim::MinId(id(240, 0)), true, 0), 81);
+        assert_eq!(s.len(), 50);
+        assert_eq!(s.entries_added, 250);
+    }
+
+    #[test]
+    fn pel_bookkeeping() {
+        let mut s = Stream::new();
+        fill(&mut s, 3, 100);
+        let mut g = Group::new(StreamId::MIN, 0);
+        g.consumer(b"a", 10);
+        g.consumer(b"b", 10);
+        g.deliver(id(1, 0), b"a", 100, true);
+        g.deliver(id(2, 0), b"a", 100, true);
+        assert_eq!(g.consumers[&b"a"[..]].pel.len(), 2);
+        // Claim by b moves the entry between consumer PELs.
+        g.deliver(id(1, 0), b"b", 200, true);
+        assert_eq!(g.pel[&id(1, 0)].delivery_count, 2);
+        assert_eq!(g.pel[&id(1, 0)].delivery_time, 200);
+        assert_eq!(g.consumers[&b"a"[..]].pel.len(), 1);
+        assert!(g.consumers[&b"b"[..]].pel.contains(&id(1, 0)));
+        assert!(g.ack(id(1, 0)));
+        assert!(!g.ack(id(1, 0)));
+        assert!(g.consumers[&b"b"[..]].pel.is_empty());
+        assert_eq!(g.delete_consumer(b"a"), Some(1));
+        assert!(g.pel.is_empty());
+        // Group progress and lag.
+        let mut g = Group::new(StreamId::MIN, 0);
+        s.group_advance(&mut g, id(1, 0));
+        assert_eq!((g.entries_read, s.group_lag(&g)), (1, Some(2)));
+        s.group_advance(&mut g, id(2, 0));
+        s.group_advance(&mut g, id(3, 0));
+        assert_eq!((g.entries_read, s.group_lag(&g)), (3, Some(0)));
+        // A deletion after the group's position makes the counter an estimate.
+        let mut g2 = Group::new(StreamId::MIN, 0);
+        s.delete(id(2, 0));
+        s.group_advance(&mut g2, id(1, 0));
+        assert_eq!(g2.entries_read, ENTRIES_READ_UNKNOWN);
+        assert_eq!(s.group_lag(&g2), None);
+    }
+
+    #[test]
+    fn rax_node_counts() {
+        assert_eq!(rax_nodes(&[]), 1);
+        assert_eq!(rax_nodes(&[id(1, 1).key_bytes()]), 2);
+        // Two keys differing in the last byte: root chain, branch, two leaves.
+        assert_eq!(rax_nodes(&[id(1, 1).key_bytes(), id(1, 2).key_bytes()]), 4);
+    }
+
+    #[test]
+    fn small_entries_are_compact() {
+        let mut s = Stream::new();
+        for i in 0..10_000u64 {
+            s.append(id(1_700_000_000_000 + i / 3, i % 3), &[b"f", b"v"], 100, 4096);
+        }
+        assert!(s.heap_bytes() < 10_000 * 12, "{} bytes", s.heap_bytes());
+    }
+}
