@@ -3,6 +3,8 @@
 //! Each data-type family adds one variant to [`Value`]; large structures are boxed so that the
 //! enum (and so every table entry) stays small.
 
+use crate::types::hash::Hash;
+use crate::types::set::Set;
 use resp::parse_i64;
 
 /// Largest string that `OBJECT ENCODING` reports as `embstr` (Redis's
@@ -93,6 +95,8 @@ impl StrValue {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -104,6 +108,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -111,6 +117,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
