@@ -309,7 +309,8 @@ fn hrandfield() {
         let r = p.a.run("HRANDFIELD h -7 WITHVALUES");
         assert!(r.starts_with(b"*14\r\n"));
         let text = String::from_utf8_lossy(&r).into_owned();
-        let bulks: Vec<&str> = text.split("\r\n").filter(|l| !l.starts_with(['$', '*'])).filter(|l| !l.is_empty()).collect();
+        let bulks: Vec<&str> =
+            text.split("\r\n").filter(|l| !l.starts_with(['$', '*'])).filter(|l| !l.is_empty()).collect();
         for pair in bulks.chunks(2) {
             let want = (pair[0].as_bytes()[0] - b'a' + b'1') as char;
             assert_eq!(pair[1], want.to_string());

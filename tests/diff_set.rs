@@ -308,7 +308,14 @@ fn set_algebra() {
     // Redis 7.2: store results built from strings are listpacks (7.0 says hashtable).
     assert_eq!(enc(&mut p, "d"), "$8\r\nlistpack\r\n");
     p.resp3();
-    p.check_all(&["SINTER i2 i3", "SUNION nokey", "SDIFF i2 i3", "SMEMBERS i2", "SMEMBERS nokey", "SINTERCARD 2 i2 i3"]);
+    p.check_all(&[
+        "SINTER i2 i3",
+        "SUNION nokey",
+        "SDIFF i2 i3",
+        "SMEMBERS i2",
+        "SMEMBERS nokey",
+        "SINTERCARD 2 i2 i3",
+    ]);
     check_unordered(&mut p, "SUNION s1 s2");
 }
 

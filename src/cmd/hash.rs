@@ -158,7 +158,7 @@ fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
 // ---------------------------------------------------------------------------------------------
 
 fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(name.to_string()));
     }
     let lim = limits(ctx);

@@ -575,10 +575,7 @@ fn union_diff(sets: &[Option<&Set>], op: Op, lim: SetLimits) -> Set {
         Op::Union => build(sets.iter().flatten().flat_map(|s| s.iter().map(|e| e.to_vec())), lim),
         Op::Diff => match sets.first() {
             Some(Some(first)) => build(
-                first
-                    .iter()
-                    .filter(|&e| !sets[1..].iter().flatten().any(|s| contains_elem(s, e)))
-                    .map(|e| e.to_vec()),
+                first.iter().filter(|&e| !sets[1..].iter().flatten().any(|s| contains_elem(s, e))).map(|e| e.to_vec()),
                 lim,
             ),
             _ => Set::new_intset(),

@@ -301,7 +301,9 @@ pub static DIRECTIVES: &[Directive] = &[
     i("hash-max-listpack-entries", 0, I64, "512")
         .alias("hash-max-ziplist-entries")
         .apply(|c, v| c.hash_max_listpack_entries = num(v)),
-    m("hash-max-listpack-value", 0, "64").alias("hash-max-ziplist-value").apply(|c, v| c.hash_max_listpack_value = num(v)),
+    m("hash-max-listpack-value", 0, "64")
+        .alias("hash-max-ziplist-value")
+        .apply(|c, v| c.hash_max_listpack_value = num(v)),
     i("list-max-listpack-size", i32::MIN as i64, I32, "-2").alias("list-max-ziplist-size"),
     i("list-compress-depth", 0, I32, "0"),
     i("set-max-intset-entries", 0, I64, "512").apply(|c, v| c.set_max_intset_entries = num(v)),

@@ -233,7 +233,7 @@ impl Set {
             Set::Table(_) => false,
         };
         if over {
-            self.to_table();
+            self.convert_to_table();
         }
     }
 
@@ -265,7 +265,7 @@ impl Set {
         }
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         let mut t = Table::with_capacity_and_hasher(self.len() + 1, Default::default());
         for e in self.iter() {
             t.insert(e.to_vec().into());
@@ -283,7 +283,7 @@ impl Set {
                 if let Some(v) = int_of(x) {
                     let added = s.insert(v);
                     if added && s.len() > lim.intset_entries.min(INTSET_HARD_MAX) {
-                        self.to_table();
+                        self.convert_to_table();
                     }
                     return added;
                 }
@@ -301,7 +301,7 @@ impl Set {
                     p.push(x);
                     *self = Set::Pack(p);
                 } else {
-                    self.to_table();
+                    self.convert_to_table();
                     self.add(x, lim);
                 }
                 true
@@ -313,7 +313,7 @@ impl Set {
                 if p.len() < lim.listpack_entries && x.len() <= lim.listpack_value {
                     p.push(x);
                 } else {
-                    self.to_table();
+                    self.convert_to_table();
                     self.add(x, lim);
                 }
                 true
