@@ -569,7 +569,7 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// Redis's SCAN cursor syntax: `strtoull` over the whole argument, no leading space.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let (neg, digits) = match arg.first()? {
         b'-' => (true, &arg[1..]),
         b'+' => (false, &arg[1..]),

@@ -1,5 +1,502 @@
-//! The hash command family (rows are added as the family is implemented).
+//! Hash commands: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HEXISTS, HLEN, HSTRLEN, HKEYS, HVALS,
+//! HGETALL, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN.
+//!
+//! The data structure and its encodings (`listpack` / `hashtable`, Redis's thresholds
+//! `hash-max-listpack-entries` and `hash-max-listpack-value`) live in [`crate::types::hash`].
+//! HINCRBYFLOAT computes in C `long double` precision through the string family's
+//! [`LongDouble`], so results match Redis digit for digit.
+//!
+//! Differences from Redis: HRANDFIELD with a negative count (repetitions allowed) refuses
+//! counts below -[`MAX_REPEAT`] with `ERR value is out of range` instead of building a reply of
+//! that many elements (Redis tries and may run out of memory); hashtable-encoded hashes iterate
+//! (HGETALL, HKEYS, HSCAN) in an order of their own, as Redis's order is arbitrary too.
 
-use super::CommandSpec;
+use rand::Rng;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use super::string::LongDouble;
+use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::{glob, Db};
+use crate::types::hash::{Hash, HashLimits};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hset).doc(
+        "hash",
+        "2.0.0",
+        "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+        "Creates or modifies the value of a field in a hash.",
+    ),
+    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hsetnx).doc(
+        "hash",
+        "2.0.0",
+        "O(1)",
+        "Sets the value of a field in a hash only when the field doesn't exist.",
+    ),
+    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hmset).doc(
+        "hash",
+        "2.0.0",
+        "O(N) where N is the number of fields being set.",
+        "Sets the values of multiple fields.",
+    ),
+    CommandSpec::new("hget", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hget).doc(
+        "hash",
+        "2.0.0",
+        "O(1)",
+        "Returns the value of a field in a hash.",
+    ),
+    CommandSpec::new("hmget", -3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hmget).doc(
+        "hash",
+        "2.0.0",
+        "O(N) where N is the number of fields being requested.",
+        "Returns the values of all fields in a hash.",
+    ),
+    CommandSpec::new("hdel", -3, WRITE | FAST, acl::HASH, keys(1, 1, 1), hdel).doc(
+        "hash",
+        "2.0.0",
+        "O(N) where N is the number of fields to be removed.",
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+    ),
+    CommandSpec::new("hexists", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hexists).doc(
+        "hash",
+        "2.0.0",
+        "O(1)",
+        "Determines whether a field exists in a hash.",
+    ),
+    CommandSpec::new("hlen", 2, READONLY | FAST, acl::HASH, keys(1, 1, 1), hlen).doc(
+        "hash",
+        "2.0.0",
+        "O(1)",
+        "Returns the number of fields in a hash.",
+    ),
+    CommandSpec::new("hstrlen", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hstrlen).doc(
+        "hash",
+        "3.2.0",
+        "O(1)",
+        "Returns the length of the value of a field.",
+    ),
+    CommandSpec::new("hkeys", 2, READONLY, acl::HASH, keys(1, 1, 1), hkeys)
+        .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash.")
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("hvals", 2, READONLY, acl::HASH, keys(1, 1, 1), hvals)
+        .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all values in a hash.")
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("hgetall", 2, READONLY, acl::HASH, keys(1, 1, 1), hgetall)
+        .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields and values in a hash.")
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hincrby).doc(
+        "hash",
+        "2.0.0",
+        "O(1)",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+    ),
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hincrbyfloat).doc(
+        "hash",
+        "2.6.0",
+        "O(1)",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+    ),
+    CommandSpec::new("hrandfield", -2, READONLY, acl::HASH, keys(1, 1, 1), hrandfield)
+        .doc(
+            "hash",
+            "6.2.0",
+            "O(N) where N is the number of fields returned",
+            "Returns one or more random fields from a hash.",
+        )
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("hscan", -3, READONLY, acl::HASH, keys(1, 1, 1), hscan)
+        .doc(
+            "hash",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+            "Iterates over fields and values of a hash.",
+        )
+        .tips(&["nondeterministic_output"]),
+];
+
+/// Largest repetition count HRANDFIELD / SRANDMEMBER accept with a negative count (a reply of
+/// that many elements is built in memory).
+pub const MAX_REPEAT: u64 = 1 << 24;
+
+fn limits(ctx: &Ctx) -> HashLimits {
+    let c = ctx.server.config.read();
+    HashLimits { entries: c.hash_max_listpack_entries, value: c.hash_max_listpack_value }
+}
+
+fn as_hash(e: &Entry) -> Result<&Hash, CmdError> {
+    match &e.value {
+        Value::Hash(h) => Ok(h),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+/// The hash at `key` for reading (counts a keyspace hit or miss), or WRONGTYPE.
+fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Hash>, CmdError> {
+    match db.get_counted(key) {
+        None => Ok(None),
+        Some(e) => as_hash(e).map(Some),
+    }
+}
+
+/// The hash at `key` for writing, created empty if missing; WRONGTYPE for another type. The
+/// caller must leave it non-empty or delete the key.
+fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
+    match db.get(key).map(|e| matches!(e.value, Value::Hash(_))) {
+        Some(false) => return Err(CmdError::WrongType),
+        Some(true) => {}
+        None => {
+            db.set(key, Value::Hash(Box::new(Hash::new())), NO_EXPIRE);
+        }
+    }
+    match db.get(key).map(|e| &mut e.value) {
+        Some(Value::Hash(h)) => Ok(h),
+        _ => unreachable!("just checked or created"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------
+
+fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdError> {
+    if !args.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity(name.to_string()));
+    }
+    let lim = limits(ctx);
+    let key = args[1];
+    let mut db = ctx.db();
+    let h = write(&mut db, key)?;
+    // Redis converts first if any field or value is too long for the listpack.
+    h.convert_for(&args[2..], lim);
+    let mut added = 0;
+    for pair in args[2..].chunks(2) {
+        if h.set(pair[0], pair[1], lim) {
+            added += 1;
+        }
+    }
+    db.touch(key);
+    Ok(added)
+}
+
+fn hset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let n = hset_generic(ctx, args, "hset")?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hset_generic(ctx, args, "hmset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let lim = limits(ctx);
+    let key = args[1];
+    let mut db = ctx.db();
+    let h = write(&mut db, key)?;
+    if h.contains(args[2]) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    h.set(args[2], args[3], lim);
+    db.touch(key);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let mut db = ctx.db();
+    let (deleted, empty) = match db.get(key) {
+        None => (0, false),
+        Some(e) => match &mut e.value {
+            Value::Hash(h) => {
+                let mut n = 0;
+                for f in &args[2..] {
+                    if h.remove(f) {
+                        n += 1;
+                        if h.is_empty() {
+                            break;
+                        }
+                    }
+                }
+                (n, h.is_empty())
+            }
+            _ => return Err(CmdError::WrongType),
+        },
+    };
+    if empty {
+        db.remove(key);
+    } else if deleted > 0 {
+        db.touch(key);
+    }
+    ctx.out.int(deleted);
+    Ok(())
+}
+
+fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = args::int(args[3])?;
+    let lim = limits(ctx);
+    let key = args[1];
+    let mut db = ctx.db();
+    // Check the type before creating anything.
+    if let Some(e) = db.get(key) {
+        as_hash(e)?;
+    }
+    let cur = match db.get(key).map(|e| as_hash(e)) {
+        Some(Ok(h)) => match h.get(args[2]) {
+            Some(v) => resp::parse_i64(v).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
+            None => 0,
+        },
+        _ => 0,
+    };
+    let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
+    let mut b = itoa::Buffer::new();
+    let text = b.format(new);
+    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    db.touch(key);
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = LongDouble::parse(args[3]).ok_or(CmdError::NotFloat)?;
+    if !by.is_finite() {
+        return Err(CmdError::msg("ERR value is NaN or Infinity"));
+    }
+    let lim = limits(ctx);
+    let key = args[1];
+    let mut db = ctx.db();
+    let cur = match db.get(key) {
+        None => LongDouble::ZERO,
+        Some(e) => match as_hash(e)?.get(args[2]) {
+            Some(v) => LongDouble::parse(v).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
+            None => LongDouble::ZERO,
+        },
+    };
+    let sum = cur + by;
+    if !sum.is_finite() {
+        return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
+    }
+    let text = sum.to_human();
+    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    db.touch(key);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------
+
+fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    match read(&mut db, args[1])?.and_then(|h| h.get(args[2])) {
+        Some(v) => out.bulk(v),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    let h = read(&mut db, args[1])?;
+    out.array(args.len() - 2);
+    for f in &args[2..] {
+        match h.and_then(|h| h.get(f)) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let found = read(&mut db, args[1])?.is_some_and(|h| h.contains(args[2]));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let n = read(&mut db, args[1])?.map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let n = read(&mut db, args[1])?.and_then(|h| h.get(args[2])).map_or(0, |v| v.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// HKEYS / HVALS / HGETALL.
+fn hgetall_generic(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    let h = read(&mut db, key)?;
+    let n = h.map_or(0, |h| h.len());
+    if fields && values {
+        out.map(n);
+    } else {
+        out.array(n);
+    }
+    if let Some(h) = h {
+        for (f, v) in h.iter() {
+            if fields {
+                out.bulk(f);
+            }
+            if values {
+                out.bulk(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hgetall_generic(ctx, args[1], true, false)
+}
+
+fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hgetall_generic(ctx, args[1], false, true)
+}
+
+fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hgetall_generic(ctx, args[1], true, true)
+}
+
+/// The count of HRANDFIELD / SRANDMEMBER: an integer in [-i64::MAX, i64::MAX], with Redis's
+/// error texts.
+pub(crate) fn random_count(arg: &[u8]) -> Result<i64, CmdError> {
+    let n = args::int(arg)?;
+    if n == i64::MIN {
+        return Err(CmdError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    Ok(n)
+}
+
+fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 2 {
+        let (mut db, out) = ctx.db_out();
+        match read(&mut db, args[1])? {
+            Some(h) => {
+                let i = rand::thread_rng().gen_range(0..h.len());
+                out.bulk(h.nth(i).0);
+            }
+            None => out.null(),
+        }
+        return Ok(());
+    }
+    let count = random_count(args[2])?;
+    let withvalues = match args.len() {
+        3 => false,
+        4 if args::is(args[3], "withvalues") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(CmdError::msg("ERR value is out of range"));
+    }
+    if count < 0 && count.unsigned_abs() > MAX_REPEAT {
+        return Err(CmdError::msg("ERR value is out of range"));
+    }
+    let (mut db, out) = ctx.db_out();
+    let Some(h) = read(&mut db, args[1])? else {
+        out.array(0);
+        return Ok(());
+    };
+    let size = h.len();
+    let resp3 = out.resp3;
+    let emit = |out: &mut resp::Writer, f: &[u8], v: &[u8]| {
+        if withvalues && resp3 {
+            out.array(2);
+        }
+        out.bulk(f);
+        if withvalues {
+            out.bulk(v);
+        }
+    };
+    let header = |out: &mut resp::Writer, n: usize| out.array(if withvalues && !resp3 { 2 * n } else { n });
+    let mut rng = rand::thread_rng();
+    if count == 0 {
+        out.array(0);
+    } else if count < 0 || count == 1 {
+        // Repetitions allowed.
+        let n = count.unsigned_abs() as usize;
+        header(out, n);
+        for _ in 0..n {
+            let (f, v) = h.nth(rng.gen_range(0..size));
+            emit(out, f, v);
+        }
+    } else if count as u64 >= size as u64 {
+        header(out, size);
+        for (f, v) in h.iter() {
+            emit(out, f, v);
+        }
+    } else {
+        let n = count as usize;
+        header(out, n);
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        for i in rand::seq::index::sample(&mut rng, size, n) {
+            emit(out, pairs[i].0, pairs[i].1);
+        }
+    }
+    Ok(())
+}
+
+/// HSCAN / SSCAN options after the cursor: `MATCH pattern`, `COUNT n` (n ≥ 1), any order,
+/// the last one wins; anything else is a syntax error.
+pub(crate) fn scan_options<'a>(args: &[&'a [u8]]) -> Result<(Option<&'a [u8]>, usize), CmdError> {
+    let mut pattern = None;
+    let mut count = 10usize;
+    let mut i = 0;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if args::is(args[i], "count") && has_value {
+            let n = args::int(args[i + 1])?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = n as usize;
+        } else if args::is(args[i], "match") && has_value {
+            pattern = Some(args[i + 1]);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok((pattern.filter(|p| *p != b"*"), count))
+}
+
+/// Writes a SCAN-style reply: the cursor, then the items.
+pub(crate) fn scan_reply(out: &mut resp::Writer, cursor: u64, items: &[&[u8]]) {
+    out.array(2);
+    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
+    out.array(items.len());
+    for i in items {
+        out.bulk(i);
+    }
+}
+
+fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let (mut db, out) = ctx.db_out();
+    let Some(h) = read(&mut db, args[1])? else {
+        scan_reply(out, 0, &[]);
+        return Ok(());
+    };
+    // Options are parsed once the key is known to hold a hash, as Redis does.
+    let (pattern, count) = scan_options(&args[3..])?;
+    let mut items: Vec<&[u8]> = Vec::new();
+    let next = h.scan(cursor, count, |f, v| {
+        if pattern.is_none_or(|p| glob::glob_match(p, f, false)) {
+            items.push(f);
+            items.push(v);
+        }
+    });
+    scan_reply(out, next, &items);
+    Ok(())
+}

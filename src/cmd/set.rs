@@ -1,5 +1,723 @@
-//! The set command family (rows are added as the family is implemented).
+//! Set commands: SADD, SREM, SISMEMBER, SMISMEMBER, SMEMBERS, SCARD, SPOP, SRANDMEMBER, SMOVE,
+//! SINTER, SINTERCARD, SINTERSTORE, SUNION, SUNIONSTORE, SDIFF, SDIFFSTORE, SSCAN.
+//!
+//! The data structure and its encodings (`intset` / `listpack` / `hashtable`, with Redis 7.2's
+//! thresholds and conversions) live in [`crate::types::set`].
+//!
+//! Multi-key commands take the sets they read out of their entries for the computation (a
+//! placeholder stays in place; nothing else can see it since the command holds the shards'
+//! locks) and put them back afterwards, so SINTER/SUNION/SDIFF read large sets without copying
+//! them. Results follow Redis's order: SINTER walks the smallest set; SUNION/SDIFF and the
+//! STORE variants build a new set starting as an intset, which grows through the usual
+//! conversions (so the reply is sorted while it stays an intset).
+//!
+//! Differences from Redis: Redis 7.0 keeps small non-integer sets as `hashtable`; redstart
+//! follows Redis 7.2 (`listpack`, insertion order). SRANDMEMBER with a negative count refuses
+//! counts below -[`MAX_REPEAT`] with `ERR value is out of range` (Redis tries to build the reply
+//! and may run out of memory).
 
-use super::CommandSpec;
+use std::collections::HashMap;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use rand::Rng;
+
+use super::hash::{random_count, scan_options, scan_reply, MAX_REPEAT};
+use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use super::{KeySpecDoc, NO_KEYS};
+use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::{glob, Db};
+use crate::types::set::{Elem, Set, SetLimits};
+
+const SINTERCARD_KEYS: KeySpec = KeySpec { finder: Some(sintercard_keys), ..NO_KEYS };
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, acl::SET, keys(1, 1, 1), sadd).doc(
+        "set",
+        "1.0.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Adds one or more members to a set. Creates the key if it doesn't exist.",
+    ),
+    CommandSpec::new("srem", -3, WRITE | FAST, acl::SET, keys(1, 1, 1), srem).doc(
+        "set",
+        "1.0.0",
+        "O(N) where N is the number of members to be removed.",
+        "Removes one or more members from a set. Deletes the set if the last member was removed.",
+    ),
+    CommandSpec::new("sismember", 3, READONLY | FAST, acl::SET, keys(1, 1, 1), sismember).doc(
+        "set",
+        "1.0.0",
+        "O(1)",
+        "Determines whether a member belongs to a set.",
+    ),
+    CommandSpec::new("smismember", -3, READONLY | FAST, acl::SET, keys(1, 1, 1), smismember).doc(
+        "set",
+        "6.2.0",
+        "O(N) where N is the number of elements being checked for membership",
+        "Determines whether multiple members belong to a set.",
+    ),
+    CommandSpec::new("smembers", 2, READONLY, acl::SET, keys(1, 1, 1), smembers)
+        .doc("set", "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.")
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("scard", 2, READONLY | FAST, acl::SET, keys(1, 1, 1), scard).doc(
+        "set",
+        "1.0.0",
+        "O(1)",
+        "Returns the number of members in a set.",
+    ),
+    CommandSpec::new("spop", -2, WRITE | FAST, acl::SET, keys(1, 1, 1), spop)
+        .doc(
+            "set",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+            "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+        )
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("srandmember", -2, READONLY, acl::SET, keys(1, 1, 1), srandmember)
+        .doc(
+            "set",
+            "1.0.0",
+            "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+            "Get one or multiple random members from a set",
+        )
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("smove", 4, WRITE | FAST, acl::SET, keys(1, 2, 1), smove).doc(
+        "set",
+        "1.0.0",
+        "O(1)",
+        "Moves a member from one set to another.",
+    ),
+    CommandSpec::new("sinter", -2, READONLY, acl::SET, keys(1, -1, 1), sinter)
+        .doc(
+            "set",
+            "1.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+            "Returns the intersect of multiple sets.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("sintercard", -3, READONLY | MOVABLEKEYS, acl::SET, SINTERCARD_KEYS, sintercard)
+        .doc(
+            "set",
+            "7.0.0",
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+            "Returns the number of members of the intersect of multiple sets.",
+        )
+        .key_specs(&[KeySpecDoc {
+            flags: &["RO", "access"],
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+        }]),
+    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sinterstore).doc(
+        "set",
+        "1.0.0",
+        "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Stores the intersect of multiple sets in a key.",
+    ),
+    CommandSpec::new("sunion", -2, READONLY, acl::SET, keys(1, -1, 1), sunion)
+        .doc(
+            "set",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+            "Returns the union of multiple sets.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sunionstore).doc(
+        "set",
+        "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Stores the union of multiple sets in a key.",
+    ),
+    CommandSpec::new("sdiff", -2, READONLY, acl::SET, keys(1, -1, 1), sdiff)
+        .doc(
+            "set",
+            "1.0.0",
+            "O(N) where N is the total number of elements in all given sets.",
+            "Returns the difference of multiple sets.",
+        )
+        .tips(&["nondeterministic_output_order"]),
+    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sdiffstore).doc(
+        "set",
+        "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Stores the difference of multiple sets in a key.",
+    ),
+    CommandSpec::new("sscan", -3, READONLY, acl::SET, keys(1, 1, 1), sscan)
+        .doc(
+            "set",
+            "2.8.0",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+            "Iterates over members of a set.",
+        )
+        .tips(&["nondeterministic_output"]),
+];
+
+/// SINTERCARD's keys: `numkeys` keys after the count. An invalid count yields no keys (the
+/// handler rejects it before touching the keyspace).
+fn sintercard_keys(args: &[&[u8]]) -> Vec<usize> {
+    match args.get(1).and_then(|a| resp::parse_i64(a)) {
+        Some(n) if n >= 1 && (n as u64) <= args.len().saturating_sub(2) as u64 => (2..2 + n as usize).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn limits(ctx: &Ctx) -> SetLimits {
+    let c = ctx.server.config.read();
+    SetLimits {
+        intset_entries: c.set_max_intset_entries,
+        listpack_entries: c.set_max_listpack_entries,
+        listpack_value: c.set_max_listpack_value,
+    }
+}
+
+fn as_set(e: &Entry) -> Result<&Set, CmdError> {
+    match &e.value {
+        Value::Set(s) => Ok(s),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Set>, CmdError> {
+    match db.get_counted(key) {
+        None => Ok(None),
+        Some(e) => as_set(e).map(Some),
+    }
+}
+
+/// The set at `key` for writing, or `None` if missing; WRONGTYPE for another type.
+fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d mut Set>, CmdError> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Set(s) => Ok(Some(s)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+fn bulk_elem(out: &mut resp::Writer, e: Elem) {
+    let mut b = itoa::Buffer::new();
+    out.bulk(e.bytes(&mut b));
+}
+
+fn contains_elem(s: &Set, e: Elem) -> bool {
+    match (s, e) {
+        (Set::Int(i), Elem::Int(v)) => i.contains(v),
+        _ => s.contains(e.bytes(&mut itoa::Buffer::new())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-key commands
+// ---------------------------------------------------------------------------------------------
+
+fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let lim = limits(ctx);
+    let key = args[1];
+    let members = &args[2..];
+    let mut db = ctx.db();
+    match write(&mut db, key)? {
+        Some(s) => s.maybe_convert(members.len(), lim),
+        None => {
+            db.set(key, Value::Set(Box::new(Set::create(members[0], members.len(), lim))), NO_EXPIRE);
+        }
+    }
+    let s = write(&mut db, key)?.expect("present");
+    let added = members.iter().filter(|m| s.add(m, lim)).count();
+    if added > 0 {
+        db.touch(key);
+    }
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let mut db = ctx.db();
+    let (removed, empty) = match write(&mut db, key)? {
+        None => (0, false),
+        Some(s) => {
+            let mut n = 0;
+            for m in &args[2..] {
+                if s.remove(m) {
+                    n += 1;
+                    if s.is_empty() {
+                        break;
+                    }
+                }
+            }
+            (n, s.is_empty())
+        }
+    };
+    if empty {
+        db.remove(key);
+    } else if removed > 0 {
+        db.touch(key);
+    }
+    ctx.out.int(removed);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let found = read(&mut db, args[1])?.is_some_and(|s| s.contains(args[2]));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    let s = read(&mut db, args[1])?;
+    out.array(args.len() - 2);
+    for m in &args[2..] {
+        out.int(s.is_some_and(|s| s.contains(m)) as i64);
+    }
+    Ok(())
+}
+
+fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    match read(&mut db, args[1])? {
+        None => out.set(0),
+        Some(s) => {
+            out.set(s.len());
+            for e in s.iter() {
+                bulk_elem(out, e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let n = read(&mut db, args[1])?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let count = match args.len() {
+        2 => None,
+        3 => match resp::parse_i64(args[2]) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return Err(CmdError::msg("ERR value is out of range, must be positive")),
+        },
+        _ => return Err(CmdError::Syntax),
+    };
+    let (mut db, out) = ctx.db_out();
+    let mut rng = rand::thread_rng();
+    let empty = match write(&mut db, key)? {
+        None => {
+            match count {
+                None => out.null(),
+                Some(_) => out.set(0),
+            }
+            return Ok(());
+        }
+        Some(s) => match count {
+            None => {
+                let i = rng.gen_range(0..s.len());
+                out.bulk(&s.take_nth(i));
+                s.is_empty()
+            }
+            Some(0) => {
+                out.set(0);
+                return Ok(());
+            }
+            Some(n) if n >= s.len() as u64 => {
+                out.set(s.len());
+                for e in s.iter() {
+                    bulk_elem(out, e);
+                }
+                true
+            }
+            Some(n) => {
+                out.set(n as usize);
+                for _ in 0..n {
+                    let i = rng.gen_range(0..s.len());
+                    out.bulk(&s.take_nth(i));
+                }
+                false
+            }
+        },
+    };
+    if empty {
+        db.remove(key);
+    } else {
+        db.touch(key);
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => Some(random_count(args[2])?),
+        _ => return Err(CmdError::Syntax),
+    };
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > MAX_REPEAT) {
+        return Err(CmdError::msg("ERR value is out of range"));
+    }
+    let (mut db, out) = ctx.db_out();
+    let s = read(&mut db, args[1])?;
+    let mut rng = rand::thread_rng();
+    let Some(count) = count else {
+        match s {
+            Some(s) => bulk_elem(out, s.nth(rng.gen_range(0..s.len()))),
+            None => out.null(),
+        }
+        return Ok(());
+    };
+    let Some(s) = s else {
+        out.array(0);
+        return Ok(());
+    };
+    let size = s.len();
+    if count == 0 {
+        out.array(0);
+    } else if count < 0 {
+        let n = count.unsigned_abs() as usize;
+        out.array(n);
+        match s {
+            // O(1) random access.
+            Set::Table(_) | Set::Int(_) => {
+                for _ in 0..n {
+                    bulk_elem(out, s.nth(rng.gen_range(0..size)));
+                }
+            }
+            Set::Pack(_) => {
+                let all: Vec<Elem> = s.iter().collect();
+                for _ in 0..n {
+                    bulk_elem(out, all[rng.gen_range(0..size)]);
+                }
+            }
+        }
+    } else if count as u64 >= size as u64 {
+        out.array(size);
+        for e in s.iter() {
+            bulk_elem(out, e);
+        }
+    } else {
+        let n = count as usize;
+        out.array(n);
+        let all: Vec<Elem> = s.iter().collect();
+        for i in rand::seq::index::sample(&mut rng, size, n) {
+            bulk_elem(out, all[i]);
+        }
+    }
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (src, dst, member) = (args[1], args[2], args[3]);
+    let lim = limits(ctx);
+    let mut db = ctx.db();
+    let Some(e) = db.get(src) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    as_set(e)?;
+    if let Some(e) = db.get(dst) {
+        as_set(e)?;
+    }
+    if src == dst {
+        let found = read(&mut db, src)?.is_some_and(|s| s.contains(member));
+        ctx.out.int(found as i64);
+        return Ok(());
+    }
+    let s = write(&mut db, src)?.expect("checked");
+    if !s.remove(member) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if s.is_empty() {
+        db.remove(src);
+    } else {
+        db.touch(src);
+    }
+    match write(&mut db, dst)? {
+        Some(d) => {
+            d.add(member, lim);
+        }
+        None => {
+            let mut d = Set::create(member, 1, lim);
+            d.add(member, lim);
+            db.set(dst, Value::Set(Box::new(d)), NO_EXPIRE);
+        }
+    }
+    db.touch(dst);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let (mut db, out) = ctx.db_out();
+    let Some(s) = read(&mut db, args[1])? else {
+        scan_reply(out, 0, &[]);
+        return Ok(());
+    };
+    let (pattern, count) = scan_options(&args[3..])?;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut buf = itoa::Buffer::new();
+    let next = s.scan(cursor, count, |e| {
+        let b = e.bytes(&mut buf);
+        if pattern.is_none_or(|p| glob::glob_match(p, b, false)) {
+            items.push(b.to_vec());
+        }
+    });
+    let refs: Vec<&[u8]> = items.iter().map(|v| v.as_slice()).collect();
+    scan_reply(out, next, &refs);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-key commands
+// ---------------------------------------------------------------------------------------------
+
+/// Sets taken out of the keyspace for a multi-key computation; `restore` puts them back.
+struct Taken<'k> {
+    /// Each distinct key and the index of its set in `sets` (None: missing key).
+    keys: Vec<(&'k [u8], Option<usize>)>,
+    sets: Vec<Set>,
+    /// Per argument key: index in `sets`, None for a missing key.
+    slots: Vec<Option<usize>>,
+}
+
+impl<'k> Taken<'k> {
+    /// Takes the sets at `keys` (looked up as reads, in order). Every key is type-checked, as
+    /// Redis does, even after a missing one; on WRONGTYPE everything is put back.
+    fn take(db: &mut Db, keys: &[&'k [u8]]) -> Result<Taken<'k>, CmdError> {
+        let mut t = Taken { keys: Vec::new(), sets: Vec::new(), slots: Vec::with_capacity(keys.len()) };
+        let mut seen: HashMap<&[u8], Option<usize>> = HashMap::new();
+        for &k in keys {
+            if let Some(&slot) = seen.get(k) {
+                t.slots.push(slot);
+                continue;
+            }
+            let slot = match db.get_counted(k) {
+                None => None,
+                Some(e) => match &mut e.value {
+                    Value::Set(s) => {
+                        t.sets.push(std::mem::replace(s, Set::new_intset()));
+                        Some(t.sets.len() - 1)
+                    }
+                    _ => {
+                        t.restore(db);
+                        return Err(CmdError::WrongType);
+                    }
+                },
+            };
+            seen.insert(k, slot);
+            t.keys.push((k, slot));
+            t.slots.push(slot);
+        }
+        Ok(t)
+    }
+
+    /// The set of each argument key, in order.
+    fn args(&self) -> Vec<Option<&Set>> {
+        self.slots.iter().map(|s| s.map(|i| &self.sets[i])).collect()
+    }
+
+    fn restore(self, db: &mut Db) {
+        let mut sets: Vec<Option<Set>> = self.sets.into_iter().map(Some).collect();
+        for (k, slot) in self.keys {
+            if let Some(i) = slot {
+                if let Some(Entry { value: Value::Set(s), .. }) = db.peek(k) {
+                    **s = sets[i].take().expect("each set restored once");
+                }
+            }
+        }
+    }
+}
+
+/// Members of the intersection, walking the smallest set as Redis does; stops after `limit`.
+fn inter<'s>(sets: &[Option<&'s Set>], limit: usize) -> Vec<Elem<'s>> {
+    let mut present: Vec<&Set> = Vec::with_capacity(sets.len());
+    for s in sets {
+        match s {
+            Some(s) => present.push(s),
+            None => return Vec::new(),
+        }
+    }
+    present.sort_by_key(|s| s.len());
+    let Some((first, rest)) = present.split_first() else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in first.iter() {
+        if out.len() >= limit {
+            break;
+        }
+        if rest.iter().all(|s| contains_elem(s, e)) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// A new set holding `members`, built as Redis builds SUNION/SDIFF/STORE results (starting as
+/// an intset and converting as it grows).
+fn build(members: impl Iterator<Item = Vec<u8>>, lim: SetLimits) -> Set {
+    let mut s = Set::new_intset();
+    for m in members {
+        s.add(&m, lim);
+    }
+    s
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Union,
+    Diff,
+}
+
+fn union_diff(sets: &[Option<&Set>], op: Op, lim: SetLimits) -> Set {
+    match op {
+        Op::Union => build(sets.iter().flatten().flat_map(|s| s.iter().map(|e| e.to_vec())), lim),
+        Op::Diff => match sets.first() {
+            Some(Some(first)) => build(
+                first.iter().filter(|&e| !sets[1..].iter().flatten().any(|s| contains_elem(s, e))).map(|e| e.to_vec()),
+                lim,
+            ),
+            _ => Set::new_intset(),
+        },
+    }
+}
+
+fn write_members(out: &mut resp::Writer, s: &Set) {
+    out.set(s.len());
+    for e in s.iter() {
+        bulk_elem(out, e);
+    }
+}
+
+fn sinter(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut db, out) = ctx.db_out();
+    let t = Taken::take(&mut db, &args[1..])?;
+    {
+        let sets = t.args();
+        let r = inter(&sets, usize::MAX);
+        out.set(r.len());
+        for e in r {
+            bulk_elem(out, e);
+        }
+    }
+    t.restore(&mut db);
+    Ok(())
+}
+
+fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let numkeys = match resp::parse_i64(args[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
+    };
+    if numkeys > (args.len() - 2) as u64 {
+        return Err(CmdError::msg("ERR Number of keys can't be greater than number of args"));
+    }
+    let end = 2 + numkeys as usize;
+    let mut limit = 0u64;
+    let mut i = end;
+    while i < args.len() {
+        if args::is(args[i], "limit") && i + 1 < args.len() {
+            limit = match resp::parse_i64(args[i + 1]) {
+                Some(n) if n >= 0 => n as u64,
+                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let limit = if limit == 0 { usize::MAX } else { limit.min(usize::MAX as u64) as usize };
+    let mut db = ctx.db();
+    let t = Taken::take(&mut db, &args[2..end])?;
+    let n = inter(&t.args(), limit).len();
+    t.restore(&mut db);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Stores `result` at `dst` (deleting `dst` when it is empty) and replies with its size.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+    let n = result.len();
+    let mut db = ctx.db();
+    if n == 0 {
+        db.remove(dst);
+    } else {
+        db.set(dst, Value::Set(Box::new(result)), NO_EXPIRE);
+    }
+    ctx.out.int(n as i64);
+}
+
+fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let lim = limits(ctx);
+    let mut db = ctx.db();
+    let t = Taken::take(&mut db, &args[2..])?;
+    let result = build(inter(&t.args(), usize::MAX).into_iter().map(|e| e.to_vec()), lim);
+    t.restore(&mut db);
+    store(ctx, args[1], result);
+    Ok(())
+}
+
+fn union_diff_cmd(ctx: &mut Ctx, keys: &[&[u8]], op: Op, dst: Option<&[u8]>) -> CmdResult {
+    let lim = limits(ctx);
+    let mut db = ctx.db();
+    let t = Taken::take(&mut db, keys)?;
+    let result = union_diff(&t.args(), op, lim);
+    t.restore(&mut db);
+    match dst {
+        Some(d) => store(ctx, d, result),
+        None => write_members(ctx.out, &result),
+    }
+    Ok(())
+}
+
+fn sunion(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff_cmd(ctx, &args[1..], Op::Union, None)
+}
+
+fn sunionstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff_cmd(ctx, &args[2..], Op::Union, Some(args[1]))
+}
+
+fn sdiff(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff_cmd(ctx, &args[1..], Op::Diff, None)
+}
+
+fn sdiffstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff_cmd(ctx, &args[2..], Op::Diff, Some(args[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sintercard_key_positions() {
+        let a: Vec<&[u8]> = vec![b"sintercard", b"2", b"a", b"b", b"LIMIT", b"1"];
+        assert_eq!(sintercard_keys(&a), vec![2, 3]);
+        let a: Vec<&[u8]> = vec![b"sintercard", b"3", b"a", b"b"];
+        assert!(sintercard_keys(&a).is_empty());
+        let a: Vec<&[u8]> = vec![b"sintercard", b"x", b"a"];
+        assert!(sintercard_keys(&a).is_empty());
+        let a: Vec<&[u8]> = vec![b"sintercard", b"-1", b"a"];
+        assert!(sintercard_keys(&a).is_empty());
+    }
+
+    #[test]
+    fn inter_union_diff() {
+        let lim = SetLimits::default();
+        let a = build([b"1".to_vec(), b"2".to_vec(), b"3".to_vec()].into_iter(), lim);
+        let b = build([b"3".to_vec(), b"2".to_vec(), b"x".to_vec()].into_iter(), lim);
+        let r: Vec<Vec<u8>> = inter(&[Some(&a), Some(&b)], usize::MAX).iter().map(|e| e.to_vec()).collect();
+        assert_eq!(r, vec![b"2".to_vec(), b"3".to_vec()]);
+        assert_eq!(inter(&[Some(&a), Some(&b)], 1).len(), 1);
+        assert!(inter(&[Some(&a), None], usize::MAX).is_empty());
+        let u = union_diff(&[Some(&a), None, Some(&b)], Op::Union, lim);
+        assert_eq!(u.len(), 4);
+        assert_eq!(u.encoding(), "listpack");
+        let d = union_diff(&[Some(&a), Some(&b)], Op::Diff, lim);
+        assert_eq!(d.iter().map(|e| e.to_vec()).collect::<Vec<_>>(), vec![b"1".to_vec()]);
+        assert_eq!(d.encoding(), "intset");
+        assert!(union_diff(&[None, Some(&a)], Op::Diff, lim).is_empty());
+    }
+}

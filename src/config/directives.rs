@@ -298,11 +298,18 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive::new("notify-keyspace-events", Kind::NotifyEvents, "")
         .apply(|c, v| c.notify_keyspace_events = v.to_string()),
     // Encodings.
-    i("hash-max-listpack-entries", 0, I64, "512").alias("hash-max-ziplist-entries"),
-    m("hash-max-listpack-value", 0, "64").alias("hash-max-ziplist-value"),
+    i("hash-max-listpack-entries", 0, I64, "512")
+        .alias("hash-max-ziplist-entries")
+        .apply(|c, v| c.hash_max_listpack_entries = num(v)),
+    m("hash-max-listpack-value", 0, "64")
+        .alias("hash-max-ziplist-value")
+        .apply(|c, v| c.hash_max_listpack_value = num(v)),
     i("list-max-listpack-size", i32::MIN as i64, I32, "-2").alias("list-max-ziplist-size"),
     i("list-compress-depth", 0, I32, "0"),
-    i("set-max-intset-entries", 0, I64, "512"),
+    i("set-max-intset-entries", 0, I64, "512").apply(|c, v| c.set_max_intset_entries = num(v)),
+    // Redis 7.2 (listpack-encoded small sets); redis-server 7.0 lacks these two.
+    i("set-max-listpack-entries", 0, I64, "128").apply(|c, v| c.set_max_listpack_entries = num(v)),
+    m("set-max-listpack-value", 0, "64").apply(|c, v| c.set_max_listpack_value = num(v)),
     i("zset-max-listpack-entries", 0, I64, "128").alias("zset-max-ziplist-entries"),
     m("zset-max-listpack-value", 0, "64").alias("zset-max-ziplist-value"),
     m("hll-sparse-max-bytes", 0, "3000"),

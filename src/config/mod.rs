@@ -55,6 +55,12 @@ pub struct Config {
     pub dynamic_hz: bool,
     pub maxmemory_samples: u32,
     pub appenddirname: String,
+    /// Encoding thresholds of hashes and sets (`hash-max-listpack-*`, `set-max-*`).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
     /// `rename-command` lines from the config file (recognised, not applied yet).
     pub rename_commands: Vec<(String, String)>,
     /// Every directive's canonical value as CONFIG GET prints it, by directive name. The typed
@@ -96,6 +102,11 @@ impl Default for Config {
             dynamic_hz: true,
             maxmemory_samples: 5,
             appenddirname: "appendonlydir".into(),
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             rename_commands: Vec::new(),
             values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
         }
