@@ -303,8 +303,12 @@ pub static DIRECTIVES: &[Directive] = &[
     i("list-max-listpack-size", i32::MIN as i64, I32, "-2").alias("list-max-ziplist-size"),
     i("list-compress-depth", 0, I32, "0"),
     i("set-max-intset-entries", 0, I64, "512"),
-    i("zset-max-listpack-entries", 0, I64, "128").alias("zset-max-ziplist-entries"),
-    m("zset-max-listpack-value", 0, "64").alias("zset-max-ziplist-value"),
+    i("zset-max-listpack-entries", 0, I64, "128")
+        .alias("zset-max-ziplist-entries")
+        .apply(|c, v| c.zset_max_listpack_entries = num(v)),
+    m("zset-max-listpack-value", 0, "64")
+        .alias("zset-max-ziplist-value")
+        .apply(|c, v| c.zset_max_listpack_value = num(v)),
     m("hll-sparse-max-bytes", 0, "3000"),
     m("stream-node-max-bytes", 0, "4096"),
     i("stream-node-max-entries", 0, I64, "100"),

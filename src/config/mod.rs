@@ -55,6 +55,9 @@ pub struct Config {
     pub dynamic_hz: bool,
     pub maxmemory_samples: u32,
     pub appenddirname: String,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value` (sorted-set encoding thresholds).
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// `rename-command` lines from the config file (recognised, not applied yet).
     pub rename_commands: Vec<(String, String)>,
     /// Every directive's canonical value as CONFIG GET prints it, by directive name. The typed
@@ -96,6 +99,8 @@ impl Default for Config {
             dynamic_hz: true,
             maxmemory_samples: 5,
             appenddirname: "appendonlydir".into(),
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             rename_commands: Vec::new(),
             values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
         }

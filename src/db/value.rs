@@ -93,6 +93,9 @@ impl StrValue {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    /// A sorted set: 24 bytes inline (the compact encoding is one boxed slice, so small sets
+    /// cost no extra allocation), which keeps `Value` at 32 bytes.
+    Zset(crate::types::zset::Zset),
 }
 
 impl Value {
@@ -104,6 +107,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -111,6 +115,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 }
