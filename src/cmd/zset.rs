@@ -474,8 +474,9 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
                 }
                 return Ok(());
             }
-            let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
-            fresh.insert(Zset::with_hint(pairs.len(), maxlen, lim))
+            // As redis-server: the encoding of a new set depends on its first member only; later
+            // members convert it as they are added.
+            fresh.insert(Zset::with_hint(1, pairs[0].1.len(), lim))
         }
     };
     for (score, m) in pairs {
@@ -893,9 +894,9 @@ fn zpop_cmd(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let count = match a.get(2) {
-        Some(c) => match args::int(c)? {
-            n if n < 0 => return Err(CmdError::msg("ERR value is out of range, must be positive")),
-            n => Some(n as usize),
+        Some(c) => match resp::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err(CmdError::msg("ERR value is out of range, must be positive")),
         },
         None => None,
     };
@@ -1016,7 +1017,10 @@ fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         let all = z.entries();
         (0..l.unsigned_abs()).map(|_| all[rng.gen_range(0..len)]).collect()
     } else if l as u64 >= len as u64 {
-        z.entries()
+        // The whole set, highest first: Redis walks it from the tail.
+        let mut all = z.entries();
+        all.reverse();
+        all
     } else {
         let mut idx = rand::seq::index::sample(&mut rng, len, l as usize).into_vec();
         idx.sort_unstable();
@@ -1152,8 +1156,7 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
         } else if card && remaining >= 2 && args::is(o, "limit") {
             match resp::parse_i64(a[j + 1]) {
                 Some(n) if n >= 0 => limit = n as usize,
-                Some(_) => return Err(CmdError::msg("ERR LIMIT can't be negative")),
-                None => return Err(CmdError::NotInteger),
+                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
             }
             j += 2;
         } else {
