@@ -387,14 +387,7 @@ fn removal_and_pops() {
     let mut p = pair();
     let setup = "ZADD z 1 a 2 b 3 c 4 d 5 e 6 f";
     p.check(setup);
-    for c in [
-        "ZREM z a nosuch b",
-        "ZREM z nosuch",
-        "ZREM nokey a",
-        "ZREM z",
-        "ZREM z c d e f",
-        "EXISTS z",
-    ] {
+    for c in ["ZREM z a nosuch b", "ZREM z nosuch", "ZREM nokey a", "ZREM z", "ZREM z c d e f", "EXISTS z"] {
         p.check(c);
     }
     for c in [
@@ -778,5 +771,88 @@ fn randomised_against_redis() {
     }
     for k in keys {
         p.check(&format!("ZRANGE {k} 0 -1 WITHSCORES"));
+    }
+}
+
+/// COMMAND INFO rows (flags, key positions, key specifications) match Redis's, except ZRANK and
+/// ZREVRANK whose arity is 7.2's -3 (WITHSCORE) where 7.0 says 3.
+#[test]
+fn command_info_matches() {
+    let mut p = pair();
+    for c in [
+        "zadd",
+        "zincrby",
+        "zrem",
+        "zcard",
+        "zcount",
+        "zlexcount",
+        "zscore",
+        "zmscore",
+        "zrange",
+        "zrangestore",
+        "zrangebyscore",
+        "zrevrangebyscore",
+        "zrangebylex",
+        "zrevrangebylex",
+        "zrevrange",
+        "zremrangebyrank",
+        "zremrangebyscore",
+        "zremrangebylex",
+        "zpopmin",
+        "zpopmax",
+        "zmpop",
+        "zrandmember",
+        "zunion",
+        "zinter",
+        "zdiff",
+        "zunionstore",
+        "zinterstore",
+        "zdiffstore",
+        "zintercard",
+        "zscan",
+    ] {
+        p.check(&format!("COMMAND INFO {c}"));
+        p.check(&format!(
+            "COMMAND GETKEYS {c} {}",
+            match c {
+                "zmpop" => "2 a b MIN",
+                "zunion" | "zinter" | "zdiff" | "zintercard" => "2 a b",
+                "zunionstore" | "zinterstore" | "zdiffstore" => "d 2 a b",
+                "zrangestore" => "d s 0 1",
+                _ => "k 1 2",
+            }
+        ));
+    }
+    let ours = start_redstart(&[]);
+    let mut c = Conn::connect(ours.port);
+    let info = String::from_utf8_lossy(&c.run("COMMAND INFO zrank")).to_string();
+    assert!(info.contains(":-3\r\n"), "{info}");
+}
+
+/// Writes that change nothing do not dirty WATCH (Redis signals only real modifications);
+/// writes that do, and deletions by emptying, do.
+#[test]
+fn watch_sees_real_changes_only() {
+    let mut p = pair();
+    p.check("ZADD z 1 a 2 b");
+    let (mut a2, mut b2) = p.conns();
+    for change in [
+        "ZADD z 1 a",
+        "ZADD z NX 5 a",
+        "ZREM z nosuch",
+        "ZREMRANGEBYSCORE z 10 20",
+        "ZADD z 3 a",
+        "ZINCRBY z 1 b",
+        "ZPOPMIN z 0",
+        "ZPOPMIN z",
+        "ZREM z b",
+    ] {
+        p.check("WATCH z");
+        a2.run(change);
+        b2.run(change);
+        p.check("MULTI");
+        p.check("ZCARD z");
+        p.check("EXEC");
+        p.check("ZADD z 1 a 2 b");
     }
 }

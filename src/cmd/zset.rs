@@ -30,7 +30,9 @@
 
 use rand::Rng;
 
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use super::{
+    acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
+};
 use crate::db::glob;
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, Zset};
@@ -60,6 +62,21 @@ fn numkeys_at(a: &[&[u8]], idx: usize) -> Vec<usize> {
 const NUMKEYS1: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: Some(keys_numkeys_at_1) };
 const DEST_NUMKEYS: KeySpec = KeySpec { first: 1, last: 1, step: 1, finder: Some(keys_dest_numkeys) };
 
+// Key specifications where Redis's differ from the ones derived from the flags.
+const fn spec(flags: &'static [&'static str], index: i32, find: FindKeys) -> KeySpecDoc {
+    KeySpecDoc { flags, begin: BeginSearch::Index(index), find }
+}
+const ONE: FindKeys = FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 };
+const NUM: FindKeys = FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 };
+const KS_INCR: &[KeySpecDoc] = &[spec(&["RW", "access", "update"], 1, ONE)];
+const KS_DELETE: &[KeySpecDoc] = &[spec(&["RW", "delete"], 1, ONE)];
+const KS_POP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, ONE)];
+const KS_RO: &[KeySpecDoc] = &[spec(&["RO"], 1, ONE)];
+const KS_RANGESTORE: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, ONE)];
+const KS_MPOP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, NUM)];
+const KS_READ_NUM: &[KeySpecDoc] = &[spec(&["RO", "access"], 1, NUM)];
+const KS_STORE_NUM: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, NUM)];
+
 const R: u32 = READONLY;
 const W: u32 = WRITE;
 const Z: u64 = acl::SORTEDSET;
@@ -76,19 +93,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.2.0",
         "O(log(N)) where N is the number of elements in the sorted set.",
         "Increments the score of a member in a sorted set.",
-    ),
+    )
+    .key_specs(KS_INCR),
     CommandSpec::new("zrem", -3, W | FAST, Z, keys(1, 1, 1), zrem).doc(
         G,
         "1.2.0",
         "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
         "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
-    ),
+    )
+    .key_specs(KS_DELETE),
     CommandSpec::new("zcard", 2, R | FAST, Z, keys(1, 1, 1), zcard).doc(
         G,
         "1.2.0",
         "O(1)",
         "Returns the number of members in a sorted set.",
-    ),
+    )
+    .key_specs(KS_RO),
     CommandSpec::new("zcount", 4, R | FAST, Z, keys(1, 1, 1), zcount).doc(
         G,
         "2.0.0",
@@ -136,7 +156,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
         "Stores a range of members from sorted set in a key.",
-    ),
+    )
+    .key_specs(KS_RANGESTORE),
     CommandSpec::new("zrangebyscore", -4, R, Z, keys(1, 1, 1), zrangebyscore).doc(
         G,
         "1.0.5",
@@ -172,37 +193,43 @@ pub const COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
-    ),
+    )
+    .key_specs(KS_DELETE),
     CommandSpec::new("zremrangebyscore", 4, W, Z, keys(1, 1, 1), zremrangebyscore).doc(
         G,
         "1.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
-    ),
+    )
+    .key_specs(KS_DELETE),
     CommandSpec::new("zremrangebylex", 4, W, Z, keys(1, 1, 1), zremrangebylex).doc(
         G,
         "2.8.9",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
-    ),
+    )
+    .key_specs(KS_DELETE),
     CommandSpec::new("zpopmin", -2, W | FAST, Z, keys(1, 1, 1), zpopmin).doc(
         G,
         "5.0.0",
         "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-    ),
+    )
+    .key_specs(KS_POP),
     CommandSpec::new("zpopmax", -2, W | FAST, Z, keys(1, 1, 1), zpopmax).doc(
         G,
         "5.0.0",
         "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-    ),
+    )
+    .key_specs(KS_POP),
     CommandSpec::new("zmpop", -4, W | MOVABLEKEYS, Z, NUMKEYS1, zmpop).doc(
         G,
         "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
-    ),
+    )
+    .key_specs(KS_MPOP),
     CommandSpec::new("zrandmember", -2, R, Z, keys(1, 1, 1), zrandmember)
         .doc(
             G,
@@ -216,43 +243,50 @@ pub const COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
         "Returns the union of multiple sorted sets.",
-    ),
+    )
+    .key_specs(KS_READ_NUM),
     CommandSpec::new("zinter", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zinter).doc(
         G,
         "6.2.0",
         "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
         "Returns the intersect of multiple sorted sets.",
-    ),
+    )
+    .key_specs(KS_READ_NUM),
     CommandSpec::new("zdiff", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zdiff).doc(
         G,
         "6.2.0",
         "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Returns the difference between multiple sorted sets.",
-    ),
+    )
+    .key_specs(KS_READ_NUM),
     CommandSpec::new("zunionstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zunionstore).doc(
         G,
         "2.0.0",
         "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
         "Stores the union of multiple sorted sets in a key.",
-    ),
+    )
+    .key_specs(KS_STORE_NUM),
     CommandSpec::new("zinterstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zinterstore).doc(
         G,
         "2.0.0",
         "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
         "Stores the intersect of multiple sorted sets in a key.",
-    ),
+    )
+    .key_specs(KS_STORE_NUM),
     CommandSpec::new("zdiffstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zdiffstore).doc(
         G,
         "6.2.0",
         "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Stores the difference of multiple sorted sets in a key.",
-    ),
+    )
+    .key_specs(KS_STORE_NUM),
     CommandSpec::new("zintercard", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zintercard).doc(
         G,
         "7.0.0",
         "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
         "Returns the number of members of the intersect of multiple sorted sets.",
-    ),
+    )
+    .key_specs(KS_READ_NUM),
     CommandSpec::new("zscan", -3, R, Z, keys(1, 1, 1), zscan)
         .doc(
             G,
@@ -269,6 +303,9 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Most elements a negative-count ZRANDMEMBER may return (see the module comment).
 pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// Owned (member, score) entries.
+type Items = Vec<(Box<[u8]>, f64)>;
 
 fn limits(ctx: &Ctx) -> Limits {
     let c = ctx.server.config.read();
@@ -442,13 +479,13 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
         }
     }
     let elements = a.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if nx && xx {
         return Err(CmdError::msg("ERR XX and NX options at the same time are not compatible"));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(CmdError::msg("ERR GT, LT, and/or NX options at the same time are not compatible"));
     }
     if incr && elements > 2 {
@@ -561,12 +598,7 @@ fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 /// Runs `f` with the zset at `key` (a counted read lookup) and the reply writer; `missing`
 /// writes the reply for a missing key.
-fn read(
-    ctx: &mut Ctx,
-    key: &[u8],
-    missing: impl FnOnce(&mut Writer),
-    f: impl FnOnce(&Zset, &mut Writer),
-) -> CmdResult {
+fn read(ctx: &mut Ctx, key: &[u8], missing: impl FnOnce(&mut Writer), f: impl FnOnce(&Zset, &mut Writer)) -> CmdResult {
     let (mut db, out) = ctx.db_out();
     match db.get_counted(key) {
         None => missing(out),
@@ -862,7 +894,7 @@ fn zremrangebylex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 /// Pops up to `count` entries from the first non-empty zset among `keys` (lowest scores
 /// first unless `max`). `Ok(None)` when every key is missing. WRONGTYPE stops the search.
-fn pop(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<Option<(usize, Vec<(Box<[u8]>, f64)>)>, CmdError> {
+fn pop(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<Option<(usize, Items)>, CmdError> {
     for (i, key) in keys.iter().enumerate() {
         let popped = modify(ctx, key, |z| {
             let n = count.min(z.len());
@@ -1077,7 +1109,7 @@ fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
 
 /// The (member, score) entries of a ZUNION-family source. Plain sets (score 1) are added here
 /// once the set type exists.
-fn source_entries(e: &Entry) -> Result<Vec<(Box<[u8]>, f64)>, CmdError> {
+fn source_entries(e: &Entry) -> Result<Items, CmdError> {
     match &e.value {
         Value::Zset(z) => Ok(owned(z.entries())),
         _ => Err(CmdError::WrongType),
@@ -1117,7 +1149,7 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
     }
     let setnum = setnum as usize;
     // Look every source up first: WRONGTYPE comes before option errors, as in Redis.
-    let mut srcs: Vec<Option<Vec<(Box<[u8]>, f64)>>> = Vec::with_capacity(setnum);
+    let mut srcs: Vec<Option<Items>> = Vec::with_capacity(setnum);
     {
         let mut db = ctx.db();
         for key in &a[nk_at + 1..nk_at + 1 + setnum] {
@@ -1183,7 +1215,9 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
             if let Some((&first, rest)) = order.split_first() {
                 let maps: Vec<(std::collections::HashMap<&[u8], f64>, f64)> = rest
                     .iter()
-                    .map(|&i| (srcs[i].as_ref().expect("present").iter().map(|(m, s)| (&**m, *s)).collect(), weights[i]))
+                    .map(|&i| {
+                        (srcs[i].as_ref().expect("present").iter().map(|(m, s)| (&**m, *s)).collect(), weights[i])
+                    })
                     .collect();
                 'outer: for (m, s) in srcs[first].as_ref().expect("present") {
                     let mut score = weighted(*s, weights[first]);

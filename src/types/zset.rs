@@ -213,6 +213,10 @@ impl Pack {
         self.len as usize
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Bytes used by the buffer.
     pub fn bytes(&self) -> usize {
         self.buf.len()
@@ -341,6 +345,10 @@ impl Big {
 
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
     }
 
     /// First rank whose entry fails `pred`, assuming `pred` holds for a prefix of the order.
@@ -620,7 +628,11 @@ impl Zset {
     fn partition_from(&self, from: usize, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             Zset::Pack(p) => {
-                from + p.iter().skip(from).position(|d| !pred(d.score, d.member)).unwrap_or(p.len().saturating_sub(from))
+                from + p
+                    .iter()
+                    .skip(from)
+                    .position(|d| !pred(d.score, d.member))
+                    .unwrap_or(p.len().saturating_sub(from))
             }
             Zset::Big(b) => b.partition(pred).max(from),
         }
