@@ -587,6 +587,10 @@ fn randmember_and_scan() {
     ] {
         p.check(c);
     }
+    // ZSCAN prints integral scores as integers, other replies as doubles.
+    p.check("ZADD f 1e17 a 0.0001 b 4503599627370497 e 0.5 i -0 z 9.5e18 g -1e19 h");
+    p.check("ZSCAN f 0");
+    p.check("ZRANGE f 0 -1 WITHSCORES");
     // A skiplist set: a full iteration returns every member exactly once with its score.
     let mut cmd = String::from("ZADD big");
     for i in 0..300 {

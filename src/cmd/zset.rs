@@ -1046,8 +1046,14 @@ fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         if l.unsigned_abs() > MAX_RANDOM_REPLY {
             return Err(CmdError::msg("ERR value is out of range"));
         }
-        let all = z.entries();
-        (0..l.unsigned_abs()).map(|_| all[rng.gen_range(0..len)]).collect()
+        // Decode a compact set once; pick from a big one by rank (O(log n) each).
+        let all = if matches!(z, Zset::Pack(_)) { Some(z.entries()) } else { None };
+        (0..l.unsigned_abs())
+            .map(|_| {
+                let i = rng.gen_range(0..len);
+                all.as_ref().map_or_else(|| z.get(i), |all| all[i])
+            })
+            .collect()
     } else if l as u64 >= len as u64 {
         // The whole set, highest first: Redis walks it from the tail.
         let mut all = z.entries();
@@ -1356,9 +1362,19 @@ fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     out.array(items.len() * 2);
     for (m, s) in items {
         out.bulk(m);
-        out.bulk(resp::format_double(s).as_bytes());
+        out.bulk(scan_score(s).as_bytes());
     }
     Ok(())
+}
+
+/// ZSCAN's score text (Redis's `d2string`): integral scores within ±(i64::MAX / 2) print as
+/// integers (`1e17` → `100000000000000000`), others as the shortest round-trip double.
+fn scan_score(s: f64) -> String {
+    const LIM: f64 = (i64::MAX / 2) as f64;
+    if s != 0.0 && s.fract() == 0.0 && (-LIM..=LIM).contains(&s) {
+        return itoa::Buffer::new().format(s as i64).to_string();
+    }
+    resp::format_double(s)
 }
 
 #[cfg(test)]
