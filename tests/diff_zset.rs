@@ -910,3 +910,39 @@ fn large_sets_against_redis() {
     p.check("OBJECT ENCODING small");
     p.check("ZRANGE big 0 -1 WITHSCORES");
 }
+
+/// ZSCAN on a skiplist set keeps SCAN's guarantee under concurrent writes: every member present
+/// for the whole iteration is returned (redstart only: cursors differ from Redis's by design).
+#[test]
+fn zscan_guarantee_under_churn() {
+    let ours = start_redstart(&[]);
+    let mut c = Conn::connect(ours.port);
+    let mut add = String::from("ZADD z");
+    for i in 0..500 {
+        add.push_str(&format!(" {} keep{i}", i % 50));
+    }
+    c.run(&add);
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut round = 0;
+    loop {
+        // Churn: add and remove other members at scores before and after the cursor.
+        c.run(&format!("ZADD z {} tmp{round} {} tmp{}", round % 50, (round * 7) % 50, round + 1000));
+        c.run(&format!("ZREM z tmp{}", round.max(1) - 1));
+        let r = c.run(&format!("ZSCAN z {cursor} COUNT 15"));
+        let s = String::from_utf8_lossy(&r).to_string();
+        let lines: Vec<&str> = s.split("\r\n").collect();
+        cursor = lines[2].to_string();
+        for l in &lines[4..] {
+            if l.starts_with("keep") {
+                seen.insert(l.to_string());
+            }
+        }
+        round += 1;
+        assert!(round < 500, "scan does not terminate");
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 500);
+}
