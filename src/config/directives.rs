@@ -310,8 +310,12 @@ pub static DIRECTIVES: &[Directive] = &[
     // Redis 7.2 (listpack-encoded small sets); redis-server 7.0 lacks these two.
     i("set-max-listpack-entries", 0, I64, "128").apply(|c, v| c.set_max_listpack_entries = num(v)),
     m("set-max-listpack-value", 0, "64").apply(|c, v| c.set_max_listpack_value = num(v)),
-    i("zset-max-listpack-entries", 0, I64, "128").alias("zset-max-ziplist-entries"),
-    m("zset-max-listpack-value", 0, "64").alias("zset-max-ziplist-value"),
+    i("zset-max-listpack-entries", 0, I64, "128")
+        .alias("zset-max-ziplist-entries")
+        .apply(|c, v| c.zset_max_listpack_entries = num(v)),
+    m("zset-max-listpack-value", 0, "64")
+        .alias("zset-max-ziplist-value")
+        .apply(|c, v| c.zset_max_listpack_value = num(v)),
     m("hll-sparse-max-bytes", 0, "3000"),
     m("stream-node-max-bytes", 0, "4096"),
     i("stream-node-max-entries", 0, I64, "100"),

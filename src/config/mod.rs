@@ -61,6 +61,9 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     pub set_max_listpack_entries: usize,
     pub set_max_listpack_value: usize,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value` (sorted-set encoding thresholds).
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// `rename-command` lines from the config file (recognised, not applied yet).
     pub rename_commands: Vec<(String, String)>,
     /// Every directive's canonical value as CONFIG GET prints it, by directive name. The typed
@@ -107,6 +110,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             rename_commands: Vec::new(),
             values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
         }

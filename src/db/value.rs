@@ -101,6 +101,7 @@ pub enum Value {
     Stream(Box<crate::types::stream::Stream>),
     Hash(Box<Hash>),
     Set(Box<Set>),
+    Zset(Box<crate::types::zset::Zset>),
 }
 
 impl Value {
@@ -115,6 +116,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -125,6 +127,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 }
