@@ -435,8 +435,14 @@ impl ClientSubs {
         self.seq += 1;
         let seq = self.seq;
         match kind {
-            Kind::Channel => self.channels.insert(name.into(), seq).is_none(),
-            Kind::Shard => self.shard.insert(name.into(), seq).is_none(),
+            Kind::Channel | Kind::Shard => {
+                let map = if kind == Kind::Shard { &mut self.shard } else { &mut self.channels };
+                if map.contains_key(name) {
+                    return false;
+                }
+                map.insert(name.into(), seq);
+                true
+            }
             Kind::Pattern => {
                 if self.patterns.iter().any(|p| &**p == name) {
                     false
