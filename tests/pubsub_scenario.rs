@@ -36,7 +36,8 @@ fn heartbeat(port: u16, i: usize, stop: Arc<AtomicBool>, kill: Arc<AtomicBool>) 
         let mut con = client(port);
         let id = service_id(i);
         let mut beats = 0u64;
-        while !stop.load(Ordering::Relaxed) && !(i == DYING && kill.load(Ordering::Relaxed)) {
+        let dead = || i == DYING && kill.load(Ordering::Relaxed);
+        while !stop.load(Ordering::Relaxed) && !dead() {
             beats += 1;
             let json = format!(r#"{{"instance_id":"{id}","status":"ok","beat":{beats}}}"#);
             let key = format!("silvasonic:status:{id}");
@@ -207,11 +208,8 @@ print(len(keys), flush=True)
 m = p.get_message(timeout=10)
 print(m["type"], m["pattern"].decode(), m["channel"].decode(), m["data"].decode(), flush=True)
 "#;
-    let mut dash = Command::new("python3")
-        .args(["-c", DASH, &port.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
+    let mut dash =
+        Command::new("python3").args(["-c", DASH, &port.to_string()]).stdout(Stdio::piped()).spawn().expect("python3");
     let mut lines = BufReader::new(dash.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().expect("key count").unwrap(), SERVICES.to_string());
     let n: i64 = redis::cmd("PUBLISH").arg("silvasonic:logs").arg("recorder started").query(&mut svc).unwrap();

@@ -62,7 +62,9 @@ fn slow_subscriber_is_disconnected_and_memory_stays_bounded() {
         let received = received.clone();
         thread::spawn(move || {
             for seq in 0..COUNT {
-                let f = good.try_read_reply(Duration::from_secs(60)).unwrap_or_else(|| panic!("message {seq} for the reading subscriber"));
+                let f = good
+                    .try_read_reply(Duration::from_secs(60))
+                    .unwrap_or_else(|| panic!("message {seq} for the reading subscriber"));
                 let header = format!("*3\r\n$7\r\nmessage\r\n$8\r\nfirehose\r\n${MSG}\r\n");
                 assert!(f.starts_with(header.as_bytes()), "frame {seq}");
                 let got = &f[header.len()..header.len() + 20];

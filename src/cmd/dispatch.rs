@@ -99,7 +99,15 @@ fn runs_inside_multi(spec: &CommandSpec) -> bool {
 fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 

@@ -27,9 +27,9 @@
 //!   smaller ones are freed inline (values are small).
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::notify;
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
+use crate::notify;
 use std::sync::atomic::Ordering;
 
 pub const COMMANDS: &[CommandSpec] = &[

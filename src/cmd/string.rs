@@ -20,8 +20,8 @@
 //! cannot be exercised until another type exists.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::notify;
 use crate::db::value::{Entry, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
+use crate::notify;
 use rustc_apfloat::ieee::X87DoubleExtended;
 use rustc_apfloat::{Float, Round};
 
