@@ -382,16 +382,14 @@ fn range_err(min: i64, max: i64) -> String {
     format!("argument must be between {min} and {max} inclusive")
 }
 
-/// Keyspace event classes in the order Redis prints them; `A` stands for all of them but `n`.
+/// Keyspace event classes in the order Redis prints them; `A` stands for all of them.
 const EVENT_CLASSES: &[u8] = b"g$lshzxetdn";
-/// The classes `A` stands for.
-const EVENT_ALL: &[u8] = b"g$lshzxetd";
 
 fn parse_events(v: &str) -> Result<String, String> {
     let mut set = [false; 256];
     for c in v.bytes() {
         match c {
-            b'A' => EVENT_ALL.iter().for_each(|&x| set[x as usize] = true),
+            b'A' => EVENT_CLASSES.iter().for_each(|&x| set[x as usize] = true),
             b'g' | b'$' | b'l' | b's' | b'h' | b'z' | b'x' | b'e' | b't' | b'd' | b'n' | b'K' | b'E' | b'm' => {
                 set[c as usize] = true
             }
@@ -399,18 +397,12 @@ fn parse_events(v: &str) -> Result<String, String> {
         }
     }
     let mut out = String::new();
-    let all = EVENT_ALL.iter().all(|&x| set[x as usize]);
-    if all {
+    if EVENT_CLASSES.iter().all(|&x| set[x as usize]) {
         out.push('A');
     } else {
         out.extend(EVENT_CLASSES.iter().filter(|&&x| set[x as usize]).map(|&x| x as char));
     }
     out.extend(b"KEm".iter().filter(|&&x| set[x as usize]).map(|&x| x as char));
-    // Redis's CONFIG GET hides `n` next to `A` although it stays enabled; redstart derives the
-    // active classes from this text, so it keeps `n` (after `m`).
-    if all && set[b'n' as usize] {
-        out.push('n');
-    }
     Ok(out)
 }
 
