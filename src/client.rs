@@ -84,6 +84,8 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Channel, pattern and shard-channel subscription counts (CLIENT LIST `sub`, `psub`, `ssub`).
+    pub subs: [AtomicUsize; 3],
 }
 
 impl ClientInfo {
@@ -105,6 +107,10 @@ impl ClientInfo {
         let idle_ms = (age.as_millis() as u64).saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed));
         let multi = self.multi.load(Ordering::Relaxed);
         let mut flags = String::new();
+        let subs: [usize; 3] = std::array::from_fn(|i| self.subs[i].load(Ordering::Relaxed));
+        if subs.iter().sum::<usize>() > 0 {
+            flags.push('P');
+        }
         if multi >= 0 {
             flags.push('x');
         }
@@ -132,7 +138,7 @@ impl ClientInfo {
         let mut s = String::with_capacity(320);
         let _ = write!(
             s,
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -144,6 +150,9 @@ impl ClientInfo {
             idle_ms / 1000,
             flags,
             self.db.load(Ordering::Relaxed),
+            subs[0],
+            subs[1],
+            subs[2],
             multi,
             qbuf,
             qcap.saturating_sub(qbuf),
@@ -184,6 +193,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Replies still to drop in `Skip` mode (SKIP's own and the next command's).
     pub reply_skip: u8,
+    /// Pub/sub subscriptions and the queue of messages for this connection.
+    pub pubsub: crate::pubsub::ClientSubs,
     pub info: Arc<ClientInfo>,
 }
 
@@ -199,6 +210,7 @@ impl Client {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             reply_skip: 0,
+            pubsub: Default::default(),
             info,
         }
     }
@@ -212,6 +224,9 @@ impl Client {
     pub fn set_resp(&mut self, resp: u8) {
         self.resp = resp;
         self.info.resp.store(resp as usize, Ordering::Relaxed);
+        if let Some(mb) = &self.pubsub.mailbox {
+            mb.set_resp3(resp == 3);
+        }
     }
 
     /// Called by the connection after each command: whether to drop the reply just written
@@ -262,6 +277,7 @@ impl Clients {
             multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            subs: Default::default(),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -10,6 +10,8 @@
 //!   glob matching, WATCH bookkeeping.
 //! - [`client`]: per-connection state and the client registry.
 //! - [`config`]: redis.conf and command-line directives, CONFIG GET/SET.
+//! - [`pubsub`]: the pub/sub registry and subscriber mailboxes; [`notify`]: keyspace
+//!   notifications.
 //! - [`server`]: the shared state tying these together; [`log`]: Redis-style logging.
 //!
 //! See `ARCHITECTURE.md` for how the pieces keep Redis's guarantees on many cores.
@@ -20,6 +22,8 @@ pub mod config;
 pub mod db;
 pub mod log;
 pub mod net;
+pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod stats;
 pub mod types;
@@ -78,7 +82,13 @@ async fn active_expire(server: Arc<server::Server>) {
         let _ = tokio::task::spawn_blocking(move || {
             let start = std::time::Instant::now();
             // Up to ~25 ms of work per tick, as Redis's slow cycle allows about 25% of a core.
-            while s.keyspace.active_expire(4096) > 0 && start.elapsed() < Duration::from_millis(25) {}
+            // Keyspace notifications: `expired` is published while the key's shard is locked.
+            let mut on_expired = |db: usize, key: &[u8]| {
+                notify::publish(&s, notify::EXPIRED, db, "expired", key, None);
+            };
+            while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
+                && start.elapsed() < Duration::from_millis(25)
+            {}
         })
         .await;
     }

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use crate::client::Clients;
 use crate::config::Config;
 use crate::db::Keyspace;
+use crate::pubsub::PubSub;
 
 /// Server-wide counters reported by INFO.
 #[derive(Default)]
@@ -24,6 +25,8 @@ pub struct Server {
     pub keyspace: Keyspace,
     pub config: RwLock<Config>,
     pub clients: Clients,
+    /// Channel, pattern and shard-channel subscriptions.
+    pub pubsub: PubSub,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -44,6 +47,7 @@ impl Server {
             keyspace: Keyspace::new(config.databases, (threads * 8).max(16)),
             config: RwLock::new(config),
             clients: Clients::default(),
+            pubsub: PubSub::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),

@@ -5,8 +5,8 @@
 //! any password is accepted for `default`, as Redis's `nopass` user).
 //!
 //! Differences from Redis: CLIENT LIST's memory fields (`qbuf`, `rbs`, `tot-mem`, ...) are this
-//! connection's real buffer sizes, not Redis's; `sub`/`psub`/`ssub` are 0 until pub/sub lands;
-//! CLIENT KILL TYPE matches every client as `normal` (no replicas or pub/sub clients yet);
+//! connection's real buffer sizes, not Redis's; CLIENT LIST/KILL TYPE know `normal` and `pubsub`
+//! clients (a client is `pubsub` while it has a subscription; no replicas yet);
 //! CLIENT PAUSE/UNPAUSE/TRACKING/CACHING/UNBLOCK/GETREDIR are not implemented; the HELP text is
 //! redstart's own wording.
 
@@ -125,6 +125,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() <= 2 && ctx.client.resp == 2 && ctx.client.pubsub.active() {
+        // RESP2 subscribed mode: a `pong` frame shaped like a message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args[1]),
@@ -160,6 +167,7 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     ctx.locks.release();
     super::txn::unwatch_all(ctx.server, ctx.client);
+    super::pubsub::unsubscribe_all(ctx);
     ctx.client.select(0);
     ctx.client.set_resp(2);
     ctx.out.resp3 = false;
@@ -315,23 +323,31 @@ fn describe(info: &ClientInfo) -> String {
     info.describe(last_cmd_name(info.last_cmd.load(Ordering::Relaxed)))
 }
 
-/// Client types accepted by CLIENT LIST/KILL TYPE; every redstart client is `normal`.
-fn type_matches(t: &[u8]) -> Result<bool, CmdError> {
+/// Client types of CLIENT LIST/KILL TYPE: `Some(pubsub?)` for the types redstart clients can
+/// have (`normal`, `pubsub`), `None` for types no client has (master, replica).
+fn parse_type(t: &[u8]) -> Result<Option<bool>, CmdError> {
     if args::is(t, "normal") {
-        Ok(true)
-    } else if ["master", "replica", "slave", "pubsub"].iter().any(|k| args::is(t, k)) {
-        Ok(false)
+        Ok(Some(false))
+    } else if args::is(t, "pubsub") {
+        Ok(Some(true))
+    } else if ["master", "replica", "slave"].iter().any(|k| args::is(t, k)) {
+        Ok(None)
     } else {
         Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))))
     }
 }
 
+/// Whether a client is of the type `parse_type` returned.
+fn is_type(c: &ClientInfo, t: Option<bool>) -> bool {
+    let pubsub = c.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0);
+    t == Some(pubsub)
+}
+
 fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut clients = ctx.server.clients.all();
     if args.len() == 4 && args::is(args[2], "type") {
-        if !type_matches(args[3])? {
-            clients.clear();
-        }
+        let t = parse_type(args[3])?;
+        clients.retain(|c| is_type(c, t));
     } else if args.len() >= 4 && args::is(args[2], "id") {
         let mut ids = Vec::with_capacity(args.len() - 3);
         for a in &args[3..] {
@@ -384,8 +400,8 @@ struct KillFilter {
     id: Option<u64>,
     addr: Option<Vec<u8>>,
     laddr: Option<Vec<u8>>,
-    /// Some(false): a type no client has.
-    type_ok: Option<bool>,
+    /// Some(type) when filtering by type (see `parse_type`).
+    kind: Option<Option<bool>>,
     skipme: bool,
 }
 
@@ -395,7 +411,7 @@ impl KillFilter {
             && self.id.is_none_or(|id| c.id == id)
             && self.addr.as_ref().is_none_or(|a| c.peer.addr_string().as_bytes() == a.as_slice())
             && self.laddr.as_ref().is_none_or(|a| c.peer.local_string().as_bytes() == a.as_slice())
-            && self.type_ok != Some(false)
+            && self.kind.is_none_or(|t| is_type(c, t))
     }
 }
 
@@ -421,7 +437,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 _ => return Err(CmdError::msg("ERR client-id should be greater than 0")),
             }
         } else if args::is(opt, "type") {
-            f.type_ok = Some(type_matches(v)?);
+            f.kind = Some(parse_type(v)?);
         } else if args::is(opt, "addr") {
             f.addr = Some(v.to_vec());
         } else if args::is(opt, "laddr") {

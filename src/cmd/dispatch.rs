@@ -95,6 +95,22 @@ fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
 }
 
+/// Commands a RESP2 client may send while it is subscribed.
+fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
 /// Runs one command from a client and appends its reply to `out`.
 pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]]) {
     if args.is_empty() {
@@ -116,6 +132,18 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         return;
     }
     client.info.last_cmd.store(meta.index, Ordering::Relaxed);
+    if client.resp == 2 && client.pubsub.active() && !allowed_when_subscribed(spec) {
+        // RESP2 subscribed mode: the connection only carries subscription traffic.
+        meta.record_rejected();
+        out.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            meta.full_name
+        ));
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
     if let Some(m) = client.multi.as_mut() {
         if !runs_inside_multi(spec) {
             if spec.has(flags::NO_MULTI) {
@@ -147,5 +175,10 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
         debug_assert_eq!(ctx.out.len(), mark, "{} wrote a reply and then failed", spec.name);
         ctx.out.truncate(mark);
         ctx.out.error(&e.to_string());
+    }
+    // Keyspace events the keyspace queued itself (lazy `expired`, `new`, `keymiss`) and the
+    // command did not publish yet: a copy for this client goes before its reply, as in Redis.
+    if crate::notify::any() {
+        crate::notify::flush_pending_before(ctx, mark);
     }
 }

@@ -13,6 +13,10 @@
 //! with its reverse-binary cursor (`Table::scan_step`), so a full iteration returns every key
 //! present throughout, even while the keyspace grows or shrinks.
 //!
+//! Keyspace events (Redis's, class `g`): `del` (DEL, UNLINK, EXPIRE into the past),
+//! `rename_from`/`rename_to`, `move_from`/`move_to`, `copy_to`, `expire`, `persist`; the keyspace
+//! adds `new` for the created key. FLUSHDB, FLUSHALL and SWAPDB raise none, as in Redis.
+//!
 //! Differences from Redis:
 //! - `OBJECT IDLETIME` and `OBJECT REFCOUNT` of small integers: Redis shares one object per
 //!   integer below 10000 (refcount 2147483647, one LRU clock for all keys holding it); redstart
@@ -26,6 +30,7 @@ use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO
 use crate::db::small::SmallBytes;
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
+use crate::notify;
 use std::sync::atomic::Ordering;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -247,15 +252,25 @@ fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
 }
 
 fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut db = ctx.db();
-    let n = args[1..].iter().filter(|k| db.remove(k).is_some()).count();
+    let mut n = 0;
+    for k in &args[1..] {
+        if ctx.db().remove(k).is_some() {
+            n += 1;
+            notify::event(ctx, notify::GENERIC, "del", k);
+        }
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut db = ctx.db();
-    let removed: Vec<Entry> = args[1..].iter().filter_map(|k| db.remove(k)).collect();
+    let mut removed: Vec<Entry> = Vec::new();
+    for k in &args[1..] {
+        if let Some(e) = ctx.db().remove(k) {
+            removed.push(e);
+            notify::event(ctx, notify::GENERIC, "del", k);
+        }
+    }
     ctx.out.int(removed.len() as i64);
     free_entries(removed, true);
     Ok(())
@@ -313,6 +328,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     e.key = dst.into();
     let old = db.put(e);
     drop(old);
+    notify::event(ctx, notify::GENERIC, "rename_from", src);
+    notify::event(ctx, notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -361,6 +378,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     e.expire_at = expire_at;
     e.lru = lru_clock(ctx.now);
     ctx.db_at(dst_db).put(e);
+    notify::event_db(ctx, notify::GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -377,6 +395,8 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let e = ctx.db().remove(key).expect("looked up under the same locks");
     ctx.db_at(dst_db).put(e);
+    notify::event(ctx, notify::GENERIC, "move_from", key);
+    notify::event_db(ctx, notify::GENERIC, "move_to", key, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -479,8 +499,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
     }
     if when <= now as i64 {
         db.remove(args[1]);
+        notify::event(ctx, notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);
+        notify::event(ctx, notify::GENERIC, "expire", args[1]);
     }
     ctx.out.int(1);
     Ok(())
@@ -526,6 +548,7 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let had = db.get(args[1]).is_some_and(|e| e.has_expire());
     if had {
         db.set_expire(args[1], NO_EXPIRE);
+        notify::event(ctx, notify::GENERIC, "persist", args[1]);
     }
     ctx.out.int(had as i64);
     Ok(())

@@ -1,5 +1,326 @@
-//! The pubsub command family (rows are added as the family is implemented).
+//! Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, SSUBSCRIBE,
+//! SUNSUBSCRIBE, SPUBLISH and PUBSUB (CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB, HELP).
+//!
+//! The registry and message delivery live in `crate::pubsub`; this module keeps the client's
+//! own subscription set (`Client::pubsub`) and the registry in step and writes Redis's
+//! confirmation frames: `subscribe`/`psubscribe` count channels plus patterns, `ssubscribe`
+//! counts shard channels; an UNSUBSCRIBE without arguments and without subscriptions answers
+//! one frame with a null name. Confirmations are pushes (`>`) in RESP3. Messages a client
+//! publishes to itself are written before the PUBLISH reply, as in Redis.
+//!
+//! Subscribed-mode restrictions (RESP2) are applied by the dispatcher; PING's subscribed-mode
+//! reply is in `cmd::connection`.
+//!
+//! Differences from Redis: PUBSUB HELP is redstart's own wording; there is no cluster, so shard
+//! channels are ordinary channels in their own namespace (no slot checks).
 
-use super::CommandSpec;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use super::server::help_reply;
+use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc, NO_KEYS};
+use crate::pubsub::{Kind, Mailbox};
+
+const SUB: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
+const PUB: u32 = PUBSUB | LOADING | STALE | FAST;
+const INTRO: u32 = PUBSUB | LOADING | STALE;
+
+const NOT_KEY_ALL: &[KeySpecDoc] = &[KeySpecDoc {
+    flags: &["not_key"],
+    begin: BeginSearch::Index(1),
+    find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+}];
+const NOT_KEY_ONE: &[KeySpecDoc] = &[KeySpecDoc {
+    flags: &["not_key"],
+    begin: BeginSearch::Index(1),
+    find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+}];
+
+const PUBSUB_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("channels", -2, INTRO, 0, NO_KEYS, pubsub_channels).doc(
+        "pubsub",
+        "2.8.0",
+        "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+        "Returns the active channels.",
+    ),
+    CommandSpec::new("numsub", -2, INTRO, 0, NO_KEYS, pubsub_numsub).doc(
+        "pubsub",
+        "2.8.0",
+        "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+        "Returns a count of subscribers to channels.",
+    ),
+    CommandSpec::new("numpat", 2, INTRO, 0, NO_KEYS, pubsub_numpat).doc(
+        "pubsub",
+        "2.8.0",
+        "O(1)",
+        "Returns a count of unique pattern subscriptions.",
+    ),
+    CommandSpec::new("shardchannels", -2, INTRO, 0, NO_KEYS, pubsub_shardchannels).doc(
+        "pubsub",
+        "7.0.0",
+        "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+        "Returns the active shard channels.",
+    ),
+    CommandSpec::new("shardnumsub", -2, INTRO, 0, NO_KEYS, pubsub_shardnumsub).doc(
+        "pubsub",
+        "7.0.0",
+        "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+        "Returns the count of subscribers of shard channels.",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, 0, NO_KEYS, pubsub_help).doc(
+        "pubsub",
+        "6.2.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, SUB, 0, NO_KEYS, subscribe).doc(
+        "pubsub",
+        "2.0.0",
+        "O(N) where N is the number of channels to subscribe to.",
+        "Listens for messages published to channels.",
+    ),
+    CommandSpec::new("unsubscribe", -1, SUB, 0, NO_KEYS, unsubscribe).doc(
+        "pubsub",
+        "2.0.0",
+        "O(N) where N is the number of channels to unsubscribe.",
+        "Stops listening to messages posted to channels.",
+    ),
+    CommandSpec::new("psubscribe", -2, SUB, 0, NO_KEYS, psubscribe).doc(
+        "pubsub",
+        "2.0.0",
+        "O(N) where N is the number of patterns to subscribe to.",
+        "Listens for messages published to channels that match one or more patterns.",
+    ),
+    CommandSpec::new("punsubscribe", -1, SUB, 0, NO_KEYS, punsubscribe).doc(
+        "pubsub",
+        "2.0.0",
+        "O(N) where N is the number of patterns to unsubscribe.",
+        "Stops listening to messages published to channels that match one or more patterns.",
+    ),
+    CommandSpec::new("publish", 3, PUB, 0, NO_KEYS, publish).doc(
+        "pubsub",
+        "2.0.0",
+        "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+        "Posts a message to a channel.",
+    ),
+    CommandSpec::new("ssubscribe", -2, SUB, 0, keys(1, -1, 1), ssubscribe)
+        .doc(
+            "pubsub",
+            "7.0.0",
+            "O(N) where N is the number of shard channels to subscribe to.",
+            "Listens for messages published to shard channels.",
+        )
+        .key_specs(NOT_KEY_ALL),
+    CommandSpec::new("sunsubscribe", -1, SUB, 0, keys(1, -1, 1), sunsubscribe)
+        .doc(
+            "pubsub",
+            "7.0.0",
+            "O(N) where N is the number of shard channels to unsubscribe.",
+            "Stops listening to messages posted to shard channels.",
+        )
+        .key_specs(NOT_KEY_ALL),
+    CommandSpec::new("spublish", 3, PUB, 0, keys(1, 1, 1), spublish)
+        .doc(
+            "pubsub",
+            "7.0.0",
+            "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+            "Post a message to a shard channel",
+        )
+        .key_specs(NOT_KEY_ONE),
+    CommandSpec::new("pubsub", -2, 0, 0, NO_KEYS, pubsub_help)
+        .doc("pubsub", "2.8.0", "Depends on subcommand.", "A container for Pub/Sub commands.")
+        .subcommands(PUBSUB_SUBS),
+];
+
+// The ACL category `@pubsub` is derived from the PUBSUB flag; `acl` is 0 on every row.
+const _: u64 = acl::PUBSUB;
+
+/// The client's mailbox, created at its first subscription.
+fn mailbox(ctx: &mut Ctx) -> Arc<Mailbox> {
+    let resp3 = ctx.client.resp == 3;
+    let info = ctx.client.info.clone();
+    ctx.client.pubsub.mailbox.get_or_insert_with(|| Mailbox::new(info, resp3)).clone()
+}
+
+/// Mirrors the subscription counts into CLIENT LIST's fields.
+fn sync_counts(ctx: &mut Ctx) {
+    let (c, p, s) = ctx.client.pubsub.counts();
+    let subs = &ctx.client.info.subs;
+    subs[0].store(c, Ordering::Relaxed);
+    subs[1].store(p, Ordering::Relaxed);
+    subs[2].store(s, Ordering::Relaxed);
+}
+
+/// One confirmation frame: `[kind, name-or-null, count]`.
+fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    ctx.out.push(3);
+    ctx.out.bulk(kind);
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.int(count as i64);
+}
+
+fn count_for(ctx: &Ctx, kind: Kind) -> usize {
+    match kind {
+        Kind::Shard => ctx.client.pubsub.shard_count(),
+        _ => ctx.client.pubsub.count(),
+    }
+}
+
+fn subscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind, word: &[u8]) -> CmdResult {
+    let mb = mailbox(ctx);
+    for name in &args[1..] {
+        if ctx.client.pubsub.insert(kind, name) {
+            ctx.server.pubsub.add(kind, name, &mb);
+        }
+        let n = count_for(ctx, kind);
+        confirm(ctx, word, Some(name), n);
+    }
+    sync_counts(ctx);
+    Ok(())
+}
+
+/// Removes the listed subscriptions (all of `kind` when none are listed) and confirms each.
+pub fn unsubscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind, word: &[u8]) -> CmdResult {
+    let names: Vec<Box<[u8]>> =
+        if args.len() > 1 { args[1..].iter().map(|a| Box::from(*a)).collect() } else { ctx.client.pubsub.list(kind) };
+    if names.is_empty() {
+        let n = count_for(ctx, kind);
+        confirm(ctx, word, None, n);
+        return Ok(());
+    }
+    let mb = ctx.client.pubsub.mailbox.clone();
+    for name in &names {
+        if ctx.client.pubsub.take(kind, name) {
+            if let Some(mb) = &mb {
+                ctx.server.pubsub.remove(kind, name, mb);
+            }
+        }
+        let n = count_for(ctx, kind);
+        confirm(ctx, word, Some(name), n);
+    }
+    sync_counts(ctx);
+    Ok(())
+}
+
+fn subscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Channel, b"subscribe")
+}
+
+fn unsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Channel, b"unsubscribe")
+}
+
+fn psubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Pattern, b"psubscribe")
+}
+
+fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Pattern, b"punsubscribe")
+}
+
+fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Shard, b"ssubscribe")
+}
+
+fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Shard, b"sunsubscribe")
+}
+
+/// Drops every subscription of the client (RESET; the connection does the same on close).
+pub fn unsubscribe_all(ctx: &mut Ctx) {
+    crate::pubsub::remove_all(&ctx.server.pubsub, &mut ctx.client.pubsub);
+    sync_counts(ctx);
+}
+
+fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let me = ctx.client.id;
+    let n = ctx.server.pubsub.publish(args[1], args[2], Some((me, &mut ctx.out.buf)));
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let me = ctx.client.id;
+    let n = ctx.server.pubsub.spublish(args[1], args[2], Some((me, &mut ctx.out.buf)));
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn sub_syntax(args: &[&[u8]]) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+        String::from_utf8_lossy(args[1])
+    ))
+}
+
+fn list_channels(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
+    if args.len() > 3 {
+        return Err(sub_syntax(args));
+    }
+    let chans = ctx.server.pubsub.channels(kind, args.get(2).copied());
+    ctx.out.array(chans.len());
+    for c in &chans {
+        ctx.out.bulk(c);
+    }
+    Ok(())
+}
+
+fn numsub(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
+    ctx.out.array((args.len() - 2) * 2);
+    for c in &args[2..] {
+        ctx.out.bulk(c);
+        let n = ctx.server.pubsub.numsub(kind, c);
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    list_channels(ctx, args, Kind::Channel)
+}
+
+fn pubsub_shardchannels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    list_channels(ctx, args, Kind::Shard)
+}
+
+fn pubsub_numsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    numsub(ctx, args, Kind::Channel)
+}
+
+fn pubsub_shardnumsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    numsub(ctx, args, Kind::Shard)
+}
+
+fn pubsub_numpat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let n = ctx.server.pubsub.numpat();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help_reply(
+        ctx.out,
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    The channels with at least one subscriber, those matching <pattern> if given.",
+            "NUMPAT",
+            "    How many distinct patterns have subscribers.",
+            "NUMSUB [<channel> ...]",
+            "    Each channel with its number of subscribers (pattern subscribers not counted).",
+            "SHARDCHANNELS [<pattern>]",
+            "    The shard channels with at least one subscriber, those matching <pattern> if given.",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Each shard channel with its number of subscribers.",
+            "HELP",
+            "    Print this help.",
+        ],
+    );
+    Ok(())
+}

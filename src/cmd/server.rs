@@ -436,7 +436,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("client_recent_max_output_buffer:{max_out}");
             line!("blocked_clients:0");
             line!("tracking_clients:0");
-            line!("pubsub_clients:0");
+            let pubsub_clients =
+                clients.iter().filter(|c| c.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)).count();
+            line!("pubsub_clients:{pubsub_clients}");
             line!("watching_clients:0");
             line!("clients_in_timeout_table:0");
             line!("total_watched_keys:0");
@@ -563,9 +565,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("current_eviction_exceeded_time:0");
             line!("keyspace_hits:{}", crate::stats::total(crate::stats::Global::KeyspaceHits));
             line!("keyspace_misses:{}", crate::stats::total(crate::stats::Global::KeyspaceMisses));
-            line!("pubsub_channels:0");
-            line!("pubsub_patterns:0");
-            line!("pubsubshard_channels:0");
+            let ps = &server.pubsub;
+            line!("pubsub_channels:{}", ps.channel_count(crate::pubsub::Kind::Channel));
+            line!("pubsub_patterns:{}", ps.numpat());
+            line!("pubsubshard_channels:{}", ps.channel_count(crate::pubsub::Kind::Shard));
             line!("latest_fork_usec:0");
             line!("total_forks:0");
             line!("migrate_cached_sockets:0");

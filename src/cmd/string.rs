@@ -12,11 +12,16 @@
 //! Option keywords (SET, GETEX, LCS) are compared the way Redis compares C strings: an argument is
 //! read up to its first NUL byte, so `NX\0junk` means `NX`.
 //!
+//! Keyspace events (Redis's): `set` (SET family, MSET, MSETNX, GETSET) plus `expire` when SET
+//! sets a TTL, `del`/`expire`/`persist` (GETDEL, GETEX), `append`, `setrange`, `incrby` (INCR,
+//! DECR and their BY forms), `incrbyfloat`.
+//!
 //! Differences from Redis: none known for these commands. WRONGTYPE paths are implemented but
 //! cannot be exercised until another type exists.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Entry, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
+use crate::notify;
 use rustc_apfloat::ieee::X87DoubleExtended;
 use rustc_apfloat::{Float, Round};
 
@@ -357,8 +362,12 @@ fn set_generic(
     } else {
         db.set(r.key, value, r.expire.unwrap_or(NO_EXPIRE));
     }
+    notify::event(ctx, notify::STRING, "set", r.key);
+    if r.expire.is_some() {
+        notify::event(ctx, notify::GENERIC, "expire", r.key);
+    }
     if !r.get {
-        ok(out);
+        ok(ctx.out);
     }
     Ok(())
 }
@@ -407,9 +416,9 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn mset_pairs(ctx: &mut Ctx, args: &[&[u8]]) {
-    let mut db = ctx.db();
     for pair in args[1..].chunks_exact(2) {
-        db.set(pair[0], Value::from_bytes(pair[1]), NO_EXPIRE);
+        ctx.db().set(pair[0], Value::from_bytes(pair[1]), NO_EXPIRE);
+        notify::event(ctx, notify::STRING, "set", pair[0]);
     }
 }
 
@@ -455,6 +464,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     db.remove(args[1]);
+    notify::event(ctx, notify::GENERIC, "del", args[1]);
     Ok(())
 }
 
@@ -483,13 +493,16 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // An absolute time already past deletes the key (after replying with its value).
         (Some(at), Some((ExpireKind::ExAt | ExpireKind::PxAt, _))) if at <= now => {
             db.remove(args[1]);
+            notify::event(ctx, notify::GENERIC, "del", args[1]);
         }
         (Some(at), _) => {
             db.set_expire(args[1], at);
+            notify::event(ctx, notify::GENERIC, "expire", args[1]);
         }
         // PERSIST on a key without a TTL changes nothing (and signals no modification).
         (None, _) if o.persist && had_ttl => {
             db.set_expire(args[1], NO_EXPIRE);
+            notify::event(ctx, notify::GENERIC, "persist", args[1]);
         }
         _ => {}
     }
@@ -520,6 +533,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    notify::event(ctx, notify::STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -615,6 +629,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    notify::event(ctx, notify::STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -640,6 +655,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             n
         }
     };
+    notify::event(ctx, notify::STRING, "incrby", key);
     ctx.out.int(n);
     Ok(())
 }
@@ -692,6 +708,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         db.set(key, value, NO_EXPIRE);
     }
+    notify::event(ctx, notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

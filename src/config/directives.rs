@@ -295,8 +295,10 @@ pub static DIRECTIVES: &[Directive] = &[
     i("latency-monitor-threshold", 0, I64, "0"),
     b("latency-tracking", "yes"),
     Directive::new("latency-tracking-info-percentiles", Kind::Percentiles, "50 99 99.9"),
-    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "")
-        .apply(|c, v| c.notify_keyspace_events = v.to_string()),
+    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "").apply(|c, v| {
+        c.notify_keyspace_events = v.to_string();
+        crate::notify::set_flags(v);
+    }),
     // Encodings.
     i("hash-max-listpack-entries", 0, I64, "512")
         .alias("hash-max-ziplist-entries")
@@ -325,7 +327,8 @@ pub static DIRECTIVES: &[Directive] = &[
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    ),
+    )
+    .apply(|_, v| crate::pubsub::set_output_limits(v)),
     m("client-query-buffer-limit", MB, "1073741824").apply(|c, v| c.client_query_buffer_limit = num(v)),
     m("proto-max-bulk-len", MB, "536870912").apply(|c, v| c.proto_max_bulk_len = num(v)),
     i("hz", 0, I32, "10").apply(|c, v| c.hz = num(v)),

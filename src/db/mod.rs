@@ -56,6 +56,9 @@ pub struct Shard {
     /// the active-expiry walk as Redis does (INFO keyspace `avg_ttl`).
     avg_ttl: Box<[u64]>,
     pub watchers: Watchers,
+    /// Keyspace events raised here (lazy `expired`, `new`, `keymiss`), published by the command
+    /// holding this shard (see `notify`). Empty unless notifications are on.
+    pub events: Vec<crate::notify::Pending>,
 }
 
 impl Shard {
@@ -66,6 +69,7 @@ impl Shard {
             expire_cursor: vec![0; databases].into_boxed_slice(),
             avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
+            events: Vec::new(),
         }
     }
 
@@ -129,9 +133,15 @@ impl Shard {
         e.expire_at = at;
     }
 
-    /// Walks up to `budget` entries of `db` from the saved cursor, deleting expired ones.
-    /// Returns (entries checked, keys expired).
-    fn expire_cycle(&mut self, db: usize, now: u64, budget: usize) -> (usize, usize) {
+    /// Walks up to `budget` entries of `db` from the saved cursor, deleting expired ones and
+    /// passing each deleted key to `on_expired`. Returns (entries checked, keys expired).
+    fn expire_cycle(
+        &mut self,
+        db: usize,
+        now: u64,
+        budget: usize,
+        on_expired: &mut dyn FnMut(usize, &[u8]),
+    ) -> (usize, usize) {
         let mut checked = 0;
         let mut expired = 0;
         let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
@@ -151,6 +161,7 @@ impl Shard {
             if t.get(i).is_expired(now) {
                 let e = self.remove_at(db, i);
                 self.watchers.touch(db, &e.key);
+                on_expired(db, &e.key);
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
@@ -247,6 +258,13 @@ impl Keyspace {
     /// One active-expiry pass over every shard, bounded by `budget` entries per shard and
     /// database. Returns the number of keys expired.
     pub fn active_expire(&self, budget: usize) -> usize {
+        self.active_expire_with(budget, &mut |_, _| {})
+    }
+
+    /// `active_expire`, calling `on_expired(db, key)` for each key deleted while its shard is
+    /// still locked (keyspace notifications publish `expired` from there, so the event is
+    /// ordered with the commands on that key).
+    pub fn active_expire_with(&self, budget: usize, on_expired: &mut dyn FnMut(usize, &[u8])) -> usize {
         let now = now_ms();
         let mut total = 0;
         for m in self.shards.iter() {
@@ -255,7 +273,7 @@ impl Keyspace {
                 if shard.volatile[db] == 0 {
                     continue;
                 }
-                let (_, expired) = shard.expire_cycle(db, now, budget);
+                let (_, expired) = shard.expire_cycle(db, now, budget, on_expired);
                 total += expired;
             }
         }
@@ -361,6 +379,9 @@ impl<'l, 'a> Db<'l, 'a> {
                 if shard.dbs[db].get(idx).is_expired(now) {
                     let e = shard.remove_at(db, idx);
                     shard.watchers.touch(db, &e.key);
+                    if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, &e.key) {
+                        shard.events.push(ev);
+                    }
                     self.ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
                     (sid, Slot::Missing)
                 } else {
@@ -397,9 +418,45 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// `peek`, counting a keyspace hit or miss (read commands that do not touch the LRU clock).
     pub fn peek_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let r = self.peek(key);
-        crate::stats::add(if r.is_some() { Global::KeyspaceHits } else { Global::KeyspaceMisses }, 1);
-        r
+        self.lookup_counted(key, false)
+    }
+
+    /// One lookup that counts a hit or a miss (and raises `keymiss`), optionally refreshing the
+    /// LRU clock.
+    fn lookup_counted(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
+        let (sid, slot) = self.find(key);
+        match slot {
+            Slot::Found(idx) => {
+                crate::stats::add(Global::KeyspaceHits, 1);
+                let lru = lru_clock(self.now);
+                let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
+                if touch {
+                    e.lru = lru;
+                }
+                Some(e)
+            }
+            Slot::Missing => {
+                self.miss(key);
+                None
+            }
+        }
+    }
+
+    /// Counts a read miss and queues the `keymiss` keyspace event.
+    fn miss(&mut self, key: &[u8]) {
+        crate::stats::add(Global::KeyspaceMisses, 1);
+        if let Some(ev) = crate::notify::pending(crate::notify::KEY_MISS, "keymiss", self.db, key) {
+            let sid = self.ks.shard_of(key);
+            self.locks.shard(sid).events.push(ev);
+        }
+    }
+
+    /// Queues a keyspace event raised by the keyspace itself (`new`).
+    fn raise(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if let Some(ev) = crate::notify::pending(class, event, self.db, key) {
+            let sid = self.ks.shard_of(key);
+            self.locks.shard(sid).events.push(ev);
+        }
     }
 
     /// Stores a whole entry under its own key (RENAME, MOVE, COPY), keeping its expiry and LRU
@@ -415,6 +472,10 @@ impl<'l, 'a> Db<'l, 'a> {
         let idx = shard.dbs[db].insert_new(entry);
         shard.set_expire(db, idx, at);
         shard.watchers.touch(db, &shard.dbs[db].get(idx).key);
+        if crate::notify::enabled(crate::notify::NEW) {
+            let key = shard.dbs[db].get(idx).key.clone();
+            self.raise(crate::notify::NEW, "new", &key);
+        }
         old
     }
 
@@ -440,9 +501,7 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// Like `get`, but also counts a keyspace hit or miss (read commands on one key).
     pub fn get_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let r = self.get(key);
-        crate::stats::add(if r.is_some() { Global::KeyspaceHits } else { Global::KeyspaceMisses }, 1);
-        r
+        self.lookup_counted(key, true)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
@@ -481,6 +540,9 @@ impl<'l, 'a> Db<'l, 'a> {
             }
         };
         shard.watchers.touch(db, key);
+        if old.is_none() {
+            self.raise(crate::notify::NEW, "new", key);
+        }
         old
     }
 

@@ -8,6 +8,15 @@
 //! LIST shows to other clients. The connection closes when the client is killed (CLIENT KILL,
 //! checked before every read and while waiting), when it is idle longer than `timeout`, when
 //! its unparsed query buffer passes `client-query-buffer-limit`, and after QUIT.
+//!
+//! Pub/sub: a subscribed client's messages arrive in its mailbox (`crate::pubsub`). The loop
+//! also waits on the mailbox and writes its frames between replies: before each command (so a
+//! message published to this client earlier precedes what its own command writes) and before
+//! each flush. A write that blocks because the client stopped reading still ends when the
+//! client is killed (output-buffer limit, CLIENT KILL). `client-output-buffer-limit` also
+//! applies to the replies of one batch (class `normal`, or `pubsub` while subscribed).
+//! Subscribed clients are exempt from `timeout`, as in Redis. On close every subscription is
+//! dropped.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -103,6 +112,7 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     let mut client = Client::new(info.clone(), !needs_auth);
     let _ = serve(&server, &mut stream, &mut client).await;
     crate::cmd::txn::unwatch_all(&server, &mut client);
+    crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
     server.clients.unregister(client.id);
 }
 
@@ -111,6 +121,7 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
     let mut out = Writer::new(false);
     let mut parser = Parser::new();
     let info = client.info.clone();
+    let mut obuf_soft_since = None;
     loop {
         // Configuration read once per batch, not per command: the lock is shared by all cores.
         let (max_bulk_len, query_limit, timeout) = {
@@ -152,12 +163,18 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
                 stream.write_all(&out.buf).await?;
                 return Ok(());
             }
+            if over_output_limit(client, &out, &mut obuf_soft_since) {
+                return Ok(());
+            }
             if out.len() >= FLUSH_AT {
-                flush(server, stream, &mut out).await?;
+                flush_unless_killed(server, stream, &mut out, client).await?;
             }
         }
+        if let Some(mb) = &client.pubsub.mailbox {
+            mb.drain_into(&mut out.buf);
+        }
         if !out.is_empty() {
-            flush(server, stream, &mut out).await?;
+            flush_unless_killed(server, stream, &mut out, client).await?;
         }
         if info.killed.load(Ordering::Acquire) {
             return Ok(());
@@ -170,10 +187,14 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
         rbuf.reserve(want);
         let read = read_some(&*stream, &mut rbuf);
+        let mailbox = client.pubsub.mailbox.clone();
+        let timeout = if client.pubsub.active() { 0 } else { timeout };
         let n = tokio::select! {
             r = read => r?,
             _ = info.kill_notify.notified() => return Ok(()),
             _ = idle(timeout) => return Ok(()),
+            // Messages for this subscriber: back to the top, which writes them.
+            _ = mail(mailbox.as_deref()) => continue,
         };
         if n == 0 {
             return Ok(());
@@ -188,6 +209,9 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
 #[inline]
 fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]]) {
     out.resp3 = client.resp == 3;
+    if let Some(mb) = &client.pubsub.mailbox {
+        mb.drain_into(&mut out.buf);
+    }
     let mark = out.len();
     dispatch::execute(server, client, out, args);
     if out.buf.get(mark) == Some(&b'-') {
@@ -199,6 +223,59 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
     let multi = client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     client.info.multi.store(multi, Ordering::Relaxed);
     client.info.obuf.store(out.len(), Ordering::Relaxed);
+}
+
+/// Waits for messages in a subscriber's mailbox; forever without one.
+async fn mail(mb: Option<&crate::pubsub::Mailbox>) {
+    match mb {
+        Some(mb) => mb.ready().await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// `client-output-buffer-limit` for the replies buffered in this batch. Logs and returns true
+/// when the client must be closed.
+fn over_output_limit(client: &Client, out: &Writer, since: &mut Option<std::time::Instant>) -> bool {
+    let class = if client.pubsub.active() { crate::pubsub::CLASS_PUBSUB } else { crate::pubsub::CLASS_NORMAL };
+    let lim = crate::pubsub::limit(class);
+    if lim.is_none() || !lim.exceeded(out.len() as u64, since) {
+        return false;
+    }
+    crate::log::warning(&format!(
+        "Client id={} addr={} closed for overcoming of output buffer limits.",
+        client.id,
+        client.info.peer.addr_string()
+    ));
+    true
+}
+
+/// `flush`, abandoned when the client is killed meanwhile (a subscriber that stopped reading
+/// would otherwise keep the task blocked in `write`). A subscriber's mailbox is told how much
+/// output is in flight, for its output-buffer limit.
+async fn flush_unless_killed<S: AsyncWrite + Unpin>(
+    server: &Server,
+    stream: &mut S,
+    out: &mut Writer,
+    client: &Client,
+) -> std::io::Result<()> {
+    let mb = client.pubsub.mailbox.as_deref();
+    if let Some(mb) = mb {
+        mb.set_in_flight(out.len());
+    }
+    let info = &client.info;
+    // Biased towards the write: a client that killed itself (CLIENT KILL ... SKIPME no) still
+    // gets its reply, as in Redis; the kill only cuts short a write that cannot complete.
+    tokio::select! {
+        biased;
+        r = flush(server, stream, out) => r?,
+        _ = info.kill_notify.notified() => {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+        }
+    }
+    if let Some(mb) = mb {
+        mb.set_in_flight(0);
+    }
+    Ok(())
 }
 
 async fn idle(timeout_secs: u64) {

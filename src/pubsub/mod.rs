@@ -1,0 +1,613 @@
+//! The pub/sub registry: who listens to which channel, pattern and shard channel, and the
+//! per-subscriber message queues (mailboxes) that connections drain into their sockets.
+//!
+//! ## Delivery
+//! A publisher looks the channel up under the registry's read lock, encodes the message frame
+//! once per protocol version (RESP2 `*3 message ...`, RESP3 `>3 message ...`; once per pattern
+//! for `pmessage`) into a shared [`Bytes`], and appends a handle to it to each subscriber's
+//! [`Mailbox`] (a short mutex-protected queue). Nothing touches a socket under the registry
+//! lock: the subscriber's own connection task is woken and writes the queued frames between
+//! its replies. Each mailbox is appended to under its own lock in the publisher's program
+//! order, so the messages of one publisher reach every subscriber in publish order, whatever
+//! core either runs on. A message a client publishes to itself (RESP3, or a keyspace event
+//! caused by its own command) is written straight into its reply buffer, before the reply, as
+//! Redis does.
+//!
+//! ## Slow consumers
+//! `client-output-buffer-limit` is mirrored into atomics ([`set_output_limits`], called by the
+//! directive's `apply`). A mailbox's pending output is what is queued plus what its connection
+//! took but has not written yet. When it reaches the hard limit, or stays at or over the soft
+//! limit for longer than the soft seconds (checked when output is added, as Redis does), the
+//! queue is dropped, later messages are discarded and the client is killed: memory stays
+//! bounded and other subscribers are unaffected. The connection applies the same rule to its
+//! reply buffer with the client's class (`normal` for clients that are not subscribed).
+//!
+//! Differences from Redis: `PUBSUB CHANNELS`/`SHARDCHANNELS` list channels in hash order (Redis's
+//! order is also a hash order, seeded per process); patterns are kept in subscription order, so a
+//! message matching several patterns of one client arrives in the order they were subscribed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use crate::client::ClientInfo;
+use crate::db::glob::glob_match;
+
+/// Output-buffer classes of `client-output-buffer-limit`.
+pub const CLASS_NORMAL: usize = 0;
+pub const CLASS_REPLICA: usize = 1;
+pub const CLASS_PUBSUB: usize = 2;
+
+/// (hard bytes, soft bytes, soft seconds) per class; defaults are Redis's.
+static LIMITS: [[AtomicU64; 3]; 3] = [
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    [AtomicU64::new(256 << 20), AtomicU64::new(64 << 20), AtomicU64::new(60)],
+    [AtomicU64::new(32 << 20), AtomicU64::new(8 << 20), AtomicU64::new(60)],
+];
+
+/// A class's limits: hard bytes, soft bytes, soft seconds (0 = no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Limit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+impl Limit {
+    pub fn is_none(&self) -> bool {
+        self.hard == 0 && self.soft == 0
+    }
+
+    /// Redis's rule: true when `used` reached the hard limit, or has been at or over the soft
+    /// limit for more than `soft_secs` (`since` tracks when it first went over).
+    pub fn exceeded(&self, used: u64, since: &mut Option<Instant>) -> bool {
+        let hard = self.hard > 0 && used >= self.hard;
+        let mut soft = self.soft > 0 && used >= self.soft;
+        if soft {
+            match since {
+                None => {
+                    *since = Some(Instant::now());
+                    soft = false;
+                }
+                Some(t) => soft = t.elapsed().as_secs() > self.soft_secs,
+            }
+        } else {
+            *since = None;
+        }
+        hard || soft
+    }
+}
+
+/// The current limits of `class`.
+pub fn limit(class: usize) -> Limit {
+    let l = &LIMITS[class];
+    Limit {
+        hard: l[0].load(Ordering::Relaxed),
+        soft: l[1].load(Ordering::Relaxed),
+        soft_secs: l[2].load(Ordering::Relaxed),
+    }
+}
+
+/// Stores a canonical `client-output-buffer-limit` value (`normal 0 0 0 slave ... pubsub ...`).
+pub fn set_output_limits(v: &str) {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    for g in words.chunks(4) {
+        if g.len() < 4 {
+            break;
+        }
+        let class = match g[0] {
+            "normal" => CLASS_NORMAL,
+            "slave" | "replica" => CLASS_REPLICA,
+            "pubsub" => CLASS_PUBSUB,
+            _ => continue,
+        };
+        for i in 0..3 {
+            LIMITS[class][i].store(g[i + 1].parse().unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A subscriber's queue of encoded push frames, drained by its connection task.
+pub struct Mailbox {
+    pub info: Arc<ClientInfo>,
+    resp3: AtomicBool,
+    queue: Mutex<Queue>,
+    notify: Notify,
+    /// Bytes the connection took out of the queue and has not written to the socket yet.
+    in_flight: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
+    soft_since: Option<Instant>,
+    /// Over the limit: the client is being closed, further messages are dropped.
+    closed: bool,
+}
+
+impl Mailbox {
+    pub fn new(info: Arc<ClientInfo>, resp3: bool) -> Arc<Mailbox> {
+        Arc::new(Mailbox {
+            info,
+            resp3: AtomicBool::new(resp3),
+            queue: Mutex::new(Queue::default()),
+            notify: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.resp3.load(Ordering::Relaxed)
+    }
+
+    /// The protocol later frames are encoded for (HELLO, RESET).
+    pub fn set_resp3(&self, on: bool) {
+        self.resp3.store(on, Ordering::Relaxed);
+    }
+
+    /// Queues one frame, enforcing the pubsub output-buffer limit.
+    fn deliver(&self, frame: &Bytes, lim: Limit) {
+        let mut q = self.queue.lock();
+        if q.closed {
+            return;
+        }
+        q.frames.push_back(frame.clone());
+        q.bytes += frame.len();
+        let used = (q.bytes + self.in_flight.load(Ordering::Relaxed)) as u64;
+        let Queue { soft_since, .. } = &mut *q;
+        if !lim.is_none() && lim.exceeded(used, soft_since) {
+            q.closed = true;
+            q.frames = VecDeque::new();
+            q.bytes = 0;
+            drop(q);
+            crate::log::warning(&format!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.info.id,
+                self.info.peer.addr_string()
+            ));
+            self.info.kill();
+            return;
+        }
+        let wake = q.frames.len() == 1;
+        drop(q);
+        if wake {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits until frames are queued (returns at once if some are).
+    pub async fn ready(&self) {
+        self.notify.notified().await
+    }
+
+    /// True if frames are waiting.
+    pub fn has_pending(&self) -> bool {
+        self.queue.lock().bytes > 0
+    }
+
+    /// Appends every queued frame to `out`. Returns the number of bytes moved.
+    pub fn drain_into(&self, out: &mut Vec<u8>) -> usize {
+        let mut q = self.queue.lock();
+        let n = q.bytes;
+        for f in q.frames.drain(..) {
+            out.extend_from_slice(&f);
+        }
+        q.bytes = 0;
+        if q.frames.capacity() > 1024 {
+            q.frames.shrink_to(64);
+        }
+        n
+    }
+
+    /// The connection reports how many output bytes it holds unwritten (for the limits).
+    pub fn set_in_flight(&self, n: usize) {
+        self.in_flight.store(n, Ordering::Relaxed);
+    }
+
+    /// Bytes queued and not yet taken by the connection.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.lock().bytes
+    }
+}
+
+type Subscribers = Vec<Arc<Mailbox>>;
+type ChannelMap = HashMap<Box<[u8]>, Subscribers, ahash::RandomState>;
+
+/// Every subscription of the server.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<ChannelMap>,
+    /// Patterns in subscription order, each with its subscribers.
+    patterns: RwLock<Vec<(Box<[u8]>, Subscribers)>>,
+    shard: RwLock<ChannelMap>,
+    /// Number of (client, channel-or-pattern) subscriptions, for a cheap "anyone listening?".
+    total: AtomicUsize,
+}
+
+/// What kind of subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+/// Where a publisher's own copy goes: its client id and its reply buffer.
+pub type SelfSink<'a> = Option<(u64, &'a mut Vec<u8>)>;
+
+/// Encodes a `message`/`smessage` push (`kind`, channel, payload), or a `pmessage` when
+/// `pattern` is given.
+pub fn encode_message(resp3: bool, kind: &[u8], pattern: Option<&[u8]>, channel: &[u8], msg: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(48 + kind.len() + channel.len() + msg.len() + pattern.map_or(0, |p| p.len()));
+    let n = if pattern.is_some() { 4 } else { 3 };
+    b.put_u8(if resp3 { b'>' } else { b'*' });
+    put_int(&mut b, n);
+    put_bulk(&mut b, kind);
+    if let Some(p) = pattern {
+        put_bulk(&mut b, p);
+    }
+    put_bulk(&mut b, channel);
+    put_bulk(&mut b, msg);
+    b.freeze()
+}
+
+fn put_int(b: &mut BytesMut, n: usize) {
+    let mut f = itoa::Buffer::new();
+    b.put_slice(f.format(n).as_bytes());
+    b.put_slice(b"\r\n");
+}
+
+fn put_bulk(b: &mut BytesMut, s: &[u8]) {
+    b.put_u8(b'$');
+    put_int(b, s.len());
+    b.put_slice(s);
+    b.put_slice(b"\r\n");
+}
+
+/// Delivers to `subs`, encoding lazily once per protocol; returns how many received.
+fn fan_out(
+    subs: &[Arc<Mailbox>],
+    me: &mut SelfSink,
+    lim: Limit,
+    encode: &dyn Fn(bool) -> Bytes,
+    frames: &mut [Option<Bytes>; 2],
+) -> usize {
+    for mb in subs {
+        let r3 = mb.resp3();
+        let f = frames[r3 as usize].get_or_insert_with(|| encode(r3));
+        match me {
+            Some((id, out)) if *id == mb.id() => out.extend_from_slice(f),
+            _ => mb.deliver(f, lim),
+        }
+    }
+    subs.len()
+}
+
+impl PubSub {
+    fn map(&self, kind: Kind) -> &RwLock<ChannelMap> {
+        match kind {
+            Kind::Shard => &self.shard,
+            _ => &self.channels,
+        }
+    }
+
+    /// Adds `mb` to the subscribers of `name`. The caller (the client's own state) makes sure
+    /// it is not subscribed already.
+    pub fn add(&self, kind: Kind, name: &[u8], mb: &Arc<Mailbox>) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if kind == Kind::Pattern {
+            let mut pats = self.patterns.write();
+            match pats.iter_mut().find(|(p, _)| &**p == name) {
+                Some((_, subs)) => subs.push(mb.clone()),
+                None => pats.push((name.into(), vec![mb.clone()])),
+            }
+            return;
+        }
+        self.map(kind).write().entry(name.into()).or_default().push(mb.clone());
+    }
+
+    /// Removes `mb` from the subscribers of `name` (dropping the channel when it empties).
+    pub fn remove(&self, kind: Kind, name: &[u8], mb: &Arc<Mailbox>) {
+        let drop_mb = |subs: &mut Subscribers| {
+            if let Some(i) = subs.iter().position(|m| Arc::ptr_eq(m, mb)) {
+                subs.remove(i);
+                self.total.fetch_sub(1, Ordering::Relaxed);
+            }
+            subs.is_empty()
+        };
+        if kind == Kind::Pattern {
+            let mut pats = self.patterns.write();
+            if let Some(i) = pats.iter().position(|(p, _)| &**p == name) {
+                if drop_mb(&mut pats[i].1) {
+                    pats.remove(i);
+                }
+            }
+            return;
+        }
+        let mut map = self.map(kind).write();
+        if let Some(subs) = map.get_mut(name) {
+            if drop_mb(subs) {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// True if nobody subscribes to anything (keyspace notifications skip their work).
+    pub fn is_idle(&self) -> bool {
+        self.total.load(Ordering::Relaxed) == 0
+    }
+
+    /// PUBLISH: delivers to the channel's subscribers and to every matching pattern's. Returns
+    /// the number of receivers.
+    pub fn publish(&self, channel: &[u8], msg: &[u8], mut me: SelfSink) -> usize {
+        let lim = limit(CLASS_PUBSUB);
+        let mut n = 0;
+        {
+            let map = self.channels.read();
+            if let Some(subs) = map.get(channel) {
+                let mut frames = [None, None];
+                n += fan_out(subs, &mut me, lim, &|r3| encode_message(r3, b"message", None, channel, msg), &mut frames);
+            }
+        }
+        let pats = self.patterns.read();
+        for (pat, subs) in pats.iter() {
+            if glob_match(pat, channel, false) {
+                let mut frames = [None, None];
+                let enc = |r3| encode_message(r3, b"pmessage", Some(pat), channel, msg);
+                n += fan_out(subs, &mut me, lim, &enc, &mut frames);
+            }
+        }
+        n
+    }
+
+    /// SPUBLISH: delivers to the shard channel's subscribers.
+    pub fn spublish(&self, channel: &[u8], msg: &[u8], mut me: SelfSink) -> usize {
+        let lim = limit(CLASS_PUBSUB);
+        let map = self.shard.read();
+        match map.get(channel) {
+            Some(subs) => {
+                let mut frames = [None, None];
+                fan_out(subs, &mut me, lim, &|r3| encode_message(r3, b"smessage", None, channel, msg), &mut frames)
+            }
+            None => 0,
+        }
+    }
+
+    /// Active channels (`Kind::Channel` or `Kind::Shard`) matching `pattern` (all if `None`).
+    pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Box<[u8]>> {
+        self.map(kind).read().keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c, false))).cloned().collect()
+    }
+
+    /// Number of subscribers of a channel.
+    pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
+        self.map(kind).read().get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Number of distinct patterns subscribed.
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+
+    /// Number of active channels of `kind` (INFO).
+    pub fn channel_count(&self, kind: Kind) -> usize {
+        self.map(kind).read().len()
+    }
+}
+
+/// One client's subscriptions, owned by its connection.
+#[derive(Default)]
+pub struct ClientSubs {
+    /// Created at the first subscription; lives as long as the connection.
+    pub mailbox: Option<Arc<Mailbox>>,
+    channels: HashMap<Box<[u8]>, u64, ahash::RandomState>,
+    patterns: Vec<Box<[u8]>>,
+    shard: HashMap<Box<[u8]>, u64, ahash::RandomState>,
+    seq: u64,
+}
+
+impl ClientSubs {
+    /// Channels plus patterns: the count in (p)(un)subscribe confirmations.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// Subscribed to anything (Redis's pubsub client flag).
+    pub fn active(&self) -> bool {
+        self.count() + self.shard.len() > 0
+    }
+
+    /// Records a subscription; false if it existed.
+    pub fn insert(&mut self, kind: Kind, name: &[u8]) -> bool {
+        self.seq += 1;
+        let seq = self.seq;
+        match kind {
+            Kind::Channel | Kind::Shard => {
+                let map = if kind == Kind::Shard { &mut self.shard } else { &mut self.channels };
+                if map.contains_key(name) {
+                    return false;
+                }
+                map.insert(name.into(), seq);
+                true
+            }
+            Kind::Pattern => {
+                if self.patterns.iter().any(|p| &**p == name) {
+                    false
+                } else {
+                    self.patterns.push(name.into());
+                    true
+                }
+            }
+        }
+    }
+
+    /// Forgets a subscription; false if there was none.
+    pub fn take(&mut self, kind: Kind, name: &[u8]) -> bool {
+        match kind {
+            Kind::Channel => self.channels.remove(name).is_some(),
+            Kind::Shard => self.shard.remove(name).is_some(),
+            Kind::Pattern => match self.patterns.iter().position(|p| &**p == name) {
+                Some(i) => {
+                    self.patterns.remove(i);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// Every subscription of `kind`, in subscription order.
+    pub fn list(&self, kind: Kind) -> Vec<Box<[u8]>> {
+        let sorted = |m: &HashMap<Box<[u8]>, u64, ahash::RandomState>| {
+            let mut v: Vec<(&Box<[u8]>, &u64)> = m.iter().collect();
+            v.sort_by_key(|(_, s)| **s);
+            v.into_iter().map(|(k, _)| k.clone()).collect()
+        };
+        match kind {
+            Kind::Channel => sorted(&self.channels),
+            Kind::Shard => sorted(&self.shard),
+            Kind::Pattern => self.patterns.clone(),
+        }
+    }
+
+    /// The counts CLIENT LIST shows.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.channels.len(), self.patterns.len(), self.shard.len())
+    }
+}
+
+/// Drops every subscription of a client from the registry (RESET, disconnect).
+pub fn remove_all(ps: &PubSub, subs: &mut ClientSubs) {
+    let Some(mb) = subs.mailbox.clone() else { return };
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for name in subs.list(kind) {
+            subs.take(kind, &name);
+            ps.remove(kind, &name, &mb);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Clients, Peer};
+
+    fn mailbox(clients: &Clients, resp3: bool) -> Arc<Mailbox> {
+        let peer = Peer::Tcp { addr: "127.0.0.1:5000".parse().unwrap(), local: "127.0.0.1:6379".parse().unwrap() };
+        Mailbox::new(clients.register(peer), resp3)
+    }
+
+    fn drain(mb: &Mailbox) -> String {
+        let mut v = Vec::new();
+        mb.drain_into(&mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn frames_per_protocol() {
+        let f = encode_message(false, b"message", None, b"ch", b"hi");
+        assert_eq!(&f[..], b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+        let f = encode_message(true, b"pmessage", Some(b"c*"), b"ch", b"");
+        assert_eq!(&f[..], b">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$0\r\n\r\n");
+    }
+
+    #[test]
+    fn publish_counts_channels_and_patterns_and_keeps_order() {
+        let clients = Clients::default();
+        let ps = PubSub::default();
+        let a = mailbox(&clients, false);
+        let b = mailbox(&clients, true);
+        ps.add(Kind::Channel, b"news", &a);
+        ps.add(Kind::Pattern, b"n*", &a);
+        ps.add(Kind::Pattern, b"n*", &b);
+        ps.add(Kind::Pattern, b"x*", &b);
+        assert_eq!(ps.numpat(), 2);
+        assert_eq!(ps.publish(b"news", b"1", None), 3);
+        assert_eq!(ps.publish(b"news", b"2", None), 3);
+        assert_eq!(ps.publish(b"other", b"3", None), 0);
+        let got = drain(&a);
+        let i1 = got.find("$1\r\n1\r\n").unwrap();
+        let i2 = got.find("$1\r\n2\r\n").unwrap();
+        assert!(i1 < i2);
+        assert!(drain(&b).starts_with(">4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$1\r\n1\r\n"));
+        ps.remove(Kind::Pattern, b"n*", &a);
+        ps.remove(Kind::Pattern, b"n*", &b);
+        assert_eq!(ps.numpat(), 1);
+        ps.remove(Kind::Channel, b"news", &a);
+        assert_eq!(ps.channel_count(Kind::Channel), 0);
+    }
+
+    #[test]
+    fn self_delivery_goes_to_the_reply_buffer() {
+        let clients = Clients::default();
+        let ps = PubSub::default();
+        let a = mailbox(&clients, true);
+        ps.add(Kind::Shard, b"s", &a);
+        let mut out = Vec::new();
+        assert_eq!(ps.spublish(b"s", b"m", Some((a.id(), &mut out))), 1);
+        assert!(out.starts_with(b">3\r\n$8\r\nsmessage\r\n"));
+        assert!(!a.has_pending());
+    }
+
+    #[test]
+    fn limits_follow_redis_rule() {
+        let l = Limit { hard: 100, soft: 10, soft_secs: 0 };
+        let mut since = None;
+        assert!(l.exceeded(100, &mut since), "hard");
+        assert!(!l.exceeded(5, &mut since));
+        assert!(!l.exceeded(20, &mut since), "soft starts the clock");
+        assert!(since.is_some());
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(l.exceeded(20, &mut since), "soft for longer than 0 s");
+        assert!(!l.exceeded(5, &mut since));
+        assert!(since.is_none());
+    }
+
+    #[test]
+    fn mailbox_over_hard_limit_is_closed() {
+        let clients = Clients::default();
+        let a = mailbox(&clients, false);
+        let f = Bytes::from(vec![b'x'; 64]);
+        let lim = Limit { hard: 1000, soft: 0, soft_secs: 0 };
+        for _ in 0..100 {
+            a.deliver(&f, lim);
+        }
+        assert!(a.info.killed.load(Ordering::Acquire));
+        assert_eq!(a.queued_bytes(), 0, "queue dropped");
+    }
+
+    #[test]
+    fn client_subs_order_and_counts() {
+        let mut s = ClientSubs::default();
+        assert!(s.insert(Kind::Channel, b"b"));
+        assert!(s.insert(Kind::Channel, b"a"));
+        assert!(!s.insert(Kind::Channel, b"b"));
+        assert!(s.insert(Kind::Pattern, b"p"));
+        assert!(s.insert(Kind::Shard, b"s"));
+        assert_eq!(s.count(), 3);
+        assert_eq!(s.counts(), (2, 1, 1));
+        assert_eq!(s.list(Kind::Channel), vec![Box::from(&b"b"[..]), Box::from(&b"a"[..])]);
+        assert!(s.take(Kind::Channel, b"b"));
+        assert!(!s.take(Kind::Channel, b"b"));
+    }
+
+    #[test]
+    fn output_limits_parse() {
+        set_output_limits("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        assert_eq!(limit(CLASS_PUBSUB), Limit { hard: 33554432, soft: 8388608, soft_secs: 60 });
+        assert!(limit(CLASS_NORMAL).is_none());
+    }
+}
