@@ -185,6 +185,8 @@ pub struct Client {
     /// Replies still to drop in `Skip` mode (SKIP's own and the next command's).
     pub reply_skip: u8,
     pub info: Arc<ClientInfo>,
+    /// Blocking-command state (`cmd::blocking`).
+    pub block: crate::cmd::blocking::ClientBlock,
 }
 
 impl Client {
@@ -200,6 +202,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             reply_skip: 0,
             info,
+            block: Default::default(),
         }
     }
 

@@ -300,7 +300,9 @@ pub static DIRECTIVES: &[Directive] = &[
     // Encodings.
     i("hash-max-listpack-entries", 0, I64, "512").alias("hash-max-ziplist-entries"),
     m("hash-max-listpack-value", 0, "64").alias("hash-max-ziplist-value"),
-    i("list-max-listpack-size", i32::MIN as i64, I32, "-2").alias("list-max-ziplist-size"),
+    i("list-max-listpack-size", i32::MIN as i64, I32, "-2")
+        .alias("list-max-ziplist-size")
+        .apply(|c, v| c.list_max_listpack_size = num(v)),
     i("list-compress-depth", 0, I32, "0"),
     i("set-max-intset-entries", 0, I64, "512"),
     i("zset-max-listpack-entries", 0, I64, "128").alias("zset-max-ziplist-entries"),

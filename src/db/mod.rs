@@ -54,6 +54,8 @@ pub struct Shard {
     /// the active-expiry walk as Redis does (INFO keyspace `avg_ttl`).
     avg_ttl: Box<[u64]>,
     pub watchers: Watchers,
+    /// Clients blocked on keys of this shard (`cmd::blocking`).
+    pub blocked: crate::cmd::blocking::ShardWaiters,
 }
 
 impl Shard {
@@ -64,6 +66,7 @@ impl Shard {
             expire_cursor: vec![0; databases].into_boxed_slice(),
             avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -179,6 +182,8 @@ pub struct Keyspace {
     hasher: ahash::RandomState,
     databases: usize,
     pub stats: KeyspaceStats,
+    /// Blocked clients across shards (`cmd::blocking`).
+    pub blocked: crate::cmd::blocking::BlockedIndex,
 }
 
 /// The shards a command holds. Indexed by shard number; holds either a few shards (the
@@ -197,6 +202,7 @@ impl Keyspace {
             hasher: ahash::RandomState::new(),
             databases,
             stats: KeyspaceStats::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -414,6 +420,10 @@ impl<'l, 'a> Db<'l, 'a> {
         let idx = shard.dbs[db].insert_new(entry);
         shard.set_expire(db, idx, at);
         shard.watchers.touch(db, &shard.dbs[db].get(idx).key);
+        if !shard.blocked.is_empty() {
+            let key = shard.dbs[db].get(idx).key.to_vec();
+            shard.blocked.signal(&self.ks.blocked, db, &key);
+        }
         old
     }
 
@@ -471,6 +481,8 @@ impl<'l, 'a> Db<'l, 'a> {
                 e.lru = lru;
                 let idx = shard.dbs[db].insert_new(e);
                 shard.set_expire(db, idx, expire_at);
+                // A new key may be what blocked clients wait for.
+                shard.blocked.signal(&self.ks.blocked, db, key);
                 None
             }
         };
