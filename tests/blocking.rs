@@ -26,7 +26,8 @@ fn compare(scenario: impl Fn(u16) -> Vec<Vec<u8>>) {
     let ours = start_redstart(&[]);
     let theirs = scenario(oracle.port);
     let mine = scenario(ours.port);
-    let show = |t: &Vec<Vec<u8>>| -> Vec<String> { t.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect() };
+    let show =
+        |t: &Vec<Vec<u8>>| -> Vec<String> { t.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect() };
     assert_eq!(show(&mine), show(&theirs), "left: redstart, right: redis-server");
     assert!(!mine.is_empty());
 }

@@ -68,7 +68,9 @@ enum SlotState {
     /// Claimed by a serve in progress (all shards held).
     Serving,
     Served(Vec<u8>),
-    Unblocked { error: bool },
+    Unblocked {
+        error: bool,
+    },
 }
 
 /// Where a waiter's outcome is delivered.
@@ -211,8 +213,7 @@ pub enum WaitEnd {
 impl Blocked {
     /// Time left before the deadline, `None` when it waits forever.
     pub fn time_left(&self) -> Option<std::time::Duration> {
-        (self.deadline_ms != 0)
-            .then(|| std::time::Duration::from_millis(self.deadline_ms.saturating_sub(now_ms())))
+        (self.deadline_ms != 0).then(|| std::time::Duration::from_millis(self.deadline_ms.saturating_sub(now_ms())))
     }
 
     /// Resolves when the waiter was served or unblocked.

@@ -435,8 +435,7 @@ impl List {
                 pos = next;
             }
             let mut drop = vec![false; spans.len()];
-            let idx: Vec<usize> =
-                if from_tail { (0..spans.len()).rev().collect() } else { (0..spans.len()).collect() };
+            let idx: Vec<usize> = if from_tail { (0..spans.len()).rev().collect() } else { (0..spans.len()).collect() };
             let mut any = false;
             for k in idx {
                 if limit != 0 && removed >= limit {
