@@ -31,9 +31,11 @@
 //! - Per shard ([`ShardWaiters`]): FIFO queues of waiters per (db, key), and the keys signalled
 //!   ready. Per keyspace ([`BlockedIndex`]): the number of blocked clients, a "some key is
 //!   ready" flag, and the waiters by client id (CLIENT UNBLOCK).
-//! - Dispatch: when any client is blocked, a write command takes every shard lock from the
-//!   start (one relaxed atomic load decides), so that the command and the serving of the keys
-//!   it made ready form one atomic step. After the command, if a key was signalled,
+//! - Dispatch: when a client is blocked on a key in one of the shards a write command touches
+//!   (a relaxed load of the global count, then of per-shard counts), the command takes every
+//!   shard lock from the start, so that the command and the serving of the keys it made ready
+//!   form one atomic step. A waiter that registers between that check and the command's lock
+//!   is still served (the command finds it, then serves under every lock right after). After the command, if a key was signalled,
 //!   [`serve_ready`] (all shards held) re-runs each ready key's waiters in FIFO order while the
 //!   key holds the wanted type; the reply bytes go into the waiter's [`Slot`] and its task is
 //!   woken. Serving can make more keys ready (BLMOVE chains); the loop runs until none is.
@@ -50,7 +52,7 @@
 //! after SWAPDB); INFO `blocked_clients` and the CLIENT LIST `b` flag are not reported yet.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -148,15 +150,46 @@ impl ShardWaiters {
 }
 
 /// Keyspace-wide blocking state.
-#[derive(Default)]
 pub struct BlockedIndex {
     count: AtomicUsize,
+    /// Waiter registrations per shard (shard id modulo the table size; a collision only makes
+    /// a write lock every shard needlessly).
+    per_shard: [AtomicU32; SHARD_SLOTS],
     ready: AtomicBool,
     next_id: AtomicU64,
     clients: Mutex<HashMap<u64, Arc<Slot>>>,
 }
 
+const SHARD_SLOTS: usize = 256;
+
+impl Default for BlockedIndex {
+    fn default() -> Self {
+        BlockedIndex {
+            count: AtomicUsize::new(0),
+            per_shard: std::array::from_fn(|_| AtomicU32::new(0)),
+            ready: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 impl BlockedIndex {
+    fn shard_slot(&self, sid: usize) -> &AtomicU32 {
+        &self.per_shard[sid % SHARD_SLOTS]
+    }
+
+    /// Whether a write command must take every shard: some client waits on a key in one of
+    /// the shards the command touches, so the serving of that key must happen within the
+    /// command's atomic step. Only called while `any()` holds.
+    pub fn write_needs_all_shards(&self, server: &Server, spec: &super::CommandSpec, args: &[&[u8]]) -> bool {
+        let ks = &server.keyspace;
+        spec.key_positions(args)
+            .iter()
+            .filter_map(|&i| args.get(i))
+            .any(|k| self.shard_slot(ks.shard_of(k)).load(Ordering::Relaxed) > 0)
+    }
+
     /// Whether any client is blocked (a relaxed load: dispatch checks it per write command).
     #[inline]
     pub fn any(&self) -> bool {
@@ -247,7 +280,11 @@ impl Blocked {
         let mut locks = ks.lock_keys(w.keys.iter().map(|k| k.as_slice()));
         let mut removed = false;
         for key in &w.keys {
-            removed |= locks.shard(ks.shard_of(key)).blocked.remove(w.db, key, w.id);
+            let sid = ks.shard_of(key);
+            if locks.shard(sid).blocked.remove(w.db, key, w.id) {
+                ks.blocked.shard_slot(sid).fetch_sub(1, Ordering::Relaxed);
+                removed = true;
+            }
         }
         if removed {
             forget(ks, w);
@@ -348,8 +385,9 @@ pub fn block(
     });
     let db = ctx.client.db;
     for key in &waiter.keys {
-        let shard = ctx.locks.shard(ks.shard_of(key));
-        shard.blocked.queues.entry((db, key.clone())).or_default().push_back(waiter.clone());
+        let sid = ks.shard_of(key);
+        ctx.locks.shard(sid).blocked.queues.entry((db, key.clone())).or_default().push_back(waiter.clone());
+        ks.blocked.shard_slot(sid).fetch_add(1, Ordering::Relaxed);
     }
     ks.blocked.count.fetch_add(1, Ordering::Relaxed);
     ks.blocked.clients.lock().insert(ctx.client.id, slot);
@@ -408,7 +446,10 @@ fn serve_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
             continue;
         }
         for k in &w.keys {
-            ctx.locks.shard(ks.shard_of(k)).blocked.remove(w.db, k, w.id);
+            let sid = ks.shard_of(k);
+            if ctx.locks.shard(sid).blocked.remove(w.db, k, w.id) {
+                ks.blocked.shard_slot(sid).fetch_sub(1, Ordering::Relaxed);
+            }
         }
         forget(ks, &w);
         w.slot.set(SlotState::Served(reply));

@@ -131,10 +131,13 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     }
     client.block.may_block = spec.has(flags::BLOCKING);
     let blocked = &server.keyspace.blocked;
-    // While clients are blocked, a write takes every shard so that serving the keys it makes
-    // ready happens before any other command (see `blocking`).
-    let locks =
-        if blocked.any() && spec.has(flags::WRITE) { server.keyspace.lock_all() } else { lock_for(server, spec, args) };
+    // A write to a shard where clients are blocked takes every shard, so that serving the keys
+    // it makes ready happens before any other command (see `blocking`).
+    let locks = if blocked.any() && spec.has(flags::WRITE) && blocked.write_needs_all_shards(server, spec, args) {
+        server.keyspace.lock_all()
+    } else {
+        lock_for(server, spec, args)
+    };
     let mut ctx = Ctx { server, client, out, locks, now: now_ms() };
     run(&mut ctx, spec, args);
     if blocked.ready_pending() {

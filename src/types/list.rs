@@ -219,6 +219,17 @@ impl List {
         }
     }
 
+    /// Capacity for a new end node: a list that already filled a node is growing, so the new
+    /// node gets its full size at once (no chain of doubling reallocations, which fragments the
+    /// heap); a list's first node starts small.
+    fn node_capacity(&self, add: usize, fill: Fill) -> usize {
+        if self.nodes.is_empty() || fill.max_bytes > 16 * 1024 {
+            add
+        } else {
+            fill.max_bytes.max(add)
+        }
+    }
+
     pub fn push_back(&mut self, data: &[u8], fill: Fill) {
         let add = framed_len(data.len());
         match self.nodes.back_mut() {
@@ -227,7 +238,7 @@ impl List {
                 n.count += 1;
             }
             _ => {
-                let mut n = Node { buf: Vec::with_capacity(add), count: 1 };
+                let mut n = Node { buf: Vec::with_capacity(self.node_capacity(add, fill)), count: 1 };
                 frame(&mut n.buf, data);
                 self.nodes.push_back(n);
             }
@@ -244,7 +255,9 @@ impl List {
                 n.count += 1;
             }
             _ => {
-                self.nodes.push_front(Node { buf: framed(data), count: 1 });
+                let mut buf = Vec::with_capacity(self.node_capacity(add, fill));
+                frame(&mut buf, data);
+                self.nodes.push_front(Node { buf, count: 1 });
             }
         }
         self.len += 1;
