@@ -196,6 +196,8 @@ pub struct Client {
     /// Pub/sub subscriptions and the queue of messages for this connection.
     pub pubsub: crate::pubsub::ClientSubs,
     pub info: Arc<ClientInfo>,
+    /// Blocking-command state (`cmd::blocking`).
+    pub block: crate::cmd::blocking::ClientBlock,
 }
 
 impl Client {
@@ -212,6 +214,7 @@ impl Client {
             reply_skip: 0,
             pubsub: Default::default(),
             info,
+            block: Default::default(),
         }
     }
 

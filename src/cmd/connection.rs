@@ -65,6 +65,20 @@ const CLIENT_SUBS: &[CommandSpec] =
             "O(1)",
             "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
         ),
+        CommandSpec::new(
+            "unblock",
+            -3,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            acl::CONNECTION,
+            NO_KEYS,
+            super::blocking::client_unblock,
+        )
+        .doc(
+            "connection",
+            "5.0.0",
+            "O(log N) where N is the number of client connections",
+            "Unblocks a client blocked by a blocking command from a different connection.",
+        ),
         CommandSpec::new("reply", 3, NOSCRIPT | LOADING | STALE, acl::CONNECTION, NO_KEYS, client_reply).doc(
             "connection",
             "3.2.0",

@@ -157,9 +157,20 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
             return;
         }
     }
-    let locks = lock_for(server, spec, args);
+    client.block.may_block = spec.has(flags::BLOCKING);
+    let blocked = &server.keyspace.blocked;
+    // A write to a shard where clients are blocked takes every shard, so that serving the keys
+    // it makes ready happens before any other command (see `blocking`).
+    let locks = if blocked.any() && spec.has(flags::WRITE) && blocked.write_needs_all_shards(server, spec, args) {
+        server.keyspace.lock_all()
+    } else {
+        lock_for(server, spec, args)
+    };
     let mut ctx = Ctx { server, client, out, locks, now: now_ms() };
     run(&mut ctx, spec, args);
+    if blocked.ready_pending() {
+        super::blocking::serve_ready(&mut ctx);
+    }
 }
 
 /// Runs a resolved command with the locks already in `ctx` (EXEC calls this for each queued

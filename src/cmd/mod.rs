@@ -10,6 +10,7 @@
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
 
 pub mod args;
+pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod dispatch;

@@ -306,7 +306,9 @@ pub static DIRECTIVES: &[Directive] = &[
     m("hash-max-listpack-value", 0, "64")
         .alias("hash-max-ziplist-value")
         .apply(|c, v| c.hash_max_listpack_value = num(v)),
-    i("list-max-listpack-size", i32::MIN as i64, I32, "-2").alias("list-max-ziplist-size"),
+    i("list-max-listpack-size", i32::MIN as i64, I32, "-2")
+        .alias("list-max-ziplist-size")
+        .apply(|c, v| c.list_max_listpack_size = num(v)),
     i("list-compress-depth", 0, I32, "0"),
     i("set-max-intset-entries", 0, I64, "512").apply(|c, v| c.set_max_intset_entries = num(v)),
     // Redis 7.2 (listpack-encoded small sets); redis-server 7.0 lacks these two.

@@ -32,6 +32,8 @@ pub struct Config {
     pub unixsocket: Option<String>,
     pub databases: usize,
     pub proto_max_bulk_len: i64,
+    /// `list-max-listpack-size` (list node limits).
+    pub list_max_listpack_size: i64,
     pub client_query_buffer_limit: usize,
     pub hz: u32,
     pub unixsocketperm: u32,
@@ -84,6 +86,7 @@ impl Default for Config {
             unixsocket: None,
             databases: 16,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            list_max_listpack_size: -2,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
             unixsocketperm: 0,

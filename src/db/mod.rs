@@ -59,6 +59,8 @@ pub struct Shard {
     /// Keyspace events raised here (lazy `expired`, `new`, `keymiss`), published by the command
     /// holding this shard (see `notify`). Empty unless notifications are on.
     pub events: Vec<crate::notify::Pending>,
+    /// Clients blocked on keys of this shard (`cmd::blocking`).
+    pub blocked: crate::cmd::blocking::ShardWaiters,
 }
 
 impl Shard {
@@ -70,6 +72,7 @@ impl Shard {
             avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
             events: Vec::new(),
+            blocked: Default::default(),
         }
     }
 
@@ -192,6 +195,8 @@ pub struct Keyspace {
     hasher: ahash::RandomState,
     databases: usize,
     pub stats: KeyspaceStats,
+    /// Blocked clients across shards (`cmd::blocking`).
+    pub blocked: crate::cmd::blocking::BlockedIndex,
 }
 
 /// The shards a command holds. Indexed by shard number; holds either a few shards (the
@@ -210,6 +215,7 @@ impl Keyspace {
             hasher: ahash::RandomState::new(),
             databases,
             stats: KeyspaceStats::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -472,8 +478,12 @@ impl<'l, 'a> Db<'l, 'a> {
         let idx = shard.dbs[db].insert_new(entry);
         shard.set_expire(db, idx, at);
         shard.watchers.touch(db, &shard.dbs[db].get(idx).key);
+        if !shard.blocked.is_empty() {
+            let key = shard.dbs[db].get(idx).key.to_vec();
+            shard.blocked.signal(&self.ks.blocked, db, &key);
+        }
         if crate::notify::enabled(crate::notify::NEW) {
-            let key = shard.dbs[db].get(idx).key.clone();
+            let key = self.locks.shard(sid).dbs[db].get(idx).key.clone();
             self.raise(crate::notify::NEW, "new", &key);
         }
         old
@@ -536,6 +546,8 @@ impl<'l, 'a> Db<'l, 'a> {
                 e.lru = lru;
                 let idx = shard.dbs[db].insert_new(e);
                 shard.set_expire(db, idx, expire_at);
+                // A new key may be what blocked clients wait for.
+                shard.blocked.signal(&self.ks.blocked, db, key);
                 None
             }
         };

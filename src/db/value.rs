@@ -102,6 +102,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     Zset(Box<crate::types::zset::Zset>),
+    List(Box<crate::types::list::List>),
 }
 
 impl Value {
@@ -117,6 +118,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::Zset(_) => "zset",
+            Value::List(_) => "list",
         }
     }
 
@@ -128,6 +130,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::Zset(z) => z.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 }

@@ -159,6 +159,11 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
                     return Ok(());
                 }
             }
+            if let Some(b) = client.block.pending.take() {
+                if !wait_blocked(server, stream, client, &mut out, &mut rbuf, b, query_limit).await? {
+                    return Ok(());
+                }
+            }
             if client.close_after_reply {
                 stream.write_all(&out.buf).await?;
                 return Ok(());
@@ -276,6 +281,52 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
         mb.set_in_flight(0);
     }
     Ok(())
+}
+
+/// A command blocked (`cmd::blocking`): send the replies before it, then wait for its outcome
+/// while watching the socket (EOF = the client left) and kills. Commands pipelined after it
+/// stay buffered until it is done. Returns false when the connection must close.
+async fn wait_blocked<S: Transport>(
+    server: &Server,
+    stream: &mut S,
+    client: &mut Client,
+    out: &mut Writer,
+    rbuf: &mut BytesMut,
+    blocked: crate::cmd::blocking::Blocked,
+    query_limit: usize,
+) -> std::io::Result<bool> {
+    if !out.is_empty() {
+        if let Err(e) = flush(server, stream, out).await {
+            blocked.cancel(server);
+            return Err(e);
+        }
+    }
+    let info = client.info.clone();
+    let gone = loop {
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = blocked.wait() => break false,
+            _ = info.kill_notify.notified() => break true,
+            r = read_some(&*stream, rbuf) => match r {
+                Ok(n) if n > 0 && rbuf.len() <= query_limit => continue,
+                _ => break true,
+            },
+        }
+    };
+    if gone || info.killed.load(Ordering::Acquire) {
+        blocked.cancel(server);
+        return Ok(false);
+    }
+    let reply = blocked.finish(server);
+    if client.reply_mode == crate::client::ReplyMode::On {
+        if reply.first() == Some(&b'-') {
+            crate::cmd::server::record_error(&reply[1..]);
+        }
+        out.raw(&reply);
+    }
+    Ok(true)
 }
 
 async fn idle(timeout_secs: u64) {

@@ -1,0 +1,515 @@
+//! Blocking operations: the infrastructure behind BLPOP & co., reusable by every family that
+//! blocks (sorted-set BZPOP*, stream XREAD/XREADGROUP BLOCK), and CLIENT UNBLOCK.
+//!
+//! # Semantics kept from Redis
+//! - Clients blocked on a key are served first-blocked first-served.
+//! - Data pushed to a key with waiters is served to them *before any other command runs*: a
+//!   client that pipelines `LPUSH k v` + `LPOP k` while another waits in `BLPOP k` sees its LPOP
+//!   return nil. A push inside MULTI/EXEC wakes waiters after EXEC.
+//! - A waiter is served by re-running its command on its behalf (Redis 7.2's model), with its
+//!   database and protocol; a key of another type than the waiter wants leaves it waiting.
+//! - Inside MULTI (and, later, scripts) blocking commands do not block: they reply at once.
+//! - Timeouts reply with the null array (RESP3 `_`); CLIENT UNBLOCK id [TIMEOUT|ERROR]; a
+//!   client that disconnects or is killed while blocked leaves nothing behind.
+//!
+//! # API for a blocking command handler
+//! 1. Parse the timeout first with [`parse_timeout`] (Redis's errors; returns an absolute
+//!    deadline in Unix ms, 0 = forever).
+//! 2. Try to serve the request now. If it can be served, reply as the non-blocking command.
+//! 3. Otherwise `return block(ctx, &keys, deadline, "list", args, NullReply::Array)`: `wants`
+//!    is the `TYPE` name the waiter is served for; `in_multi` is the reply when the client may
+//!    not block (MULTI). The handler must not have written anything. `block` either writes that
+//!    reply, or registers a waiter on every key (in those keys' shards, under the locks the
+//!    command already holds) and leaves a [`Blocked`] in `ctx.client.block`, or — when the
+//!    handler is being re-run to serve a waiter — notes that the waiter must keep waiting.
+//!
+//! Producers need nothing in most cases: creating a key (`Db::set` on a missing key, `Db::put`)
+//! signals it. A command that adds data to an *existing* key that may have waiters (XADD to a
+//! stream, ZADD to a sorted set) calls [`signal_ready`] under its locks.
+//!
+//! # How it works
+//! - Per shard ([`ShardWaiters`]): FIFO queues of waiters per (db, key), and the keys signalled
+//!   ready. Per keyspace ([`BlockedIndex`]): the number of blocked clients, a "some key is
+//!   ready" flag, and the waiters by client id (CLIENT UNBLOCK).
+//! - Dispatch: when a client is blocked on a key in one of the shards a write command touches
+//!   (a relaxed load of the global count, then of per-shard counts), the command takes every
+//!   shard lock from the start, so that the command and the serving of the keys it made ready
+//!   form one atomic step. A waiter that registers between that check and the command's lock
+//!   is still served (the command finds it, then serves under every lock right after). After the command, if a key was signalled,
+//!   [`serve_ready`] (all shards held) re-runs each ready key's waiters in FIFO order while the
+//!   key holds the wanted type; the reply bytes go into the waiter's [`Slot`] and its task is
+//!   woken. Serving can make more keys ready (BLMOVE chains); the loop runs until none is.
+//! - The blocked connection awaits its slot, its deadline, a kill, and its socket (EOF = the
+//!   client left). On timeout/unblock/disconnect it removes its waiter under the keys' shard
+//!   locks; a serve that won the race is seen then (the slot holds a reply) and delivered.
+//!   A slot is claimed (`Waiting` → `Serving`) before the command is re-run, so CLIENT UNBLOCK
+//!   cannot cancel a waiter whose element is being popped.
+//!
+//! Lock order: shard locks (ascending) → `BlockedIndex::clients` → a slot's state. No lock is
+//! held across an `.await`.
+//!
+//! Differences from Redis: SWAPDB/FLUSHALL do not re-check waiters (Redis re-scans blocked keys
+//! after SWAPDB); INFO `blocked_clients` and the CLIENT LIST `b` flag are not reported yet.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::{args, dispatch, CmdError, CmdResult, Ctx};
+use crate::client::{Client, ClientInfo};
+use crate::db::{now_ms, Db};
+use crate::server::Server;
+use resp::Writer;
+
+/// What a slot holds.
+enum SlotState {
+    Waiting,
+    /// Claimed by a serve in progress (all shards held).
+    Serving,
+    Served(Vec<u8>),
+    Unblocked {
+        error: bool,
+    },
+}
+
+/// Where a waiter's outcome is delivered.
+pub struct Slot {
+    state: Mutex<SlotState>,
+    notify: Notify,
+}
+
+impl Slot {
+    fn set(&self, s: SlotState) {
+        *self.state.lock() = s;
+        self.notify.notify_one();
+    }
+
+    /// CLIENT UNBLOCK: true if the waiter was waiting (not being served or done).
+    fn unblock(&self, error: bool) -> bool {
+        let mut st = self.state.lock();
+        if matches!(*st, SlotState::Waiting) {
+            *st = SlotState::Unblocked { error };
+            drop(st);
+            self.notify.notify_one();
+            return true;
+        }
+        false
+    }
+}
+
+/// One blocked request.
+pub struct Waiter {
+    id: u64,
+    info: Arc<ClientInfo>,
+    db: usize,
+    resp: u8,
+    args: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+    wants: &'static str,
+    slot: Arc<Slot>,
+}
+
+/// A shard's waiters.
+#[derive(Default)]
+pub struct ShardWaiters {
+    queues: HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>,
+    ready: Vec<(usize, Vec<u8>)>,
+}
+
+impl ShardWaiters {
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
+    /// Marks `key` of `db` ready if someone waits on it. Cheap when nobody waits in this shard.
+    pub fn signal(&mut self, index: &BlockedIndex, db: usize, key: &[u8]) {
+        if self.queues.is_empty() {
+            return;
+        }
+        let k = (db, key.to_vec());
+        if self.queues.contains_key(&k) && !self.ready.contains(&k) {
+            self.ready.push(k);
+            index.ready.store(true, Ordering::Release);
+        }
+    }
+
+    fn remove(&mut self, db: usize, key: &[u8], id: u64) -> bool {
+        let k = (db, key.to_vec());
+        let Some(q) = self.queues.get_mut(&k) else { return false };
+        let before = q.len();
+        q.retain(|w| w.id != id);
+        let removed = q.len() != before;
+        if q.is_empty() {
+            self.queues.remove(&k);
+        }
+        removed
+    }
+}
+
+/// Keyspace-wide blocking state.
+pub struct BlockedIndex {
+    count: AtomicUsize,
+    /// Waiter registrations per shard (shard id modulo the table size; a collision only makes
+    /// a write lock every shard needlessly).
+    per_shard: [AtomicU32; SHARD_SLOTS],
+    ready: AtomicBool,
+    next_id: AtomicU64,
+    clients: Mutex<HashMap<u64, Arc<Slot>>>,
+}
+
+const SHARD_SLOTS: usize = 256;
+
+impl Default for BlockedIndex {
+    fn default() -> Self {
+        BlockedIndex {
+            count: AtomicUsize::new(0),
+            per_shard: std::array::from_fn(|_| AtomicU32::new(0)),
+            ready: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl BlockedIndex {
+    fn shard_slot(&self, sid: usize) -> &AtomicU32 {
+        &self.per_shard[sid % SHARD_SLOTS]
+    }
+
+    /// Whether a write command must take every shard: some client waits on a key in one of
+    /// the shards the command touches, so the serving of that key must happen within the
+    /// command's atomic step. Only called while `any()` holds.
+    pub fn write_needs_all_shards(&self, server: &Server, spec: &super::CommandSpec, args: &[&[u8]]) -> bool {
+        let ks = &server.keyspace;
+        spec.key_positions(args)
+            .iter()
+            .filter_map(|&i| args.get(i))
+            .any(|k| self.shard_slot(ks.shard_of(k)).load(Ordering::Relaxed) > 0)
+    }
+
+    /// Whether any client is blocked (a relaxed load: dispatch checks it per write command).
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
+    #[inline]
+    pub fn ready_pending(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Number of blocked clients.
+    pub fn blocked_clients(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// The per-client blocking state (a field of `Client`).
+#[derive(Default)]
+pub struct ClientBlock {
+    /// Set by dispatch for each command a client sends: whether it may block (a BLOCKING
+    /// command run directly, not queued in MULTI).
+    pub may_block: bool,
+    /// This client is a stand-in re-running a waiter's command.
+    serving: bool,
+    /// Set by `block` while serving: the waiter has to keep waiting.
+    still_waiting: bool,
+    /// Set by `block` when the command blocked; the connection takes it and waits.
+    pub pending: Option<Blocked>,
+}
+
+/// The null reply a blocking command gives when it may not block.
+#[derive(Clone, Copy)]
+pub enum NullReply {
+    Array,
+    Bulk,
+}
+
+/// A blocked command, owned by its connection while it waits.
+pub struct Blocked {
+    waiter: Arc<Waiter>,
+    /// Absolute deadline in Unix ms (0 = none).
+    deadline_ms: u64,
+}
+
+/// Outcome of a wait, for the connection.
+pub enum WaitEnd {
+    /// The deadline passed.
+    Timeout,
+    /// Served or unblocked (the slot says which).
+    Woken,
+}
+
+impl Blocked {
+    /// Time left before the deadline, `None` when it waits forever.
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        (self.deadline_ms != 0).then(|| std::time::Duration::from_millis(self.deadline_ms.saturating_sub(now_ms())))
+    }
+
+    /// Resolves when the waiter was served or unblocked.
+    pub async fn woken(&self) {
+        loop {
+            if matches!(*self.waiter.slot.state.lock(), SlotState::Served(_) | SlotState::Unblocked { .. }) {
+                return;
+            }
+            self.waiter.slot.notify.notified().await;
+        }
+    }
+
+    /// Waits until served, unblocked or timed out (the connection also watches its socket).
+    pub async fn wait(&self) -> WaitEnd {
+        match self.time_left() {
+            None => {
+                self.woken().await;
+                WaitEnd::Woken
+            }
+            Some(d) => tokio::select! {
+                _ = self.woken() => WaitEnd::Woken,
+                _ = tokio::time::sleep(d) => WaitEnd::Timeout,
+            },
+        }
+    }
+
+    /// Removes the waiter from its queues; true if it was still queued (not served).
+    fn dequeue(&self, server: &Server) -> bool {
+        let ks = &server.keyspace;
+        let w = &self.waiter;
+        let mut locks = ks.lock_keys(w.keys.iter().map(|k| k.as_slice()));
+        let mut removed = false;
+        for key in &w.keys {
+            let sid = ks.shard_of(key);
+            if locks.shard(sid).blocked.remove(w.db, key, w.id) {
+                ks.blocked.shard_slot(sid).fetch_sub(1, Ordering::Relaxed);
+                removed = true;
+            }
+        }
+        if removed {
+            forget(ks, w);
+        }
+        removed
+    }
+
+    /// Ends the wait (timeout, unblock, or served) and returns the reply bytes to send.
+    pub fn finish(self, server: &Server) -> Vec<u8> {
+        self.dequeue(server);
+        let st = std::mem::replace(&mut *self.waiter.slot.state.lock(), SlotState::Waiting);
+        match st {
+            SlotState::Served(bytes) => bytes,
+            SlotState::Unblocked { error: true } => b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec(),
+            _ => {
+                let mut w = Writer::new(self.waiter.resp == 3);
+                w.null_array();
+                w.buf
+            }
+        }
+    }
+
+    /// The client went away: drop the waiter (a reply already served is lost with it, as in
+    /// Redis when a client disconnects right after being served).
+    pub fn cancel(self, server: &Server) {
+        self.dequeue(server);
+    }
+}
+
+fn forget(ks: &crate::db::Keyspace, w: &Waiter) {
+    ks.blocked.count.fetch_sub(1, Ordering::Relaxed);
+    let mut clients = ks.blocked.clients.lock();
+    if clients.get(&w.info.id).is_some_and(|s| Arc::ptr_eq(s, &w.slot)) {
+        clients.remove(&w.info.id);
+    }
+}
+
+/// Redis's blocking timeout (float seconds) as an absolute deadline in Unix ms; 0 = forever.
+pub fn parse_timeout(arg: &[u8], now: u64) -> Result<u64, CmdError> {
+    let secs = args::parse_f64(arg).ok_or(CmdError::msg("ERR timeout is not a float or out of range"))?;
+    let ms = secs * 1000.0;
+    // Redis 7.2 rejects timeouts that do not fit a 64-bit millisecond count (7.0 let them
+    // wrap to negative values).
+    if ms > i64::MAX as f64 {
+        return Err(CmdError::msg("ERR timeout is out of range"));
+    }
+    let ms = ms.ceil() as i64;
+    if ms < 0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    if ms == 0 {
+        return Ok(0);
+    }
+    if ms > i64::MAX - now as i64 {
+        return Err(CmdError::msg("ERR timeout is out of range"));
+    }
+    Ok(now + ms as u64)
+}
+
+/// Blocks the command in `ctx` on `keys` (see the module comment).
+pub fn block(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline_ms: u64,
+    wants: &'static str,
+    args: &[&[u8]],
+    in_multi: NullReply,
+) -> CmdResult {
+    let b = &mut ctx.client.block;
+    if b.serving {
+        b.still_waiting = true;
+        return Ok(());
+    }
+    if !b.may_block {
+        match in_multi {
+            NullReply::Array => ctx.out.null_array(),
+            NullReply::Bulk => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let ks = &ctx.server.keyspace;
+    let mut uniq: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !uniq.iter().any(|u| u == k) {
+            uniq.push(k.to_vec());
+        }
+    }
+    let slot = Arc::new(Slot { state: Mutex::new(SlotState::Waiting), notify: Notify::new() });
+    let waiter = Arc::new(Waiter {
+        id: ks.blocked.next_id.fetch_add(1, Ordering::Relaxed),
+        info: ctx.client.info.clone(),
+        db: ctx.client.db,
+        resp: ctx.client.resp,
+        args: args.iter().map(|a| a.to_vec()).collect(),
+        keys: uniq,
+        wants,
+        slot: slot.clone(),
+    });
+    let db = ctx.client.db;
+    for key in &waiter.keys {
+        let sid = ks.shard_of(key);
+        ctx.locks.shard(sid).blocked.queues.entry((db, key.clone())).or_default().push_back(waiter.clone());
+        ks.blocked.shard_slot(sid).fetch_add(1, Ordering::Relaxed);
+    }
+    ks.blocked.count.fetch_add(1, Ordering::Relaxed);
+    ks.blocked.clients.lock().insert(ctx.client.id, slot);
+    ctx.client.block.pending = Some(Blocked { waiter, deadline_ms });
+    Ok(())
+}
+
+/// Signals that `key` in `db`'s database got data (for commands that add to an existing key).
+pub fn signal_ready(db: &mut Db, key: &[u8]) {
+    let ks = db.ks;
+    let d = db.db;
+    db.locks.shard(ks.shard_of(key)).blocked.signal(&ks.blocked, d, key);
+}
+
+/// Serves every ready key's waiters. Called by dispatch after a command when a key was
+/// signalled; takes every shard lock if the command did not hold them all.
+pub fn serve_ready(ctx: &mut Ctx) {
+    let ks = &ctx.server.keyspace;
+    if !ctx.locks.holds_all() {
+        ctx.locks.release();
+        ctx.locks = ks.lock_all();
+    }
+    while ks.blocked.ready.swap(false, Ordering::AcqRel) {
+        let mut ready = Vec::new();
+        for s in ctx.locks.shards() {
+            ready.append(&mut s.blocked.ready);
+        }
+        for (db, key) in ready {
+            serve_key(ctx, db, &key);
+        }
+    }
+}
+
+fn serve_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
+    let ks = &ctx.server.keyspace;
+    let sid = ks.shard_of(key);
+    let snapshot: Vec<Arc<Waiter>> = match ctx.locks.shard(sid).blocked.queues.get(&(db, key.to_vec())) {
+        Some(q) => q.iter().cloned().collect(),
+        None => return,
+    };
+    for w in snapshot {
+        let Some(ty) = ctx.db_at(db).peek(key).map(|e| e.value.type_name()) else { break };
+        if ty != w.wants {
+            continue;
+        }
+        {
+            let mut st = w.slot.state.lock();
+            if !matches!(*st, SlotState::Waiting) {
+                continue;
+            }
+            *st = SlotState::Serving;
+        }
+        let (reply, still) = rerun(ctx, &w);
+        if still {
+            *w.slot.state.lock() = SlotState::Waiting;
+            continue;
+        }
+        for k in &w.keys {
+            let sid = ks.shard_of(k);
+            if ctx.locks.shard(sid).blocked.remove(w.db, k, w.id) {
+                ks.blocked.shard_slot(sid).fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        forget(ks, &w);
+        w.slot.set(SlotState::Served(reply));
+    }
+}
+
+/// Runs a waiter's command on its behalf; returns its reply and whether it must keep waiting.
+fn rerun(ctx: &mut Ctx, w: &Waiter) -> (Vec<u8>, bool) {
+    let mut client = Client::new(w.info.clone(), true);
+    client.db = w.db;
+    client.resp = w.resp;
+    client.block.serving = true;
+    let mut out = Writer::new(w.resp == 3);
+    let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
+    let Some(spec) = dispatch::resolve(&mut out, &args) else { return (out.buf, false) };
+    // Run through the caller's context (its locks) with the stand-in client and writer swapped
+    // in, then swap the caller's back.
+    std::mem::swap(ctx.client, &mut client);
+    std::mem::swap(ctx.out, &mut out);
+    dispatch::run(ctx, spec, &args);
+    std::mem::swap(ctx.client, &mut client);
+    std::mem::swap(ctx.out, &mut out);
+    let still = client.block.still_waiting;
+    (out.buf, still)
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let id = args::int(args[2])?;
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if args::is(r, "timeout") => false,
+        Some(r) if args::is(r, "error") => true,
+        Some(_) => return Err(CmdError::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let slot = ctx.server.keyspace.blocked.clients.lock().get(&(id as u64)).cloned();
+    ctx.out.int(slot.is_some_and(|s| s.unblock(error)) as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_follow_redis() {
+        let now = 1_000_000;
+        assert_eq!(parse_timeout(b"0", now), Ok(0));
+        assert_eq!(parse_timeout(b"1.5", now), Ok(now + 1500));
+        assert_eq!(parse_timeout(b"0.0001", now), Ok(now + 1), "rounded up to a millisecond");
+        let neg = Err(CmdError::msg("ERR timeout is negative"));
+        assert_eq!(parse_timeout(b"-1", now), neg);
+        assert_eq!(parse_timeout(b"-inf", now), neg);
+        let nf = Err(CmdError::msg("ERR timeout is not a float or out of range"));
+        assert_eq!(parse_timeout(b"x", now), nf);
+        assert_eq!(parse_timeout(b"nan", now), nf);
+        assert_eq!(parse_timeout(b" 1", now), nf);
+        let oor = Err(CmdError::msg("ERR timeout is out of range"));
+        assert_eq!(parse_timeout(b"inf", now), oor);
+        assert_eq!(parse_timeout(b"1e30", now), oor);
+        assert_eq!(parse_timeout(b"9223372036854775", now), oor);
+    }
+}
