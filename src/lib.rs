@@ -23,6 +23,7 @@ pub mod db;
 pub mod log;
 pub mod net;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod stats;

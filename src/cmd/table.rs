@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{
-    args::lower_name, config, connection, generic, hash, list, pubsub, server, set, stream, string, txn, zset,
-    CommandSpec,
+    args::lower_name, config, connection, generic, hash, list, memory, persistence, pubsub, server, set, sort, stream,
+    string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -15,9 +15,12 @@ const FAMILIES: &[&[CommandSpec]] = &[
     generic::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
+    memory::COMMANDS,
+    persistence::COMMANDS,
     pubsub::COMMANDS,
     server::COMMANDS,
     set::COMMANDS,
+    sort::COMMANDS,
     stream::COMMANDS,
     string::COMMANDS,
     txn::COMMANDS,

@@ -1,0 +1,5 @@
+//! The persistence command family (rows are added as the family is implemented).
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];
