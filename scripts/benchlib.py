@@ -98,13 +98,16 @@ def run_redis_benchmark(server, args, requests, pipeline, clients):
     return rps, (cpu1 - cpu0) / requests * 1e6  # µs of server CPU per operation
 
 
-def load_keys(server, n, value_size):
-    """Loads n distinct keys with fixed-size values through redis-cli --pipe."""
+def load_keys(server, n, value_size, px=None):
+    """Loads n distinct keys with fixed-size values through redis-cli --pipe (with a TTL in ms
+    when `px` is given)."""
     value = b"x" * value_size
+    ttl = b"" if px is None else b"$2\r\nPX\r\n$%d\r\n%d\r\n" % (len(str(px)), px)
+    head = b"*3\r\n" if px is None else b"*5\r\n"
     chunks = []
     for i in range(n):
         key = b"key:%010d" % i
-        chunks.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
+        chunks.append(head + b"$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value) + ttl)
     data = b"".join(chunks)
     subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=data, capture_output=True, check=True)
 
