@@ -17,6 +17,7 @@ use super::string::LongDouble;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
+use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -174,6 +175,8 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
         }
     }
     db.touch(key);
+    // Redis raises `hset` even when every field already held the same value.
+    notify::event(ctx, notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -200,6 +203,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     h.set(args[2], args[3], lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hset", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -230,6 +234,12 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if deleted > 0 {
         db.touch(key);
     }
+    if deleted > 0 {
+        notify::event(ctx, notify::HASH, "hdel", key);
+        if empty {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
+    }
     ctx.out.int(deleted);
     Ok(())
 }
@@ -255,6 +265,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = b.format(new);
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hincrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -281,6 +292,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = sum.to_human();
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -18,6 +18,8 @@
 
 use std::collections::HashMap;
 
+use crate::notify;
+
 use rand::Rng;
 
 use super::hash::{random_count, scan_options, scan_reply, MAX_REPEAT};
@@ -223,6 +225,7 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let added = members.iter().filter(|m| s.add(m, lim)).count();
     if added > 0 {
         db.touch(key);
+        notify::event(ctx, notify::SET, "sadd", key);
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -250,6 +253,12 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.remove(key);
     } else if removed > 0 {
         db.touch(key);
+    }
+    if removed > 0 {
+        notify::event(ctx, notify::SET, "srem", key);
+        if empty {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
     }
     ctx.out.int(removed);
     Ok(())
@@ -345,6 +354,10 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         db.touch(key);
     }
+    notify::event(ctx, notify::SET, "spop", key);
+    if empty {
+        notify::event(ctx, notify::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -429,22 +442,32 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.remove(src);
     } else {
         db.touch(src);
     }
-    match write(&mut db, dst)? {
-        Some(d) => {
-            d.add(member, lim);
-        }
+    // Redis's order: `srem` (and `del`) on the source, then the destination's `new` and `sadd`
+    // (none when the destination already held the member).
+    notify::event(ctx, notify::SET, "srem", src);
+    if emptied {
+        notify::event(ctx, notify::GENERIC, "del", src);
+    }
+    let mut db = ctx.db();
+    let added = match write(&mut db, dst)? {
+        Some(d) => d.add(member, lim),
         None => {
             let mut d = Set::create(member, 1, lim);
             d.add(member, lim);
             db.set(dst, Value::Set(Box::new(d)), NO_EXPIRE);
+            true
         }
-    }
+    };
     db.touch(dst);
+    if added {
+        notify::event(ctx, notify::SET, "sadd", dst);
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -637,13 +660,17 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// Stores `result` at `dst` (deleting `dst` when it is empty) and replies with its size.
-fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+/// Raises `event` on `dst`, or `del` when an empty result deleted an existing key.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     let mut db = ctx.db();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            notify::event(ctx, notify::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::Set(Box::new(result)), NO_EXPIRE);
+        notify::event(ctx, notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -654,18 +681,22 @@ fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let t = Taken::take(&mut db, &args[2..])?;
     let result = build(inter(&t.args(), usize::MAX).into_iter().map(|e| e.to_vec()), lim);
     t.restore(&mut db);
-    store(ctx, args[1], result);
+    store(ctx, args[1], result, "sinterstore");
     Ok(())
 }
 
 fn union_diff_cmd(ctx: &mut Ctx, keys: &[&[u8]], op: Op, dst: Option<&[u8]>) -> CmdResult {
+    let event = match op {
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
     let lim = limits(ctx);
     let mut db = ctx.db();
     let t = Taken::take(&mut db, keys)?;
     let result = union_diff(&t.args(), op, lim);
     t.restore(&mut db);
     match dst {
-        Some(d) => store(ctx, d, result),
+        Some(d) => store(ctx, d, result, event),
         None => write_members(ctx.out, &result),
     }
     Ok(())
