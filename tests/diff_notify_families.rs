@@ -131,7 +131,11 @@ fn hash_events() {
     );
     p.check("SET str v");
     s.run(&mut p, &[], "h8");
-    s.silent(&mut p, &["HSET str a 1", "HSETNX str a 1", "HDEL str a", "HINCRBY str a 1", "HINCRBYFLOAT str a 1"], "h9");
+    s.silent(
+        &mut p,
+        &["HSET str a 1", "HSETNX str a 1", "HDEL str a", "HINCRBY str a 1", "HINCRBYFLOAT str a 1"],
+        "h9",
+    );
     // Binary keys and fields.
     p.check_args(&[b"HSET", b"\xff\x00k", b"\x00", b"v"]);
     p.check_args(&[b"HDEL", b"\xff\x00k", b"\x00"]);
@@ -151,7 +155,11 @@ fn list_events() {
     s.run(&mut p, &["LPUSH l a b c", "RPUSH l d e", "LPUSHX l x", "RPUSHX l y"], "l1");
     s.run(&mut p, &["LPOP l", "RPOP l", "LPOP l 2", "RPOP l 1"], "l2");
     s.run(&mut p, &["RPOP l 10", "RPUSH l2 a", "LPOP l2"], "l3");
-    s.run(&mut p, &["RPUSH l a b c a b c", "LSET l 0 z", "LSET l -1 q", "LINSERT l BEFORE b i", "LINSERT l AFTER q j"], "l4");
+    s.run(
+        &mut p,
+        &["RPUSH l a b c a b c", "LSET l 0 z", "LSET l -1 q", "LINSERT l BEFORE b i", "LINSERT l AFTER q j"],
+        "l4",
+    );
     s.run(&mut p, &["LREM l 1 b", "LREM l -1 a", "LREM l 0 c"], "l5");
     // LTRIM raises `ltrim` even when it keeps everything, and `del` when it removes everything.
     s.run(&mut p, &["LTRIM l 0 -1", "LTRIM l 1 -1", "LTRIM l 5 1"], "l6");
@@ -211,9 +219,17 @@ fn list_move_and_multi_pop_events() {
     // The destination's push (after its `new`) comes first, then the source's pop and `del`.
     s.run(&mut p, &["RPUSH s a b c", "LMOVE s d LEFT RIGHT", "LMOVE s d RIGHT LEFT", "RPOPLPUSH s d"], "m1");
     // Source and destination are one key: push and pop, never `del`.
-    s.run(&mut p, &["RPUSH one x", "LMOVE one one LEFT RIGHT", "RPOPLPUSH one one", "RPUSH one y", "RPOPLPUSH one one"], "m2");
+    s.run(
+        &mut p,
+        &["RPUSH one x", "LMOVE one one LEFT RIGHT", "RPOPLPUSH one one", "RPUSH one y", "RPOPLPUSH one one"],
+        "m2",
+    );
     // The non-blocking forms of the blocking commands.
-    s.run(&mut p, &["RPUSH a 1 2 3 4", "BLPOP none a 0", "BRPOP a 0", "BLMOVE a b RIGHT LEFT 0", "BRPOPLPUSH a b 0"], "m3");
+    s.run(
+        &mut p,
+        &["RPUSH a 1 2 3 4", "BLPOP none a 0", "BRPOP a 0", "BLMOVE a b RIGHT LEFT 0", "BRPOPLPUSH a b 0"],
+        "m3",
+    );
     s.run(&mut p, &["RPUSH a 1 2 3", "LMPOP 2 none a LEFT", "LMPOP 1 a RIGHT COUNT 5", "RPUSH a 1 2"], "m4");
     s.run(&mut p, &["BLMPOP 0 2 none a RIGHT COUNT 1", "BLMPOP 0 1 a LEFT COUNT 9"], "m5");
     // Inside MULTI: the events are raised when EXEC runs the commands.
@@ -358,4 +374,47 @@ fn class_filtering() {
     p.check("FLUSHALL");
     p.check("CONFIG SET notify-keyspace-events lsh");
     s.silent(&mut p, script, "none");
+}
+
+/// The `flags` and `cmd` fields of each CLIENT LIST line, sorted.
+fn flags_and_cmds(list: &[u8]) -> Vec<String> {
+    let field = |line: &str, name: &str| line.split(' ').find_map(|f| f.strip_prefix(name)).unwrap_or("?").to_string();
+    let mut v: Vec<String> = String::from_utf8_lossy(list)
+        .lines()
+        .filter(|l| l.starts_with("id="))
+        .map(|l| format!("{} {}", field(l, "flags="), field(l, "cmd=")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn blocked_clients_in_info_and_client_list() {
+    let mut p = Pair::new();
+    let (mut a, mut b) = p.conns();
+    send_both(&mut a, &mut b, "BLPOP q 0");
+    wait_blocked(&mut p, 1);
+    let (x, y) = p.both("CLIENT LIST");
+    let (fx, fy) = (flags_and_cmds(&x), flags_and_cmds(&y));
+    assert_eq!(fx, fy, "CLIENT LIST flags and cmd (left: redstart, right: redis-server)");
+    assert!(fx.iter().any(|l| l == "b blpop"), "{fx:?}");
+    // Served: no longer blocked.
+    p.check("RPUSH q v");
+    assert_eq!(show(&a.read_reply()), show(&b.read_reply()));
+    wait_blocked(&mut p, 0);
+    let (x, y) = p.both("CLIENT LIST");
+    assert_eq!(flags_and_cmds(&x), flags_and_cmds(&y), "after the serve");
+    // Timed out and unblocked clients are no longer counted either.
+    send_both(&mut a, &mut b, "BLPOP q 0.05");
+    assert_eq!(show(&a.read_reply()), show(&b.read_reply()));
+    wait_blocked(&mut p, 0);
+    send_both(&mut a, &mut b, "BLPOP q 0");
+    wait_blocked(&mut p, 1);
+    // A second blocked client.
+    let (mut c, mut d) = p.conns();
+    send_both(&mut c, &mut d, "BRPOP q2 0");
+    wait_blocked(&mut p, 2);
+    drop(c);
+    drop(d);
+    wait_blocked(&mut p, 1);
 }

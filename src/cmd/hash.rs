@@ -6,6 +6,11 @@
 //! HINCRBYFLOAT computes in C `long double` precision through the string family's
 //! [`LongDouble`], so results match Redis digit for digit.
 //!
+//! Keyspace events (class `h`), as Redis 7 raises them: `hset` for HSET/HMSET (even when no
+//! value changed) and for HSETNX when it set the field, `hdel` (then `del` when the hash was
+//! emptied) when a field was removed, `hincrby`, `hincrbyfloat`. Failed and no-op writes raise
+//! nothing; `new` comes from the keyspace when a command creates the key.
+//!
 //! Differences from Redis: HRANDFIELD with a negative count (repetitions allowed) refuses
 //! counts below -[`MAX_REPEAT`] with `ERR value is out of range` instead of building a reply of
 //! that many elements (Redis tries and may run out of memory); hashtable-encoded hashes iterate

@@ -6,6 +6,12 @@
 //! Redis, a list that becomes empty is deleted, and argument errors are reported in Redis's
 //! order (some commands look the key up before parsing an index, some after).
 //!
+//! Keyspace events (class `l`), as Redis 7 raises them: `lpush`/`rpush` (LPUSHX/RPUSHX too),
+//! `lpop`/`rpop` (LMPOP and the blocking pops too, also when a waiter is served: the command is
+//! re-run on its behalf), `lset`, `linsert`, `lrem`, `ltrim` (even when nothing is trimmed),
+//! then `del` when the list was emptied. LMOVE/RPOPLPUSH raise the destination's push first,
+//! then the source's pop and `del`. No-ops (nothing popped, removed or inserted) raise nothing.
+//!
 //! Differences from Redis: the switch between the `listpack` and `quicklist` encodings is
 //! computed on this implementation's node sizes, so it can happen a few elements away from
 //! Redis's threshold. Redis 7.2 behaviours that differ from the 7.0 oracle are followed (LPOS

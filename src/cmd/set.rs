@@ -11,6 +11,12 @@
 //! STORE variants build a new set starting as an intset, which grows through the usual
 //! conversions (so the reply is sorted while it stays an intset).
 //!
+//! Keyspace events (class `s`), as Redis 7 raises them: `sadd`/`srem` when a member was
+//! added/removed, `spop`, then `del` when the set was emptied; SMOVE raises `srem` (and `del`)
+//! on the source, then `sadd` on the destination if it lacked the member (nothing when source
+//! and destination are one key); the STORE commands raise `sinterstore`/`sunionstore`/
+//! `sdiffstore` on the destination, or `del` when an empty result deleted an existing key.
+//!
 //! Differences from Redis: Redis 7.0 keeps small non-integer sets as `hashtable`; redstart
 //! follows Redis 7.2 (`listpack`, insertion order). SRANDMEMBER with a negative count refuses
 //! counts below -[`MAX_REPEAT`] with `ERR value is out of range` (Redis tries to build the reply
