@@ -86,6 +86,8 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicUsize; 3],
+    /// Waiting in a blocking command (CLIENT LIST flag `b`); set and cleared by `cmd::blocking`.
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -113,6 +115,9 @@ impl ClientInfo {
         }
         if multi >= 0 {
             flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
         }
         if self.is_unix() {
             flags.push('U');
@@ -281,6 +286,7 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             subs: Default::default(),
+            blocked: AtomicBool::new(false),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -49,7 +49,8 @@
 //! held across an `.await`.
 //!
 //! Differences from Redis: SWAPDB/FLUSHALL do not re-check waiters (Redis re-scans blocked keys
-//! after SWAPDB); INFO `blocked_clients` and the CLIENT LIST `b` flag are not reported yet.
+//! after SWAPDB). INFO `blocked_clients` counts the waiters; CLIENT LIST shows flag `b` while a
+//! client waits (INFO `total_blocking_keys` is not computed yet).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -316,6 +317,7 @@ impl Blocked {
 
 fn forget(ks: &crate::db::Keyspace, w: &Waiter) {
     ks.blocked.count.fetch_sub(1, Ordering::Relaxed);
+    w.info.blocked.store(false, Ordering::Relaxed);
     let mut clients = ks.blocked.clients.lock();
     if clients.get(&w.info.id).is_some_and(|s| Arc::ptr_eq(s, &w.slot)) {
         clients.remove(&w.info.id);
@@ -390,6 +392,7 @@ pub fn block(
         ks.blocked.shard_slot(sid).fetch_add(1, Ordering::Relaxed);
     }
     ks.blocked.count.fetch_add(1, Ordering::Relaxed);
+    ctx.client.info.blocked.store(true, Ordering::Relaxed);
     ks.blocked.clients.lock().insert(ctx.client.id, slot);
     ctx.client.block.pending = Some(Blocked { waiter, deadline_ms });
     Ok(())

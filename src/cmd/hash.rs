@@ -6,6 +6,11 @@
 //! HINCRBYFLOAT computes in C `long double` precision through the string family's
 //! [`LongDouble`], so results match Redis digit for digit.
 //!
+//! Keyspace events (class `h`), as Redis 7 raises them: `hset` for HSET/HMSET (even when no
+//! value changed) and for HSETNX when it set the field, `hdel` (then `del` when the hash was
+//! emptied) when a field was removed, `hincrby`, `hincrbyfloat`. Failed and no-op writes raise
+//! nothing; `new` comes from the keyspace when a command creates the key.
+//!
 //! Differences from Redis: HRANDFIELD with a negative count (repetitions allowed) refuses
 //! counts below -[`MAX_REPEAT`] with `ERR value is out of range` instead of building a reply of
 //! that many elements (Redis tries and may run out of memory); hashtable-encoded hashes iterate
@@ -17,6 +22,7 @@ use super::string::LongDouble;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
+use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -174,6 +180,8 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
         }
     }
     db.touch(key);
+    // Redis raises `hset` even when every field already held the same value.
+    notify::event(ctx, notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -200,6 +208,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     h.set(args[2], args[3], lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hset", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -230,6 +239,12 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if deleted > 0 {
         db.touch(key);
     }
+    if deleted > 0 {
+        notify::event(ctx, notify::HASH, "hdel", key);
+        if empty {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
+    }
     ctx.out.int(deleted);
     Ok(())
 }
@@ -255,6 +270,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = b.format(new);
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hincrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -281,6 +297,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = sum.to_human();
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
+    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

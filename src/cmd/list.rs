@@ -6,6 +6,12 @@
 //! Redis, a list that becomes empty is deleted, and argument errors are reported in Redis's
 //! order (some commands look the key up before parsing an index, some after).
 //!
+//! Keyspace events (class `l`), as Redis 7 raises them: `lpush`/`rpush` (LPUSHX/RPUSHX too),
+//! `lpop`/`rpop` (LMPOP and the blocking pops too, also when a waiter is served: the command is
+//! re-run on its behalf), `lset`, `linsert`, `lrem`, `ltrim` (even when nothing is trimmed),
+//! then `del` when the list was emptied. LMOVE/RPOPLPUSH raise the destination's push first,
+//! then the source's pop and `del`. No-ops (nothing popped, removed or inserted) raise nothing.
+//!
 //! Differences from Redis: the switch between the `listpack` and `quicklist` encodings is
 //! computed on this implementation's node sizes, so it can happen a few elements away from
 //! Redis's threshold. Redis 7.2 behaviours that differ from the 7.0 oracle are followed (LPOS
@@ -15,6 +21,7 @@ use super::blocking::{self, NullReply};
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::db::value::{Entry, Value, NO_EXPIRE};
 use crate::db::Db;
+use crate::notify;
 use crate::types::list::{Fill, List};
 
 const LMPOP_KEYS: KeySpec = KeySpec { first: 2, last: -2, step: 1, finder: Some(lmpop_keys) };
@@ -183,12 +190,32 @@ fn check_list(db: &mut Db, key: &[u8]) -> CmdResult {
     get_list(db, key).map(|_| ())
 }
 
-/// After a change to the list at `key`: deletes it when empty, or marks it modified.
-fn settle(db: &mut Db, key: &[u8]) {
+/// After a change to the list at `key`: deletes it when empty (returning true), or marks it
+/// modified.
+fn settle(db: &mut Db, key: &[u8]) -> bool {
     if db.get(key).is_some_and(|e| matches!(&e.value, Value::List(l) if l.is_empty())) {
         db.remove(key);
+        true
     } else {
         db.touch(key);
+        false
+    }
+}
+
+/// The event of a push to one end.
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+/// The events of a pop from one end of `key`: `lpop`/`rpop`, then `del` if it emptied the list.
+fn pop_events(ctx: &mut Ctx, key: &[u8], left: bool, deleted: bool) {
+    notify::event(ctx, notify::LIST, if left { "lpop" } else { "rpop" }, key);
+    if deleted {
+        notify::event(ctx, notify::GENERIC, "del", key);
     }
 }
 
@@ -248,8 +275,9 @@ fn positive(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
     }
 }
 
-/// Pops up to `count` elements from one end of the list at `key` (which must exist).
-fn pop_n(db: &mut Db, key: &[u8], left: bool, count: usize, fill: Fill) -> Vec<Vec<u8>> {
+/// Pops up to `count` elements from one end of the list at `key` (which must exist); also
+/// returns whether the list was emptied (and deleted).
+fn pop_n(db: &mut Db, key: &[u8], left: bool, count: usize, fill: Fill) -> (Vec<Vec<u8>>, bool) {
     let mut out = Vec::new();
     if let Ok(Some(l)) = get_list(db, key) {
         let n = count.min(l.len());
@@ -259,8 +287,8 @@ fn pop_n(db: &mut Db, key: &[u8], left: bool, count: usize, fill: Fill) -> Vec<V
             out.extend(v);
         }
     }
-    settle(db, key);
-    out
+    let deleted = settle(db, key);
+    (out, deleted)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +298,10 @@ fn pop_n(db: &mut Db, key: &[u8], left: bool, count: usize, fill: Fill) -> Vec<V
 fn push_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool, only_existing: bool) -> CmdResult {
     let fill = fill(ctx);
     let n = push_to(&mut ctx.db(), args[1], &args[2..], left, only_existing, fill)?;
+    if n.is_some() {
+        // LPUSHX/RPUSHX raise the same events as LPUSH/RPUSH.
+        notify::event(ctx, notify::LIST, push_event(left), args[1]);
+    }
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }
@@ -308,20 +340,27 @@ fn pop_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
         }
         return Ok(());
     }
-    match count {
+    let deleted = match count {
         None => {
-            let v = pop_n(&mut db, key, left, 1, fill);
+            let (v, deleted) = pop_n(&mut db, key, left, 1, fill);
             out.bulk(&v[0]);
+            deleted
         }
-        Some(0) => out.array(0),
+        // A count of 0 pops nothing and raises nothing.
+        Some(0) => {
+            out.array(0);
+            return Ok(());
+        }
         Some(n) => {
-            let vals = pop_n(&mut db, key, left, n, fill);
+            let (vals, deleted) = pop_n(&mut db, key, left, n, fill);
             out.array(vals.len());
             for v in &vals {
                 out.bulk(v);
             }
+            deleted
         }
-    }
+    };
+    pop_events(ctx, key, left, deleted);
     Ok(())
 }
 
@@ -371,6 +410,7 @@ fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(i) = resolve_index(i, l.len()) else { return Err(CmdError::msg("ERR index out of range")) };
     l.set(i, args[3], fill);
     db.touch(args[1]);
+    notify::event(ctx, notify::LIST, "lset", args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -431,7 +471,12 @@ fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             l.drop_front(s, fill);
         }
     }
-    settle(&mut db, key);
+    // Redis raises `ltrim` even when the range keeps every element.
+    let deleted = settle(&mut db, key);
+    notify::event(ctx, notify::LIST, "ltrim", key);
+    if deleted {
+        notify::event(ctx, notify::GENERIC, "del", key);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -458,6 +503,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     l.insert(pos + after as usize, args[4], fill);
     let n = l.len();
     db.touch(key);
+    notify::event(ctx, notify::LIST, "linsert", key);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -474,7 +520,11 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let limit = count.unsigned_abs().min(usize::MAX as u64) as usize;
     let removed = l.remove_matching(args[3], limit, count < 0, fill);
     if removed > 0 {
-        settle(&mut db, key);
+        let deleted = settle(&mut db, key);
+        notify::event(ctx, notify::LIST, "lrem", key);
+        if deleted {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -572,6 +622,8 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 
 /// LMOVE's work: `Ok(None)` when the source is missing. WRONGTYPE on either key before any change.
+/// Events in Redis's order: the push on the destination (after its `new`), then the pop on the
+/// source, then `del` if the source was emptied (never when source and destination are one).
 fn do_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Option<Vec<u8>>, CmdError> {
     let fill = fill(ctx);
     let mut db = ctx.db();
@@ -581,17 +633,23 @@ fn do_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool
     check_list(&mut db, dst)?;
     let l = get_list(&mut db, src)?.expect("checked above");
     let v = if from_left { l.pop_front(fill) } else { l.pop_back(fill) }.expect("lists are never empty");
-    if src == dst {
+    let deleted = if src == dst {
         if to_left {
             l.push_front(&v, fill);
         } else {
             l.push_back(&v, fill);
         }
         db.touch(src);
+        false
     } else {
-        settle(&mut db, src);
+        // The source is deleted (quietly: `del` is raised after the push) before the
+        // destination is created, as the destination's `new` precedes its push event.
+        let deleted = settle(&mut db, src);
         push_to(&mut db, dst, &[&v], to_left, false, fill)?;
-    }
+        deleted
+    };
+    notify::event(ctx, notify::LIST, push_event(to_left), dst);
+    pop_events(ctx, src, from_left, deleted);
     Ok(Some(v))
 }
 
@@ -663,13 +721,14 @@ fn mpop_first(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result
     let (mut db, out) = ctx.db_out();
     for &key in keys {
         if get_list(&mut db, key)?.is_some() {
-            let vals = pop_n(&mut db, key, left, count, fill);
+            let (vals, deleted) = pop_n(&mut db, key, left, count, fill);
             out.array(2);
             out.bulk(key);
             out.array(vals.len());
             for v in &vals {
                 out.bulk(v);
             }
+            pop_events(ctx, key, left, deleted);
             return Ok(true);
         }
     }
@@ -695,10 +754,11 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
     let (mut db, out) = ctx.db_out();
     for &key in keys {
         if get_list(&mut db, key)?.is_some() {
-            let v = pop_n(&mut db, key, left, 1, fill);
+            let (v, deleted) = pop_n(&mut db, key, left, 1, fill);
             out.array(2);
             out.bulk(key);
             out.bulk(&v[0]);
+            pop_events(ctx, key, left, deleted);
             return Ok(());
         }
     }

@@ -11,12 +11,20 @@
 //! STORE variants build a new set starting as an intset, which grows through the usual
 //! conversions (so the reply is sorted while it stays an intset).
 //!
+//! Keyspace events (class `s`), as Redis 7 raises them: `sadd`/`srem` when a member was
+//! added/removed, `spop`, then `del` when the set was emptied; SMOVE raises `srem` (and `del`)
+//! on the source, then `sadd` on the destination if it lacked the member (nothing when source
+//! and destination are one key); the STORE commands raise `sinterstore`/`sunionstore`/
+//! `sdiffstore` on the destination, or `del` when an empty result deleted an existing key.
+//!
 //! Differences from Redis: Redis 7.0 keeps small non-integer sets as `hashtable`; redstart
 //! follows Redis 7.2 (`listpack`, insertion order). SRANDMEMBER with a negative count refuses
 //! counts below -[`MAX_REPEAT`] with `ERR value is out of range` (Redis tries to build the reply
 //! and may run out of memory).
 
 use std::collections::HashMap;
+
+use crate::notify;
 
 use rand::Rng;
 
@@ -223,6 +231,7 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let added = members.iter().filter(|m| s.add(m, lim)).count();
     if added > 0 {
         db.touch(key);
+        notify::event(ctx, notify::SET, "sadd", key);
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -250,6 +259,12 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.remove(key);
     } else if removed > 0 {
         db.touch(key);
+    }
+    if removed > 0 {
+        notify::event(ctx, notify::SET, "srem", key);
+        if empty {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
     }
     ctx.out.int(removed);
     Ok(())
@@ -345,6 +360,10 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         db.touch(key);
     }
+    notify::event(ctx, notify::SET, "spop", key);
+    if empty {
+        notify::event(ctx, notify::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -429,22 +448,32 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.remove(src);
     } else {
         db.touch(src);
     }
-    match write(&mut db, dst)? {
-        Some(d) => {
-            d.add(member, lim);
-        }
+    // Redis's order: `srem` (and `del`) on the source, then the destination's `new` and `sadd`
+    // (none when the destination already held the member).
+    notify::event(ctx, notify::SET, "srem", src);
+    if emptied {
+        notify::event(ctx, notify::GENERIC, "del", src);
+    }
+    let mut db = ctx.db();
+    let added = match write(&mut db, dst)? {
+        Some(d) => d.add(member, lim),
         None => {
             let mut d = Set::create(member, 1, lim);
             d.add(member, lim);
             db.set(dst, Value::Set(Box::new(d)), NO_EXPIRE);
+            true
         }
-    }
+    };
     db.touch(dst);
+    if added {
+        notify::event(ctx, notify::SET, "sadd", dst);
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -637,13 +666,17 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// Stores `result` at `dst` (deleting `dst` when it is empty) and replies with its size.
-fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+/// Raises `event` on `dst`, or `del` when an empty result deleted an existing key.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     let mut db = ctx.db();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            notify::event(ctx, notify::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::Set(Box::new(result)), NO_EXPIRE);
+        notify::event(ctx, notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -654,18 +687,22 @@ fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let t = Taken::take(&mut db, &args[2..])?;
     let result = build(inter(&t.args(), usize::MAX).into_iter().map(|e| e.to_vec()), lim);
     t.restore(&mut db);
-    store(ctx, args[1], result);
+    store(ctx, args[1], result, "sinterstore");
     Ok(())
 }
 
 fn union_diff_cmd(ctx: &mut Ctx, keys: &[&[u8]], op: Op, dst: Option<&[u8]>) -> CmdResult {
+    let event = match op {
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
     let lim = limits(ctx);
     let mut db = ctx.db();
     let t = Taken::take(&mut db, keys)?;
     let result = union_diff(&t.args(), op, lim);
     t.restore(&mut db);
     match dst {
-        Some(d) => store(ctx, d, result),
+        Some(d) => store(ctx, d, result, event),
         None => write_members(ctx.out, &result),
     }
     Ok(())
