@@ -336,10 +336,11 @@ fn new_keymiss_and_expired_events() {
     notifications(&mut p, &mut s, &["GET lazy"], "t3");
     // Writing an expired key: expired, then new and set.
     p.check("CONFIG SET notify-keyspace-events KEA");
+    // (One key only: with two, whether the second expires lazily or in the active cycle first
+    // changes the order of events in both servers.)
     p.check("SET w v PX 20");
-    p.check("SET w2 v PX 20");
     std::thread::sleep(Duration::from_millis(60));
-    notifications(&mut p, &mut s, &["SET w x", "EXISTS w2"], "t4");
+    notifications(&mut p, &mut s, &["SET w x"], "t4");
 }
 
 #[test]
