@@ -109,6 +109,9 @@ pub struct Waiter {
     args: Vec<Vec<u8>>,
     keys: Vec<Vec<u8>>,
     wants: &'static str,
+    /// Re-run whenever the key is signalled, whatever it holds (XREADGROUP: a deleted key, a
+    /// type change or a destroyed group ends the wait with the command's error, as in 7.2).
+    any_change: bool,
     slot: Arc<Slot>,
 }
 
@@ -353,6 +356,22 @@ pub fn block(
     args: &[&[u8]],
     in_multi: NullReply,
 ) -> CmdResult {
+    block_opts(ctx, keys, deadline_ms, wants, args, in_multi, false)
+}
+
+/// [`block`], with `any_change`: the waiter is re-run each time one of its keys is signalled,
+/// even when the key is gone or holds another type (XREADGROUP, whose re-run then fails with
+/// NOGROUP / WRONGTYPE). Producers signal deletions and overwrites themselves for such keys:
+/// `Db::remove` and `Db::set` over an existing key signal it.
+pub fn block_opts(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline_ms: u64,
+    wants: &'static str,
+    args: &[&[u8]],
+    in_multi: NullReply,
+    any_change: bool,
+) -> CmdResult {
     let b = &mut ctx.client.block;
     if b.serving {
         b.still_waiting = true;
@@ -381,6 +400,7 @@ pub fn block(
         args: args.iter().map(|a| a.to_vec()).collect(),
         keys: uniq,
         wants,
+        any_change,
         slot: slot.clone(),
     });
     let db = ctx.client.db;
@@ -429,8 +449,8 @@ fn serve_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
         None => return,
     };
     for w in snapshot {
-        let Some(ty) = ctx.db_at(db).peek(key).map(|e| e.value.type_name()) else { break };
-        if ty != w.wants {
+        let ty = ctx.db_at(db).peek(key).map(|e| e.value.type_name());
+        if ty != Some(w.wants) && !w.any_change {
             continue;
         }
         {
