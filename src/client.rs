@@ -84,6 +84,8 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`); kept by `cmd::blocking`.
+    pub blocked: AtomicBool,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicUsize; 3],
 }
@@ -113,6 +115,9 @@ impl ClientInfo {
         }
         if multi >= 0 {
             flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
         }
         if self.is_unix() {
             flags.push('U');
@@ -280,6 +285,7 @@ impl Clients {
             multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             subs: Default::default(),
         });
         self.map.lock().insert(id, info.clone());

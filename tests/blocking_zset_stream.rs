@@ -398,3 +398,78 @@ fn stream_waiters_disconnect_or_unblock_leave_nothing() {
         t
     });
 }
+
+/// The `name=value` field `name` of an INFO or CLIENT LIST reply.
+fn field(reply: &[u8], name: &str) -> Vec<u8> {
+    let s = String::from_utf8_lossy(reply);
+    let v = s
+        .split(['\r', '\n', ' '])
+        .find_map(|f| f.strip_prefix(name).and_then(|r| r.strip_prefix([':', '='])))
+        .unwrap_or("<missing>");
+    format!("{name}={v}").into_bytes()
+}
+
+#[test]
+fn info_blocked_clients_and_client_list_flag() {
+    compare(|port| {
+        let mut w1 = Conn::connect(port);
+        let mut w2 = Conn::connect(port);
+        let mut p = Conn::connect(port);
+        let id = String::from_utf8(w1.run("CLIENT ID")).unwrap();
+        let id = id.trim_start_matches(':').trim().to_string();
+        let mut t = vec![field(&p.run("INFO clients"), "blocked_clients")];
+        p.run("XADD s 1-1 a 1");
+        send(&mut w1, "BZPOPMIN z 0");
+        send(&mut w2, "XREAD BLOCK 0 STREAMS s $");
+        settle();
+        t.push(field(&p.run("INFO clients"), "blocked_clients"));
+        t.push(field(&p.run(&format!("CLIENT LIST ID {id}")), "flags"));
+        t.push(p.run("ZADD z 1 a"));
+        t.push(w1.read_reply());
+        t.push(field(&p.run("INFO clients"), "blocked_clients"));
+        t.push(field(&p.run(&format!("CLIENT LIST ID {id}")), "flags"));
+        t.push(p.run("XADD s 2-2 b 2"));
+        t.push(w2.read_reply());
+        t.push(field(&p.run("INFO clients"), "blocked_clients"));
+        assert_eq!(t[1], b"blocked_clients=2");
+        assert_eq!(t[2], b"flags=b");
+        assert_eq!(t[8], b"blocked_clients=0");
+        t
+    });
+}
+
+#[test]
+fn served_waiters_raise_their_notifications() {
+    compare(|port| {
+        let mut p = Conn::connect(port);
+        p.run("CONFIG SET notify-keyspace-events KEA");
+        let mut sub = Conn::connect(port);
+        sub.run("PSUBSCRIBE __keyevent@0__:*");
+        let mut w1 = Conn::connect(port);
+        let mut w2 = Conn::connect(port);
+        let mut w3 = Conn::connect(port);
+        p.run("XGROUP CREATE s g $ MKSTREAM");
+        send(&mut w1, "BZMPOP 0 1 z MAX COUNT 5");
+        send(&mut w2, "XREADGROUP GROUP g newbie BLOCK 0 STREAMS s >");
+        send(&mut w3, "BZPOPMIN z2 0");
+        settle();
+        let mut t = vec![p.run("ZADD z 1 a 2 b"), w1.read_reply()];
+        t.push(p.run("XADD s 1-1 f v"));
+        t.push(w2.read_reply());
+        t.push(p.run("MULTI"));
+        t.push(p.run("ZADD z2 1 a 2 b"));
+        t.push(p.run("ZINCRBY z2 5 a"));
+        t.push(p.run("EXEC"));
+        t.push(w3.read_reply());
+        p.run("PUBLISH __keyevent@0__:stop end");
+        loop {
+            let f = sub.read_reply();
+            let end = f.ends_with(b"$3\r\nend\r\n");
+            t.push(f);
+            if end {
+                break;
+            }
+        }
+        t
+    });
+}

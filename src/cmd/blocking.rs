@@ -48,8 +48,11 @@
 //! Lock order: shard locks (ascending) → `BlockedIndex::clients` → a slot's state. No lock is
 //! held across an `.await`.
 //!
-//! Differences from Redis: SWAPDB/FLUSHALL do not re-check waiters (Redis re-scans blocked keys
-//! after SWAPDB); INFO `blocked_clients` and the CLIENT LIST `b` flag are not reported yet.
+//! INFO `blocked_clients` is [`BlockedIndex::blocked_clients`]; CLIENT LIST shows the `b` flag
+//! (`ClientInfo::blocked`, set by [`block`], cleared when the waiter is forgotten).
+//!
+//! Differences from Redis: SWAPDB/FLUSHALL/FLUSHDB do not re-check waiters (Redis re-scans
+//! blocked keys after SWAPDB, and wakes blocked XREADGROUP clients on FLUSHALL).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -319,6 +322,7 @@ impl Blocked {
 
 fn forget(ks: &crate::db::Keyspace, w: &Waiter) {
     ks.blocked.count.fetch_sub(1, Ordering::Relaxed);
+    w.info.blocked.store(false, Ordering::Relaxed);
     let mut clients = ks.blocked.clients.lock();
     if clients.get(&w.info.id).is_some_and(|s| Arc::ptr_eq(s, &w.slot)) {
         clients.remove(&w.info.id);
@@ -410,6 +414,7 @@ pub fn block_opts(
         ks.blocked.shard_slot(sid).fetch_add(1, Ordering::Relaxed);
     }
     ks.blocked.count.fetch_add(1, Ordering::Relaxed);
+    ctx.client.info.blocked.store(true, Ordering::Relaxed);
     ks.blocked.clients.lock().insert(ctx.client.id, slot);
     ctx.client.block.pending = Some(Blocked { waiter, deadline_ms });
     Ok(())

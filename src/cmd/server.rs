@@ -434,7 +434,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("maxclients:{}", cfg.maxclients);
             line!("client_recent_max_input_buffer:{max_in}");
             line!("client_recent_max_output_buffer:{max_out}");
-            line!("blocked_clients:0");
+            line!("blocked_clients:{}", server.keyspace.blocked.blocked_clients());
             line!("tracking_clients:0");
             let pubsub_clients =
                 clients.iter().filter(|c| c.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)).count();
