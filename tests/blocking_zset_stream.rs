@@ -433,7 +433,8 @@ fn info_blocked_clients_and_client_list_flag() {
         t.push(field(&p.run("INFO clients"), "blocked_clients"));
         assert_eq!(t[1], b"blocked_clients=2");
         assert_eq!(t[2], b"flags=b");
-        assert_eq!(t[8], b"blocked_clients=0");
+        assert_eq!(t[9], b"blocked_clients=0");
+        assert_eq!(t[6], b"flags=N");
         t
     });
 }
