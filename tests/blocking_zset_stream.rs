@@ -340,7 +340,10 @@ fn xreadgroup_group_destroyed_or_key_deleted_follows_redis_7_2() {
     assert_eq!(p.run("XGROUP SETID s g 0"), b"+OK\r\n");
     assert!(w.try_read_reply(Duration::from_millis(200)).is_none());
     assert_eq!(p.run("XADD s 1-1 f v"), b"$3\r\n1-1\r\n");
-    assert_eq!(w.read_reply(), b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n".to_vec());
+    assert_eq!(
+        w.read_reply(),
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n".to_vec()
+    );
     assert_eq!(p.run("INFO clients").windows(18).filter(|w| w == b"blocked_clients:0\r").count(), 1);
 }
 

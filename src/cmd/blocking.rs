@@ -7,7 +7,11 @@
 //!   client that pipelines `LPUSH k v` + `LPOP k` while another waits in `BLPOP k` sees its LPOP
 //!   return nil. A push inside MULTI/EXEC wakes waiters after EXEC.
 //! - A waiter is served by re-running its command on its behalf (Redis 7.2's model), with its
-//!   database and protocol; a key of another type than the waiter wants leaves it waiting.
+//!   database and protocol; a key of another type than the waiter wants leaves it waiting,
+//!   except for waiters registered with `any_change` ([`block_opts`], XREADGROUP), re-run on
+//!   every signal of their keys (a deletion or overwrite included) so they fail as in 7.2.
+//! - Streams serve every waiter a write can satisfy (each XREAD reader), lists and sorted sets
+//!   pop for waiters in order until the key is gone.
 //! - Inside MULTI (and, later, scripts) blocking commands do not block: they reply at once.
 //! - Timeouts reply with the null array (RESP3 `_`); CLIENT UNBLOCK id [TIMEOUT|ERROR]; a
 //!   client that disconnects or is killed while blocked leaves nothing behind.
@@ -23,8 +27,8 @@
 //!    command already holds) and leaves a [`Blocked`] in `ctx.client.block`, or — when the
 //!    handler is being re-run to serve a waiter — notes that the waiter must keep waiting.
 //!
-//! Producers need nothing in most cases: creating a key (`Db::set` on a missing key, `Db::put`)
-//! signals it. A command that adds data to an *existing* key that may have waiters (XADD to a
+//! Producers need nothing in most cases: creating or overwriting a key (`Db::set`, `Db::put`)
+//! and deleting one (`Db::remove`) signal it. A command that adds data to an *existing* key that may have waiters (XADD to a
 //! stream, ZADD to a sorted set) calls [`signal_ready`] under its locks.
 //!
 //! # How it works

@@ -15,18 +15,31 @@
 //! reports each consumer's `active-time`; `seen-time`/`idle` count from the last attempt.
 //! XREAD does not accept `+` (added in 7.4).
 //!
-//! Differences from Redis: BLOCK is parsed and validated, and when data is available the reply
-//! is immediate as in Redis, but a read that would have to wait replies at once as a timeout
-//! does (null array): true blocking arrives with the blocking infrastructure (lists branch).
-//! Keyspace notifications are not emitted yet. `radix-tree-nodes` is the node count of a
-//! canonical radix tree over the node keys, which can differ from Redis's after deletions.
+//! Blocking reads (`cmd::blocking`): XREAD/XREADGROUP with BLOCK that find nothing register a
+//! waiter on every key, with `$` replaced by the stream's last ID at that moment, so the re-run
+//! that serves the waiter reads only what was added after it blocked. XADD signals its key, and
+//! one XADD serves every waiter it can (each XREAD reader; the first XREADGROUP reader of each
+//! group). A blocked XREADGROUP is re-run on any change of its key (XGROUP DESTROY, DEL, an
+//! overwrite), as in Redis 7.2, and so ends with the command's own error (`NOGROUP No such key
+//! ...`, WRONGTYPE) where 7.0 answered `-NOGROUP the consumer group this client was blocked on
+//! no longer exists` / `-UNBLOCKED the stream key no longer exists`. A `>` read that delivers
+//! nothing does not create its consumer, as in Redis.
+//!
+//! Keyspace notifications (class `t`), as Redis: `xadd` (then `xtrim` when its MAXLEN/MINID
+//! trimmed something), `xtrim`, `xdel`, `xsetid`, `xgroup-create`, `xgroup-setid`,
+//! `xgroup-destroy`, `xgroup-createconsumer` (also when XREADGROUP, XCLAIM or XAUTOCLAIM create
+//! a consumer), `xgroup-delconsumer`. XCLAIM and XAUTOCLAIM raise no event of their own.
+//!
+//! Differences from Redis: `radix-tree-nodes` is the node count of a canonical radix tree over
+//! the node keys, which can differ from Redis's after deletions. FLUSHALL/FLUSHDB/SWAPDB do not
+//! wake blocked XREADGROUP clients (see `cmd::blocking`).
 
 use super::blocking;
-use crate::notify;
 use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
 use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
+use crate::notify;
 use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN};
 use resp::Writer;
 
