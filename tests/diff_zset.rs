@@ -1010,3 +1010,11 @@ fn keyspace_notifications() {
     p.check("CONFIG SET notify-keyspace-events Kg");
     notifications(&mut p, &mut subs, &["ZADD q 1 a", "ZREM q a"], "class2");
 }
+
+#[test]
+fn blocking_pops_command_metadata() {
+    let mut p = pair();
+    p.check("COMMAND INFO BZPOPMIN BZPOPMAX BZMPOP");
+    p.check("COMMAND GETKEYS BZMPOP 1 3 a b c MIN COUNT 2");
+    p.check("COMMAND GETKEYS BZPOPMAX a b c 1");
+}

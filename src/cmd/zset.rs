@@ -247,14 +247,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
     )
     .key_specs(KS_MPOP),
-    CommandSpec::new("bzpopmin", -3, W | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmin).doc(
+    CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmin).doc(
         G,
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
     )
     .key_specs(KS_BZPOP),
-    CommandSpec::new("bzpopmax", -3, W | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmax).doc(
+    CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmax).doc(
         G,
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
