@@ -477,3 +477,23 @@ fn served_waiters_raise_their_notifications() {
         t
     });
 }
+
+#[test]
+fn xread_block_timeout_argument() {
+    compare(|port| {
+        let mut c = Conn::connect(port);
+        ["1.5", "-0", "+5", " 5", "x", "-1", "9223372036854775808"]
+            .iter()
+            .map(|t| c.cmd(&[b"XREAD", b"BLOCK", t.as_bytes(), b"STREAMS", b"s", b"0-0"]))
+            .collect()
+    });
+    // Redis 7.2: a deadline beyond the 64-bit millisecond range is an error (7.0 wrapped it).
+    let ours = start_redstart(&[]);
+    let mut c = Conn::connect(ours.port);
+    assert_eq!(c.run("XREAD BLOCK 9223372036854775807 STREAMS s 0-0"), b"-ERR timeout is out of range\r\n");
+    assert_eq!(
+        c.run("XREADGROUP GROUP g c BLOCK 9223372036854775000 STREAMS s >"),
+        b"-ERR timeout is out of range\r\n"
+    );
+    assert_eq!(c.run("BZPOPMIN z 9223372036854775"), b"-ERR timeout is out of range\r\n");
+}

@@ -734,8 +734,12 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             if t < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
-            // Absolute deadline in Unix ms, 0 = forever.
-            block = Some(if t == 0 { 0 } else { ctx.now.saturating_add(t as u64) });
+            // Absolute deadline in Unix ms, 0 = forever. Redis 7.2 rejects a deadline past
+            // the 64-bit millisecond range (7.0 let it wrap).
+            if t > 0 && t > i64::MAX - ctx.now as i64 {
+                return Err(CmdError::msg("ERR timeout is out of range"));
+            }
+            block = Some(if t == 0 { 0 } else { ctx.now + t as u64 });
             i += 2;
         } else if args::is(a, "count") && more >= 1 {
             let c = args::int(args[i + 1])?;
