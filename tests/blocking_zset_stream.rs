@@ -497,3 +497,74 @@ fn xread_block_timeout_argument() {
     );
     assert_eq!(c.run("BZPOPMIN z 9223372036854775"), b"-ERR timeout is out of range\r\n");
 }
+
+fn flatten(v: &redis::Value, out: &mut Vec<String>) {
+    match v {
+        redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+        redis::Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            flatten(k, out);
+            flatten(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Consumers of one group blocked in XREADGROUP while a producer appends: every entry is
+/// delivered to exactly one consumer, and the group's PEL holds them all.
+#[test]
+fn consumer_group_work_queue_delivers_each_entry_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const N: usize = 300;
+    let ours = start_redstart(&[]);
+    let url = format!("redis://127.0.0.1:{}/", ours.port);
+    let mut con = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+    let _: () =
+        redis::cmd("XGROUP").arg("CREATE").arg("jobs").arg("g").arg("$").arg("MKSTREAM").query(&mut con).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..4)
+        .map(|i| {
+            let url = url.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                let mut got = Vec::new();
+                while done.load(Ordering::SeqCst) < N {
+                    let v: redis::Value = redis::cmd("XREADGROUP")
+                        .arg("GROUP")
+                        .arg("g")
+                        .arg(format!("c{i}"))
+                        .arg("COUNT")
+                        .arg(7)
+                        .arg("BLOCK")
+                        .arg(100)
+                        .arg("STREAMS")
+                        .arg("jobs")
+                        .arg(">")
+                        .query(&mut con)
+                        .unwrap();
+                    let mut f = Vec::new();
+                    flatten(&v, &mut f);
+                    // [key, id, "job", n, id, "job", n, ...]
+                    for chunk in f[f.len().min(1)..].chunks(3) {
+                        got.push(chunk[2].parse::<usize>().unwrap());
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    for n in 0..N {
+        let _: String = redis::cmd("XADD").arg("jobs").arg("*").arg("job").arg(n).query(&mut con).unwrap();
+    }
+    let mut all: Vec<usize> = consumers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..N).collect::<Vec<_>>());
+    let pending: redis::Value = redis::cmd("XPENDING").arg("jobs").arg("g").query(&mut con).unwrap();
+    let redis::Value::Array(items) = pending else { panic!("{pending:?}") };
+    assert_eq!(items[0], redis::Value::Int(N as i64));
+    let blocked: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+    assert!(blocked.contains("blocked_clients:0\r\n"), "{blocked}");
+}
