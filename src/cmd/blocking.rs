@@ -28,8 +28,9 @@
 //!    handler is being re-run to serve a waiter — notes that the waiter must keep waiting.
 //!
 //! Producers need nothing in most cases: creating or overwriting a key (`Db::set`, `Db::put`)
-//! and deleting one (`Db::remove`) signal it. A command that adds data to an *existing* key that may have waiters (XADD to a
-//! stream, ZADD to a sorted set) calls [`signal_ready`] under its locks.
+//! and deleting one (`Db::remove`) signal it. A command that adds data to an *existing* key
+//! that may have waiters (XADD to a stream, ZADD to a sorted set) calls [`signal_ready`] under
+//! its locks.
 //!
 //! # How it works
 //! - Per shard ([`ShardWaiters`]): FIFO queues of waiters per (db, key), and the keys signalled
