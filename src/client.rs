@@ -84,10 +84,10 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`); kept by `cmd::blocking`.
+    pub blocked: AtomicBool,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicUsize; 3],
-    /// Waiting in a blocking command (CLIENT LIST flag `b`); set and cleared by `cmd::blocking`.
-    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -285,8 +285,8 @@ impl Clients {
             multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
-            subs: Default::default(),
             blocked: AtomicBool::new(false),
+            subs: Default::default(),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -946,3 +946,75 @@ fn zscan_guarantee_under_churn() {
     }
     assert_eq!(seen.len(), 500);
 }
+
+/// Subscribes fresh connections to both servers on every keyspace and keyevent channel, plus
+/// `stop` (the end marker of each batch).
+fn subscribers(p: &Pair) -> (Conn, Conn) {
+    let (mut a, mut b) = p.conns();
+    for c in [&mut a, &mut b] {
+        c.run("PSUBSCRIBE __key*__:*");
+        c.run("SUBSCRIBE stop");
+    }
+    (a, b)
+}
+
+/// Frames a subscriber received up to the `stop` message carrying `tag`.
+fn frames_until(c: &mut Conn, tag: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    loop {
+        let f = String::from_utf8_lossy(&c.read_reply()).replace("\r\n", "\\r\\n");
+        let done = f.contains("$4\\r\\nstop\\r\\n") && f.ends_with(&format!("{tag}\\r\\n"));
+        v.push(f);
+        if done {
+            return v;
+        }
+    }
+}
+
+/// Runs `lines` on both servers and compares the notifications the subscribers received.
+fn notifications(p: &mut Pair, subs: &mut (Conn, Conn), lines: &[&str], tag: &str) {
+    for l in lines {
+        p.check(l);
+    }
+    p.check(&format!("PUBLISH stop {tag}"));
+    let ours = frames_until(&mut subs.0, tag);
+    let theirs = frames_until(&mut subs.1, tag);
+    assert_eq!(ours, theirs, "notifications for {lines:?} (left: redstart, right: redis-server)");
+    assert!(ours.len() > 1 || lines.is_empty() || tag.starts_with("none"), "no event at all for {lines:?}");
+}
+
+#[test]
+fn keyspace_notifications() {
+    let mut p = pair();
+    p.check("CONFIG SET notify-keyspace-events KEA");
+    let mut subs = subscribers(&p);
+    let groups: &[&[&str]] = &[
+        &["ZADD z 1 a 2 b", "ZADD z 1 a", "ZADD z XX 5 nope", "ZADD z NX 7 a", "ZADD z CH 3 a"],
+        &["ZADD z INCR 0 a", "ZADD z INCR 1 a", "ZINCRBY z 1 a", "ZINCRBY z 0 a", "ZINCRBY nz 2 m"],
+        &["ZADD z GT 1 a", "ZADD z LT 1 a", "ZREM z nope", "ZREM z a", "ZREM nz m", "ZREM nothing m"],
+        &["ZADD z 1 a 3 c", "ZREMRANGEBYRANK z 0 0", "ZREMRANGEBYRANK z 5 6", "ZREMRANGEBYSCORE z 2 2"],
+        &["ZREMRANGEBYLEX z [x [y", "ZREMRANGEBYLEX z - +", "ZREMRANGEBYSCORE none 0 1"],
+        &["ZADD z 1 a 2 b 3 c", "ZPOPMIN z", "ZPOPMAX z 5", "ZPOPMIN z", "ZPOPMIN z 0"],
+        &["ZADD z 1 a 2 b", "ZMPOP 1 z MAX COUNT 1", "ZMPOP 2 none z MIN COUNT 5", "ZMPOP 1 z MIN"],
+        &["ZADD z 1 a 2 b", "ZADD y 5 e", "ZUNIONSTORE d 2 z y", "ZINTERSTORE d 2 z y", "ZDIFFSTORE d 1 nokey"],
+        &["ZRANGESTORE d2 z 0 -1", "ZRANGESTORE d2 z 5 6", "ZRANGESTORE d3 z 5 6", "ZDIFFSTORE d 1 z"],
+        &["BZPOPMIN z 0", "BZPOPMAX z 0", "BZMPOP 0 1 y MIN", "ZUNIONSTORE d 2 d d WEIGHTS 2 2"],
+        &["SET s x", "ZADD s 1 a", "ZREM s a", "ZINCRBY s 1 a"],
+    ];
+    for (i, g) in groups.iter().enumerate() {
+        notifications(&mut p, &mut subs, g, &format!("zset{i}"));
+    }
+    // Only the z class, keyevent only: the generic `del` is not published.
+    p.check("CONFIG SET notify-keyspace-events Ez");
+    notifications(&mut p, &mut subs, &["ZADD q 1 a", "ZPOPMIN q", "ZADD q 1 a", "DEL q"], "class");
+    p.check("CONFIG SET notify-keyspace-events Kg");
+    notifications(&mut p, &mut subs, &["ZADD q 1 a", "ZREM q a"], "class2");
+}
+
+#[test]
+fn blocking_pops_command_metadata() {
+    let mut p = pair();
+    p.check("COMMAND INFO BZPOPMIN BZPOPMAX BZMPOP");
+    p.check("COMMAND GETKEYS BZMPOP 1 3 a b c MIN COUNT 2");
+    p.check("COMMAND GETKEYS BZPOPMAX a b c 1");
+}

@@ -7,7 +7,11 @@
 //!   client that pipelines `LPUSH k v` + `LPOP k` while another waits in `BLPOP k` sees its LPOP
 //!   return nil. A push inside MULTI/EXEC wakes waiters after EXEC.
 //! - A waiter is served by re-running its command on its behalf (Redis 7.2's model), with its
-//!   database and protocol; a key of another type than the waiter wants leaves it waiting.
+//!   database and protocol; a key of another type than the waiter wants leaves it waiting,
+//!   except for waiters registered with `any_change` ([`block_opts`], XREADGROUP), re-run on
+//!   every signal of their keys (a deletion or overwrite included) so they fail as in 7.2.
+//! - Streams serve every waiter a write can satisfy (each XREAD reader), lists and sorted sets
+//!   pop for waiters in order until the key is gone.
 //! - Inside MULTI (and, later, scripts) blocking commands do not block: they reply at once.
 //! - Timeouts reply with the null array (RESP3 `_`); CLIENT UNBLOCK id [TIMEOUT|ERROR]; a
 //!   client that disconnects or is killed while blocked leaves nothing behind.
@@ -23,9 +27,10 @@
 //!    command already holds) and leaves a [`Blocked`] in `ctx.client.block`, or — when the
 //!    handler is being re-run to serve a waiter — notes that the waiter must keep waiting.
 //!
-//! Producers need nothing in most cases: creating a key (`Db::set` on a missing key, `Db::put`)
-//! signals it. A command that adds data to an *existing* key that may have waiters (XADD to a
-//! stream, ZADD to a sorted set) calls [`signal_ready`] under its locks.
+//! Producers need nothing in most cases: creating or overwriting a key (`Db::set`, `Db::put`)
+//! and deleting one (`Db::remove`) signal it. A command that adds data to an *existing* key
+//! that may have waiters (XADD to a stream, ZADD to a sorted set) calls [`signal_ready`] under
+//! its locks.
 //!
 //! # How it works
 //! - Per shard ([`ShardWaiters`]): FIFO queues of waiters per (db, key), and the keys signalled
@@ -48,9 +53,12 @@
 //! Lock order: shard locks (ascending) → `BlockedIndex::clients` → a slot's state. No lock is
 //! held across an `.await`.
 //!
-//! Differences from Redis: SWAPDB/FLUSHALL do not re-check waiters (Redis re-scans blocked keys
-//! after SWAPDB). INFO `blocked_clients` counts the waiters; CLIENT LIST shows flag `b` while a
-//! client waits (INFO `total_blocking_keys` is not computed yet).
+//! INFO `blocked_clients` is [`BlockedIndex::blocked_clients`]; CLIENT LIST shows the `b` flag
+//! (`ClientInfo::blocked`, set by [`block`], cleared when the waiter is forgotten).
+//!
+//! Differences from Redis: SWAPDB/FLUSHALL/FLUSHDB do not re-check waiters (Redis re-scans
+//! blocked keys after SWAPDB, and wakes blocked XREADGROUP clients on FLUSHALL); INFO
+//! `total_blocking_keys` is not computed yet.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -110,6 +118,9 @@ pub struct Waiter {
     args: Vec<Vec<u8>>,
     keys: Vec<Vec<u8>>,
     wants: &'static str,
+    /// Re-run whenever the key is signalled, whatever it holds (XREADGROUP: a deleted key, a
+    /// type change or a destroyed group ends the wait with the command's error, as in 7.2).
+    any_change: bool,
     slot: Arc<Slot>,
 }
 
@@ -355,6 +366,22 @@ pub fn block(
     args: &[&[u8]],
     in_multi: NullReply,
 ) -> CmdResult {
+    block_opts(ctx, keys, deadline_ms, wants, args, in_multi, false)
+}
+
+/// [`block`], with `any_change`: the waiter is re-run each time one of its keys is signalled,
+/// even when the key is gone or holds another type (XREADGROUP, whose re-run then fails with
+/// NOGROUP / WRONGTYPE). Producers signal deletions and overwrites themselves for such keys:
+/// `Db::remove` and `Db::set` over an existing key signal it.
+pub fn block_opts(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline_ms: u64,
+    wants: &'static str,
+    args: &[&[u8]],
+    in_multi: NullReply,
+    any_change: bool,
+) -> CmdResult {
     let b = &mut ctx.client.block;
     if b.serving {
         b.still_waiting = true;
@@ -383,6 +410,7 @@ pub fn block(
         args: args.iter().map(|a| a.to_vec()).collect(),
         keys: uniq,
         wants,
+        any_change,
         slot: slot.clone(),
     });
     let db = ctx.client.db;
@@ -432,8 +460,8 @@ fn serve_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
         None => return,
     };
     for w in snapshot {
-        let Some(ty) = ctx.db_at(db).peek(key).map(|e| e.value.type_name()) else { break };
-        if ty != w.wants {
+        let ty = ctx.db_at(db).peek(key).map(|e| e.value.type_name());
+        if ty != Some(w.wants) && !w.any_change {
             continue;
         }
         {

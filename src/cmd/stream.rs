@@ -15,16 +15,31 @@
 //! reports each consumer's `active-time`; `seen-time`/`idle` count from the last attempt.
 //! XREAD does not accept `+` (added in 7.4).
 //!
-//! Differences from Redis: BLOCK is parsed and validated, and when data is available the reply
-//! is immediate as in Redis, but a read that would have to wait replies at once as a timeout
-//! does (null array): true blocking arrives with the blocking infrastructure (lists branch).
-//! Keyspace notifications are not emitted yet. `radix-tree-nodes` is the node count of a
-//! canonical radix tree over the node keys, which can differ from Redis's after deletions.
+//! Blocking reads (`cmd::blocking`): XREAD/XREADGROUP with BLOCK that find nothing register a
+//! waiter on every key, with `$` replaced by the stream's last ID at that moment, so the re-run
+//! that serves the waiter reads only what was added after it blocked. XADD signals its key, and
+//! one XADD serves every waiter it can (each XREAD reader; the first XREADGROUP reader of each
+//! group). A blocked XREADGROUP is re-run on any change of its key (XGROUP DESTROY, DEL, an
+//! overwrite), as in Redis 7.2, and so ends with the command's own error (`NOGROUP No such key
+//! ...`, WRONGTYPE) where 7.0 answered `-NOGROUP the consumer group this client was blocked on
+//! no longer exists` / `-UNBLOCKED the stream key no longer exists`. A `>` read that delivers
+//! nothing does not create its consumer, as in Redis.
+//!
+//! Keyspace notifications (class `t`), as Redis: `xadd` (then `xtrim` when its MAXLEN/MINID
+//! trimmed something), `xtrim`, `xdel`, `xsetid`, `xgroup-create`, `xgroup-setid`,
+//! `xgroup-destroy`, `xgroup-createconsumer` (also when XREADGROUP, XCLAIM or XAUTOCLAIM create
+//! a consumer), `xgroup-delconsumer`. XCLAIM and XAUTOCLAIM raise no event of their own.
+//!
+//! Differences from Redis: `radix-tree-nodes` is the node count of a canonical radix tree over
+//! the node keys, which can differ from Redis's after deletions. FLUSHALL/FLUSHDB/SWAPDB do not
+//! wake blocked XREADGROUP clients (see `cmd::blocking`).
 
+use super::blocking;
 use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
 use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
+use crate::notify;
 use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN};
 use resp::Writer;
 
@@ -525,9 +540,15 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(too_small());
     }
     s.append(id, fields, max_entries, max_bytes);
-    trim.apply(s, max_entries);
+    let trimmed = trim.apply(s, max_entries);
     write_id(out, id);
     db.touch(key);
+    // Readers blocked on the stream (XREAD / XREADGROUP BLOCK) are served after this command.
+    blocking::signal_ready(&mut db, key);
+    notify::event(ctx, notify::STREAM, "xadd", key);
+    if trimmed > 0 {
+        notify::event(ctx, notify::STREAM, "xtrim", key);
+    }
     Ok(())
 }
 
@@ -589,6 +610,9 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.int(n);
+    if n > 0 {
+        notify::event(ctx, notify::STREAM, "xdel", args[1]);
+    }
     Ok(())
 }
 
@@ -615,6 +639,9 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.int(n as i64);
+    if n > 0 {
+        notify::event(ctx, notify::STREAM, "xtrim", args[1]);
+    }
     Ok(())
 }
 
@@ -669,6 +696,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.touch(args[1]);
     ctx.out.ok();
+    notify::event(ctx, notify::STREAM, "xsetid", args[1]);
     Ok(())
 }
 
@@ -692,7 +720,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut count: usize = 0;
-    let mut _block: Option<i64> = None;
+    let mut block: Option<u64> = None;
     let mut noack = false;
     let mut group: Option<(&[u8], &[u8])> = None;
     let mut streams_at = 0;
@@ -706,7 +734,12 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             if t < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
-            _block = Some(t);
+            // Absolute deadline in Unix ms, 0 = forever. Redis 7.2 rejects a deadline past
+            // the 64-bit millisecond range (7.0 let it wrap).
+            if t > 0 && t > i64::MAX - ctx.now as i64 {
+                return Err(CmdError::msg("ERR timeout is out of range"));
+            }
+            block = Some(if t == 0 { 0 } else { ctx.now + t as u64 });
             i += 2;
         } else if args::is(a, "count") && more >= 1 {
             let c = args::int(args[i + 1])?;
@@ -786,6 +819,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut items: Vec<usize> = Vec::new();
     let mut body = Writer::new(out.resp3);
     let mut changed = false;
+    let mut new_consumer: Vec<&[u8]> = Vec::new();
     for (k, id) in keys.iter().zip(&ids) {
         let Some(s) = lookup!(db, k) else { continue };
         match group {
@@ -804,7 +838,22 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             Some((gname, cname)) => {
                 let (entries, groups) = s.split_groups();
                 let g = groups.get_mut(gname).unwrap();
-                g.consumer(cname, now).0.seen_time = now;
+                if let ReadId::New = id {
+                    // As Redis: a `>` read that delivers nothing (and so may block) does not
+                    // create the consumer; an existing one is still seen.
+                    let start = g.last_id.incr().unwrap_or(StreamId::MAX);
+                    if g.last_id == StreamId::MAX || entries.range(start, StreamId::MAX, 1, false).is_empty() {
+                        if let Some(c) = g.consumers.get_mut(cname) {
+                            c.seen_time = now;
+                        }
+                        continue;
+                    }
+                }
+                let (c, created) = g.consumer(cname, now);
+                c.seen_time = now;
+                if created {
+                    new_consumer.push(*k);
+                }
                 match id {
                     ReadId::New => {
                         let es = entries.range(g.last_id.incr().unwrap_or(StreamId::MAX), StreamId::MAX, count, false);
@@ -859,7 +908,10 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             }
         }
     }
-    if items.is_empty() {
+    let must_block = items.is_empty() && block.is_some();
+    if must_block {
+        // Nothing written: `blocking::block_opts` below replies or registers the waiter.
+    } else if items.is_empty() {
         out.null_array();
     } else {
         // RESP2: an array of [key, entries] pairs; RESP3: a map key → entries.
@@ -874,6 +926,21 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
         for k in keys {
             db.touch(k);
         }
+    }
+    for k in new_consumer {
+        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", k);
+    }
+    if let (true, Some(deadline)) = (must_block, block) {
+        // `$` is resolved now: the waiter is re-run with the IDs it had when it blocked, so it
+        // gets the entries added after that moment (as Redis 7.2 rewrites the command).
+        let mut owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        for (j, id) in ids.iter().enumerate() {
+            if let (ReadId::After(after), true) = (id, ids_raw[j] == b"$") {
+                owned[streams_at + n + j] = after.fmt();
+            }
+        }
+        let argv: Vec<&[u8]> = owned.iter().map(|a| a.as_slice()).collect();
+        return blocking::block_opts(ctx, keys, deadline, "stream", &argv, blocking::NullReply::Array, is_group);
     }
     Ok(())
 }
@@ -1065,7 +1132,8 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             g.last_id = l;
         }
     }
-    g.consumer(cname, now).0.seen_time = now;
+    let (c, new_consumer) = g.consumer(cname, now);
+    c.seen_time = now;
     let mut claimed: Vec<StreamId> = Vec::new();
     for id in ids {
         let exists = entries.contains(id);
@@ -1106,6 +1174,9 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     db.touch(key);
+    if new_consumer {
+        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 
@@ -1143,7 +1214,8 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
-    g.consumer(cname, now).0.seen_time = now;
+    let (c, new_consumer) = g.consumer(cname, now);
+    c.seen_time = now;
     let mut attempts = count.saturating_mul(10);
     let mut remaining = count;
     let mut claimed = Vec::new();
@@ -1190,6 +1262,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         write_id(out, id);
     }
     db.touch(key);
+    if new_consumer {
+        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 
@@ -1273,6 +1348,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     s.groups.insert(gname.into(), Group::new(id, entries_read));
     db.touch(key);
     ctx.out.ok();
+    notify::event(ctx, notify::STREAM, "xgroup-create", key);
     Ok(())
 }
 
@@ -1304,6 +1380,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     g.entries_read = entries_read;
     db.touch(key);
     ctx.out.ok();
+    notify::event(ctx, notify::STREAM, "xgroup-setid", key);
     Ok(())
 }
 
@@ -1313,8 +1390,13 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let n = s.groups.remove(args[3]).is_some();
     if n {
         db.touch(args[2]);
+        // Clients blocked in XREADGROUP on this group are re-run and get NOGROUP.
+        blocking::signal_ready(&mut db, args[2]);
     }
     ctx.out.int(n as i64);
+    if n {
+        notify::event(ctx, notify::STREAM, "xgroup-destroy", args[2]);
+    }
     Ok(())
 }
 
@@ -1327,6 +1409,9 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.touch(args[2]);
     }
     ctx.out.int(created as i64);
+    if created {
+        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", args[2]);
+    }
     Ok(())
 }
 
@@ -1338,6 +1423,9 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.touch(args[2]);
     }
     ctx.out.int(n.unwrap_or(0) as i64);
+    if n.is_some() {
+        notify::event(ctx, notify::STREAM, "xgroup-delconsumer", args[2]);
+    }
     Ok(())
 }
 

@@ -12,9 +12,14 @@
 //! ZRANK/ZREVRANK accept `WITHSCORE`; in RESP3, score pairs are nested arrays with double
 //! scores.
 //!
+//! The blocking BZPOPMIN, BZPOPMAX and BZMPOP go through `cmd::blocking` (served by re-running
+//! them when a key is created or ZADD/ZINCRBY add to it). Keyspace notifications (class `z`)
+//! follow Redis: `zadd`/`zincr` when a member was added or its score changed, `zrem`,
+//! `zremrangeby{rank,score,lex}`, `zpopmin`/`zpopmax` (also for ZMPOP and the blocking pops),
+//! `z{union,inter,diff}store`/`zrangestore`, and a generic `del` when a set is emptied or a
+//! store deletes its destination.
+//!
 //! Differences from Redis:
-//! - BZPOPMIN, BZPOPMAX and BZMPOP are not implemented yet (they need the blocking
-//!   infrastructure).
 //! - Plain sets as ZUNION/ZINTER/ZDIFF sources: the set type does not exist on this branch yet;
 //!   any non-zset source answers WRONGTYPE (see [`source_entries`], one arm to add).
 //! - ZRANDMEMBER with a negative count beyond [`MAX_RANDOM_REPLY`] elements answers
@@ -29,6 +34,9 @@
 //!   per Redis's documentation).
 
 use rand::Rng;
+
+use super::blocking::{self, NullReply};
+use crate::notify;
 
 use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
@@ -52,6 +60,11 @@ fn keys_dest_numkeys(a: &[&[u8]]) -> Vec<usize> {
     v
 }
 
+/// `BZMPOP`-style key positions: the timeout at 1, `numkeys` at 2, keys after it.
+fn keys_numkeys_at_2(a: &[&[u8]]) -> Vec<usize> {
+    numkeys_at(a, 2)
+}
+
 fn numkeys_at(a: &[&[u8]], idx: usize) -> Vec<usize> {
     match a.get(idx).and_then(|n| resp::parse_i64(n)) {
         Some(n) if n > 0 => (idx + 1..a.len().min(idx + 1 + n as usize)).collect(),
@@ -60,6 +73,7 @@ fn numkeys_at(a: &[&[u8]], idx: usize) -> Vec<usize> {
 }
 
 const NUMKEYS1: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: Some(keys_numkeys_at_1) };
+const NUMKEYS2: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: Some(keys_numkeys_at_2) };
 const DEST_NUMKEYS: KeySpec = KeySpec { first: 1, last: 1, step: 1, finder: Some(keys_dest_numkeys) };
 
 // Key specifications where Redis's differ from the ones derived from the flags.
@@ -74,6 +88,9 @@ const KS_POP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, ONE)];
 const KS_RO: &[KeySpecDoc] = &[spec(&["RO"], 1, ONE)];
 const KS_RANGESTORE: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, ONE)];
 const KS_MPOP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, NUM)];
+const KS_BZPOP: &[KeySpecDoc] =
+    &[spec(&["RW", "access", "delete"], 1, FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 })];
+const KS_BZMPOP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 2, NUM)];
 const KS_READ_NUM: &[KeySpecDoc] = &[spec(&["RO", "access"], 1, NUM)];
 const KS_STORE_NUM: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, NUM)];
 
@@ -230,6 +247,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
     )
     .key_specs(KS_MPOP),
+    CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmin).doc(
+        G,
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+    )
+    .key_specs(KS_BZPOP),
+    CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmax).doc(
+        G,
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+    )
+    .key_specs(KS_BZPOP),
+    CommandSpec::new("bzmpop", -5, W | BLOCKING | MOVABLEKEYS, Z, NUMKEYS2, bzmpop).doc(
+        G,
+        "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+    )
+    .key_specs(KS_BZMPOP),
     CommandSpec::new("zrandmember", -2, R, Z, keys(1, 1, 1), zrandmember)
         .doc(
             G,
@@ -425,15 +463,19 @@ fn write_pairs(out: &mut Writer, items: &[(&[u8], f64)], withscores: bool, neste
     }
 }
 
-/// Stores `items` at `dst` (encoded by contents) or deletes `dst` when empty; replies the count.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>) {
+/// Stores `items` at `dst` (encoded by contents) or deletes `dst` when empty; replies the count
+/// and raises `event` (or `del` when an existing `dst` was deleted), as Redis.
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>, event: &str) {
     let n = items.len();
     let lim = limits(ctx);
     let mut db = ctx.db();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            notify::event(ctx, notify::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::Zset(Box::new(Zset::from_items(items, lim))), NO_EXPIRE);
+        notify::event(ctx, notify::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -552,8 +594,15 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
             db.set(key, Value::Zset(Box::new(z)), NO_EXPIRE);
         }
         Some(_) => {}
-        None if added + updated > 0 => db.touch(key),
+        None if added + updated > 0 => {
+            db.touch(key);
+            // New members for clients blocked in BZPOP*/BZMPOP (a new key signals itself).
+            blocking::signal_ready(&mut db, key);
+        }
         None => {}
+    }
+    if added + updated > 0 {
+        notify::event(ctx, notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if incr {
         if processed > 0 {
@@ -568,8 +617,14 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
 }
 
 /// Runs `f` on the zset at `key` for writing; touches the key when `f` reports a change and
-/// deletes it when it ends up empty. `None` when the key is missing.
-fn modify<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Zset) -> (T, bool)) -> Result<Option<T>, CmdError> {
+/// deletes it when it ends up empty. `None` when the key is missing. A change raises `event`,
+/// a deletion `del` after it, as Redis.
+fn modify<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &str,
+    f: impl FnOnce(&mut Zset) -> (T, bool),
+) -> Result<Option<T>, CmdError> {
     let mut db = ctx.db();
     let Some(e) = db.get(key) else { return Ok(None) };
     let z = as_zset_mut(e)?;
@@ -580,11 +635,17 @@ fn modify<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Zset) -> (T, bool)) 
     } else if changed {
         db.touch(key);
     }
+    if changed {
+        notify::event(ctx, notify::ZSET, event, key);
+    }
+    if empty {
+        notify::event(ctx, notify::GENERIC, "del", key);
+    }
     Ok(Some(r))
 }
 
 fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let n = modify(ctx, a[1], |z| {
+    let n = modify(ctx, a[1], "zrem", |z| {
         let n = a[2..].iter().filter(|m| z.remove(m).is_some()).count();
         (n, n > 0)
     })?;
@@ -848,7 +909,7 @@ fn zrange_generic(
     match store {
         Some(dst) => {
             let items = owned(items);
-            store_result(ctx, dst, items);
+            store_result(ctx, dst, items, "zrangestore");
         }
         None => write_pairs(out, &items, withscores, false),
     }
@@ -860,7 +921,12 @@ fn zrange_generic(
 // ---------------------------------------------------------------------------------------------
 
 fn zremrange(ctx: &mut Ctx, key: &[u8], range: Range) -> CmdResult {
-    let n = modify(ctx, key, |z| {
+    let event = match &range {
+        Range::Rank(..) => "zremrangebyrank",
+        Range::Score(_) => "zremrangebyscore",
+        Range::Lex(_) => "zremrangebylex",
+    };
+    let n = modify(ctx, key, event, |z| {
         let (lo, hi) = match &range {
             Range::Rank(s, e) => rank_window(*s, *e, z.len()).map_or((0, 0), |(s, e)| (s, e + 1)),
             Range::Score(r) => z.score_interval(r),
@@ -896,7 +962,7 @@ fn zremrangebylex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 /// first unless `max`). `Ok(None)` when every key is missing. WRONGTYPE stops the search.
 fn pop(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<Option<(usize, Items)>, CmdError> {
     for (i, key) in keys.iter().enumerate() {
-        let popped = modify(ctx, key, |z| {
+        let popped = modify(ctx, key, if max { "zpopmax" } else { "zpopmin" }, |z| {
             let n = count.min(z.len());
             let (lo, hi) = if max { (z.len() - n, z.len()) } else { (0, n) };
             let mut items = owned(z.range(lo, hi));
@@ -957,12 +1023,18 @@ fn zpop_cmd(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    zmpop_generic(ctx, a, 1, None)
+}
+
+/// ZMPOP (`numkeys` at 1) and BZMPOP (`numkeys` at 2, `deadline` set: blocks when every key
+/// is missing).
+fn zmpop_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, deadline: Option<u64>) -> CmdResult {
     let bad_numkeys = || CmdError::msg("ERR numkeys should be greater than 0");
-    let numkeys = resp::parse_i64(a[1]).ok_or_else(bad_numkeys)?;
+    let numkeys = resp::parse_i64(a[at]).ok_or_else(bad_numkeys)?;
     if numkeys < 1 {
         return Err(bad_numkeys());
     }
-    let where_at = (numkeys as u64).saturating_add(2);
+    let where_at = (numkeys as u64).saturating_add(at as u64 + 1);
     if where_at >= a.len() as u64 {
         return Err(CmdError::Syntax);
     }
@@ -988,9 +1060,12 @@ fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
         j += 1;
     }
-    let keys = &a[2..where_at];
+    let keys = &a[at + 1..where_at];
     match pop(ctx, keys, max, count.unwrap_or(1))? {
-        None => ctx.out.null_array(),
+        None => match deadline {
+            Some(d) => return blocking::block(ctx, keys, d, "zset", a, NullReply::Array),
+            None => ctx.out.null_array(),
+        },
         Some((i, items)) => {
             let items: Vec<(&[u8], f64)> = items.iter().map(|(m, s)| (&**m, *s)).collect();
             ctx.out.array(2);
@@ -999,6 +1074,40 @@ fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// BZPOPMIN, BZPOPMAX, BZMPOP
+// ---------------------------------------------------------------------------------------------
+
+fn bzpopmin(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, a, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, a, true)
+}
+
+/// `BZPOP* key [key ...] timeout`: `[key, member, score]` from the first non-empty key.
+fn bzpop(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
+    let deadline = blocking::parse_timeout(a[a.len() - 1], ctx.now)?;
+    let keys = &a[1..a.len() - 1];
+    match pop(ctx, keys, max, 1)? {
+        Some((i, items)) => {
+            let (m, sc) = &items[0];
+            ctx.out.array(3);
+            ctx.out.bulk(keys[i]);
+            ctx.out.bulk(m);
+            ctx.out.double(*sc);
+            Ok(())
+        }
+        None => blocking::block(ctx, keys, deadline, "zset", a, NullReply::Array),
+    }
+}
+
+fn bzmpop(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let deadline = blocking::parse_timeout(a[1], ctx.now)?;
+    zmpop_generic(ctx, a, 2, Some(deadline))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1275,7 +1384,7 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
         return Ok(());
     }
     if let Some(dst) = dst {
-        store_result(ctx, dst, result);
+        store_result(ctx, dst, result, name);
         return Ok(());
     }
     result.sort_by(|x, y| crate::types::zset::cmp_entry(x.1, &x.0, y.1, &y.0));

@@ -546,11 +546,12 @@ impl<'l, 'a> Db<'l, 'a> {
                 e.lru = lru;
                 let idx = shard.dbs[db].insert_new(e);
                 shard.set_expire(db, idx, expire_at);
-                // A new key may be what blocked clients wait for.
-                shard.blocked.signal(&self.ks.blocked, db, key);
                 None
             }
         };
+        // A new key may be what blocked clients wait for; an overwritten one ends the wait of
+        // clients that must notice (XREADGROUP).
+        shard.blocked.signal(&self.ks.blocked, db, key);
         shard.watchers.touch(db, key);
         if old.is_none() {
             self.raise(crate::notify::NEW, "new", key);
@@ -576,6 +577,8 @@ impl<'l, 'a> Db<'l, 'a> {
                 let shard = self.locks.shard(sid);
                 let e = shard.remove_at(db, idx);
                 shard.watchers.touch(db, key);
+                // Clients blocked in XREADGROUP on the key end their wait.
+                shard.blocked.signal(&self.ks.blocked, db, key);
                 Some(e)
             }
             Slot::Missing => None,

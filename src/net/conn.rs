@@ -128,18 +128,18 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
             let c = server.config.read();
             (c.proto_max_bulk_len, c.client_query_buffer_limit, c.timeout)
         };
+        // As Redis, the limit applies to what was read, before any of it is executed: a read
+        // that completes an oversized command still closes the connection.
+        if rbuf.len() > query_limit {
+            crate::log::warning("Closing client that reached max query buffer length");
+            return Ok(());
+        }
         // Execute every complete command already buffered.
         loop {
             let limits =
                 Limits { max_bulk_len, max_multibulk_len: i32::MAX as i64, unauthenticated: !client.authenticated };
             match parser.parse(&rbuf, limits) {
-                Ok(None) => {
-                    if rbuf.len() > query_limit {
-                        crate::log::warning("Closing client that reached max query buffer length");
-                        return Ok(());
-                    }
-                    break;
-                }
+                Ok(None) => break,
                 Ok(Some(Parsed::Empty { consumed })) => rbuf.advance(consumed),
                 Ok(Some(Parsed::Multibulk { consumed })) => {
                     {
