@@ -521,7 +521,11 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("rdb_last_save_time:{}", ld(&ps.lastsave));
             line!("rdb_last_bgsave_status:{}", if flag(&ps.last_bgsave_ok) { "ok" } else { "err" });
             line!("rdb_last_bgsave_time_sec:{}", ps.last_bgsave_secs.load(std::sync::atomic::Ordering::Relaxed));
-            let cur = if in_bg { ((now_unix_us() / 1_000_000) as u64).saturating_sub(ld(&ps.bgsave_started)) as i64 } else { -1 };
+            let cur = if in_bg {
+                ((now_unix_us() / 1_000_000) as u64).saturating_sub(ld(&ps.bgsave_started)) as i64
+            } else {
+                -1
+            };
             line!("rdb_current_bgsave_time_sec:{cur}");
             line!("rdb_saves:{}", ld(&ps.saves));
             line!("rdb_last_cow_size:0");

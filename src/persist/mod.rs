@@ -148,8 +148,13 @@ pub fn write_snapshot(server: &Server) -> Result<usize, String> {
 }
 
 fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bool) -> Result<usize, String> {
-    let file = std::fs::File::create(tmp)
-        .map_err(|e| format!("Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}", tmp.display(), server.config.read().dir))?;
+    let file = std::fs::File::create(tmp).map_err(|e| {
+        format!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+            tmp.display(),
+            server.config.read().dir
+        )
+    })?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
     let werr = |e: std::io::Error| format!("Write error saving DB on disk: {e}");
     let mut crc = 0u64;
@@ -286,7 +291,8 @@ pub async fn cron(server: Arc<Server>) {
         // After a failed BGSAVE, retry only every 5 seconds (as Redis).
         let may_try = st.last_bgsave_ok.load(Ordering::Relaxed)
             || now.saturating_sub(st.last_bgsave_try.load(Ordering::Relaxed)) >= 5;
-        let rule = server.config.read().save.iter().find(|&&(secs, changes)| dirty >= changes && since >= secs).copied();
+        let rule =
+            server.config.read().save.iter().find(|&&(secs, changes)| dirty >= changes && since >= secs).copied();
         if let (Some((secs, changes)), true) = (rule, may_try) {
             if dirty > 0 {
                 log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
@@ -336,6 +342,18 @@ pub fn load(server: &Server) -> Result<(), String> {
     });
     st.loading.store(false, Ordering::Relaxed);
     let result = result.and_then(|i| if dup.is_some() { Err("Duplicate key found in RDB file".into()) } else { Ok(i) });
+    // A parse error in a file whose trailing checksum does not match its contents: say so,
+    // since the cause is damage rather than a format this reader does not know.
+    let result = result.map_err(|e| {
+        let n = data.len();
+        if n >= 17 && !e.starts_with("Wrong RDB checksum") {
+            let stored = u64::from_le_bytes(data[n - 8..].try_into().expect("8 bytes"));
+            if stored != 0 && stored != rdb::crc64(0, &data[..n - 8]) {
+                return format!("{e}; the file's checksum does not match its contents: it is damaged or truncated");
+            }
+        }
+        e
+    });
     match result {
         Ok(_) => {
             st.keys_loaded.store(loaded, Ordering::Relaxed);
@@ -344,7 +362,9 @@ pub fn load(server: &Server) -> Result<(), String> {
             log::notice(&format!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64()));
             Ok(())
         }
-        Err(e) => Err(format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({}: {e})", path.display())),
+        Err(e) => {
+            Err(format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({}: {e})", path.display()))
+        }
     }
 }
 
@@ -358,7 +378,10 @@ pub fn load_limits(server: &Server) -> rdb::LoadLimits {
             listpack_entries: c.set_max_listpack_entries,
             listpack_value: c.set_max_listpack_value,
         },
-        zset: crate::types::zset::Limits { max_entries: c.zset_max_listpack_entries, max_value: c.zset_max_listpack_value },
+        zset: crate::types::zset::Limits {
+            max_entries: c.zset_max_listpack_entries,
+            max_value: c.zset_max_listpack_value,
+        },
         fill: crate::types::list::Fill::from_config(c.list_max_listpack_size),
     }
 }
