@@ -110,6 +110,8 @@ fn list(v: RV) -> Vec<Vec<u8>> {
     }
 }
 
+type Snap = Vec<(usize, Vec<u8>, String, Vec<Vec<u8>>, String)>;
+
 /// Normalises the scores of a WITHSCORES reply: Redis 7.0 formats doubles with 17 digits
 /// ("0.10000000000000001"), 7.2 and redstart with the shortest round-trip form ("0.1").
 fn scores(mut flat: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -126,7 +128,7 @@ fn scores(mut flat: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// Every key of every database: (db, key, type, value as text, TTL class).
-fn snapshot(c: &mut Connection) -> Vec<(usize, Vec<u8>, String, Vec<Vec<u8>>, String)> {
+fn snapshot(c: &mut Connection) -> Snap {
     let mut out = Vec::new();
     for db in 0..16 {
         run(c, &format!("SELECT {db}"));
@@ -164,8 +166,6 @@ fn snapshot(c: &mut Connection) -> Vec<(usize, Vec<u8>, String, Vec<Vec<u8>>, St
     run(c, "SELECT 0");
     out
 }
-
-type Snap = Vec<(usize, Vec<u8>, String, Vec<Vec<u8>>, String)>;
 
 /// Asserts two snapshots are equal, reporting the first differing key readably.
 fn same(a: &Snap, b: &Snap, what: &str) {
@@ -454,20 +454,18 @@ fn dump_restore_interoperate() {
     populate(&mut oc);
     let keys = list(run(&mut rc, "KEYS *"));
     for k in &keys {
-        for (from, to) in
-            [(&mut rc as *mut Connection, &mut oc as *mut Connection), (&mut oc as *mut _, &mut rc as *mut _)]
-        {
-            // SAFETY: the two pointers come from two distinct live locals, used one at a time.
-            let (from, to) = unsafe { (&mut *from, &mut *to) };
-            let payload = bytes(&q(from, &[b"DUMP", k]));
-            let mut dst = b"copy:".to_vec();
-            dst.extend_from_slice(k);
-            assert_eq!(q(to, &[b"RESTORE", &dst, b"0", &payload]), RV::Okay, "{}", String::from_utf8_lossy(k));
-            let a = snapshot_one(from, k);
-            let b = snapshot_one(to, &dst);
-            assert_eq!(a, b, "{}", String::from_utf8_lossy(k));
-        }
+        copy_key(&mut rc, &mut oc, k);
+        copy_key(&mut oc, &mut rc, k);
     }
+}
+
+/// DUMPs `k` on `from`, RESTOREs it as `copy:k` on `to`, and compares the two.
+fn copy_key(from: &mut Connection, to: &mut Connection, k: &[u8]) {
+    let payload = bytes(&q(from, &[b"DUMP", k]));
+    let mut dst = b"copy:".to_vec();
+    dst.extend_from_slice(k);
+    assert_eq!(q(to, &[b"RESTORE", &dst, b"0", &payload, b"REPLACE"]), RV::Okay, "{}", String::from_utf8_lossy(k));
+    assert_eq!(snapshot_one(from, k), snapshot_one(to, &dst), "{}", String::from_utf8_lossy(k));
 }
 
 fn snapshot_one(c: &mut Connection, k: &[u8]) -> (String, Vec<Vec<u8>>) {

@@ -618,7 +618,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64, String> {
+    pub fn length(&mut self) -> Result<u64, String> {
         match self.len_or_enc()? {
             Ok(n) => Ok(n),
             Err(_) => Err("Unexpected string encoding where a length was expected".into()),
@@ -628,7 +628,7 @@ impl<'a> Reader<'a> {
     /// A count of items each taking at least `min_bytes`: refused when the rest of the input
     /// cannot hold them (so no allocation is sized by a lie).
     fn count(&mut self, min_bytes: usize) -> Result<usize, String> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > (self.left() / min_bytes.max(1)) as u64 {
             return Err(eof());
         }
@@ -642,8 +642,8 @@ impl<'a> Reader<'a> {
             Err(1) => Ok(i16::from_le_bytes(self.take(2)?.try_into().expect("2")).to_string().into_bytes()),
             Err(2) => Ok(i32::from_le_bytes(self.take(4)?.try_into().expect("4")).to_string().into_bytes()),
             Err(3) => {
-                let clen = self.len()?;
-                let ulen = self.len()?;
+                let clen = self.length()?;
+                let ulen = self.length()?;
                 let c = self.take(usize::try_from(clen).map_err(|_| eof())?)?;
                 lzf_decompress(c, usize::try_from(ulen).map_err(|_| eof())?)
             }
@@ -901,8 +901,10 @@ fn build_list(items: impl Iterator<Item = Vec<u8>>, fill: Fill) -> Value {
     Value::List(Box::new(l))
 }
 
-fn pairs(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
-    if items.len() % 2 != 0 {
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn pairs(items: Vec<Vec<u8>>) -> Result<Pairs, String> {
+    if !items.len().is_multiple_of(2) {
         return Err(corrupt("pair list"));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -1000,7 +1002,7 @@ pub fn read_value(r: &mut Reader, t: u8, lim: &LoadLimits) -> Result<Option<Valu
             let n = r.count(1)?;
             let mut l = List::new();
             for _ in 0..n {
-                let container = if t == T_LIST_QUICKLIST_2 { r.len()? } else { 2 };
+                let container = if t == T_LIST_QUICKLIST_2 { r.length()? } else { 2 };
                 let blob = r.string()?;
                 match container {
                     1 => l.push_back(&blob, lim.fill),
@@ -1091,7 +1093,7 @@ pub fn parse_file(
                 return Ok(info);
             }
             OP_SELECTDB => {
-                let n = r.len()?;
+                let n = r.length()?;
                 if n >= databases as u64 {
                     return Err(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"
@@ -1100,14 +1102,14 @@ pub fn parse_file(
                 db = n as usize;
             }
             OP_RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                r.length()?;
+                r.length()?;
             }
             OP_EXPIRETIME_MS => expire = r.u64_le()?,
             OP_EXPIRETIME => {
                 expire = u32::from_le_bytes(r.take(4)?.try_into().expect("4")) as u64 * 1000;
             }
-            OP_IDLE => idle = Some(r.len()?),
+            OP_IDLE => idle = Some(r.length()?),
             OP_FREQ => freq = Some(r.u8()?),
             OP_AUX => {
                 let k = r.string()?;
