@@ -36,6 +36,9 @@ use std::time::Duration;
 /// listeners and the Unix socket, writes the pidfile, and on the way out removes the pidfile and
 /// the socket file.
 pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
+    // The dataset is loaded before any connection is accepted (so no client sees -LOADING).
+    persist::init(&server);
+    persist::load(&server).map_err(std::io::Error::other)?;
     net::listen(&server).map_err(std::io::Error::other)?;
     let (port, unix, perm, pidfile) = {
         let c = server.config.read();
@@ -54,11 +57,19 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
     }
     log::notice(&format!("Ready to accept connections tcp (port {port})"));
     tokio::spawn(active_expire(server.clone()));
+    tokio::spawn(persist::cron(server.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = server.shutdown.notified() => {}
-        _ = tokio::signal::ctrl_c() => log::warning("Received SIGINT scheduling shutdown..."),
-        _ = term.recv() => log::warning("Received SIGTERM scheduling shutdown..."),
+    loop {
+        let signal = tokio::select! {
+            // SHUTDOWN saved (or chose not to) before notifying.
+            _ = server.shutdown.notified() => false,
+            _ = tokio::signal::ctrl_c() => { log::warning("Received SIGINT scheduling shutdown..."); true }
+            _ = term.recv() => { log::warning("Received SIGTERM scheduling shutdown..."); true }
+        };
+        // On a signal, save when save points are set; if that fails keep running, as Redis.
+        if !signal || persist::save_on_shutdown(&server, false, false).is_ok() {
+            break;
+        }
     }
     if !pidfile.is_empty() {
         log::notice("Removing the pid file.");

@@ -37,11 +37,14 @@ pub struct Server {
     /// Executable path and config file, for INFO.
     pub executable: String,
     pub config_file: String,
+    /// RDB persistence state (`persist`).
+    pub persist: crate::persist::State,
 }
 
 impl Server {
     pub fn new(config: Config, executable: String, config_file: String) -> Arc<Server> {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect();
         Arc::new(Server {
             keyspace: Keyspace::new(config.databases, (threads * 8).max(16)),
@@ -50,7 +53,8 @@ impl Server {
             pubsub: PubSub::default(),
             stats: Stats::default(),
             started: Instant::now(),
-            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            started_unix,
+            persist: crate::persist::State::new(started_unix),
             run_id,
             shutdown: Notify::new(),
             executable,

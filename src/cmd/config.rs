@@ -109,6 +109,20 @@ fn failed(name: &str, why: &str) -> CmdError {
     CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"))
 }
 
+/// `enable-protected-configs`: `yes` allows CONFIG SET of protected directives (`dir`,
+/// `dbfilename`, ...), `local` only from loopback or Unix-socket clients.
+fn protected_allowed(ctx: &Ctx) -> bool {
+    let mode = ctx.server.config.read().get("enable-protected-configs").to_string();
+    match mode.as_str() {
+        "yes" => true,
+        "local" => match &ctx.client.info.peer {
+            crate::client::Peer::Unix { .. } => true,
+            crate::client::Peer::Tcp { addr, .. } => addr.ip().is_loopback(),
+        },
+        _ => false,
+    }
+}
+
 fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs = &args[2..];
     if !pairs.len().is_multiple_of(2) {
@@ -125,7 +139,7 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if d.flags & IMMUTABLE != 0 {
             return Err(failed(&name, "can't set immutable config"));
         }
-        if d.flags & PROTECTED != 0 {
+        if d.flags & PROTECTED != 0 && !protected_allowed(ctx) {
             return Err(failed(&name, "can't set protected config"));
         }
         // Redis compares the names as given: a name and its alias are two parameters.

@@ -144,6 +144,15 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         }
         return;
     }
+    if (spec.has(flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(server) {
+        // The last BGSAVE failed and stop-writes-on-bgsave-error is on (Redis refuses PING too).
+        meta.record_rejected();
+        out.error(crate::persist::MISCONF);
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
     if let Some(m) = client.multi.as_mut() {
         if !runs_inside_multi(spec) {
             if spec.has(flags::NO_MULTI) {
@@ -181,6 +190,9 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let mark = ctx.out.len();
     let result = (spec.handler)(ctx, args);
     meta.record_call(start.elapsed().as_micros() as u64);
+    if result.is_ok() && spec.has(super::flags::WRITE) {
+        crate::persist::note_write(ctx.server);
+    }
     if let Err(e) = result {
         meta.record_failed();
         debug_assert_eq!(ctx.out.len(), mark, "{} wrote a reply and then failed", spec.name);

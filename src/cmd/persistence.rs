@@ -1,5 +1,151 @@
-//! The persistence command family (rows are added as the family is implemented).
+//! The persistence command family: SAVE, BGSAVE [SCHEDULE], DUMP, RESTORE.
+//! (LASTSAVE and SHUTDOWN live with the server family; the machinery is in `persist`.)
+//!
+//! Differences from Redis:
+//! - BGSAVE runs on a thread that snapshots shard by shard (see `persist`'s module comment for
+//!   the consistency this gives), not in a forked child.
+//! - DUMP of a stream key answers an error: streams are not serialised yet.
+//! - RESTORE ... FREQ is accepted and validated but ignored (no LFU counters are kept).
 
-use super::CommandSpec;
+use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use crate::db::lru_clock;
+use crate::db::value::Value;
+use crate::notify;
+use crate::persist::{self, rdb};
 
-pub const COMMANDS: &[CommandSpec] = &[];
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, acl::DANGEROUS, NO_KEYS, save).doc(
+        "server",
+        "1.0.0",
+        "O(N) where N is the total number of keys in all databases",
+        "Synchronously saves the database(s) to disk.",
+    ),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, acl::DANGEROUS, NO_KEYS, bgsave).doc(
+        "server",
+        "1.0.0",
+        "O(1)",
+        "Asynchronously saves the database(s) to disk.",
+    ),
+    CommandSpec::new("dump", 2, READONLY, acl::KEYSPACE, keys(1, 1, 1), dump).doc(
+        "generic",
+        "2.6.0",
+        "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        "Returns a serialized representation of the value stored at a key.",
+    ),
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, acl::KEYSPACE | acl::DANGEROUS, keys(1, 1, 1), restore).doc(
+        "generic",
+        "2.6.0",
+        "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        "Creates a key from the serialized representation of a value.",
+    ),
+];
+
+fn in_progress(ctx: &Ctx) -> bool {
+    ctx.server.persist.bgsave_in_progress.load(std::sync::atomic::Ordering::Acquire)
+}
+
+fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    if in_progress(ctx) {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    persist::save(ctx.server).map_err(|_| CmdError::msg("ERR"))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let schedule = match args.len() {
+        1 => false,
+        2 if args::is(args[1], "schedule") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    if in_progress(ctx) {
+        if schedule {
+            ctx.server.persist.bgsave_scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    persist::bgsave(ctx.server).map_err(CmdError::msg)?;
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut db = ctx.db();
+    let Some(e) = db.get_counted(args[1]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let payload = rdb::dump_payload(&e.value)
+        .ok_or_else(|| CmdError::msg("ERR DUMP of stream keys is not supported by redstart yet"))?;
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let ttl = args::int(args[2])?;
+    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, None, None);
+    let mut i = 4;
+    while i < args.len() {
+        let a = args[i];
+        if args::is(a, "replace") {
+            replace = true;
+        } else if args::is(a, "absttl") {
+            absttl = true;
+        } else if args::is(a, "idletime") && i + 1 < args.len() && freq.is_none() {
+            let v = args::int(args[i + 1])?;
+            if v < 0 {
+                return Err(CmdError::msg("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v as u64);
+            i += 1;
+        } else if args::is(a, "freq") && i + 1 < args.len() && idle.is_none() {
+            let v = args::int(args[i + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let _ = freq;
+    if ttl < 0 {
+        return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
+    }
+    let now = ctx.now;
+    if !replace && ctx.db().exists(key) {
+        return Err(CmdError::msg("BUSYKEY Target key name already exists."));
+    }
+    let lim = persist::load_limits(ctx.server);
+    let value: Value = rdb::parse_payload(args[3], &lim).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let expire_at = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    let mut db = ctx.db();
+    if expire_at != 0 && expire_at <= now {
+        // Already expired: the key is deleted (if REPLACE found one) and nothing is stored.
+        let deleted = db.remove(key).is_some();
+        ctx.out.ok();
+        if deleted {
+            notify::event(ctx, notify::GENERIC, "del", key);
+        }
+        return Ok(());
+    }
+    db.set(key, value, expire_at);
+    if let Some(secs) = idle {
+        if let Some(e) = db.peek(key) {
+            e.lru = lru_clock(now.saturating_sub(secs.saturating_mul(1000)));
+        }
+    }
+    ctx.out.ok();
+    notify::event(ctx, notify::GENERIC, "restore", key);
+    Ok(())
+}

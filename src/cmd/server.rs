@@ -504,7 +504,11 @@ fn section(server: &Server, name: &str, o: &mut String) {
         }
         "persistence" => {
             o.push_str("# Persistence\r\n");
-            line!("loading:0");
+            let ps = &server.persist;
+            let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            let flag = |a: &std::sync::atomic::AtomicBool| a.load(std::sync::atomic::Ordering::Relaxed);
+            let in_bg = flag(&ps.bgsave_in_progress);
+            line!("loading:{}", flag(&ps.loading) as u8);
             line!("async_loading:0");
             line!("current_cow_peak:0");
             line!("current_cow_size:0");
@@ -512,16 +516,21 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("current_fork_perc:0.00");
             line!("current_save_keys_processed:0");
             line!("current_save_keys_total:0");
-            line!("rdb_changes_since_last_save:0");
-            line!("rdb_bgsave_in_progress:0");
-            line!("rdb_last_save_time:{}", server.started_unix);
-            line!("rdb_last_bgsave_status:ok");
-            line!("rdb_last_bgsave_time_sec:-1");
-            line!("rdb_current_bgsave_time_sec:-1");
-            line!("rdb_saves:0");
+            line!("rdb_changes_since_last_save:{}", ld(&ps.dirty));
+            line!("rdb_bgsave_in_progress:{}", in_bg as u8);
+            line!("rdb_last_save_time:{}", ld(&ps.lastsave));
+            line!("rdb_last_bgsave_status:{}", if flag(&ps.last_bgsave_ok) { "ok" } else { "err" });
+            line!("rdb_last_bgsave_time_sec:{}", ps.last_bgsave_secs.load(std::sync::atomic::Ordering::Relaxed));
+            let cur = if in_bg {
+                ((now_unix_us() / 1_000_000) as u64).saturating_sub(ld(&ps.bgsave_started)) as i64
+            } else {
+                -1
+            };
+            line!("rdb_current_bgsave_time_sec:{cur}");
+            line!("rdb_saves:{}", ld(&ps.saves));
             line!("rdb_last_cow_size:0");
-            line!("rdb_last_load_keys_expired:0");
-            line!("rdb_last_load_keys_loaded:0");
+            line!("rdb_last_load_keys_expired:{}", ld(&ps.keys_expired_at_load));
+            line!("rdb_last_load_keys_loaded:{}", ld(&ps.keys_loaded));
             line!("aof_enabled:{}", cfg.appendonly as u8);
             line!("aof_rewrite_in_progress:0");
             line!("aof_rewrite_scheduled:0");
@@ -682,8 +691,8 @@ fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    // No snapshot has been taken yet: Redis reports the start time then.
-    ctx.out.int(ctx.server.started_unix as i64);
+    // The start time until the first successful save, as Redis.
+    ctx.out.int(ctx.server.persist.lastsave.load(std::sync::atomic::Ordering::Relaxed) as i64);
     Ok(())
 }
 
@@ -707,9 +716,13 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if abort {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
-    // Nothing to save yet (no persistence); the process exits once `run` returns. As Redis,
-    // the client gets no reply: its connection just closes.
     crate::log::warning("User requested shutdown...");
+    // Save first (SHUTDOWN SAVE, or save points set and not NOSAVE); if that fails the server
+    // keeps running and says so, as Redis. On success the process exits once `run` returns and,
+    // as Redis, the client gets no reply: its connection just closes.
+    if crate::persist::save_on_shutdown(ctx.server, save, nosave).is_err() {
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.client.close_after_reply = true;
     ctx.server.shutdown.notify_one();
     Ok(())

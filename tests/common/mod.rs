@@ -50,11 +50,15 @@ fn wait_ready(port: u16, name: &str) {
     panic!("{name} did not start on port {port}");
 }
 
-/// Starts redstart (the binary under test) with extra arguments.
+/// Starts redstart (the binary under test) with extra arguments. Like the oracle, it runs
+/// without save points in a directory of its own (so no test reads or writes a `dump.rdb` in the
+/// source tree); `extra` may override both.
 pub fn start_redstart(extra: &[&str]) -> Proc {
     let port = free_port();
+    let dir = std::env::temp_dir().join(format!("redstart-test-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_redstart"))
-        .args(["--port", &port.to_string()])
+        .args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
