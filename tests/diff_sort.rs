@@ -178,6 +178,9 @@ fn nosort() {
         // Intsets iterate in ascending order in every implementation.
         "SORT si BY nosort",
         "SORT si BY nosort LIMIT 1 2",
+        // DESC does not reverse a set that is not sorted (its iteration order is kept).
+        "SORT si BY nosort DESC",
+        "SORT si BY nosort DESC LIMIT 1 2",
         "SORT nokey BY nosort",
         "SORT l BY nosort GET # GET w_*",
         "SORT z BY nosort GET h_*->f",
@@ -340,6 +343,34 @@ fn store_wakes_blocked_client() {
         assert_eq!(w.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\n1\r\n", "port {port}");
         assert_eq!(c.run("LRANGE q 0 -1"), b"*1\r\n$1\r\n2\r\n");
     }
+}
+
+/// Keyspace events of STORE: `sortstore` (list class) on the destination, `del` (generic) when
+/// an empty result deletes it, nothing when there was nothing to delete.
+#[test]
+fn store_keyspace_events() {
+    let mut p = Pair::new();
+    p.check_all(&["CONFIG SET notify-keyspace-events KEA", "RPUSH l 2 1"]);
+    let (mut sa, mut sb) = p.conns();
+    for s in [&mut sa, &mut sb] {
+        s.run("PSUBSCRIBE __key*__:*");
+    }
+    p.check_all(&["SORT l STORE d", "SORT nokey STORE d", "SORT nokey STORE d", "SORT_RO l", "SET done 1"]);
+    let mut read_events = |c: &mut Conn| {
+        let mut events = Vec::new();
+        loop {
+            let m = text(&c.read_reply());
+            let done = m.contains("done");
+            events.push(m);
+            if done && events.len() % 2 == 0 {
+                break;
+            }
+        }
+        events
+    };
+    let (ea, eb) = (read_events(&mut sa), read_events(&mut sb));
+    assert_eq!(ea, eb);
+    assert!(ea.iter().any(|m| m.contains("sortstore")), "{ea:?}");
 }
 
 #[test]
