@@ -356,7 +356,7 @@ fn store_keyspace_events() {
         s.run("PSUBSCRIBE __key*__:*");
     }
     p.check_all(&["SORT l STORE d", "SORT nokey STORE d", "SORT nokey STORE d", "SORT_RO l", "SET done 1"]);
-    let mut read_events = |c: &mut Conn| {
+    let read_events = |c: &mut Conn| {
         let mut events = Vec::new();
         loop {
             let m = text(&c.read_reply());
@@ -407,7 +407,14 @@ fn errors_and_types() {
 #[test]
 fn expired_and_binary_keys() {
     let mut p = Pair::new();
-    p.check_all(&["RPUSH l 2 1 3", "SET w_1 30 PX 20", "SET w_2 20", "SET w_3 10", "RPUSH gone 1 PX", "PEXPIRE gone 20"]);
+    p.check_all(&[
+        "RPUSH l 2 1 3",
+        "SET w_1 30 PX 20",
+        "SET w_2 20",
+        "SET w_3 10",
+        "RPUSH gone 1 PX",
+        "PEXPIRE gone 20",
+    ]);
     std::thread::sleep(std::time::Duration::from_millis(80));
     p.check_all(&["SORT l BY w_*", "SORT l GET w_*", "SORT gone", "SORT gone STORE d", "EXISTS d"]);
     p.check_args(&[b"RPUSH", b"\xff\x00k", b"b\x00", b"\x01", b"a"]);
@@ -461,7 +468,11 @@ fn randomised() {
         let numeric_only = rnd(2) == 0;
         let n = 1 + rnd(12);
         for _ in 0..n {
-            let v = if numeric_only { (rnd(200) as i64 - 100).to_string() } else { vals[rnd(vals.len() as u64) as usize].to_string() };
+            let v = if numeric_only {
+                (rnd(200) as i64 - 100).to_string()
+            } else {
+                vals[rnd(vals.len() as u64) as usize].to_string()
+            };
             let cmd = match kind {
                 0 => format!("RPUSH {key} {v}"),
                 1 => format!("SADD {key} {v}"),

@@ -57,7 +57,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         SORT_KEYS,
         sort,
     )
-    .doc("generic", "1.0.0", COMPLEXITY, "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.")
+    .doc(
+        "generic",
+        "1.0.0",
+        COMPLEXITY,
+        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+    )
     .key_specs(SORTED_KEY_SPEC),
     CommandSpec::new(
         "sort_ro",
@@ -465,8 +470,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     }
 
     // The output: each selected element, or the values of the GET patterns for it.
-    let range = if end >= start { start as usize..=end as usize } else { 1..=0 };
-    let selected = items.get(range).unwrap_or(&[]);
+    let selected = if end >= start { items.get(start as usize..=end as usize).unwrap_or(&[]) } else { &[] };
     let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(selected.len() * o.gets.len().max(1));
     for it in selected {
         if o.gets.is_empty() {
