@@ -7,6 +7,10 @@
 use redstart::config::{self, Config, Startup};
 use redstart::{cmd, log, server::Server};
 
+/// Counts allocated bytes for INFO `used_memory` and `maxmemory` (see `redstart::alloc`).
+#[global_allocator]
+static ALLOC: redstart::alloc::Counting = redstart::alloc::Counting;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let config = match Config::startup(&args[1..], &mut std::io::stdin().lock()) {

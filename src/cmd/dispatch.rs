@@ -144,6 +144,10 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         }
         return;
     }
+    // maxmemory: evict, or refuse deny-oom commands (before MULTI queueing, as Redis does).
+    if super::memory::before_command(server, client, out, spec) {
+        return;
+    }
     if let Some(m) = client.multi.as_mut() {
         if !runs_inside_multi(spec) {
             if spec.has(flags::NO_MULTI) {
