@@ -363,7 +363,7 @@ fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let dataset = f.used - f.overhead;
     let net = f.used.saturating_sub(f.startup);
     let out = &mut *ctx.out;
-    out.map(25 + f.tables.len());
+    out.map(27 + f.tables.len());
     let int = |out: &mut Writer, k: &str, v: i64| {
         out.bulk(k.as_bytes());
         out.int(v);
