@@ -187,7 +187,11 @@ pub fn entry_usage(e: &Entry, samples: usize) -> usize {
         Value::Hash(h) => {
             let enc = h.encoding();
             block(std::mem::size_of_val(&**h))
-                + sampled(h.iter().map(|(f, v)| member_cost(enc, f.len()) + member_cost(enc, v.len())), h.len(), samples)
+                + sampled(
+                    h.iter().map(|(f, v)| member_cost(enc, f.len()) + member_cost(enc, v.len())),
+                    h.len(),
+                    samples,
+                )
         }
         Value::Set(s) => {
             let enc = s.encoding();
@@ -371,8 +375,7 @@ fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     int(out, "peak.allocated", f.peak as i64);
     int(out, "total.allocated", f.used as i64);
     int(out, "startup.allocated", f.startup as i64);
-    for k in ["replication.backlog", "clients.slaves", "clients.normal", "cluster.links", "aof.buffer", "lua.caches"]
-    {
+    for k in ["replication.backlog", "clients.slaves", "clients.normal", "cluster.links", "aof.buffer", "lua.caches"] {
         int(out, k, 0);
     }
     int(out, "functions.caches", 0);

@@ -286,11 +286,8 @@ pub fn perform_with(
     let start = Instant::now();
     let mut evicted = 0u64;
     while used() > max {
-        let freed = if policy.random() {
-            evict_random(ks, policy, on_evicted)
-        } else {
-            evict_pooled(ks, policy, on_evicted)
-        };
+        let freed =
+            if policy.random() { evict_random(ks, policy, on_evicted) } else { evict_pooled(ks, policy, on_evicted) };
         if !freed {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);
             return (Outcome::Fail, evicted);
@@ -326,12 +323,7 @@ fn pick(rng: &mut impl Rng, t: &super::table::Table, volatile: bool, volatile_co
 }
 
 /// Removes entry `idx` of `db` in `shard` as an eviction.
-fn remove(
-    shard: &mut super::Shard,
-    db: usize,
-    idx: usize,
-    on_evicted: &mut dyn FnMut(usize, &[u8]),
-) -> Entry {
+fn remove(shard: &mut super::Shard, db: usize, idx: usize, on_evicted: &mut dyn FnMut(usize, &[u8])) -> Entry {
     let e = shard.remove_at(db, idx);
     shard.watchers.touch(db, &e.key);
     on_evicted(db, &e.key);
@@ -380,7 +372,10 @@ fn evict_pooled(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
                     let Some(idx) = pick(&mut rng, t, volatile, shard.volatile[db]) else { break };
                     found_any = true;
                     let e = t.get(idx);
-                    pool_insert(&mut pool, Candidate { score: score(policy, e, now), shard: sid, db, key: e.key.clone() });
+                    pool_insert(
+                        &mut pool,
+                        Candidate { score: score(policy, e, now), shard: sid, db, key: e.key.clone() },
+                    );
                 }
             }
             if found_any {
@@ -484,7 +479,9 @@ mod tests {
         let ks = Keyspace::new(1, 4);
         fill(&ks, 2000, 1); // TTL grows with the index
         let (_, _, gone) = run(&ks, Policy::VolatileTtl, 1900);
-        let mean: usize = gone.iter().map(|k| std::str::from_utf8(&k[1..]).unwrap().parse::<usize>().unwrap()).sum::<usize>() / gone.len();
+        let mean: usize =
+            gone.iter().map(|k| std::str::from_utf8(&k[1..]).unwrap().parse::<usize>().unwrap()).sum::<usize>()
+                / gone.len();
         assert!(mean < 700, "approximated TTL order evicts mostly short TTLs (mean index {mean})");
     }
 
@@ -508,7 +505,10 @@ mod tests {
     fn pool_keeps_the_best_candidates() {
         let mut pool = Vec::new();
         for s in 0..40u64 {
-            pool_insert(&mut pool, Candidate { score: (s * 7) % 40, shard: 0, db: 0, key: format!("{s}").as_bytes().into() });
+            pool_insert(
+                &mut pool,
+                Candidate { score: (s * 7) % 40, shard: 0, db: 0, key: format!("{s}").as_bytes().into() },
+            );
         }
         assert_eq!(pool.len(), POOL_SIZE);
         assert_eq!(pool.last().unwrap().score, 39);
