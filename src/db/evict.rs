@@ -161,7 +161,7 @@ pub fn lfu_decayed(lru: u32, now_ms: u64) -> u32 {
     let ldt = lru >> 8;
     let counter = lru & 0xff;
     let period = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = if period > 0 { lfu_elapsed(ldt, now_ms) / period } else { 0 };
+    let periods = lfu_elapsed(ldt, now_ms).checked_div(period).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -293,7 +293,7 @@ pub fn perform_with(
             return (Outcome::Fail, evicted);
         }
         evicted += 1;
-        if evicted % 16 == 0 && start.elapsed() > Duration::from_millis(50) {
+        if evicted.is_multiple_of(16) && start.elapsed() > Duration::from_millis(50) {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);
             return (Outcome::Running, evicted);
         }
