@@ -22,7 +22,7 @@ fn pipeline(c: &mut Conn, cmds: impl Iterator<Item = Vec<Vec<u8>>>) -> Vec<Vec<u
     let mut replies = Vec::new();
     let mut batch = Vec::new();
     let mut n = 0;
-    let mut flush = |c: &mut Conn, batch: &mut Vec<u8>, n: &mut usize, replies: &mut Vec<Vec<u8>>| {
+    let flush = |c: &mut Conn, batch: &mut Vec<u8>, n: &mut usize, replies: &mut Vec<Vec<u8>>| {
         c.send_raw(batch);
         batch.clear();
         for _ in 0..*n {
