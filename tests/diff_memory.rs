@@ -169,3 +169,19 @@ fn object_freq_follows_the_lfu_counter() {
         "OBJECT FREQ g",
     ]);
 }
+
+#[test]
+fn exec_with_a_queued_write_is_refused_on_oom() {
+    let mut p = Pair::new();
+    let (mut a2, mut b2) = p.conns();
+    p.check_all(&["MULTI", "GET k", "SET k v"]);
+    a2.run("CONFIG SET maxmemory 1");
+    b2.run("CONFIG SET maxmemory 1");
+    p.check_all(&["EXEC", "GET k", "MULTI", "DISCARD"]);
+    a2.run("CONFIG SET maxmemory 0");
+    b2.run("CONFIG SET maxmemory 0");
+    p.check_all(&["MULTI", "GET k", "CONFIG SET maxmemory 1", "EXEC", "SET x y"]);
+    // A transaction of reads only runs over the limit.
+    p.check_all(&["MULTI", "CONFIG SET maxmemory 0"]);
+    p.check_all(&["GET k", "EXEC", "SET k v", "MULTI", "GET k", "EXEC"]);
+}

@@ -207,3 +207,17 @@ fn info_memory_fields() {
     let flushed = info_field(&mut c, "memory", "used_memory");
     assert!(flushed < after - 1_000_000, "FLUSHALL returned memory: {after} -> {flushed}");
 }
+
+#[test]
+fn lru_evicts_idle_keys_first() {
+    let (_s, mut c) = start("allkeys-lru");
+    pipeline(&mut c, set_cmds("old:", 1_000, false));
+    // The LRU clock has one-second resolution, as Redis's.
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    pipeline(&mut c, (0..500).map(|i| words(&format!("GET old:{i}"))));
+    pipeline(&mut c, set_cmds("new:", 40_000, false));
+    let exists = pipeline(&mut c, (0..1_000).map(|i| words(&format!("EXISTS old:{i}"))));
+    let touched = exists[..500].iter().filter(|r| *r == b":1\r\n").count();
+    let idle = exists[500..].iter().filter(|r| *r == b":1\r\n").count();
+    assert!(idle * 2 <= touched, "idle keys should go first: {idle} idle vs {touched} recently read survived");
+}

@@ -22,6 +22,10 @@
 //! - MEMORY DOCTOR's wording is redstart's own; it reports the same conditions (empty
 //!   instance, peak far above current usage, high fragmentation).
 //! - MEMORY MALLOC-STATS answers as Redis built with libc malloc does; MEMORY PURGE is a no-op.
+//! - Lowering `maxmemory` with CONFIG SET evicts at the next command, not inside CONFIG SET.
+//!   `maxmemory-eviction-tenacity` is accepted but the eviction budget is fixed (50 ms per
+//!   command; a command that runs out of budget still runs, as with Redis's `EVICT_RUNNING`);
+//!   there is no background eviction, and `lazyfree-lazy-eviction` frees inline.
 //! - `used_memory` minus `mem_not_counted_for_evict` (free capacity of the keyspace tables) is
 //!   what `maxmemory` limits; Redis subtracts replication and AOF buffers there.
 
@@ -128,6 +132,13 @@ fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec:
         return false;
     }
     super::server::cmd_meta(spec).record_rejected();
+    if spec.name == "exec" && client.multi.is_some() {
+        // A refused EXEC discards the transaction, as Redis's EXECABORT does.
+        client.multi = None;
+        super::txn::unwatch_all(server, client);
+        out.error(&format!("EXECABORT Transaction discarded because of: {OOM_ERROR}"));
+        return true;
+    }
     out.error(OOM_ERROR);
     if let Some(m) = client.multi.as_mut() {
         m.aborted = true;
