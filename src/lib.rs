@@ -16,6 +16,7 @@
 //!
 //! See `ARCHITECTURE.md` for how the pieces keep Redis's guarantees on many cores.
 
+pub mod alloc;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -56,6 +57,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
         }
     }
     log::notice(&format!("Ready to accept connections tcp (port {port})"));
+    alloc::mark_startup();
     tokio::spawn(active_expire(server.clone()));
     tokio::spawn(persist::cron(server.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -101,6 +103,8 @@ async fn active_expire(server: Arc<server::Server>) {
             while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
                 && start.elapsed() < Duration::from_millis(25)
             {}
+            // The blocking pool's threads may exit when idle: publish their memory counts.
+            alloc::flush();
         })
         .await;
     }

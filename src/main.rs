@@ -19,6 +19,10 @@ fn tune_allocator() {
     }
 }
 
+/// Counts allocated bytes for INFO `used_memory` and `maxmemory` (see `redstart::alloc`).
+#[global_allocator]
+static ALLOC: redstart::alloc::Counting = redstart::alloc::Counting;
+
 fn main() {
     tune_allocator();
     let args: Vec<String> = std::env::args().collect();

@@ -144,6 +144,10 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         }
         return;
     }
+    // maxmemory: evict, or refuse deny-oom commands (before MULTI queueing, as Redis does).
+    if super::memory::before_command(server, client, out, spec) {
+        return;
+    }
     if (spec.has(flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(server) {
         // The last BGSAVE failed and stop-writes-on-bgsave-error is on (Redis refuses PING too).
         meta.record_rejected();

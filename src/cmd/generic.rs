@@ -21,8 +21,6 @@
 //! - `OBJECT IDLETIME` and `OBJECT REFCOUNT` of small integers: Redis shares one object per
 //!   integer below 10000 (refcount 2147483647, one LRU clock for all keys holding it); redstart
 //!   reports the shared refcount but keeps a per-key access time.
-//! - `OBJECT FREQ` under an LFU policy: access frequency is not tracked; the reply is Redis's
-//!   initial counter (5) decayed by one per minute of idleness, as an idle key's counter would be.
 //! - FLUSHALL/FLUSHDB ASYNC and UNLINK free large batches of entries on a helper thread;
 //!   smaller ones are freed inline (values are small).
 
@@ -229,7 +227,11 @@ const LAZY_FREE_MIN: usize = 1024;
 /// otherwise, so a large flush does not hold the shard locks while freeing memory.
 fn free_entries(batch: Vec<Entry>, lazy: bool) {
     if lazy && batch.len() >= LAZY_FREE_MIN {
-        std::thread::spawn(move || drop(batch));
+        std::thread::spawn(move || {
+            drop(batch);
+            // The thread ends here: publish its freed bytes to the memory counter.
+            crate::alloc::flush();
+        });
     } else {
         drop(batch);
     }
@@ -774,9 +776,6 @@ fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis's initial LFU counter for a new key (`LFU_INIT_VAL`).
-const LFU_INIT_VAL: u64 = 5;
-
 fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let lfu = lfu_policy(ctx);
@@ -787,8 +786,8 @@ fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if !lfu {
         return Err(CmdError::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    // See the module comment: the initial counter, decayed once per idle minute.
-    let decayed = LFU_INIT_VAL.saturating_sub(idle_seconds(lru, now) / 60);
+    // The entry's LFU counter after decay (`db::evict`), not stored back, as Redis does.
+    let decayed = crate::db::evict::lfu_decayed(lru, now);
     ctx.out.int(decayed as i64);
     Ok(())
 }
@@ -901,6 +900,11 @@ mod tests {
     /// Runs commands through the dispatcher on an in-process server (for configurations the
     /// command line cannot set yet, such as an LFU policy).
     fn run_all(config: crate::config::Config, cmds: &[&str]) -> Vec<String> {
+        // The LRU/LFU mode of the keyspace is process-wide (`db::evict`), set by the directive's
+        // apply; a Config built field by field skips it, so set it here, one test at a time.
+        static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+        let _serial = ONE_AT_A_TIME.lock();
+        crate::db::evict::set_policy(&config.maxmemory_policy);
         let server = crate::server::Server::new(config, String::new(), String::new());
         let info = server.clients.register(crate::client::Peer::Unix { path: "t".into() });
         let mut client = crate::client::Client::new(info, true);

@@ -1,5 +1,526 @@
-//! The memory command family (rows are added as the family is implemented).
+//! The memory family: MEMORY USAGE / STATS / DOCTOR / PURGE / MALLOC-STATS / HELP, the
+//! `maxmemory` check the dispatcher runs before each command ([`before_command`]), and the
+//! INFO memory section ([`info_memory`]).
+//!
+//! Memory figures come from `crate::alloc` (bytes counted by the global allocator, see its
+//! module comment for the accuracy) and `/proc/self/statm` for RSS. Eviction itself lives in
+//! `db::evict`.
+//!
+//! ## MEMORY USAGE: how the estimate is made
+//! The figure is the entry's share of the keyspace table (the 64-byte entry in the dense vector
+//! plus its 8-byte index slot), plus the heap blocks the key and value own, each rounded as glibc
+//! rounds a malloc chunk (`alloc::chunk_size`): keys and strings of up to 22 bytes are inline and
+//! cost nothing more; integers are inline. For collections, up to `SAMPLES` elements (default 5,
+//! 0 = all) are measured and the average is multiplied by the element count, as Redis does; the
+//! per-element cost depends on the encoding (a compact listpack/intset costs its bytes plus a
+//! couple of bytes of framing, a hash table or skiplist one heap block per member plus node
+//! overhead). Streams count 64 bytes per entry (their nodes are not sampled).
+//!
+//! ## Differences from Redis
+//! - MEMORY USAGE, MEMORY STATS and INFO memory report redstart's own layout, so the numbers
+//!   differ from Redis's (usually smaller per key).
+//! - MEMORY DOCTOR's wording is redstart's own; it reports the same conditions (empty
+//!   instance, peak far above current usage, high fragmentation).
+//! - MEMORY MALLOC-STATS answers as Redis built with libc malloc does; MEMORY PURGE is a no-op.
+//! - Lowering `maxmemory` with CONFIG SET evicts at the next command, not inside CONFIG SET.
+//!   `maxmemory-eviction-tenacity` is accepted but the eviction budget is fixed (50 ms per
+//!   command; a command that runs out of budget still runs, as with Redis's `EVICT_RUNNING`);
+//!   there is no background eviction, and `lazyfree-lazy-eviction` frees inline.
+//! - `used_memory` minus `mem_not_counted_for_evict` (free capacity of the keyspace tables) is
+//!   what `maxmemory` limits; Redis subtracts replication and AOF buffers there.
 
-use super::CommandSpec;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use super::table::{subcommand, table};
+use super::{flags, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use crate::alloc::{self as mem, chunk_size};
+use crate::client::Client;
+use crate::config::Config;
+use crate::db::evict::{self, Outcome};
+use crate::db::small::INLINE_MAX;
+use crate::db::value::{Entry, StrValue, Value};
+use crate::notify;
+use crate::server::Server;
+use resp::Writer;
+
+pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("memory", -2, 0, 0, NO_KEYS, memory_container)
+    .doc("server", "4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands.")
+    .subcommands(MEMORY_SUBCOMMANDS)];
+
+const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("doctor", 2, 0, 0, NO_KEYS, memory_doctor).doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Outputs a memory problems report.",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, 0, NO_KEYS, memory_help).doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+    CommandSpec::new("malloc-stats", 2, 0, 0, NO_KEYS, memory_malloc_stats).doc(
+        "server",
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Returns the allocator statistics.",
+    ),
+    CommandSpec::new("purge", 2, 0, 0, NO_KEYS, memory_purge).doc(
+        "server",
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Asks the allocator to release memory.",
+    ),
+    CommandSpec::new("stats", 2, 0, 0, NO_KEYS, memory_stats).doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Returns details about memory usage.",
+    ),
+    CommandSpec::new("usage", -3, READONLY, 0, keys(2, 2, 1), memory_usage).doc(
+        "server",
+        "4.0.0",
+        "O(N) where N is the number of samples.",
+        "Estimates the memory usage of a key.",
+    ),
+];
+
+/// The error deny-oom commands get when memory is over `maxmemory` and nothing can be evicted.
+pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+// ---------------------------------------------------------------- the check before commands
+
+/// Whether a queued transaction holds a deny-oom command (EXEC is then refused on OOM).
+fn queued_denyoom(client: &Client) -> bool {
+    let Some(m) = client.multi.as_ref() else { return false };
+    m.queued.iter().any(|q| {
+        let Some(spec) = q.first().and_then(|n| table().get(n)) else { return false };
+        let spec = match q.get(1) {
+            Some(sub) if !spec.subcommands.is_empty() => subcommand(spec, sub).unwrap_or(spec),
+            _ => spec,
+        };
+        spec.has(flags::DENYOOM)
+    })
+}
+
+/// Runs before every command (no shard locked): when memory is over `maxmemory`, evicts keys
+/// by the policy; when that fails, refuses deny-oom commands (and, inside MULTI, every command
+/// but EXEC/DISCARD/QUIT/RESET, as Redis does) with the OOM error. Returns true when the
+/// command was refused (the error is written).
+#[inline]
+pub fn before_command(server: &Server, client: &mut Client, out: &mut Writer, spec: &CommandSpec) -> bool {
+    if !evict::over_limit() {
+        return false;
+    }
+    over_limit_slow(server, client, out, spec)
+}
+
+#[cold]
+fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec: &CommandSpec) -> bool {
+    let me = client.id;
+    let (outcome, _) = evict::perform(&server.keyspace, &mut |db, key| {
+        notify::publish(server, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
+    });
+    if outcome != Outcome::Fail {
+        return false;
+    }
+    let in_multi_queue = client.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+    let reject = spec.has(flags::DENYOOM) || in_multi_queue || (spec.name == "exec" && queued_denyoom(client));
+    if !reject {
+        return false;
+    }
+    super::server::cmd_meta(spec).record_rejected();
+    if spec.name == "exec" && client.multi.is_some() {
+        // A refused EXEC discards the transaction, as Redis's EXECABORT does.
+        client.multi = None;
+        super::txn::unwatch_all(server, client);
+        out.error(&format!("EXECABORT Transaction discarded because of: {OOM_ERROR}"));
+        return true;
+    }
+    out.error(OOM_ERROR);
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    true
+}
+
+// ---------------------------------------------------------------- MEMORY USAGE
+
+/// Bytes of one heap block holding `n` bytes.
+fn block(n: usize) -> usize {
+    chunk_size(n, 8) as usize
+}
+
+/// Heap bytes of a key or embedded string (inline up to `INLINE_MAX`).
+fn small_heap(len: usize) -> usize {
+    if len <= INLINE_MAX {
+        0
+    } else {
+        block(len)
+    }
+}
+
+/// Average-based estimate: `per(element)` summed over the first `samples` elements (0 = all),
+/// scaled to `len` elements.
+fn sampled<'a>(elems: impl Iterator<Item = usize> + 'a, len: usize, samples: usize) -> usize {
+    let mut n = 0usize;
+    let mut sum = 0usize;
+    for s in elems.take(if samples == 0 { usize::MAX } else { samples }) {
+        n += 1;
+        sum += s;
+    }
+    if n == 0 {
+        0
+    } else {
+        ((sum as f64 / n as f64) * len as f64) as usize
+    }
+}
+
+/// Per-member cost by encoding: compact encodings store the bytes plus framing, node-based
+/// ones a heap block per member plus node/bucket overhead.
+fn member_cost(encoding: &str, len: usize) -> usize {
+    match encoding {
+        "listpack" | "quicklist" => len + 2,
+        "intset" => 8,
+        _ => block(len) + 32,
+    }
+}
+
+/// The MEMORY USAGE estimate of one entry (see the module comment).
+pub fn entry_usage(e: &Entry, samples: usize) -> usize {
+    let base = std::mem::size_of::<Entry>() + 8 + small_heap(e.key.len());
+    let value = match &e.value {
+        Value::Str(StrValue::Int(_)) => 0,
+        Value::Str(StrValue::Emb(b)) => small_heap(b.len()),
+        Value::Str(StrValue::Raw(v)) => block(std::mem::size_of::<Vec<u8>>()) + block(v.capacity()),
+        Value::Hash(h) => {
+            let enc = h.encoding();
+            block(std::mem::size_of_val(&**h))
+                + sampled(
+                    h.iter().map(|(f, v)| member_cost(enc, f.len()) + member_cost(enc, v.len())),
+                    h.len(),
+                    samples,
+                )
+        }
+        Value::Set(s) => {
+            let enc = s.encoding();
+            let mut buf = itoa::Buffer::new();
+            block(std::mem::size_of_val(&**s))
+                + sampled(s.iter().map(|m| member_cost(enc, m.bytes(&mut buf).len())), s.len(), samples)
+        }
+        Value::Zset(z) => {
+            let enc = z.encoding();
+            let take = if samples == 0 { z.len() } else { samples.min(z.len()) };
+            let extra = if enc == "listpack" { 9 } else { 16 };
+            block(std::mem::size_of_val(&**z))
+                + sampled(z.range(0, take).iter().map(|(m, _)| member_cost(enc, m.len()) + extra), z.len(), samples)
+        }
+        Value::List(l) => {
+            let enc = l.encoding();
+            block(std::mem::size_of_val(&**l)) + sampled(l.iter().map(|m| member_cost(enc, m.len())), l.len(), samples)
+        }
+        Value::Stream(s) => block(std::mem::size_of_val(&**s)) + s.log.len() as usize * 64,
+    };
+    base + value
+}
+
+fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // Redis's default sample count for nested values.
+    let mut samples = 5usize;
+    let mut i = 3;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"samples") && i + 1 < args.len() {
+            let n = super::args::int(args[i + 1])?;
+            if n < 0 {
+                return Err(CmdError::Syntax);
+            }
+            samples = if n == 0 { 0 } else { n as usize };
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    match ctx.db().peek(args[2]).map(|e| entry_usage(e, samples)) {
+        Some(n) => ctx.out.int(n as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- figures
+
+/// Memory figures shared by INFO memory and MEMORY STATS.
+struct Figures {
+    used: u64,
+    peak: u64,
+    startup: u64,
+    rss: u64,
+    /// Keyspace tables (index slots and entry vectors), per database with keys.
+    tables: Vec<(usize, u64)>,
+    overhead: u64,
+    keys: u64,
+}
+
+fn figures(server: &Server) -> Figures {
+    let used = mem::used_memory();
+    let startup = mem::startup_memory().min(used);
+    let tables = evict::table_overhead(&server.keyspace);
+    let keys: u64 = server.keyspace.info().iter().map(|&(_, k, _, _)| k as u64).sum();
+    let overhead = (startup + tables.iter().map(|&(_, b)| b).sum::<u64>()).min(used);
+    Figures { used, peak: mem::peak_memory().max(used), startup, rss: mem::rss_bytes(), tables, overhead, keys }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// The INFO `# Memory` section, Redis 7.0's fields in its order.
+pub fn info_memory(server: &Server, cfg: &Config, o: &mut String, human: fn(u64) -> String) {
+    let f = figures(server);
+    let sys = total_system_memory();
+    let dataset = f.used - f.overhead;
+    let net = f.used.saturating_sub(f.startup);
+    o.push_str("# Memory\r\n");
+    let mut line = |s: String| {
+        o.push_str(&s);
+        o.push_str("\r\n");
+    };
+    line(format!("used_memory:{}", f.used));
+    line(format!("used_memory_human:{}", human(f.used)));
+    line(format!("used_memory_rss:{}", f.rss));
+    line(format!("used_memory_rss_human:{}", human(f.rss)));
+    line(format!("used_memory_peak:{}", f.peak));
+    line(format!("used_memory_peak_human:{}", human(f.peak)));
+    line(format!("used_memory_peak_perc:{:.2}%", ratio(f.used, f.peak) * 100.0));
+    line(format!("used_memory_overhead:{}", f.overhead));
+    line(format!("used_memory_startup:{}", f.startup));
+    line(format!("used_memory_dataset:{dataset}"));
+    line(format!("used_memory_dataset_perc:{:.2}%", ratio(dataset, net) * 100.0));
+    line(format!("allocator_allocated:{}", f.used));
+    line(format!("allocator_active:{}", f.used));
+    line(format!("allocator_resident:{}", f.rss));
+    line(format!("total_system_memory:{sys}"));
+    line(format!("total_system_memory_human:{}", human(sys)));
+    for l in [
+        "used_memory_lua:0",
+        "used_memory_vm_eval:0",
+        "used_memory_lua_human:0B",
+        "used_memory_scripts_eval:0",
+        "number_of_cached_scripts:0",
+        "number_of_functions:0",
+        "number_of_libraries:0",
+        "used_memory_vm_functions:0",
+        "used_memory_vm_total:0",
+        "used_memory_vm_total_human:0B",
+        "used_memory_functions:0",
+        "used_memory_scripts:0",
+        "used_memory_scripts_human:0B",
+    ] {
+        line(l.to_string());
+    }
+    line(format!("maxmemory:{}", cfg.maxmemory));
+    line(format!("maxmemory_human:{}", human(cfg.maxmemory)));
+    line(format!("maxmemory_policy:{}", cfg.maxmemory_policy));
+    // glibc does not report active/resident separately: allocator ratios are 1 and the whole
+    // difference between RSS and used memory shows in the RSS overhead and fragmentation.
+    line("allocator_frag_ratio:1.00".to_string());
+    line("allocator_frag_bytes:0".to_string());
+    line("allocator_rss_ratio:1.00".to_string());
+    line("allocator_rss_bytes:0".to_string());
+    line(format!("rss_overhead_ratio:{:.2}", ratio(f.rss, f.used)));
+    line(format!("rss_overhead_bytes:{}", f.rss as i64 - f.used as i64));
+    line(format!("mem_fragmentation_ratio:{:.2}", ratio(f.rss, f.used)));
+    line(format!("mem_fragmentation_bytes:{}", f.rss as i64 - f.used as i64));
+    line(format!("mem_not_counted_for_evict:{}", mem::not_counted_for_evict()));
+    for l in [
+        "mem_replication_backlog:0",
+        "mem_total_replication_buffers:0",
+        "mem_clients_slaves:0",
+        "mem_clients_normal:0",
+        "mem_cluster_links:0",
+        "mem_aof_buffer:0",
+        "mem_allocator:libc",
+        "active_defrag_running:0",
+        "lazyfree_pending_objects:0",
+        "lazyfreed_objects:0",
+    ] {
+        line(l.to_string());
+    }
+}
+
+/// Total RAM from /proc/meminfo (0 where unavailable).
+pub fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+// ---------------------------------------------------------------- other subcommands
+
+/// Never runs: the dispatcher resolves MEMORY to a subcommand.
+fn memory_container(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    Err(CmdError::Syntax)
+}
+
+fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let f = figures(ctx.server);
+    let dataset = f.used - f.overhead;
+    let net = f.used.saturating_sub(f.startup);
+    let out = &mut *ctx.out;
+    out.map(27 + f.tables.len());
+    let int = |out: &mut Writer, k: &str, v: i64| {
+        out.bulk(k.as_bytes());
+        out.int(v);
+    };
+    int(out, "peak.allocated", f.peak as i64);
+    int(out, "total.allocated", f.used as i64);
+    int(out, "startup.allocated", f.startup as i64);
+    for k in ["replication.backlog", "clients.slaves", "clients.normal", "cluster.links", "aof.buffer", "lua.caches"] {
+        int(out, k, 0);
+    }
+    int(out, "functions.caches", 0);
+    for &(db, bytes) in &f.tables {
+        out.bulk(format!("db.{db}").as_bytes());
+        out.map(3);
+        // Expiry times live in the entries themselves: no separate expires table.
+        int(out, "overhead.hashtable.main", bytes as i64);
+        int(out, "overhead.hashtable.expires", 0);
+        int(out, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(out, "overhead.total", f.overhead as i64);
+    int(out, "keys.count", f.keys as i64);
+    int(out, "keys.bytes-per-key", net.checked_div(f.keys).unwrap_or(0) as i64);
+    int(out, "dataset.bytes", dataset as i64);
+    out.bulk(b"dataset.percentage");
+    out.double(ratio(dataset, net) * 100.0);
+    out.bulk(b"peak.percentage");
+    out.double(ratio(f.used, f.peak) * 100.0);
+    int(out, "allocator.allocated", f.used as i64);
+    int(out, "allocator.active", f.used as i64);
+    int(out, "allocator.resident", f.rss as i64);
+    out.bulk(b"allocator-fragmentation.ratio");
+    out.double(1.0);
+    int(out, "allocator-fragmentation.bytes", 0);
+    out.bulk(b"allocator-rss.ratio");
+    out.double(1.0);
+    int(out, "allocator-rss.bytes", 0);
+    out.bulk(b"rss-overhead.ratio");
+    out.double(ratio(f.rss, f.used));
+    int(out, "rss-overhead.bytes", f.rss as i64 - f.used as i64);
+    out.bulk(b"fragmentation");
+    out.double(ratio(f.rss, f.used));
+    int(out, "fragmentation.bytes", f.rss as i64 - f.used as i64);
+    Ok(())
+}
+
+fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let f = figures(ctx.server);
+    let mut report = String::new();
+    if f.used < 5 * 1024 * 1024 {
+        report.push_str(
+            "This instance holds too little data for a memory report (under 5 MB in use). \
+             Add data and ask again.",
+        );
+    } else {
+        let mut issues = Vec::new();
+        if f.peak > f.used.saturating_mul(3) / 2 {
+            issues.push(format!(
+                " * Peak memory: the peak ({} bytes) is more than 150% of the current usage ({} bytes): \
+                 RSS stays high after large deletions until the allocator returns memory.",
+                f.peak, f.used
+            ));
+        }
+        let frag = ratio(f.rss, f.used);
+        if frag > 1.4 {
+            issues.push(format!(
+                " * High fragmentation: RSS is {frag:.2} times the memory in use; MEMORY USAGE of \
+                 large keys and a restart can tell where it comes from."
+            ));
+        }
+        if issues.is_empty() {
+            report.push_str("No memory problem found in this instance.");
+        } else {
+            report.push_str("Memory problems found in this instance:\n\n");
+            for i in issues {
+                let _ = writeln!(report, "{i}");
+            }
+        }
+    }
+    ctx.out.verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.verbatim("txt", b"Stats not supported for the current allocator");
+    Ok(())
+}
+
+fn memory_purge(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.ok();
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    const HELP: &[&str] = &[
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(HELP.len());
+    for line in HELP {
+        ctx.out.simple(line);
+    }
+    Ok(())
+}
+
+/// Evicted keys so far (INFO stats `evicted_keys`).
+pub fn evicted_keys(server: &Server) -> u64 {
+    server.keyspace.stats.evicted_keys.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::value::Value;
+
+    #[test]
+    fn usage_grows_with_the_value() {
+        let small = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(b"v"));
+        let int = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(b"12345"));
+        let long = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(&[b'x'; 1000]));
+        let long_key = Entry::new([b'k'; 100].as_slice().into(), 0, Value::from_bytes(b"v"));
+        assert_eq!(entry_usage(&small, 5), 72);
+        assert_eq!(entry_usage(&int, 5), 72);
+        assert!(entry_usage(&long, 5) >= 72 + 1000);
+        assert_eq!(entry_usage(&long_key, 5), 72 + block(100));
+    }
+
+    #[test]
+    fn sampling_scales_the_average() {
+        assert_eq!(sampled([10, 20].into_iter(), 100, 2), 1500);
+        assert_eq!(sampled([10, 20, 30].into_iter(), 3, 0), 60);
+        assert_eq!(sampled(std::iter::empty(), 0, 5), 0);
+    }
+}

@@ -14,8 +14,7 @@
 //!   `RW update` for writes and `RO access` for reads, where Redis is sometimes finer (`OW`,
 //!   `RM`, `insert`, `delete`, several specs per command, `notes`).
 //! - Subcommands are listed in table order (Redis lists them in hash order).
-//! - INFO memory figures come from the process RSS (`/proc/self/statm`) until the keyspace
-//!   accounts its memory; `avg_ttl` is 0; latencystats is not produced; CPU figures come from
+//! - INFO memory is written by `cmd::memory` (counted allocations, see `alloc`); `avg_ttl` is 0; latencystats is not produced; CPU figures come from
 //!   `/proc/self/stat`; the HELP texts are redstart's own wording.
 //! - DEBUG implements SLEEP only (and is always enabled).
 
@@ -324,26 +323,6 @@ fn human(n: u64) -> String {
     format!("{:.2}{}", n / unit.0, unit.1)
 }
 
-/// Resident set size in bytes. /proc/self/statm counts pages; Linux on the platforms we run on
-/// uses 4 KiB pages. The memory accounting work will replace this with counted bytes.
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
-}
-
-fn total_system_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// (user, system, children user, children system) CPU seconds from a `/proc/.../stat` file.
 /// Times there are in clock ticks, 100 per second on Linux (USER_HZ).
 fn cpu_times(path: &str) -> (f64, f64, f64, f64) {
@@ -445,63 +424,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("total_blocking_keys:0");
             line!("total_blocking_keys_on_nokey:0");
         }
-        "memory" => {
-            // Until the keyspace accounts its memory, used_memory is the process RSS.
-            let rss = rss_bytes();
-            let sys = total_system_memory();
-            o.push_str("# Memory\r\n");
-            line!("used_memory:{rss}");
-            line!("used_memory_human:{}", human(rss));
-            line!("used_memory_rss:{rss}");
-            line!("used_memory_rss_human:{}", human(rss));
-            line!("used_memory_peak:{rss}");
-            line!("used_memory_peak_human:{}", human(rss));
-            line!("used_memory_peak_perc:100.00%");
-            line!("used_memory_overhead:0");
-            line!("used_memory_startup:0");
-            line!("used_memory_dataset:{rss}");
-            line!("used_memory_dataset_perc:100.00%");
-            line!("allocator_allocated:{rss}");
-            line!("allocator_active:{rss}");
-            line!("allocator_resident:{rss}");
-            line!("total_system_memory:{sys}");
-            line!("total_system_memory_human:{}", human(sys));
-            line!("used_memory_lua:0");
-            line!("used_memory_vm_eval:0");
-            line!("used_memory_lua_human:0B");
-            line!("used_memory_scripts_eval:0");
-            line!("number_of_cached_scripts:0");
-            line!("number_of_functions:0");
-            line!("number_of_libraries:0");
-            line!("used_memory_vm_functions:0");
-            line!("used_memory_vm_total:0");
-            line!("used_memory_vm_total_human:0B");
-            line!("used_memory_functions:0");
-            line!("used_memory_scripts:0");
-            line!("used_memory_scripts_human:0B");
-            line!("maxmemory:{}", cfg.maxmemory);
-            line!("maxmemory_human:{}", human(cfg.maxmemory));
-            line!("maxmemory_policy:{}", cfg.maxmemory_policy);
-            line!("allocator_frag_ratio:1.00");
-            line!("allocator_frag_bytes:0");
-            line!("allocator_rss_ratio:1.00");
-            line!("allocator_rss_bytes:0");
-            line!("rss_overhead_ratio:1.00");
-            line!("rss_overhead_bytes:0");
-            line!("mem_fragmentation_ratio:1.00");
-            line!("mem_fragmentation_bytes:0");
-            line!("mem_not_counted_for_evict:0");
-            line!("mem_replication_backlog:0");
-            line!("mem_total_replication_buffers:0");
-            line!("mem_clients_slaves:0");
-            line!("mem_clients_normal:0");
-            line!("mem_cluster_links:0");
-            line!("mem_aof_buffer:0");
-            line!("mem_allocator:libc");
-            line!("active_defrag_running:0");
-            line!("lazyfree_pending_objects:0");
-            line!("lazyfreed_objects:0");
-        }
+        "memory" => super::memory::info_memory(server, &cfg, o, human),
         "persistence" => {
             o.push_str("# Persistence\r\n");
             let ps = &server.persist;
@@ -568,7 +491,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("expired_stale_perc:0.00");
             line!("expired_time_cap_reached_count:0");
             line!("expire_cycle_cpu_milliseconds:0");
-            line!("evicted_keys:0");
+            line!("evicted_keys:{}", super::memory::evicted_keys(server));
             line!("evicted_clients:0");
             line!("total_eviction_exceeded_time:0");
             line!("current_eviction_exceeded_time:0");

@@ -234,9 +234,18 @@ pub static DIRECTIVES: &[Directive] = &[
     s("requirepass", "").apply(|c, v| c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec())),
     // Clients and memory.
     i("maxclients", 1, u32::MAX as i64, "10000").apply(|c, v| c.maxclients = num(v)),
-    m("maxmemory", 0, "0").apply(|c, v| c.maxmemory = num(v)),
-    e("maxmemory-policy", POLICIES, "noeviction").apply(|c, v| c.maxmemory_policy = v.to_string()),
-    i("maxmemory-samples", 1, I32, "5").apply(|c, v| c.maxmemory_samples = num(v)),
+    m("maxmemory", 0, "0").apply(|c, v| {
+        c.maxmemory = num(v);
+        crate::db::evict::set_maxmemory(c.maxmemory);
+    }),
+    e("maxmemory-policy", POLICIES, "noeviction").apply(|c, v| {
+        c.maxmemory_policy = v.to_string();
+        crate::db::evict::set_policy(v);
+    }),
+    i("maxmemory-samples", 1, I32, "5").apply(|c, v| {
+        c.maxmemory_samples = num(v);
+        crate::db::evict::set_samples(c.maxmemory_samples);
+    }),
     i("maxmemory-eviction-tenacity", 0, 100, "10"),
     b("replica-ignore-maxmemory", "yes").alias("slave-ignore-maxmemory"),
     i("active-expire-effort", 1, 10, "1"),
@@ -337,8 +346,8 @@ pub static DIRECTIVES: &[Directive] = &[
     b("dynamic-hz", "yes").apply(|c, v| c.dynamic_hz = yes(v)),
     b("aof-rewrite-incremental-fsync", "yes"),
     b("rdb-save-incremental-fsync", "yes"),
-    i("lfu-log-factor", 0, I32, "10"),
-    i("lfu-decay-time", 0, I32, "1"),
+    i("lfu-log-factor", 0, I32, "10").apply(|_, v| crate::db::evict::set_lfu_log_factor(num(v))),
+    i("lfu-decay-time", 0, I32, "1").apply(|_, v| crate::db::evict::set_lfu_decay_time(num(v))),
     b("activedefrag", "no"),
     m("active-defrag-ignore-bytes", 1, "104857600"),
     i("active-defrag-threshold-lower", 0, 1000, "10"),

@@ -10,6 +10,7 @@
 //! Modules: [`table`] (the per-database hash table with Redis's SCAN guarantee), [`value`]
 //! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
 
+pub mod evict;
 pub mod glob;
 pub mod small;
 pub mod table;
@@ -43,6 +44,8 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 #[derive(Default)]
 pub struct KeyspaceStats {
     pub expired_keys: AtomicU64,
+    /// Keys deleted by `maxmemory` eviction (`evict`).
+    pub evicted_keys: AtomicU64,
 }
 
 /// One shard: its part of every database.
@@ -403,9 +406,9 @@ impl<'l, 'a> Db<'l, 'a> {
         let (sid, slot) = self.find(key);
         match slot {
             Slot::Found(idx) => {
-                let lru = lru_clock(self.now);
+                let now = self.now;
                 let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
-                e.lru = lru;
+                e.lru = evict::accessed(e.lru, now);
                 Some(e)
             }
             Slot::Missing => None,
@@ -434,10 +437,10 @@ impl<'l, 'a> Db<'l, 'a> {
         match slot {
             Slot::Found(idx) => {
                 crate::stats::add(Global::KeyspaceHits, 1);
-                let lru = lru_clock(self.now);
+                let now = self.now;
                 let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
                 if touch {
-                    e.lru = lru;
+                    e.lru = evict::accessed(e.lru, now);
                 }
                 Some(e)
             }
@@ -524,14 +527,16 @@ impl<'l, 'a> Db<'l, 'a> {
         let h = self.ks.hash(key);
         let (sid, slot) = self.find(key);
         let db = self.db;
-        let lru = lru_clock(self.now);
+        let now = self.now;
+        let lru = evict::initial(now);
         let shard = self.locks.shard(sid);
         let old = match slot {
             Slot::Found(idx) => {
                 let e = shard.dbs[db].get_mut(idx);
                 let old_value = std::mem::replace(&mut e.value, value);
                 let old_expire = e.expire_at;
-                e.lru = lru;
+                // An overwrite is an access: LRU clock refreshed, LFU counter kept and bumped.
+                e.lru = evict::accessed(e.lru, now);
                 shard.set_expire(db, idx, expire_at);
                 Some(Entry {
                     key: SmallBytes::default(),

@@ -92,8 +92,14 @@ impl Table {
         &mut self.entries[index]
     }
 
+    /// Bytes of unused entry-vector capacity (reported to `alloc` as not counted for eviction).
+    fn spare(&self) -> i64 {
+        ((self.entries.capacity() - self.entries.len()) * std::mem::size_of::<Entry>()) as i64
+    }
+
     /// Inserts an entry whose key is known to be absent; returns its index.
     pub fn insert_new(&mut self, entry: Entry) -> usize {
+        let spare = self.spare();
         if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
             self.resize((self.slots.len() * 2).max(MIN_SLOTS));
         }
@@ -106,6 +112,7 @@ impl Table {
         }
         self.entries.push(entry);
         self.place(hash, idx);
+        crate::alloc::slack_add(self.spare() - spare);
         idx
     }
 
@@ -142,6 +149,7 @@ impl Table {
 
     /// Removes entry `idx` and returns it. The last entry moves into `idx`.
     pub fn remove_at(&mut self, idx: usize) -> Entry {
+        let spare = self.spare();
         let mask = self.mask();
         // Backward-shift deletion keeps every run contiguous from its home slot.
         let mut hole = self.slot_of(idx);
@@ -172,11 +180,13 @@ impl Table {
             self.resize((self.slots.len() / 2).max(MIN_SLOTS));
             self.entries.shrink_to(self.entries.len() * 2);
         }
+        crate::alloc::slack_add(self.spare() - spare);
         entry
     }
 
     /// Removes every entry, returning the old entries (so the caller can drop them elsewhere).
     pub fn take_all(&mut self) -> Vec<Entry> {
+        crate::alloc::slack_add(-self.spare());
         self.slots = Box::default();
         std::mem::take(&mut self.entries)
     }
