@@ -2,8 +2,8 @@
 //! producers → `cm:commands` → an orchestrator group → `rag:tasks` / `persist:tasks` consumed by
 //! two worker groups with several consumers; a consumer "killed" mid-task whose entries another
 //! claims with XAUTOCLAIM; tasks failing `MAX_RETRIES` times moved to a DLQ (delivery counts from
-//! XPENDING, XCLAIM to take them); `SET NX EX` idempotency locks; heartbeats with SETEX.
-//! Per-minute stats hashes are skipped: hashes are built on another branch.
+//! XPENDING, XCLAIM to take them); `SET NX EX` idempotency locks; heartbeats with SETEX;
+//! per-minute stats in hashes (`ops:stats:{service}:m:{minute}`, HINCRBY + EXPIRE).
 mod common;
 use common::*;
 use redis::{Commands, Connection, Value as RV};
@@ -88,7 +88,22 @@ fn process(c: &mut Connection, stream: &str, group: &str, id: &str, task: &str, 
         .unwrap();
     let n: i64 = xack(c, stream, group, &[id]).unwrap();
     assert_eq!(n, 1);
+    stat(c, stream, "processed");
     true
+}
+
+/// Counts an event in the service's per-minute stats hash, as seed 004's services do.
+fn stat(c: &mut Connection, stream: &str, field: &str) {
+    let minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
+    let key = format!("agentic:ops:stats:{stream}:m:{minute}");
+    let _: i64 = redis::cmd("HINCRBY").arg(&key).arg(field).arg(1).query(c).unwrap();
+    let _: i64 = redis::cmd("EXPIRE").arg(&key).arg(3600).query(c).unwrap();
+}
+
+/// Sum of `field` over every minute's stats hash of `stream`.
+fn stat_total(c: &mut Connection, stream: &str, field: &str) -> i64 {
+    let keys: Vec<String> = c.keys(format!("agentic:ops:stats:{stream}:m:*")).unwrap();
+    keys.iter().map(|k| c.hget::<_, _, Option<i64>>(k, field).unwrap().unwrap_or(0)).sum()
 }
 
 #[test]
@@ -209,6 +224,7 @@ fn streams_first_task_bus() {
                 let got = entries(RV::Array(vec![RV::Array(vec![RV::Nil, v])]));
                 let _: String = xadd(&mut c, &dlq, "*", &[("task", got[0].1[1].clone()), ("id", id.clone())]).unwrap();
                 let _: i64 = xack(&mut c, &persist, "persist-writers", &[&id]).unwrap();
+                stat(&mut c, &persist, "dead_lettered");
                 dead_lettered += 1;
             } else {
                 let v: RV = redis::cmd("XCLAIM")
@@ -254,4 +270,15 @@ fn streams_first_task_bus() {
     assert_eq!(cs.len(), 3);
     let ttl: i64 = c.ttl(format!("{ns}:ops:hb:rag:w2")).unwrap();
     assert!((1..=30).contains(&ttl));
+    // The stats hashes agree with what the streams report.
+    assert_eq!(stat_total(&mut c, &rag, "processed"), 60);
+    assert_eq!(stat_total(&mut c, &persist, "processed"), 57);
+    assert_eq!(stat_total(&mut c, &persist, "dead_lettered"), 3);
+    let keys: Vec<String> = c.keys("agentic:ops:stats:*").unwrap();
+    for k in keys {
+        let ttl: i64 = c.ttl(&k).unwrap();
+        assert!((1..=3600).contains(&ttl), "{k} ttl {ttl}");
+        let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg(&k).query(&mut c).unwrap();
+        assert_eq!(enc, "listpack");
+    }
 }
