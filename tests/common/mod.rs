@@ -30,60 +30,88 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_ready(port: u16, name: &str) {
+/// Waits until the process we started answers on `port`. `Err` when it is not ours: our
+/// process exited (it could not bind: another test's server took the port between `free_port`
+/// and the bind), or the server answering reports another process id.
+fn wait_ready(port: u16, child: &mut Child) -> Result<(), ()> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
-                let mut buf = [0u8; 64];
-                if let Ok(n) = s.read(&mut buf) {
-                    // A server started with --requirepass answers NOAUTH: it is up too.
-                    if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH") {
-                        return;
-                    }
+        if child.try_wait().ok().flatten().is_some() {
+            return Err(());
+        }
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut c = Conn { stream, buf: Vec::new() };
+            c.send_raw(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
+            if let Some(reply) = c.try_read_reply(Duration::from_secs(2)) {
+                let text = String::from_utf8_lossy(&reply).into_owned();
+                if text.starts_with("-NOAUTH") {
+                    // A server started with --requirepass: ours if our process is still alive.
+                    std::thread::sleep(Duration::from_millis(100));
+                    return if child.try_wait().ok().flatten().is_none() { Ok(()) } else { Err(()) };
+                }
+                let pid = format!("process_id:{}\r\n", child.id());
+                if text.contains(&pid) {
+                    return Ok(());
+                }
+                if text.contains("process_id:") {
+                    return Err(());
                 }
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("{name} did not start on port {port}");
+    Err(())
+}
+
+/// Spawns a server on a free port with `make(port)`, retrying on another port when the port
+/// turns out to be taken.
+fn spawn_on_free_port(name: &'static str, mut make: impl FnMut(u16) -> Child) -> Proc {
+    for _ in 0..10 {
+        let port = free_port();
+        let mut child = make(port);
+        if wait_ready(port, &mut child).is_ok() {
+            return Proc { child, port, name };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{name} did not start");
 }
 
 /// Starts redstart (the binary under test) with extra arguments. Like the oracle, it runs
 /// without save points in a directory of its own (so no test reads or writes a `dump.rdb` in the
 /// source tree); `extra` may override both.
 pub fn start_redstart(extra: &[&str]) -> Proc {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("redstart-test-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_redstart"))
-        .args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redstart");
-    wait_ready(port, "redstart");
-    Proc { child, port, name: "redstart" }
+    spawn_on_free_port("redstart", |port| {
+        let dir = std::env::temp_dir().join(format!("redstart-test-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_redstart"))
+            .args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redstart")
+    })
 }
 
 /// Starts the oracle, `redis-server` from Debian, without persistence.
 pub fn start_redis(extra: &[&str]) -> Proc {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("redstart-oracle-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start redis-server ({e}): differential tests need it; install it with `apt-get install redis-server`")
-        });
-    wait_ready(port, "redis-server");
-    Proc { child, port, name: "redis-server" }
+    spawn_on_free_port("redis-server", |port| {
+        let dir = std::env::temp_dir().join(format!("redstart-oracle-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): differential tests need it; install it with `apt-get install redis-server`"
+                )
+            })
+    })
 }
 
 /// Encodes a command as a RESP multibulk.
