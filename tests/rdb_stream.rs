@@ -258,6 +258,10 @@ fn redstart_streams_load_into_redis() {
         snapshot(&mut c)
     };
     sanity(&expected);
+    // redstart's own checker reads what redstart wrote.
+    let (code, out) = check_rdb(&dir.join("dump.rdb"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("db0: stream=6") && out.contains("db2: keys=1 expires=1"), "{out}");
     {
         let r = start_redis(&["--dir", dir.to_str().unwrap(), "--sanitize-dump-payload", "yes"]);
         let mut c = con(r.port);
