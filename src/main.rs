@@ -1,5 +1,6 @@
 //! The `redstart` binary: `redstart [/path/to/redis.conf | -] [--directive value ...]`,
-//! `redstart --version`, `redstart --help`.
+//! `redstart --version`, `redstart --help`, `redstart check-rdb FILE` (checks an RDB file like
+//! `redis-check-rdb`: exit status 0 when it is sound, 1 with the damaged offset otherwise).
 //!
 //! `daemonize yes` is accepted but not supported: redstart logs a warning and stays in the
 //! foreground (run it under a supervisor instead).
@@ -26,6 +27,9 @@ static ALLOC: redstart::alloc::Counting = redstart::alloc::Counting;
 fn main() {
     tune_allocator();
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("check-rdb") {
+        std::process::exit(check_rdb(&args[2..]));
+    }
     let config = match Config::startup(&args[1..], &mut std::io::stdin().lock()) {
         Ok(Startup::Run(c)) => *c,
         Ok(Startup::Version) => {
@@ -61,5 +65,32 @@ fn main() {
     if let Err(e) = rt.block_on(redstart::run(server)) {
         log::warning(&e.to_string());
         std::process::exit(1);
+    }
+}
+
+/// `redstart check-rdb FILE`: the exit status.
+fn check_rdb(args: &[String]) -> i32 {
+    let [file] = args else {
+        eprintln!("Usage: redstart check-rdb <rdb-file-name>");
+        return 1;
+    };
+    let data = match std::fs::read(file) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("Cannot open RDB file '{file}': {}", config::io_reason(&e));
+            return 1;
+        }
+    };
+    match redstart::persist::rdb::check_file(&data) {
+        Ok(report) => {
+            print!("{report}");
+            0
+        }
+        Err((offset, reason)) => {
+            println!("--- RDB ERROR DETECTED ---");
+            println!("[offset {offset}] {reason}");
+            println!("RDB file '{file}' is damaged ({} bytes)", data.len());
+            1
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! Differences from Redis:
 //! - BGSAVE runs on a thread that snapshots shard by shard (see `persist`'s module comment for
 //!   the consistency this gives), not in a forked child.
-//! - DUMP of a stream key answers an error: streams are not serialised yet.
+//! - DUMP of a stream key writes it as Redis 7.0 does (see `persist::rdb`).
 //! - RESTORE ... FREQ is accepted and validated but ignored (no LFU counters are kept).
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};

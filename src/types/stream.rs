@@ -204,6 +204,10 @@ pub struct Node {
 /// One decoded entry: its ID and flat field/value list.
 pub type Entry<'a> = (StreamId, Vec<&'a [u8]>);
 
+/// A node as [`Log::raw_nodes`] returns it: master ID, master field names, entries with
+/// their deleted flag.
+pub type RawNode<'a> = (StreamId, Vec<&'a [u8]>, Vec<(StreamId, bool, Vec<&'a [u8]>)>);
+
 fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
     put_varint(buf, s.len() as u64);
     buf.extend_from_slice(s);
@@ -546,6 +550,58 @@ impl Log {
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+    }
+
+    /// Every node as stored, for the RDB writer: master ID, master field names, and every
+    /// entry (deleted ones included, flagged) with its flat field/value list.
+    pub fn raw_nodes(&self) -> Vec<RawNode<'_>> {
+        self.nodes
+            .iter()
+            .map(|(&master, node)| {
+                let mf = node.master_fields();
+                let mut pos = node.start as usize;
+                let mut entries = Vec::with_capacity(node.total as usize);
+                while pos < node.buf.len() {
+                    let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
+                    entries.push((id, flags & F_DELETED != 0, f));
+                }
+                (master, mf, entries)
+            })
+            .collect()
+    }
+
+    /// Appends a node read from an RDB file. Entries must be in increasing ID order, at or
+    /// after `master`'s ms and after every entry already held; an error says which rule broke.
+    /// A node whose entries are all deleted is dropped (Redis never keeps one).
+    pub fn push_raw_node(
+        &mut self,
+        master: StreamId,
+        master_fields: &[&[u8]],
+        entries: &[(StreamId, bool, Vec<&[u8]>)],
+    ) -> Result<(), &'static str> {
+        let flat: Vec<&[u8]> = master_fields.iter().flat_map(|f| [*f, &b""[..]]).collect();
+        let mut node = Node::new(&flat);
+        let mut prev = self.nodes.iter().next_back().and_then(|(&m, n)| n.scan(m).last().map(|e| e.1));
+        for (id, deleted, fields) in entries {
+            if id.ms < master.ms || prev.is_some_and(|p| *id <= p) {
+                return Err("stream entry IDs out of order");
+            }
+            if fields.len() % 2 != 0 {
+                return Err("odd stream entry field list");
+            }
+            let at = node.buf.len();
+            node.append(master, *id, fields);
+            if *deleted {
+                node.mark_deleted(at);
+            }
+            prev = Some(*id);
+        }
+        if node.live > 0 {
+            self.length += node.live as u64;
+            node.buf.shrink_to_fit();
+            self.nodes.insert(master, node);
+        }
+        Ok(())
     }
 
     /// Live entries with `start <= id <= end` in order (reverse: descending), at most `count`
