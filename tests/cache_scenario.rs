@@ -17,7 +17,8 @@
 //! `maxmemory` does not limit) stays within a margin of the limit at every sample, eviction
 //! happened (`evicted_keys` > 0), `keyspace_hits` and `keyspace_misses` are reported with a hit
 //! rate above 0, and no command returned an error (under allkeys-lru there is always a key to
-//! evict, so OOM must never be answered). There are no timing assertions.
+//! evict, so OOM must never be answered). There are no timing assertions. The same scenario
+//! runs against redis-server too, so the expectations are checked to be Redis's.
 mod common;
 use common::*;
 use redis::Connection;
@@ -176,11 +177,23 @@ fn memory(c: &mut Connection) -> (u64, u64) {
     (used.saturating_sub(slack), used)
 }
 
+const ARGS: [&str; 4] = ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"];
+
 #[test]
 fn seed_002_cache_under_allkeys_lru() {
-    let s = start_redstart(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
-    let port = s.port;
+    let s = start_redstart(&ARGS);
+    scenario(s.port);
+}
 
+/// The same scenario against redis-server: the expectations above are Redis's behaviour, not
+/// redstart's own.
+#[test]
+fn seed_002_cache_under_allkeys_lru_oracle() {
+    let s = start_redis(&ARGS);
+    scenario(s.port);
+}
+
+fn scenario(port: u16) {
     let done = Arc::new(AtomicBool::new(false));
     let monitor = {
         let done = done.clone();
@@ -217,7 +230,7 @@ fn seed_002_cache_under_allkeys_lru() {
     let (counted, used) = memory(&mut c);
     let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     eprintln!(
-        "pings {pings}; max counted {max_counted}, max used {max_used}, final counted {counted} used {used}; \
+        "port {port}: pings {pings}; max counted {max_counted}, max used {max_used}, final counted {counted} used {used}; \
          evicted_keys {evicted}; keyspace hits {khits} misses {kmisses}; client hits {hits} misses {misses}; \
          dbsize {dbsize}"
     );
