@@ -100,7 +100,7 @@ fn worker(port: u16, seed: u64) -> Counts {
                 Ok(Some(v)) => {
                     n.hits += 1;
                     assert_eq!(v.len(), 1024, "{key}: a session value came back damaged");
-                    if r.next() % 4 == 0 {
+                    if r.next().is_multiple_of(4) {
                         if let Err(e) = redis::cmd("SETEX").arg(&key).arg(1800).arg(&session).query::<()>(&mut c) {
                             err(&mut n, "SETEX", e);
                         }
