@@ -78,8 +78,7 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    let payload = rdb::dump_payload(&e.value)
-        .ok_or_else(|| CmdError::msg("ERR DUMP of stream keys is not supported by redstart yet"))?;
+    let payload = rdb::dump_payload(&e.value);
     ctx.out.bulk(&payload);
     Ok(())
 }

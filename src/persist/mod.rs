@@ -169,7 +169,7 @@ fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bo
     rdb::put_header(&mut buf, now_ms(), 0, false);
     emit(&mut w, &buf)?;
     let ks = &server.keyspace;
-    let (mut saved, mut skipped) = (0usize, 0usize);
+    let mut saved = 0usize;
     for db in 0..ks.databases() {
         let (keys, volatile) = ks.db_counts(db);
         if keys == 0 {
@@ -188,11 +188,8 @@ fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bo
                     if e.is_expired(now) {
                         continue;
                     }
-                    if rdb::put_entry(&mut buf, &e.key, &e.value, e.expire_at, opts) {
-                        saved += 1;
-                    } else {
-                        skipped += 1;
-                    }
+                    rdb::put_entry(&mut buf, &e.key, &e.value, e.expire_at, opts);
+                    saved += 1;
                 }
             }
             emit(&mut w, &buf)?;
@@ -204,9 +201,6 @@ fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bo
     w.write_all(&buf).map_err(werr)?;
     let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
     file.sync_all().map_err(werr)?;
-    if skipped > 0 {
-        log::warning(&format!("{skipped} stream key(s) were not saved: streams are not supported in RDB files yet"));
-    }
     Ok(saved)
 }
 

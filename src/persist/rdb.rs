@@ -393,9 +393,8 @@ fn push_score(lp: &mut ListpackBuilder, s: f64) {
     }
 }
 
-/// Writes `value`'s type byte and payload. `None` for types the format writer does not
-/// handle yet (streams).
-pub fn put_value(out: &mut Vec<u8>, value: &Value, o: EncodeOpts) -> Option<()> {
+/// Writes `value`'s type byte and payload.
+pub fn put_value(out: &mut Vec<u8>, value: &Value, o: EncodeOpts) {
     let mut b = itoa::Buffer::new();
     match value {
         Value::Str(s) => {
@@ -501,7 +500,6 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, o: EncodeOpts) -> Option<()> 
         },
         Value::Stream(st) => put_stream(out, st, o),
     }
-    Some(())
 }
 
 const SF_DELETED: i64 = 1;
@@ -770,22 +768,17 @@ pub fn put_select_db(out: &mut Vec<u8>, db: usize, keys: usize, expires: usize) 
 
 /// One key: optional expiry, then type, key and value. Returns false (and writes nothing) for
 /// a value the writer does not handle.
-pub fn put_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64, o: EncodeOpts) -> bool {
-    let mark = out.len();
+pub fn put_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64, o: EncodeOpts) {
     if expire_at != 0 {
         out.push(OP_EXPIRETIME_MS);
         out.extend_from_slice(&expire_at.to_le_bytes());
     }
     let tpos = out.len();
-    if put_value(out, value, o).is_none() {
-        out.truncate(mark);
-        return false;
-    }
+    put_value(out, value, o);
     // put_value wrote the type byte then the payload; the key goes between them.
     let payload = out.split_off(tpos + 1);
     put_string(out, key, o);
     out.extend_from_slice(&payload);
-    true
 }
 
 /// EOF opcode and checksum over everything before it (`checksum` false: zero, as Redis with
@@ -797,13 +790,13 @@ pub fn put_footer(out: &mut Vec<u8>, crc_so_far: u64, checksum: bool) {
 }
 
 /// A `DUMP` payload: type + value, the RDB version (2 bytes LE) and a CRC-64 of both.
-pub fn dump_payload(value: &Value) -> Option<Vec<u8>> {
+pub fn dump_payload(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    put_value(&mut out, value, EncodeOpts { compress: true })?;
+    put_value(&mut out, value, EncodeOpts { compress: true });
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Some(out)
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1551,7 +1544,7 @@ mod tests {
     fn dump_payload_round_trips_and_rejects_damage() {
         let lim = LoadLimits::default();
         let v = Value::from_bytes(b"hello");
-        let p = dump_payload(&v).unwrap();
+        let p = dump_payload(&v);
         assert_eq!(parse_payload(&p, &lim).unwrap(), v);
         let mut bad = p.clone();
         bad[1] ^= 1;
@@ -1622,7 +1615,7 @@ mod tests {
 
     #[test]
     fn damaged_stream_payloads_fail_cleanly() {
-        let p = dump_payload(&Value::Stream(Box::new(sample_stream()))).unwrap();
+        let p = dump_payload(&Value::Stream(Box::new(sample_stream())));
         let lim = LoadLimits::default();
         assert!(parse_payload(&p, &lim).is_ok());
         // Bypass the checksum (0 = unchecked) so the decoder itself meets every damage.
