@@ -157,6 +157,14 @@ fn layout_and_deterministic_form() {
     run(&mut c, "SELECT 2");
     run(&mut c, "RPUSH l x");
     run(&mut c, "GET a");
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)).map(str::to_string);
+    assert_eq!(field("aof_enabled:").as_deref(), Some("1"));
+    assert_eq!(field("aof_last_write_status:").as_deref(), Some("ok"));
+    // As redis-server 7.0: a base created at start counts 0; the current size is what was logged.
+    assert_eq!(field("aof_base_size:").as_deref(), Some("0"));
+    let logged = std::fs::metadata(incr_file(&dir)).unwrap().len();
+    assert_eq!(field("aof_current_size:"), Some(logged.to_string()));
     kill9(&mut p);
     let ad = dir.join("appendonlydir");
     assert_eq!(

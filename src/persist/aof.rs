@@ -39,7 +39,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,6 +65,10 @@ static SYNC_HANDLE: Mutex<Option<Arc<File>>> = Mutex::new(None);
 static UNSYNCED: AtomicBool = AtomicBool::new(false);
 /// The last write or fsync failed (INFO `aof_last_write_status`).
 static WRITE_ERR: AtomicBool = AtomicBool::new(false);
+/// INFO's `aof_base_size` and `aof_current_size` (base plus incremental files, in bytes; as
+/// Redis, 0 for a base created empty at start-up).
+static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
+static CURRENT_SIZE: AtomicU64 = AtomicU64::new(0);
 
 struct Writer {
     file: File,
@@ -76,6 +80,19 @@ struct Writer {
 /// Whether the AOF is on and open.
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Appends the AOF lines of INFO persistence that follow `aof_last_write_status` when the AOF
+/// is on (the rest of the section is written by the server family).
+pub fn info_fields(o: &mut String) {
+    if !enabled() {
+        return;
+    }
+    o.push_str(&format!(
+        "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+        CURRENT_SIZE.load(Ordering::Relaxed),
+        BASE_SIZE.load(Ordering::Relaxed)
+    ));
 }
 
 /// INFO's `aof_last_write_status`.
@@ -187,6 +204,7 @@ pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     }
     let mut res = w.file.write_all(&w.buf);
     if res.is_ok() {
+        CURRENT_SIZE.fetch_add(w.buf.len() as u64, Ordering::Relaxed);
         if FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS {
             res = w.file.sync_data();
         } else {
@@ -314,6 +332,9 @@ pub fn start(server: &Server) -> Result<bool, String> {
         Ok(text) => {
             let entries = parse_manifest(&text)?;
             load(server, &dir, &entries)?;
+            let size = |e: &ManifestEntry| std::fs::metadata(dir.join(&e.name)).map(|m| m.len()).unwrap_or(0);
+            BASE_SIZE.store(entries.iter().filter(|e| e.kind == b'b').map(size).sum(), Ordering::Relaxed);
+            CURRENT_SIZE.store(entries.iter().filter(|e| e.kind != b'h').map(size).sum(), Ordering::Relaxed);
             entries
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
