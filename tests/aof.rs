@@ -255,7 +255,10 @@ fn truncated_tail_and_corrupt_middle() {
     {
         let p = ours(&dir, &[]);
         let mut c = con(p.port);
-        assert_eq!(run(&mut c, "MGET a b c"), RV::Array(vec![RV::BulkString(b"1".to_vec()), RV::BulkString(b"2".to_vec()), RV::Nil]));
+        assert_eq!(
+            run(&mut c, "MGET a b c"),
+            RV::Array(vec![RV::BulkString(b"1".to_vec()), RV::BulkString(b"2".to_vec()), RV::Nil])
+        );
         assert_eq!(run(&mut c, "SET d 4"), RV::Okay);
     }
     let after = std::fs::read(&path).unwrap();

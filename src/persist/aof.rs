@@ -265,7 +265,7 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestEntry>, String> {
             continue;
         }
         let parts: Vec<&str> = line.split_ascii_whitespace().collect();
-        if parts.len() % 2 != 0 {
+        if !parts.len().is_multiple_of(2) {
             return Err(format!("Invalid AOF manifest file format at line {}", n + 1));
         }
         let (mut name, mut seq, mut kind) = (None, None, None);
@@ -489,7 +489,11 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
             crate::cmd::dispatch::execute(server, &mut client, &mut out, args);
             let reply = &out.buf;
             if reply.starts_with(b"-ERR unknown command") {
-                return Err(format!("Unknown command '{}' reading the append only file {}", String::from_utf8_lossy(args[0]), e.name));
+                return Err(format!(
+                    "Unknown command '{}' reading the append only file {}",
+                    String::from_utf8_lossy(args[0]),
+                    e.name
+                ));
             }
             Ok(())
         });
@@ -560,12 +564,26 @@ mod tests {
         encode(&mut data, &[b"SET", b"a", b"1"]);
         encode(&mut data, &[b"SET", b"b", b"2"]);
         let mut n = 0;
-        assert_eq!(scan(&data, |_| Ok(n += 1)).unwrap(), Scan::Complete);
+        assert_eq!(
+            scan(&data, |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap(),
+            Scan::Complete
+        );
         assert_eq!(n, 2);
         let first_len = data.len() / 2;
         for cut in first_len + 1..data.len() {
             let mut n = 0;
-            assert_eq!(scan(&data[..cut], |_| Ok(n += 1)).unwrap(), Scan::Truncated(first_len));
+            assert_eq!(
+                scan(&data[..cut], |_| {
+                    n += 1;
+                    Ok(())
+                })
+                .unwrap(),
+                Scan::Truncated(first_len)
+            );
             assert_eq!(n, 1);
         }
         let mut bad = data.clone();
