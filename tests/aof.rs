@@ -274,6 +274,45 @@ fn truncated_tail_and_corrupt_middle() {
     assert!(msg.contains(&format!("offset {at}")), "{msg}");
 }
 
+/// A blocking pop served by another client's push is logged after that push: replay pops too.
+/// A relative RESTORE TTL is logged as ABSTTL.
+#[test]
+fn served_blocking_pop_and_restore_survive_restart() {
+    let dir = tmpdir("block");
+    let mut p = ours(&dir, &[]);
+    let port = p.port;
+    let waiter = std::thread::spawn(move || {
+        let mut c = con(port);
+        run(&mut c, "SELECT 4");
+        run(&mut c, "BLPOP q 0")
+    });
+    let mut c = con(port);
+    run(&mut c, "SELECT 4");
+    // Wait until the BLPOP is blocked, then push two elements: it takes the first.
+    for _ in 0..500 {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run(&mut c, "RPUSH q a b");
+    let got = waiter.join().unwrap();
+    assert_eq!(got, RV::Array(vec![RV::BulkString(b"q".to_vec()), RV::BulkString(b"a".to_vec())]));
+    run(&mut c, "SET src v");
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut c).unwrap();
+    redis::cmd("RESTORE").arg("dst").arg(900_000).arg(payload).query::<()>(&mut c).unwrap();
+    let before = snapshot(&mut c);
+    kill9(&mut p);
+    let p = ours(&dir, &[]);
+    let mut c = con(p.port);
+    assert_eq!(snapshot(&mut c), before);
+    run(&mut c, "SELECT 4");
+    assert_eq!(run(&mut c, "LRANGE q 0 -1"), RV::Array(vec![RV::BulkString(b"b".to_vec())]));
+    let pttl: i64 = redis::cmd("PTTL").arg("dst").query(&mut c).unwrap();
+    assert!(pttl > 800_000 && pttl <= 900_000, "{pttl}");
+}
+
 #[test]
 fn fsync_always_keeps_acknowledged_writes_across_sigkill() {
     let dir = tmpdir("crash");

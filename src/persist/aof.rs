@@ -25,15 +25,26 @@
 //! decides.
 //!
 //! ## Not yet deterministic (differs from Redis, which rewrites these)
-//! - `SPOP`, `SRANDMEMBER`-style random choices (`SPOP` is logged as received: replay may pop
-//!   other members), `INCRBYFLOAT`/`HINCRBYFLOAT` (logged as received, not as `SET`/`HSET` of the
-//!   result), lazy and active expiry (no `DEL`/`UNLINK` is logged for expired keys: replay relies
-//!   on the absolute times instead), blocking pops served later (`BLPOP` etc. that blocked and
-//!   were served by another client's push are not logged; one that returned at once is logged as
-//!   received), `EVAL`-free anyway. Commands inside `MULTI`/`EXEC` are logged one by one, without
-//!   `MULTI`/`EXEC` around them, so a crash mid-transaction can leave part of it in the file.
+//! These are logged as received, so a replay can reach a different state than the one clients
+//! saw: `SPOP` (replay may pop other members), `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
+//! `SET`/`HSET` of the result), `XADD` with an auto-generated `*` ID (replay generates new IDs),
+//! stream consumer-group delivery times and idle counters (`XREADGROUP`, `XCLAIM`,
+//! `XAUTOCLAIM`), `RESTORE ... IDLETIME`. Lazy and active expiry log no `DEL`: replay relies on
+//! the absolute expiry times instead. `RESTORE` with a relative TTL *is* rewritten (to
+//! `ABSTTL`). A blocking command that blocked is logged when it is served (by the push that
+//! woke it, right after that push, as received: `BLPOP k 0`), not when it times out.
+//! Commands inside `MULTI`/`EXEC` are logged one by one without `MULTI`/`EXEC` around them, so
+//! a crash in the middle of writing a transaction can leave part of it in the file.
+//!
+//! ## Other differences
 //! - No `BGREWRITEAOF`, no auto-rewrite, no history files; `CONFIG SET appendonly` at run time
-//!   does not open or close the AOF (only the start-up value counts).
+//!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
+//!   reports whether it is open). `CONFIG SET appendfsync` takes effect within a second.
+//! - Every logged write takes one process-wide mutex and does one `write` (plus `fsync` with
+//!   `always`) while its shards are locked: logging is serialised, as in Redis.
+//! - Loading ignores `maxmemory`-style refusals and command errors (only an unknown command
+//!   stops it). A base is read as an RDB image when it starts with `REDIS`, else as commands;
+//!   an RDB preamble followed by commands in one base file is not supported.
 //! - The AOF state is process-wide (one server per process).
 
 use std::fs::{File, OpenOptions};
@@ -118,14 +129,14 @@ pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
-fn parse_u64(a: &[u8]) -> Option<i64> {
+fn parse_i64(a: &[u8]) -> Option<i64> {
     std::str::from_utf8(a).ok()?.parse::<i64>().ok()
 }
 
 /// Absolute ms for an expiry option (`ex`, `px`, `exat`, `pxat`) with value `v`, given the
 /// command's clock `now` (the handler already validated the value).
 fn absolute(kind: &[u8], v: &[u8], now: u64) -> Option<i64> {
-    let n = parse_u64(v)?;
+    let n = parse_i64(v)?;
     let now = now as i64;
     Some(match kind.to_ascii_lowercase().as_slice() {
         b"ex" => now.saturating_add(n.saturating_mul(1000)),
@@ -179,6 +190,18 @@ pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
             let at = absolute(kind, args[2], now)?;
             let mut out = vec![b"PEXPIREAT".to_vec(), args[1].to_vec(), at.to_string().into_bytes()];
             out.extend(own(&args[3..]));
+            Some(out)
+        }
+        "restore" if args.len() >= 4 => {
+            // A relative TTL becomes ABSTTL (an absolute one stays as it is).
+            let abs = args[4..].iter().any(|a| a.eq_ignore_ascii_case(b"absttl"));
+            let ttl = parse_i64(args[2])?;
+            if abs || ttl <= 0 {
+                return None;
+            }
+            let mut out = own(args);
+            out[2] = (now as i64).saturating_add(ttl).to_string().into_bytes();
+            out.push(b"ABSTTL".to_vec());
             Some(out)
         }
         _ => None,
@@ -556,6 +579,9 @@ mod tests {
         assert_eq!(r(&[b"expire", b"k", b"3", b"NX"]).unwrap(), "PEXPIREAT k 4000 NX");
         assert_eq!(r(&[b"expireat", b"k", b"3"]).unwrap(), "PEXPIREAT k 3000");
         assert_eq!(r(&[b"getex", b"k", b"ex", b"1"]).unwrap(), "getex k PXAT 2000");
+        assert_eq!(r(&[b"restore", b"k", b"5", b"p", b"REPLACE"]).unwrap(), "restore k 1005 p REPLACE ABSTTL");
+        assert_eq!(r(&[b"restore", b"k", b"5000", b"p", b"absttl"]), None);
+        assert_eq!(r(&[b"restore", b"k", b"0", b"p"]), None);
     }
 
     #[test]
