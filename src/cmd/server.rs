@@ -461,7 +461,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("aof_last_rewrite_time_sec:-1");
             line!("aof_current_rewrite_time_sec:-1");
             line!("aof_last_bgrewrite_status:ok");
-            line!("aof_rewrites:0");
+            line!("aof_rewrites:{}", crate::persist::aof::rewrites());
             line!("aof_rewrites_consecutive_failures:0");
             line!("aof_last_write_status:{}", if crate::persist::aof::last_write_ok() { "ok" } else { "err" });
             line!("aof_last_cow_size:0");

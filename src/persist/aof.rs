@@ -37,7 +37,11 @@
 //! a crash in the middle of writing a transaction can leave part of it in the file.
 //!
 //! ## Other differences
-//! - No `BGREWRITEAOF`, no auto-rewrite, no history files; `CONFIG SET appendonly` at run time
+//! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
+//!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
+//!   answers an error when the AOF is off or when a stream key exists (streams are not
+//!   serialised yet). No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
 //!   reports whether it is open). `CONFIG SET appendfsync` takes effect within a second.
 //! - Every logged write takes one process-wide mutex and does one `write` (plus `fsync` with
@@ -80,6 +84,9 @@ static WRITE_ERR: AtomicBool = AtomicBool::new(false);
 /// Redis, 0 for a base created empty at start-up).
 static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
 static CURRENT_SIZE: AtomicU64 = AtomicU64::new(0);
+/// The manifest's current entries and the AOF directory (for BGREWRITEAOF).
+static MANIFEST: Mutex<Option<(PathBuf, String, Vec<ManifestEntry>)>> = Mutex::new(None);
+static REWRITES: AtomicU64 = AtomicU64::new(0);
 
 struct Writer {
     file: File,
@@ -392,8 +399,84 @@ pub fn start(server: &Server) -> Result<bool, String> {
     let sync = file.try_clone().map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
     *SYNC_HANDLE.lock() = Some(Arc::new(sync));
     *WRITER.lock() = Some(Writer { file, db: None, buf: Vec::new() });
+    *MANIFEST.lock() = Some((dir, fname, entries));
     ENABLED.store(true, Ordering::Relaxed);
     Ok(true)
+}
+
+/// Number of completed rewrites (INFO `aof_rewrites`).
+pub fn rewrites() -> u64 {
+    REWRITES.load(Ordering::Relaxed)
+}
+
+/// `BGREWRITEAOF`, done in the foreground while the caller holds every shard (see the module
+/// comment): the keyspace becomes a new RDB base, a new empty incremental file receives the
+/// following writes, the manifest is replaced atomically, and the old files are deleted.
+pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
+    if !enabled() {
+        return Err("ERR redstart rewrites the AOF only when appendonly was yes at start-up".into());
+    }
+    let ks = &ctx.server.keyspace;
+    let now = crate::db::now_ms();
+    let mut buf = Vec::with_capacity(1 << 16);
+    rdb::put_header(&mut buf, now, 0, true);
+    let opts = rdb::EncodeOpts { compress: ctx.server.config.read().get("rdbcompression") == "yes" };
+    let mut part = Vec::new();
+    for db in 0..ks.databases() {
+        part.clear();
+        let (mut keys, mut volatile) = (0, 0);
+        for sid in 0..ks.shard_count() {
+            for e in ctx.locks.shard(sid).dbs[db].iter() {
+                if e.is_expired(now) {
+                    continue;
+                }
+                if !rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts) {
+                    // Dropping a key silently would lose data: keep the current files instead.
+                    return Err("ERR the AOF cannot be rewritten: stream keys are not serialised yet".into());
+                }
+                keys += 1;
+                volatile += (e.expire_at != 0) as usize;
+            }
+        }
+        if keys > 0 {
+            rdb::put_select_db(&mut buf, db, keys, volatile);
+            buf.extend_from_slice(&part);
+        }
+    }
+    let crc = rdb::crc64(0, &buf);
+    rdb::put_footer(&mut buf, crc, true);
+
+    let mut manifest = MANIFEST.lock();
+    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("ERR the AOF is not open".into()) };
+    // Writers are excluded from here on (they would also wait for the shards we hold).
+    let mut writer = WRITER.lock();
+    let next = |kind: u8| entries.iter().filter(|e| e.kind == kind).map(|e| e.seq).max().unwrap_or(0) + 1;
+    let base = ManifestEntry { name: format!("{fname}.{}.base.rdb", next(b'b')), seq: next(b'b'), kind: b'b' };
+    let incr = ManifestEntry { name: format!("{fname}.{}.incr.aof", next(b'i')), seq: next(b'i'), kind: b'i' };
+    let err = |e: std::io::Error| format!("ERR Background AOF rewrite failed: {e}");
+    write_atomically(&dir.join(&base.name), &buf).map_err(err)?;
+    let file = File::create(dir.join(&incr.name)).map_err(err)?;
+    let sync = file.try_clone().map_err(err)?;
+    let new_entries = vec![base.clone(), incr];
+    if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&new_entries).as_bytes()) {
+        let _ = std::fs::remove_file(dir.join(&base.name));
+        let _ = std::fs::remove_file(dir.join(&new_entries[1].name));
+        return Err(err(e));
+    }
+    // The new manifest is durable: switch the writer and drop the old files.
+    *writer = Some(Writer { file, db: None, buf: Vec::new() });
+    *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+    for old in entries.iter() {
+        if !new_entries.iter().any(|n| n.name == old.name) {
+            let _ = std::fs::remove_file(dir.join(&old.name));
+        }
+    }
+    *entries = new_entries;
+    BASE_SIZE.store(buf.len() as u64, Ordering::Relaxed);
+    CURRENT_SIZE.store(buf.len() as u64, Ordering::Relaxed);
+    REWRITES.fetch_add(1, Ordering::Relaxed);
+    log::notice("Background AOF rewrite finished successfully");
+    Ok(())
 }
 
 /// How reading an AOF's commands ended.
