@@ -199,6 +199,8 @@ fn restart_keeps_every_type_and_ttl() {
     let p = ours(&dir, &[]);
     let mut c = con(p.port);
     assert_eq!(snapshot(&mut c), before);
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "replay counted as changes: {info}");
     // And the reopened file keeps appending: a second restart sees a later write too.
     run(&mut c, "SET later 1");
     drop(p);

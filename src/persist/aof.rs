@@ -43,7 +43,7 @@
 //!   serialised yet). No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
 //!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
-//!   reports whether it is open). `CONFIG SET appendfsync` takes effect within a second.
+//!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.
 //! - Every logged write takes one process-wide mutex and does one `write` (plus `fsync` with
 //!   `always`) while its shards are locked: logging is serialised, as in Redis.
 //! - Loading ignores `maxmemory`-style refusals and command errors (only an unknown command
@@ -219,6 +219,8 @@ pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
 /// the command's shards locked, before the reply is sent).
 pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let rewritten = rewrite(spec.name, args, ctx.now);
+    // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
+    let always = ctx.server.config.read().appendfsync == "always";
     let mut guard = WRITER.lock();
     let Some(w) = guard.as_mut() else { return };
     w.buf.clear();
@@ -235,7 +237,7 @@ pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let mut res = w.file.write_all(&w.buf);
     if res.is_ok() {
         CURRENT_SIZE.fetch_add(w.buf.len() as u64, Ordering::Relaxed);
-        if FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS {
+        if always {
             res = w.file.sync_data();
         } else {
             UNSYNCED.store(true, Ordering::Relaxed);
@@ -550,6 +552,8 @@ fn load(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<(), St
     let r = load_inner(server, dir, entries);
     st.loading.store(false, Ordering::Relaxed);
     if r.is_ok() {
+        // The replayed commands are not changes since the last save (as Redis).
+        st.dirty.store(0, Ordering::Relaxed);
         log::notice("DB loaded from append only file");
     }
     r
