@@ -199,7 +199,7 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
         // The AOF propagation point (a blocking command that blocked wrote no reply yet and
         // is not logged; see `persist::aof`).
         if crate::persist::aof::enabled() && ctx.out.len() > mark {
-            crate::persist::aof::feed(ctx, spec, args);
+            crate::persist::aof::feed(ctx, spec, args, mark);
         }
     }
     if let Err(e) = result {

@@ -26,12 +26,12 @@
 //!
 //! ## Not yet deterministic (differs from Redis, which rewrites these)
 //! These are logged as received, so a replay can reach a different state than the one clients
-//! saw: `SPOP` (replay may pop other members), `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
+//! saw: `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
 //! `SET`/`HSET` of the result), `XADD` with an auto-generated `*` ID (replay generates new IDs),
 //! stream consumer-group delivery times and idle counters (`XREADGROUP`, `XCLAIM`,
 //! `XAUTOCLAIM`), `RESTORE ... IDLETIME`. Lazy and active expiry log no `DEL`: replay relies on
 //! the absolute expiry times instead. `RESTORE` with a relative TTL *is* rewritten (to
-//! `ABSTTL`). A blocking command that blocked is logged when it is served (by the push that
+//! `ABSTTL`) and `SPOP` is logged as `SREM` of the members it popped. A blocking command that blocked is logged when it is served (by the push that
 //! woke it, right after that push, as received: `BLPOP k 0`), not when it times out.
 //! Commands inside `MULTI`/`EXEC` are logged one by one without `MULTI`/`EXEC` around them, so
 //! a crash in the middle of writing a transaction can leave part of it in the file.
@@ -217,8 +217,21 @@ pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
 
 /// The propagation point: logs a write command that succeeded (called by the dispatcher with
 /// the command's shards locked, before the reply is sent).
-pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]]) {
-    let rewritten = rewrite(spec.name, args, ctx.now);
+pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]], reply_at: usize) {
+    let mut rewritten = rewrite(spec.name, args, ctx.now);
+    if spec.name == "spop" {
+        // The members it popped, from its reply: `SREM key m1 m2 ..` (nothing popped: nothing
+        // to log). An unexpected reply shape falls back to logging SPOP as received.
+        match reply_bulks(&ctx.out.buf[reply_at.min(ctx.out.buf.len())..]) {
+            Some(m) if m.is_empty() => return,
+            Some(m) => {
+                let mut v = vec![b"SREM".to_vec(), args[1].to_vec()];
+                v.extend(m.into_iter().map(|x| x.to_vec()));
+                rewritten = Some(v);
+            }
+            None => {}
+        }
+    }
     // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
     let always = ctx.server.config.read().appendfsync == "always";
     let mut guard = WRITER.lock();
@@ -249,6 +262,35 @@ pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]]) {
         }
     } else {
         WRITE_ERR.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The bulk strings of a reply that is a bulk, a null, or an array/set of bulks (RESP2 or 3).
+fn reply_bulks(mut r: &[u8]) -> Option<Vec<&[u8]>> {
+    fn num(r: &mut &[u8]) -> Option<i64> {
+        let nl = r.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&r[1..nl]).ok()?.parse().ok()?;
+        *r = &r[nl + 2..];
+        Some(n)
+    }
+    fn bulk<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+        if r.first() != Some(&b'$') {
+            return None;
+        }
+        let n = usize::try_from(num(r)?).ok()?;
+        let data = r.get(..n)?;
+        *r = r.get(n + 2..)?;
+        Some(data)
+    }
+    match r.first()? {
+        b'_' => Some(Vec::new()),
+        b'$' if r.starts_with(b"$-1\r\n") => Some(Vec::new()),
+        b'$' => Some(vec![bulk(&mut r)?]),
+        b'*' | b'~' => {
+            let n = num(&mut r)?;
+            (0..n).map(|_| bulk(&mut r)).collect()
+        }
+        _ => None,
     }
 }
 
@@ -702,5 +744,16 @@ mod tests {
         let mut bad = data.clone();
         bad[first_len] = b'x';
         assert!(scan(&bad, |_| Ok(())).unwrap_err().contains(&format!("offset {first_len}")));
+    }
+
+    #[test]
+    fn spop_reply_bulks() {
+        assert_eq!(reply_bulks(b"$1\r\na\r\n"), Some(vec![&b"a"[..]]));
+        assert_eq!(reply_bulks(b"$-1\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b"_\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n"), Some(vec![&b"a"[..], b"bc"]));
+        assert_eq!(reply_bulks(b"~0\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b">3\r\n"), None);
+        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n"), None);
     }
 }
