@@ -39,7 +39,10 @@ use std::time::Duration;
 pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
     // The dataset is loaded before any connection is accepted (so no client sees -LOADING).
     persist::init(&server);
-    persist::load(&server).map_err(std::io::Error::other)?;
+    // With appendonly yes the AOF is loaded instead of the RDB file, as in Redis.
+    if !persist::aof::start(&server).map_err(std::io::Error::other)? {
+        persist::load(&server).map_err(std::io::Error::other)?;
+    }
     net::listen(&server).map_err(std::io::Error::other)?;
     let (port, unix, perm, pidfile) = {
         let c = server.config.read();
@@ -60,6 +63,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
     alloc::mark_startup();
     tokio::spawn(active_expire(server.clone()));
     tokio::spawn(persist::cron(server.clone()));
+    tokio::spawn(persist::aof::fsync_task(server.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let signal = tokio::select! {
@@ -73,6 +77,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
             break;
         }
     }
+    persist::aof::fsync_now();
     if !pidfile.is_empty() {
         log::notice("Removing the pid file.");
         let _ = std::fs::remove_file(&pidfile);

@@ -57,7 +57,9 @@ fn file_with_includes_quoting_units_and_overrides() {
         format!(
             "# a comment\n\n   PORT {port}\nsave 900 1\nsave 300 10\nmaxmemory 2mb\nproto-max-bulk-len 2MB\n\
              client-query-buffer-limit 3m\nrequirepass \"with space\"\nmasterauth 'single \\' quote'\n\
-             appendonly YES\nslaveof-is-not-here-below no\n"
+             appendonly YES\ndir {}\nslaveof-is-not-here-below no\n",
+            // appendonly yes writes an AOF directory: keep it out of the source tree.
+            d.display()
         )
         .replace("slaveof-is-not-here-below no\n", &format!("include {}\ntimeout 5\n", d.join("mid.conf").display())),
     )

@@ -196,6 +196,11 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     meta.record_call(start.elapsed().as_micros() as u64);
     if result.is_ok() && spec.has(super::flags::WRITE) {
         crate::persist::note_write(ctx.server);
+        // The AOF propagation point (a blocking command that blocked wrote no reply yet and
+        // is not logged; see `persist::aof`).
+        if crate::persist::aof::enabled() && ctx.out.len() > mark {
+            crate::persist::aof::feed(ctx, spec, args, mark);
+        }
     }
     if let Err(e) = result {
         meta.record_failed();

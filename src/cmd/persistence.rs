@@ -1,4 +1,4 @@
-//! The persistence command family: SAVE, BGSAVE [SCHEDULE], DUMP, RESTORE.
+//! The persistence command family: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF, DUMP, RESTORE.
 //! (LASTSAVE and SHUTDOWN live with the server family; the machinery is in `persist`.)
 //!
 //! Differences from Redis:
@@ -26,6 +26,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "Asynchronously saves the database(s) to disk.",
     ),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | ALL_SHARDS,
+        acl::DANGEROUS,
+        NO_KEYS,
+        bgrewriteaof,
+    )
+    .doc("server", "1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
     CommandSpec::new("dump", 2, READONLY, acl::KEYSPACE, keys(1, 1, 1), dump).doc(
         "generic",
         "2.6.0",
@@ -50,6 +59,13 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
     persist::save(ctx.server).map_err(|_| CmdError::msg("ERR"))?;
     ctx.out.ok();
+    Ok(())
+}
+
+/// BGREWRITEAOF: rewrites the AOF in the foreground (see `persist::aof`), holding every shard.
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    persist::aof::rewrite_now(ctx).map_err(CmdError::msg)?;
+    ctx.out.simple("Background append only file rewriting started");
     Ok(())
 }
 

@@ -31,6 +31,7 @@
 //! - `dir` is resolved at start-up by the config (chdir, as Redis); paths are joined to `dir`
 //!   so that a later `CONFIG SET dir` takes effect without chdir.
 
+pub mod aof;
 pub mod rdb;
 
 use std::io::Write;
@@ -382,7 +383,7 @@ pub fn load_limits(server: &Server) -> rdb::LoadLimits {
 
 /// Inserts one loaded key straight into its shard's table (no WATCH flags, notifications or
 /// blocked-client wake-ups: nobody is connected yet). `Err` on a duplicate key.
-fn insert(server: &Server, k: rdb::Loaded, now: u64) -> Result<(), ()> {
+pub(crate) fn insert(server: &Server, k: rdb::Loaded, now: u64) -> Result<(), ()> {
     let ks = &server.keyspace;
     let h = ks.hash(&k.key);
     let sid = ks.shard_of(&k.key);

@@ -1,0 +1,759 @@
+//! The append-only file (first increment): Redis 7's multi-part layout, propagation of write
+//! commands, `appendfsync`, and loading at start-up.
+//!
+//! ## Layout (as Redis 7.0 writes it)
+//! `<dir>/<appenddirname>/` holds a manifest `<appendfilename>.manifest` with one line per file,
+//! `file <name> seq <n> type <b|h|i>` (base, history, incremental), a base file
+//! `<appendfilename>.<seq>.base.rdb` (an RDB image; Redis also accepts `.base.aof`, plain
+//! commands) and incremental files `<appendfilename>.<seq>.incr.aof` of RESP multibulk commands.
+//! On a start with `appendonly yes` and no manifest, the directory is created with an empty base
+//! (an RDB with the `aof-base` aux field) and `incr` file 1, and — as Redis 7.0 — `dump.rdb` is
+//! *not* loaded.
+//!
+//! ## Propagation
+//! The dispatcher calls [`feed`] once, after a write command succeeded, while the command's
+//! shards are still locked (so commands touching the same keys reach the file in the order they
+//! ran). The command is logged as received except that relative expiries become absolute:
+//! `SET .. EX/PX/EXAT` → `SET .. PXAT <ms>`, `SETEX`/`PSETEX` → `SET .. PXAT`, `EXPIRE`/`PEXPIRE`/
+//! `EXPIREAT` → `PEXPIREAT` (its NX/XX/GT/LT kept, so replay evaluates the same condition on
+//! the same state), `GETEX EX/PX/EXAT` → `GETEX .. PXAT`. A `SELECT <db>` goes before a command
+//! whose client's database differs from the last logged one.
+//!
+//! The command is written to the file (one `write`) before the reply is sent, under a
+//! process-wide mutex; with `appendfsync always` it is also `fsync`ed there, before the reply.
+//! With `everysec` a background task fsyncs once a second ([`fsync_task`]); with `no` the OS
+//! decides.
+//!
+//! ## Not yet deterministic (differs from Redis, which rewrites these)
+//! These are logged as received, so a replay can reach a different state than the one clients
+//! saw: `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
+//! `SET`/`HSET` of the result), `XADD` with an auto-generated `*` ID (replay generates new IDs),
+//! stream consumer-group delivery times and idle counters (`XREADGROUP`, `XCLAIM`,
+//! `XAUTOCLAIM`), `RESTORE ... IDLETIME`. Lazy and active expiry log no `DEL`: replay relies on
+//! the absolute expiry times instead. `RESTORE` with a relative TTL *is* rewritten (to
+//! `ABSTTL`) and `SPOP` is logged as `SREM` of the members it popped. A blocking command that blocked is logged when it is served (by the push that
+//! woke it, right after that push, as received: `BLPOP k 0`), not when it times out.
+//! Commands inside `MULTI`/`EXEC` are logged one by one without `MULTI`/`EXEC` around them, so
+//! a crash in the middle of writing a transaction can leave part of it in the file.
+//!
+//! ## Other differences
+//! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
+//!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
+//!   answers an error when the AOF is off or when a stream key exists (streams are not
+//!   serialised yet). No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//!   `CONFIG SET appendonly` at run time
+//!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
+//!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.
+//! - Every logged write takes one process-wide mutex and does one `write` (plus `fsync` with
+//!   `always`) while its shards are locked: logging is serialised, as in Redis.
+//! - Loading ignores `maxmemory`-style refusals and command errors (only an unknown command
+//!   stops it). A base is read as an RDB image when it starts with `REDIS`, else as commands;
+//!   an RDB preamble followed by commands in one base file is not supported.
+//! - The AOF state is process-wide (one server per process).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::rdb;
+use crate::cmd::{CommandSpec, Ctx};
+use crate::log;
+use crate::server::Server;
+
+const FSYNC_ALWAYS: u8 = 0;
+const FSYNC_EVERYSEC: u8 = 1;
+const FSYNC_NO: u8 = 2;
+
+/// Set once the AOF is open for appending (after loading): [`feed`] does nothing until then.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static FSYNC: AtomicU8 = AtomicU8::new(FSYNC_EVERYSEC);
+static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
+/// A second handle on the open incremental file, fsynced by the everysec task without holding
+/// [`WRITER`] (fsync on any descriptor of a file flushes the file).
+static SYNC_HANDLE: Mutex<Option<Arc<File>>> = Mutex::new(None);
+/// Something was written since the last background fsync.
+static UNSYNCED: AtomicBool = AtomicBool::new(false);
+/// The last write or fsync failed (INFO `aof_last_write_status`).
+static WRITE_ERR: AtomicBool = AtomicBool::new(false);
+/// INFO's `aof_base_size` and `aof_current_size` (base plus incremental files, in bytes; as
+/// Redis, 0 for a base created empty at start-up).
+static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
+static CURRENT_SIZE: AtomicU64 = AtomicU64::new(0);
+/// The manifest's current entries and the AOF directory (for BGREWRITEAOF).
+static MANIFEST: Mutex<Option<(PathBuf, String, Vec<ManifestEntry>)>> = Mutex::new(None);
+static REWRITES: AtomicU64 = AtomicU64::new(0);
+
+struct Writer {
+    file: File,
+    /// The database the last logged command ran in.
+    db: Option<usize>,
+    buf: Vec<u8>,
+}
+
+/// Whether the AOF is on and open.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Appends the AOF lines of INFO persistence that follow `aof_last_write_status` when the AOF
+/// is on (the rest of the section is written by the server family).
+pub fn info_fields(o: &mut String) {
+    if !enabled() {
+        return;
+    }
+    o.push_str(&format!(
+        "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+        CURRENT_SIZE.load(Ordering::Relaxed),
+        BASE_SIZE.load(Ordering::Relaxed)
+    ));
+}
+
+/// INFO's `aof_last_write_status`.
+pub fn last_write_ok() -> bool {
+    !WRITE_ERR.load(Ordering::Relaxed)
+}
+
+fn fsync_mode(s: &str) -> u8 {
+    match s {
+        "always" => FSYNC_ALWAYS,
+        "no" => FSYNC_NO,
+        _ => FSYNC_EVERYSEC,
+    }
+}
+
+/// Appends `args` as a RESP multibulk.
+pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn parse_i64(a: &[u8]) -> Option<i64> {
+    std::str::from_utf8(a).ok()?.parse::<i64>().ok()
+}
+
+/// Absolute ms for an expiry option (`ex`, `px`, `exat`, `pxat`) with value `v`, given the
+/// command's clock `now` (the handler already validated the value).
+fn absolute(kind: &[u8], v: &[u8], now: u64) -> Option<i64> {
+    let n = parse_i64(v)?;
+    let now = now as i64;
+    Some(match kind.to_ascii_lowercase().as_slice() {
+        b"ex" => now.saturating_add(n.saturating_mul(1000)),
+        b"px" => now.saturating_add(n),
+        b"exat" => n.saturating_mul(1000),
+        b"pxat" => n,
+        _ => return None,
+    })
+}
+
+/// The deterministic form of one command (see the module comment). `None`: log as received.
+pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
+    let own = |a: &[&[u8]]| a.iter().map(|x| x.to_vec()).collect::<Vec<_>>();
+    match name {
+        "set" | "getex" => {
+            let first_opt = if name == "set" { 3 } else { 2 };
+            let mut out = own(&args[..first_opt.min(args.len())]);
+            let mut i = first_opt;
+            let mut changed = false;
+            while i < args.len() {
+                let lower = args[i].to_ascii_lowercase();
+                if matches!(lower.as_slice(), b"ex" | b"px" | b"exat") && i + 1 < args.len() {
+                    let at = absolute(&lower, args[i + 1], now)?;
+                    out.push(b"PXAT".to_vec());
+                    out.push(at.to_string().into_bytes());
+                    changed = true;
+                    i += 2;
+                } else {
+                    out.push(args[i].to_vec());
+                    i += 1;
+                }
+            }
+            changed.then_some(out)
+        }
+        "setex" | "psetex" => {
+            let at = absolute(if name == "setex" { b"ex" } else { b"px" }, args[2], now)?;
+            Some(vec![
+                b"SET".to_vec(),
+                args[1].to_vec(),
+                args[3].to_vec(),
+                b"PXAT".to_vec(),
+                at.to_string().into_bytes(),
+            ])
+        }
+        "expire" | "pexpire" | "expireat" => {
+            let kind: &[u8] = match name {
+                "expire" => b"ex",
+                "pexpire" => b"px",
+                _ => b"exat",
+            };
+            let at = absolute(kind, args[2], now)?;
+            let mut out = vec![b"PEXPIREAT".to_vec(), args[1].to_vec(), at.to_string().into_bytes()];
+            out.extend(own(&args[3..]));
+            Some(out)
+        }
+        "restore" if args.len() >= 4 => {
+            // A relative TTL becomes ABSTTL (an absolute one stays as it is).
+            let abs = args[4..].iter().any(|a| a.eq_ignore_ascii_case(b"absttl"));
+            let ttl = parse_i64(args[2])?;
+            if abs || ttl <= 0 {
+                return None;
+            }
+            let mut out = own(args);
+            out[2] = (now as i64).saturating_add(ttl).to_string().into_bytes();
+            out.push(b"ABSTTL".to_vec());
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// The propagation point: logs a write command that succeeded (called by the dispatcher with
+/// the command's shards locked, before the reply is sent).
+pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]], reply_at: usize) {
+    let mut rewritten = rewrite(spec.name, args, ctx.now);
+    if spec.name == "spop" {
+        // The members it popped, from its reply: `SREM key m1 m2 ..` (nothing popped: nothing
+        // to log). An unexpected reply shape falls back to logging SPOP as received.
+        match reply_bulks(&ctx.out.buf[reply_at.min(ctx.out.buf.len())..]) {
+            Some(m) if m.is_empty() => return,
+            Some(m) => {
+                let mut v = vec![b"SREM".to_vec(), args[1].to_vec()];
+                v.extend(m.into_iter().map(|x| x.to_vec()));
+                rewritten = Some(v);
+            }
+            None => {}
+        }
+    }
+    // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
+    let always = ctx.server.config.read().appendfsync == "always";
+    let mut guard = WRITER.lock();
+    let Some(w) = guard.as_mut() else { return };
+    w.buf.clear();
+    let db = ctx.client.db;
+    if w.db != Some(db) {
+        let d = db.to_string();
+        encode(&mut w.buf, &[b"SELECT", d.as_bytes()]);
+        w.db = Some(db);
+    }
+    match &rewritten {
+        Some(v) => encode(&mut w.buf, &v.iter().map(|a| a.as_slice()).collect::<Vec<_>>()),
+        None => encode(&mut w.buf, args),
+    }
+    let mut res = w.file.write_all(&w.buf);
+    if res.is_ok() {
+        CURRENT_SIZE.fetch_add(w.buf.len() as u64, Ordering::Relaxed);
+        if always {
+            res = w.file.sync_data();
+        } else {
+            UNSYNCED.store(true, Ordering::Relaxed);
+        }
+    }
+    if let Err(e) = res {
+        if !WRITE_ERR.swap(true, Ordering::Relaxed) {
+            log::warning(&format!("Error writing to the AOF file: {e}"));
+        }
+    } else {
+        WRITE_ERR.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The bulk strings of a reply that is a bulk, a null, or an array/set of bulks (RESP2 or 3).
+fn reply_bulks(mut r: &[u8]) -> Option<Vec<&[u8]>> {
+    fn num(r: &mut &[u8]) -> Option<i64> {
+        let nl = r.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&r[1..nl]).ok()?.parse().ok()?;
+        *r = &r[nl + 2..];
+        Some(n)
+    }
+    fn bulk<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+        if r.first() != Some(&b'$') {
+            return None;
+        }
+        let n = usize::try_from(num(r)?).ok()?;
+        let data = r.get(..n)?;
+        *r = r.get(n + 2..)?;
+        Some(data)
+    }
+    match r.first()? {
+        b'_' => Some(Vec::new()),
+        b'$' if r.starts_with(b"$-1\r\n") => Some(Vec::new()),
+        b'$' => Some(vec![bulk(&mut r)?]),
+        b'*' | b'~' => {
+            let n = num(&mut r)?;
+            (0..n).map(|_| bulk(&mut r)).collect()
+        }
+        _ => None,
+    }
+}
+
+/// `appendfsync everysec`: fsync once a second when something was written. Reads the policy
+/// from the config each tick, so `CONFIG SET appendfsync` takes effect.
+pub async fn fsync_task(server: Arc<Server>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        FSYNC.store(fsync_mode(&server.config.read().appendfsync), Ordering::Relaxed);
+        if !enabled() || FSYNC.load(Ordering::Relaxed) != FSYNC_EVERYSEC || !UNSYNCED.swap(false, Ordering::Relaxed) {
+            continue;
+        }
+        let Some(f) = SYNC_HANDLE.lock().clone() else { continue };
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = f.sync_data() {
+                log::warning(&format!("Error syncing the AOF file: {e}"));
+                WRITE_ERR.store(true, Ordering::Relaxed);
+            }
+        })
+        .await;
+    }
+}
+
+/// Flushes the AOF to disk (on shutdown).
+pub fn fsync_now() {
+    if let Some(w) = WRITER.lock().as_mut() {
+        log::notice("Calling fsync() on the AOF file.");
+        let _ = w.file.sync_data();
+    }
+}
+
+/// One manifest line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestEntry {
+    pub name: String,
+    pub seq: u64,
+    pub kind: u8,
+}
+
+/// Parses a manifest (`file <name> seq <n> type <b|h|i>` lines, keys in any order).
+pub fn parse_manifest(text: &str) -> Result<Vec<ManifestEntry>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+        if !parts.len().is_multiple_of(2) {
+            return Err(format!("Invalid AOF manifest file format at line {}", n + 1));
+        }
+        let (mut name, mut seq, mut kind) = (None, None, None);
+        for kv in parts.chunks(2) {
+            match kv[0] {
+                "file" => name = Some(kv[1].to_string()),
+                "seq" => seq = kv[1].parse::<u64>().ok(),
+                "type" if kv[1].len() == 1 => kind = Some(kv[1].as_bytes()[0]),
+                _ => {}
+            }
+        }
+        match (name, seq, kind) {
+            (Some(name), Some(seq), Some(kind)) if matches!(kind, b'b' | b'h' | b'i') && !name.contains('/') => {
+                out.push(ManifestEntry { name, seq, kind })
+            }
+            _ => return Err(format!("Invalid AOF manifest file format at line {}", n + 1)),
+        }
+    }
+    if out.iter().filter(|e| e.kind == b'b').count() > 1 {
+        return Err("Found duplicate base file information in the AOF manifest".into());
+    }
+    Ok(out)
+}
+
+fn manifest_text(entries: &[ManifestEntry]) -> String {
+    entries.iter().map(|e| format!("file {} seq {} type {}\n", e.name, e.seq, e.kind as char)).collect()
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp-redstart");
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn aof_dir(server: &Server) -> (PathBuf, String) {
+    let c = server.config.read();
+    let dir = if c.dir.is_empty() { "." } else { c.dir.as_str() };
+    (PathBuf::from(dir).join(&c.appenddirname), c.appendfilename.clone())
+}
+
+/// Start-up: with `appendonly yes`, loads the AOF (creating the directory when there is none)
+/// and opens its last incremental file for appending. Returns whether the AOF is on (then the
+/// RDB file is not loaded, as in Redis).
+pub fn start(server: &Server) -> Result<bool, String> {
+    let (on, fsync) = {
+        let c = server.config.read();
+        (c.appendonly, c.appendfsync.clone())
+    };
+    if !on {
+        return Ok(false);
+    }
+    FSYNC.store(fsync_mode(&fsync), Ordering::Relaxed);
+    let (dir, fname) = aof_dir(server);
+    let manifest_path = dir.join(format!("{fname}.manifest"));
+    let mut entries = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => {
+            let entries = parse_manifest(&text)?;
+            load(server, &dir, &entries)?;
+            let size = |e: &ManifestEntry| std::fs::metadata(dir.join(&e.name)).map(|m| m.len()).unwrap_or(0);
+            BASE_SIZE.store(entries.iter().filter(|e| e.kind == b'b').map(size).sum(), Ordering::Relaxed);
+            CURRENT_SIZE.store(entries.iter().filter(|e| e.kind != b'h').map(size).sum(), Ordering::Relaxed);
+            entries
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+            let base = format!("{fname}.1.base.rdb");
+            // Nothing is loaded when the AOF is created, so the base is an empty RDB image.
+            let mut buf = Vec::new();
+            rdb::put_header(&mut buf, crate::db::now_ms(), 0, true);
+            let crc = rdb::crc64(0, &buf);
+            rdb::put_footer(&mut buf, crc, true);
+            write_atomically(&dir.join(&base), &buf).map_err(|e| format!("Can't write the AOF base file: {e}"))?;
+            log::notice(&format!("Creating AOF base file {base} on server start"));
+            vec![ManifestEntry { name: base, seq: 1, kind: b'b' }]
+        }
+        Err(e) => return Err(format!("Can't open the AOF manifest file {}: {e}", manifest_path.display())),
+    };
+    if !entries.iter().any(|e| e.kind == b'i') {
+        let seq = entries.iter().filter(|e| e.kind == b'i').map(|e| e.seq).max().unwrap_or(0) + 1;
+        let name = format!("{fname}.{seq}.incr.aof");
+        File::create(dir.join(&name)).map_err(|e| format!("Can't create the AOF incr file {name}: {e}"))?;
+        log::notice(&format!("Creating AOF incr file {name} on server start"));
+        entries.push(ManifestEntry { name, seq, kind: b'i' });
+        write_atomically(&manifest_path, manifest_text(&entries).as_bytes())
+            .map_err(|e| format!("Can't write the AOF manifest file: {e}"))?;
+    }
+    let last = entries.iter().rev().find(|e| e.kind == b'i').expect("an incr file").name.clone();
+    let file = OpenOptions::new()
+        .append(true)
+        .open(dir.join(&last))
+        .map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
+    let sync = file.try_clone().map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
+    *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+    *WRITER.lock() = Some(Writer { file, db: None, buf: Vec::new() });
+    *MANIFEST.lock() = Some((dir, fname, entries));
+    ENABLED.store(true, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Number of completed rewrites (INFO `aof_rewrites`).
+pub fn rewrites() -> u64 {
+    REWRITES.load(Ordering::Relaxed)
+}
+
+/// `BGREWRITEAOF`, done in the foreground while the caller holds every shard (see the module
+/// comment): the keyspace becomes a new RDB base, a new empty incremental file receives the
+/// following writes, the manifest is replaced atomically, and the old files are deleted.
+pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
+    if !enabled() {
+        return Err("ERR redstart rewrites the AOF only when appendonly was yes at start-up".into());
+    }
+    let ks = &ctx.server.keyspace;
+    let now = crate::db::now_ms();
+    let mut buf = Vec::with_capacity(1 << 16);
+    rdb::put_header(&mut buf, now, 0, true);
+    let opts = rdb::EncodeOpts { compress: ctx.server.config.read().get("rdbcompression") == "yes" };
+    let mut part = Vec::new();
+    for db in 0..ks.databases() {
+        part.clear();
+        let (mut keys, mut volatile) = (0, 0);
+        for sid in 0..ks.shard_count() {
+            for e in ctx.locks.shard(sid).dbs[db].iter() {
+                if e.is_expired(now) {
+                    continue;
+                }
+                if !rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts) {
+                    // Dropping a key silently would lose data: keep the current files instead.
+                    return Err("ERR the AOF cannot be rewritten: stream keys are not serialised yet".into());
+                }
+                keys += 1;
+                volatile += (e.expire_at != 0) as usize;
+            }
+        }
+        if keys > 0 {
+            rdb::put_select_db(&mut buf, db, keys, volatile);
+            buf.extend_from_slice(&part);
+        }
+    }
+    let crc = rdb::crc64(0, &buf);
+    rdb::put_footer(&mut buf, crc, true);
+
+    let mut manifest = MANIFEST.lock();
+    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("ERR the AOF is not open".into()) };
+    // Writers are excluded from here on (they would also wait for the shards we hold).
+    let mut writer = WRITER.lock();
+    let next = |kind: u8| entries.iter().filter(|e| e.kind == kind).map(|e| e.seq).max().unwrap_or(0) + 1;
+    let base = ManifestEntry { name: format!("{fname}.{}.base.rdb", next(b'b')), seq: next(b'b'), kind: b'b' };
+    let incr = ManifestEntry { name: format!("{fname}.{}.incr.aof", next(b'i')), seq: next(b'i'), kind: b'i' };
+    let err = |e: std::io::Error| format!("ERR Background AOF rewrite failed: {e}");
+    write_atomically(&dir.join(&base.name), &buf).map_err(err)?;
+    let file = File::create(dir.join(&incr.name)).map_err(err)?;
+    let sync = file.try_clone().map_err(err)?;
+    let new_entries = vec![base.clone(), incr];
+    if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&new_entries).as_bytes()) {
+        let _ = std::fs::remove_file(dir.join(&base.name));
+        let _ = std::fs::remove_file(dir.join(&new_entries[1].name));
+        return Err(err(e));
+    }
+    // The new manifest is durable: switch the writer and drop the old files.
+    *writer = Some(Writer { file, db: None, buf: Vec::new() });
+    *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+    for old in entries.iter() {
+        if !new_entries.iter().any(|n| n.name == old.name) {
+            let _ = std::fs::remove_file(dir.join(&old.name));
+        }
+    }
+    *entries = new_entries;
+    BASE_SIZE.store(buf.len() as u64, Ordering::Relaxed);
+    CURRENT_SIZE.store(buf.len() as u64, Ordering::Relaxed);
+    REWRITES.fetch_add(1, Ordering::Relaxed);
+    log::notice("Background AOF rewrite finished successfully");
+    Ok(())
+}
+
+/// How reading an AOF's commands ended.
+#[derive(Debug, PartialEq)]
+pub enum Scan {
+    /// Every byte was a complete command.
+    Complete,
+    /// The file ends inside a command that starts at this offset.
+    Truncated(usize),
+}
+
+/// Reads RESP multibulk commands from `data`, calling `on_cmd` for each. A malformed byte is an
+/// error naming its offset; an incomplete last command is [`Scan::Truncated`].
+pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>) -> Result<Scan, String> {
+    let mut pos = 0;
+    // Reads a `<prefix><digits>\r\n` line at `*p`; Ok(None) = data ends first.
+    fn line(data: &[u8], p: &mut usize, prefix: u8) -> Result<Option<usize>, String> {
+        let start = *p;
+        if start >= data.len() {
+            return Ok(None);
+        }
+        if data[start] != prefix {
+            return Err(format!("Bad file format reading the append only file (offset {start})"));
+        }
+        let Some(nl) = data[start..].windows(2).position(|w| w == b"\r\n") else {
+            // Up to 20 digits may still be coming; longer is damage.
+            return if data.len() - start > 22 {
+                Err(format!("Bad file format reading the append only file (offset {start})"))
+            } else {
+                Ok(None)
+            };
+        };
+        let digits = &data[start + 1..start + nl];
+        let n = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n <= 1 << 40)
+            .ok_or_else(|| format!("Bad file format reading the append only file (offset {start})"))?;
+        *p = start + nl + 2;
+        Ok(Some(n))
+    }
+    while pos < data.len() {
+        let cmd_start = pos;
+        let mut p = pos;
+        let Some(argc) = line(data, &mut p, b'*')? else { return Ok(Scan::Truncated(cmd_start)) };
+        if argc == 0 {
+            return Err(format!("Bad file format reading the append only file (offset {cmd_start})"));
+        }
+        let mut args: Vec<&[u8]> = Vec::with_capacity(argc.min(1024));
+        for _ in 0..argc {
+            let Some(len) = line(data, &mut p, b'$')? else { return Ok(Scan::Truncated(cmd_start)) };
+            if data.len() < p + len + 2 {
+                return Ok(Scan::Truncated(cmd_start));
+            }
+            if &data[p + len..p + len + 2] != b"\r\n" {
+                return Err(format!("Bad file format reading the append only file (offset {})", p + len));
+            }
+            args.push(&data[p..p + len]);
+            p += len + 2;
+        }
+        on_cmd(&args).map_err(|e| format!("{e} (command at offset {cmd_start})"))?;
+        pos = p;
+    }
+    Ok(Scan::Complete)
+}
+
+/// Loads the base and the incremental files, in manifest order.
+fn load(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<(), String> {
+    let st = &server.persist;
+    st.loading.store(true, Ordering::Relaxed);
+    let r = load_inner(server, dir, entries);
+    st.loading.store(false, Ordering::Relaxed);
+    if r.is_ok() {
+        // The replayed commands are not changes since the last save (as Redis).
+        st.dirty.store(0, Ordering::Relaxed);
+        log::notice("DB loaded from append only file");
+    }
+    r
+}
+
+fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<(), String> {
+    let truncated_ok = server.config.read().get("aof-load-truncated") == "yes";
+    let info = server.clients.register(crate::client::Peer::Unix { path: "aof-loading".into() });
+    let mut client = crate::client::Client::new(info.clone(), true);
+    let ordered: Vec<&ManifestEntry> =
+        entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
+    let count = ordered.len();
+    let mut result = Ok(());
+    for (idx, e) in ordered.into_iter().enumerate() {
+        let path = dir.join(&e.name);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(err) => {
+                result = Err(format!("Can't open the append-only file {}: {err}", e.name));
+                break;
+            }
+        };
+        if data.starts_with(b"REDIS") {
+            // An RDB base (or preamble): load it as an RDB image.
+            let lim = super::load_limits(server);
+            let now = crate::db::now_ms();
+            let mut dup = false;
+            let r = rdb::parse_file(&data, &lim, server.keyspace.databases(), |k| {
+                if k.expire_at == 0 || k.expire_at > now {
+                    dup |= super::insert(server, k, now).is_err();
+                }
+            });
+            match r {
+                Ok(_) if !dup => continue,
+                Ok(_) => result = Err(format!("Duplicate key found in the AOF base file {}", e.name)),
+                Err(err) => result = Err(format!("Bad file format reading the append only file {}: {err}", e.name)),
+            }
+            break;
+        }
+        let mut out = resp::Writer::new(false);
+        let scanned = scan(&data, |args| {
+            out.truncate(0);
+            crate::cmd::dispatch::execute(server, &mut client, &mut out, args);
+            let reply = &out.buf;
+            if reply.starts_with(b"-ERR unknown command") {
+                return Err(format!(
+                    "Unknown command '{}' reading the append only file {}",
+                    String::from_utf8_lossy(args[0]),
+                    e.name
+                ));
+            }
+            Ok(())
+        });
+        match scanned {
+            Ok(Scan::Complete) => {}
+            Ok(Scan::Truncated(at)) => {
+                // Only the last file may end early (the others were complete when closed).
+                let is_last = idx + 1 == count;
+                if truncated_ok && is_last {
+                    log::warning(&format!("!!! Warning: short read while loading the AOF file {}!!!", e.name));
+                    log::warning(&format!("AOF {} loaded anyway because aof-load-truncated is enabled; truncating it to {at} bytes (valid prefix)", e.name));
+                    if let Err(err) = OpenOptions::new().write(true).open(&path).and_then(|f| f.set_len(at as u64)) {
+                        result = Err(format!("Error truncating the AOF file {}: {err}", e.name));
+                        break;
+                    }
+                } else {
+                    result = Err(format!(
+                        "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                        e.name
+                    ));
+                    break;
+                }
+            }
+            Err(err) => {
+                result = Err(format!("{err} in {}", e.name));
+                break;
+            }
+        }
+    }
+    server.clients.unregister(info.id);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trip() {
+        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let m = parse_manifest(text).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0], ManifestEntry { name: "appendonly.aof.1.base.rdb".into(), seq: 1, kind: b'b' });
+        assert_eq!(manifest_text(&m), text);
+        assert!(parse_manifest("file x seq 1\n").is_err());
+        assert!(parse_manifest("file ../x seq 1 type i\n").is_err());
+    }
+
+    #[test]
+    fn rewrites_relative_expiries() {
+        let r = |a: &[&[u8]]| {
+            rewrite(std::str::from_utf8(a[0]).unwrap(), a, 1000)
+                .map(|v| v.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>().join(" "))
+        };
+        assert_eq!(r(&[b"set", b"k", b"v", b"EX", b"10"]).unwrap(), "set k v PXAT 11000");
+        assert_eq!(r(&[b"set", b"k", b"v", b"nx", b"px", b"5", b"get"]).unwrap(), "set k v nx PXAT 1005 get");
+        assert_eq!(r(&[b"set", b"k", b"v"]), None);
+        assert_eq!(r(&[b"setex", b"k", b"2", b"v"]).unwrap(), "SET k v PXAT 3000");
+        assert_eq!(r(&[b"psetex", b"k", b"2", b"v"]).unwrap(), "SET k v PXAT 1002");
+        assert_eq!(r(&[b"expire", b"k", b"3", b"NX"]).unwrap(), "PEXPIREAT k 4000 NX");
+        assert_eq!(r(&[b"expireat", b"k", b"3"]).unwrap(), "PEXPIREAT k 3000");
+        assert_eq!(r(&[b"getex", b"k", b"ex", b"1"]).unwrap(), "getex k PXAT 2000");
+        assert_eq!(r(&[b"restore", b"k", b"5", b"p", b"REPLACE"]).unwrap(), "restore k 1005 p REPLACE ABSTTL");
+        assert_eq!(r(&[b"restore", b"k", b"5000", b"p", b"absttl"]), None);
+        assert_eq!(r(&[b"restore", b"k", b"0", b"p"]), None);
+    }
+
+    #[test]
+    fn scan_complete_truncated_and_bad() {
+        let mut data = Vec::new();
+        encode(&mut data, &[b"SET", b"a", b"1"]);
+        encode(&mut data, &[b"SET", b"b", b"2"]);
+        let mut n = 0;
+        assert_eq!(
+            scan(&data, |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap(),
+            Scan::Complete
+        );
+        assert_eq!(n, 2);
+        let first_len = data.len() / 2;
+        for cut in first_len + 1..data.len() {
+            let mut n = 0;
+            assert_eq!(
+                scan(&data[..cut], |_| {
+                    n += 1;
+                    Ok(())
+                })
+                .unwrap(),
+                Scan::Truncated(first_len)
+            );
+            assert_eq!(n, 1);
+        }
+        let mut bad = data.clone();
+        bad[first_len] = b'x';
+        assert!(scan(&bad, |_| Ok(())).unwrap_err().contains(&format!("offset {first_len}")));
+    }
+
+    #[test]
+    fn spop_reply_bulks() {
+        assert_eq!(reply_bulks(b"$1\r\na\r\n"), Some(vec![&b"a"[..]]));
+        assert_eq!(reply_bulks(b"$-1\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b"_\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n"), Some(vec![&b"a"[..], b"bc"]));
+        assert_eq!(reply_bulks(b"~0\r\n"), Some(vec![]));
+        assert_eq!(reply_bulks(b">3\r\n"), None);
+        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n"), None);
+    }
+}
