@@ -353,14 +353,22 @@ fn bgrewriteaof_then_restart() {
     let mut c = con(r.port);
     assert_eq!(snapshot(&mut c), before, "redis-server loading redstart's rewritten AOF");
 
-    // A stream key cannot be serialised yet: the rewrite is refused and the files kept.
+    // Streams are part of the rewritten base too (with their consumer groups).
     let dir = tmpdir("rewrite-stream");
-    let p = ours(&dir, &[]);
+    let mut p = ours(&dir, &[]);
     let mut c = con(p.port);
     run(&mut c, "XADD st 1-1 f v");
-    let e = redis::cmd("BGREWRITEAOF").query::<String>(&mut c).unwrap_err();
-    assert!(e.to_string().contains("stream"), "{e}");
-    assert!(dir.join("appendonlydir").join("appendonly.aof.1.incr.aof").exists());
+    run(&mut c, "XADD st 2-1 f w");
+    run(&mut c, "XGROUP CREATE st g 0");
+    let _: redis::Value = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    assert!(dir.join("appendonlydir").join("appendonly.aof.2.base.rdb").exists());
+    kill9(&mut p);
+    let p = ours(&dir, &[]);
+    let mut c = con(p.port);
+    let len: i64 = redis::cmd("XLEN").arg("st").query(&mut c).unwrap();
+    assert_eq!(len, 2);
+    let groups: Vec<redis::Value> = redis::cmd("XINFO").arg("GROUPS").arg("st").query(&mut c).unwrap();
+    assert_eq!(groups.len(), 1);
 }
 
 #[test]

@@ -39,8 +39,7 @@
 //! ## Other differences
 //! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
 //!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
-//!   answers an error when the AOF is off or when a stream key exists (streams are not
-//!   serialised yet). No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//!   answers an error when the AOF is off. No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
 //!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
 //!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.
@@ -474,10 +473,7 @@ pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
                 if e.is_expired(now) {
                     continue;
                 }
-                if !rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts) {
-                    // Dropping a key silently would lose data: keep the current files instead.
-                    return Err("ERR the AOF cannot be rewritten: stream keys are not serialised yet".into());
-                }
+                rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts);
                 keys += 1;
                 volatile += (e.expire_at != 0) as usize;
             }
