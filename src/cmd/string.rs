@@ -347,8 +347,11 @@ fn set_generic(
                 true
             }
         }
-    } else {
+    } else if r.nx || r.xx {
         db.exists(r.key)
+    } else {
+        // A plain SET does not need to know: skip the lookup.
+        false
     };
     if (r.nx && found) || (r.xx && !found) {
         if !r.get {
@@ -356,11 +359,10 @@ fn set_generic(
         }
         return Ok(());
     }
-    let value = Value::from_bytes(r.value);
     if r.keepttl {
-        db.set_keep_ttl(r.key, value);
+        db.set_keep_ttl(r.key, Value::from_bytes(r.value));
     } else {
-        db.set(r.key, value, r.expire.unwrap_or(NO_EXPIRE));
+        db.set_str(r.key, r.value, r.expire.unwrap_or(NO_EXPIRE));
     }
     notify::event(ctx, notify::STRING, "set", r.key);
     if r.expire.is_some() {
@@ -417,7 +419,7 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn mset_pairs(ctx: &mut Ctx, args: &[&[u8]]) {
     for pair in args[1..].chunks_exact(2) {
-        ctx.db().set(pair[0], Value::from_bytes(pair[1]), NO_EXPIRE);
+        ctx.db().set_str(pair[0], pair[1], NO_EXPIRE);
         notify::event(ctx, notify::STRING, "set", pair[0]);
     }
 }

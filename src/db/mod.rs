@@ -564,6 +564,32 @@ impl<'l, 'a> Db<'l, 'a> {
         old
     }
 
+    /// Stores the string `bytes` under `key` exactly as `set(key, Value::from_bytes(bytes), ..)`
+    /// does, but when the old value is a string of the same length and the same (`embstr`)
+    /// encoding, its buffer is reused: no allocation, and nothing freed while the shard is
+    /// locked. Caches and session stores overwrite values of one size all the time.
+    pub fn set_str(&mut self, key: &[u8], bytes: &[u8], expire_at: u64) {
+        let emb = bytes.len() <= value::EMBSTR_MAX && !(bytes.len() <= 20 && resp::parse_i64(bytes).is_some());
+        if emb {
+            let (sid, slot) = self.find(key);
+            if let Slot::Found(idx) = slot {
+                let (db, now) = (self.db, self.now);
+                let shard = self.locks.shard(sid);
+                let e = shard.dbs[db].get_mut(idx);
+                if let Value::Str(value::StrValue::Emb(old)) = &mut e.value {
+                    if old.overwrite(bytes) {
+                        e.lru = evict::accessed(e.lru, now);
+                        shard.set_expire(db, idx, expire_at);
+                        shard.blocked.signal(&self.ks.blocked, db, key);
+                        shard.watchers.touch(db, key);
+                        return;
+                    }
+                }
+            }
+        }
+        self.set(key, Value::from_bytes(bytes), expire_at);
+    }
+
     /// Sets the value of an existing entry, keeping its TTL (`KEEPTTL`); inserts without TTL if absent.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         let expire = match self.get(key) {

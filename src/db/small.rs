@@ -40,6 +40,17 @@ impl SmallBytes {
         }
     }
 
+    /// Replaces the bytes with `b` in place when it has the same length (no allocation).
+    /// Returns false, changing nothing, when the lengths differ.
+    pub fn overwrite(&mut self, b: &[u8]) -> bool {
+        match &mut self.0 {
+            Repr::Inline { len, buf } if *len as usize == b.len() => buf[..b.len()].copy_from_slice(b),
+            Repr::Heap(h) if h.len() == b.len() => h.copy_from_slice(b),
+            _ => return false,
+        }
+        true
+    }
+
     /// True when the bytes live inside the struct (for memory accounting).
     pub fn is_inline(&self) -> bool {
         matches!(self.0, Repr::Inline { .. })
@@ -137,6 +148,12 @@ mod tests {
             assert_eq!(s.is_inline(), len <= INLINE_MAX);
             assert_eq!(SmallBytes::from(v.clone()), s);
             assert_eq!(SmallBytes::from(v.clone().into_boxed_slice()), s);
+            let mut t = s.clone();
+            let other: Vec<u8> = v.iter().map(|b| b ^ 0xff).collect();
+            assert!(t.overwrite(&other));
+            assert_eq!(&*t, &other[..]);
+            assert!(!t.overwrite(&vec![0u8; len + 1]), "a different length is refused");
+            assert_eq!(&*t, &other[..]);
         }
     }
 
