@@ -47,7 +47,7 @@ impl Server {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect();
         Arc::new(Server {
-            keyspace: Keyspace::new(config.databases, (threads * 64).max(64)),
+            keyspace: Keyspace::new(config.databases, (threads * 16).max(32)),
             config: RwLock::new(config),
             clients: Clients::default(),
             pubsub: PubSub::default(),
