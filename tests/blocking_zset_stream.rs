@@ -13,27 +13,6 @@ use common::*;
 use std::time::Duration;
 
 /// Lets a command sent on another connection reach the server and block.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(150));
-}
-
-fn send(c: &mut Conn, line: &str) {
-    let w = words(line);
-    let args: Vec<&[u8]> = w.iter().map(|a| a.as_slice()).collect();
-    c.send_raw(&encode(&args));
-}
-
-/// Runs `scenario` against both servers and asserts identical transcripts.
-fn compare(scenario: impl Fn(u16) -> Vec<Vec<u8>>) {
-    let oracle = start_redis(&[]);
-    let ours = start_redstart(&[]);
-    let theirs = scenario(oracle.port);
-    let mine = scenario(ours.port);
-    let show =
-        |t: &Vec<Vec<u8>>| -> Vec<String> { t.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect() };
-    assert_eq!(show(&mine), show(&theirs), "left: redstart, right: redis-server");
-    assert!(!mine.is_empty());
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sorted sets

@@ -318,3 +318,28 @@ impl Pair {
         assert!(y.starts_with(b"%"), "redis HELLO 3: {}", show(&y));
     }
 }
+
+/// Lets servers reach a steady state (e.g. a client registered as blocked) in scenario tests.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// Sends a space-separated command without reading its reply.
+pub fn send(c: &mut Conn, line: &str) {
+    let w = words(line);
+    let args: Vec<&[u8]> = w.iter().map(|a| a.as_slice()).collect();
+    c.send_raw(&encode(&args));
+}
+
+/// Runs `scenario` (which returns the replies it read) against redis-server and redstart and
+/// asserts identical transcripts.
+pub fn compare(scenario: impl Fn(u16) -> Vec<Vec<u8>>) {
+    let oracle = start_redis(&[]);
+    let ours = start_redstart(&[]);
+    let theirs = scenario(oracle.port);
+    let mine = scenario(ours.port);
+    let show =
+        |t: &Vec<Vec<u8>>| -> Vec<String> { t.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect() };
+    assert_eq!(show(&mine), show(&theirs), "left: redstart, right: redis-server");
+    assert!(!mine.is_empty());
+}
