@@ -1435,24 +1435,8 @@ fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let z = as_zset(e)?;
-    let (mut count, mut pattern) = (10u64, None);
-    let mut i = 3;
-    while i < a.len() {
-        let has_value = i + 1 < a.len();
-        if args::is(a[i], "count") && has_value {
-            let n = args::int(a[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as u64;
-        } else if args::is(a[i], "match") && has_value {
-            pattern = Some(a[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    let pattern = pattern.filter(|p| *p != b"*");
+    let (pattern, count) = super::hash::scan_options(&a[3..])?;
+    let count = count as u64;
     let (items, next) = match z {
         // The compact encoding is returned whole in one call, as Redis does.
         Zset::Pack(_) => (z.entries(), 0),
