@@ -8,30 +8,6 @@
 mod common;
 use common::*;
 
-/// The bulk strings of a reply (nested arrays flattened), sorted.
-pub fn sorted_items(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut items = Vec::new();
-    let mut p = 0;
-    while p < raw.len() {
-        let end = p + raw[p..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let head = &raw[p + 1..end];
-        match raw[p] {
-            b'$' => {
-                let n: usize = std::str::from_utf8(head).unwrap().parse().unwrap();
-                items.push(raw[end + 2..end + 2 + n].to_vec());
-                p = end + 2 + n + 2;
-            }
-            b'*' | b'%' | b'~' => p = end + 2,
-            _ => {
-                items.push(raw[p..end].to_vec());
-                p = end + 2;
-            }
-        }
-    }
-    items.sort();
-    items
-}
-
 fn check_unordered(p: &mut Pair, line: &str) {
     let (a, b) = p.both(line);
     assert_eq!(a.first(), b.first(), "{line}: reply types differ");

@@ -9,30 +9,6 @@
 mod common;
 use common::*;
 
-/// The items of a reply (bulk strings and scalars, nested arrays flattened), sorted.
-fn sorted_items(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut items = Vec::new();
-    let mut p = 0;
-    while p < raw.len() {
-        let end = p + raw[p..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let head = &raw[p + 1..end];
-        match raw[p] {
-            b'$' => {
-                let n: usize = std::str::from_utf8(head).unwrap().parse().unwrap();
-                items.push(raw[end + 2..end + 2 + n].to_vec());
-                p = end + 2 + n + 2;
-            }
-            b'*' | b'%' | b'~' => p = end + 2,
-            _ => {
-                items.push(raw[p..end].to_vec());
-                p = end + 2;
-            }
-        }
-    }
-    items.sort();
-    items
-}
-
 /// Same reply type and length header, same items in any order.
 fn check_unordered(p: &mut Pair, line: &str) {
     let (a, b) = p.both(line);
