@@ -132,9 +132,53 @@ pub fn peak_memory() -> u64 {
 
 static STARTUP: AtomicU64 = AtomicU64::new(0);
 
+/// RSS minus `used_memory` when the server became ready: the binary, the libraries, stacks.
+static STARTUP_GAP: AtomicI64 = AtomicI64::new(0);
+
 /// Records the memory in use once the server is ready (INFO `used_memory_startup`).
 pub fn mark_startup() {
     STARTUP.store(used_memory(), Ordering::Relaxed);
+    STARTUP_GAP.store(rss_bytes() as i64 - used_memory() as i64, Ordering::Relaxed);
+}
+
+/// Returns free heap memory to the operating system when the process holds clearly more than
+/// it uses. glibc gives back only the top of each heap on its own; memory freed below live
+/// allocations (a flushed database, a closed client's buffers, a table's old index) stays
+/// resident until `malloc_trim`, which releases every free page of every arena: what jemalloc's
+/// background purging does for Redis. Called from the server cron, at most every
+/// `min_interval_ms`. It trims when the resident size exceeds `used_memory` by more than it
+/// did at start-up plus 1 MiB and 1/64 of `used_memory` (so at most ~1.5% of the data stays
+/// resident but free); what a trim could not return (free space inside partly used pages) is
+/// remembered, so an untrimmable remainder does not trigger a trim every time. Returns whether
+/// it trimmed.
+pub fn release_free_memory(now_ms: u64, min_interval_ms: u64) -> bool {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static FLOOR: AtomicI64 = AtomicI64::new(0);
+    let last = LAST.load(Ordering::Relaxed);
+    if now_ms.saturating_sub(last) < min_interval_ms {
+        return false;
+    }
+    LAST.store(now_ms, Ordering::Relaxed);
+    let extra = || rss_bytes() as i64 - used_memory() as i64 - STARTUP_GAP.load(Ordering::Relaxed);
+    let before = extra();
+    let floor = FLOOR.load(Ordering::Relaxed);
+    if before < floor.max(0) + (1 << 20).max(used_memory() as i64 / 64) {
+        // Below the floor (memory was reused or freed): lower it again.
+        FLOOR.store(floor.min(before), Ordering::Relaxed);
+        return false;
+    }
+    trim();
+    FLOOR.store(extra(), Ordering::Relaxed);
+    true
+}
+
+/// Releases all free memory the allocator can give back (`MEMORY PURGE`).
+pub fn trim() {
+    // SAFETY: `malloc_trim` is thread-safe (it takes each arena's lock in turn) and only
+    // returns free pages to the kernel; it never touches memory that is still allocated.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// `used_memory` when the server became ready.

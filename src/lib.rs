@@ -110,6 +110,7 @@ async fn active_expire(server: Arc<server::Server>) {
             {}
             // The blocking pool's threads may exit when idle: publish their memory counts.
             alloc::flush();
+            alloc::release_free_memory(db::now_ms(), 1_000);
         })
         .await;
     }

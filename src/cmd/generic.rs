@@ -26,7 +26,7 @@
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::small::SmallBytes;
-use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
 use std::sync::atomic::Ordering;
@@ -225,7 +225,7 @@ const LAZY_FREE_MIN: usize = 1024;
 
 /// Frees removed entries: inline when few (or not asked to be lazy), on a helper thread
 /// otherwise, so a large flush does not hold the shard locks while freeing memory.
-fn free_entries(batch: Vec<Entry>, lazy: bool) {
+fn free_entries<T: Send + 'static>(batch: Vec<T>, lazy: bool) {
     if lazy && batch.len() >= LAZY_FREE_MIN {
         std::thread::spawn(move || {
             drop(batch);
@@ -376,7 +376,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.remove(dst);
     }
     // A copy is a new object: its access time starts now.
-    let mut e = Entry::new(dst.into(), 0, value);
+    let mut e = Entry::new(dst.into(), value);
     e.expire_at = expire_at;
     e.lru = lru_clock(ctx.now);
     ctx.db_at(dst_db).put(e);
@@ -429,8 +429,8 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
                 ctx.server.keyspace.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
                 break;
             }
-            let key = shard.dbs[db].get(r).key.clone();
-            ctx.out.bulk(&key);
+            let key = shard.dbs[db].key_at(r);
+            ctx.out.bulk(key);
             return Ok(());
         }
     }
@@ -566,7 +566,7 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // without being deleted.
         let h = ks.hash(pat);
         let t = &locks.shard(ks.shard_of(pat)).dbs[db];
-        match t.find(h as u32, pat) {
+        match t.find(h, pat) {
             Some(i) if !t.get(i).is_expired(now) => {
                 out.array(1);
                 out.bulk(pat);
@@ -581,8 +581,8 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let shards: Vec<_> = locks.shards().collect();
     for s in &shards {
         for e in s.dbs[db].iter() {
-            if !e.is_expired(now) && (all || glob::glob_match(pat, &e.key, false)) {
-                found.push(&e.key);
+            if !e.is_expired(now) && (all || glob::glob_match(pat, e.key, false)) {
+                found.push(e.key);
             }
         }
     }
@@ -636,9 +636,9 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pattern = pattern.filter(|p| *p != b"*");
     let db = ctx.client.db;
     let now = ctx.now;
-    let wanted = |e: &Entry| {
-        type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
-            && pattern.is_none_or(|p| glob::glob_match(p, &e.key, false))
+    let wanted = |key: &[u8], value: &Value| {
+        type_name.is_none_or(|t| t.eq_ignore_ascii_case(value.type_name().as_bytes()))
+            && pattern.is_none_or(|p| glob::glob_match(p, key, false))
     };
     let mut found: Vec<SmallBytes> = Vec::new();
 
@@ -646,8 +646,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let (0, Some(p)) = (cursor, pattern) {
         if glob::is_literal(p) {
             if let Some(e) = ctx.db().peek(p) {
-                if wanted(e) {
-                    found.push(e.key.clone());
+                if wanted(e.key, e.value) {
+                    found.push(e.key.into());
                 }
             }
             write_scan_reply(ctx, 0, &found);
@@ -675,8 +675,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 let e = t.get(i);
                 if e.is_expired(now) {
                     dead.push(i);
-                } else if wanted(e) {
-                    found.push(e.key.clone());
+                } else if wanted(e.key, e.value) {
+                    found.push(e.key.into());
                 }
             }
             // Reclaim expired keys met on the way (as Redis does), highest index first so
@@ -765,7 +765,7 @@ fn idle_seconds(lru: u32, now_ms: u64) -> u64 {
 fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let lfu = lfu_policy(ctx);
-    let Some(lru) = ctx.db().peek_counted(args[2]).map(|e| e.lru) else {
+    let Some(lru) = ctx.db().peek_counted(args[2]).map(|e| e.lru()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -779,7 +779,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let lfu = lfu_policy(ctx);
-    let Some(lru) = ctx.db().peek_counted(args[2]).map(|e| e.lru) else {
+    let Some(lru) = ctx.db().peek_counted(args[2]).map(|e| e.lru()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -829,7 +829,7 @@ fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
 
 fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
     let ks = &ctx.server.keyspace;
-    let mut removed: Vec<Entry> = Vec::new();
+    let mut removed: Vec<Stored> = Vec::new();
     for shard in ctx.locks.shards() {
         for db in dbs.clone() {
             let batch = shard.flush(ks, db);

@@ -20,7 +20,7 @@ use rand::Rng;
 
 use super::string::LongDouble;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
 use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
@@ -128,8 +128,8 @@ fn limits(ctx: &Ctx) -> HashLimits {
     HashLimits { entries: c.hash_max_listpack_entries, value: c.hash_max_listpack_value }
 }
 
-fn as_hash(e: &Entry) -> Result<&Hash, CmdError> {
-    match &e.value {
+fn as_hash<'a>(e: EntryMut<'a>) -> Result<&'a Hash, CmdError> {
+    match e.value {
         Value::Hash(h) => Ok(h),
         _ => Err(CmdError::WrongType),
     }
@@ -153,7 +153,7 @@ fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
             db.set(key, Value::Hash(Box::new(Hash::new())), NO_EXPIRE);
         }
     }
-    match db.get(key).map(|e| &mut e.value) {
+    match db.get(key).map(|e| e.value) {
         Some(Value::Hash(h)) => Ok(h),
         _ => unreachable!("just checked or created"),
     }
@@ -218,7 +218,7 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let (deleted, empty) = match db.get(key) {
         None => (0, false),
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value {
             Value::Hash(h) => {
                 let mut n = 0;
                 for f in &args[2..] {

@@ -19,7 +19,7 @@
 
 use super::blocking::{self, NullReply};
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
-use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
 use crate::types::list::{Fill, List};
@@ -170,8 +170,8 @@ fn fill(ctx: &Ctx) -> Fill {
     Fill::from_config(ctx.server.config.read().list_max_listpack_size)
 }
 
-fn as_list(e: &mut Entry) -> Result<&mut List, CmdError> {
-    match &mut e.value {
+fn as_list<'a>(e: EntryMut<'a>) -> Result<&'a mut List, CmdError> {
+    match e.value {
         Value::List(l) => Ok(l),
         _ => Err(CmdError::WrongType),
     }

@@ -38,8 +38,7 @@ use crate::alloc::{self as mem, chunk_size};
 use crate::client::Client;
 use crate::config::Config;
 use crate::db::evict::{self, Outcome};
-use crate::db::small::INLINE_MAX;
-use crate::db::value::{Entry, StrValue, Value};
+use crate::db::value::{Stored, StrValue, Value, KEY_INLINE};
 use crate::notify;
 use crate::server::Server;
 use resp::Writer;
@@ -153,15 +152,6 @@ fn block(n: usize) -> usize {
     chunk_size(n, 8) as usize
 }
 
-/// Heap bytes of a key or embedded string (inline up to `INLINE_MAX`).
-fn small_heap(len: usize) -> usize {
-    if len <= INLINE_MAX {
-        0
-    } else {
-        block(len)
-    }
-}
-
 /// Average-based estimate: `per(element)` summed over the first `samples` elements (0 = all),
 /// scaled to `len` elements.
 fn sampled<'a>(elems: impl Iterator<Item = usize> + 'a, len: usize, samples: usize) -> usize {
@@ -189,11 +179,16 @@ fn member_cost(encoding: &str, len: usize) -> usize {
 }
 
 /// The MEMORY USAGE estimate of one entry (see the module comment).
-pub fn entry_usage(e: &Entry, samples: usize) -> usize {
-    let base = std::mem::size_of::<Entry>() + 8 + small_heap(e.key.len());
-    let value = match &e.value {
+pub fn entry_usage(key: &[u8], value: &Value, samples: usize) -> usize {
+    // The 40-byte stored entry plus its share of the index (4-byte slots, at most 3/4 full).
+    let key_heap = if key.len() > KEY_INLINE { block(4 + key.len()) } else { 0 };
+    let base = std::mem::size_of::<Stored>() + 8 + key_heap;
+    let value = match value {
         Value::Str(StrValue::Int(_)) => 0,
-        Value::Str(StrValue::Emb(b)) => small_heap(b.len()),
+        Value::Str(StrValue::Emb(b)) => match b.heap_size() {
+            0 => 0,
+            n => block(n),
+        },
         Value::Str(StrValue::Raw(v)) => block(std::mem::size_of::<Vec<u8>>()) + block(v.capacity()),
         Value::Hash(h) => {
             let enc = h.encoding();
@@ -242,7 +237,7 @@ fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    match ctx.db().peek(args[2]).map(|e| entry_usage(e, samples)) {
+    match ctx.db().peek(args[2]).map(|e| entry_usage(e.key, e.value, samples)) {
         Some(n) => ctx.out.int(n as i64),
         None => ctx.out.null(),
     }
@@ -507,14 +502,12 @@ mod tests {
 
     #[test]
     fn usage_grows_with_the_value() {
-        let small = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(b"v"));
-        let int = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(b"12345"));
-        let long = Entry::new(b"k".as_slice().into(), 0, Value::from_bytes(&[b'x'; 1000]));
-        let long_key = Entry::new([b'k'; 100].as_slice().into(), 0, Value::from_bytes(b"v"));
-        assert_eq!(entry_usage(&small, 5), 72);
-        assert_eq!(entry_usage(&int, 5), 72);
-        assert!(entry_usage(&long, 5) >= 72 + 1000);
-        assert_eq!(entry_usage(&long_key, 5), 72 + block(100));
+        let v = Value::from_bytes(b"v");
+        assert_eq!(entry_usage(b"k", &v, 5), 48);
+        assert_eq!(entry_usage(b"k", &Value::from_bytes(b"12345"), 5), 48);
+        assert_eq!(entry_usage(b"k", &Value::from_bytes(&[b'x'; 20]), 5), 48 + block(24));
+        assert!(entry_usage(b"k", &Value::from_bytes(&[b'x'; 1000]), 5) >= 48 + 1000);
+        assert_eq!(entry_usage(&[b'k'; 100], &v, 5), 48 + block(104));
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    let payload = rdb::dump_payload(&e.value);
+    let payload = rdb::dump_payload(e.value);
     ctx.out.bulk(&payload);
     Ok(())
 }
@@ -156,8 +156,8 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.set(key, value, expire_at);
     if let Some(secs) = idle {
-        if let Some(e) = db.peek(key) {
-            e.lru = lru_clock(now.saturating_sub(secs.saturating_mul(1000)));
+        if let Some(mut e) = db.peek(key) {
+            e.set_lru(lru_clock(now.saturating_sub(secs.saturating_mul(1000))));
         }
     }
     ctx.out.ok();

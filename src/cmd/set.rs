@@ -31,7 +31,7 @@ use rand::Rng;
 use super::hash::{random_count, scan_options, scan_reply, MAX_REPEAT};
 use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use super::{KeySpecDoc, NO_KEYS};
-use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
 use crate::types::set::{Elem, Set, SetLimits};
 
@@ -175,8 +175,8 @@ fn limits(ctx: &Ctx) -> SetLimits {
     }
 }
 
-fn as_set(e: &Entry) -> Result<&Set, CmdError> {
-    match &e.value {
+fn as_set<'a>(e: EntryMut<'a>) -> Result<&'a Set, CmdError> {
+    match e.value {
         Value::Set(s) => Ok(s),
         _ => Err(CmdError::WrongType),
     }
@@ -193,7 +193,7 @@ fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Set>, CmdError> {
 fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d mut Set>, CmdError> {
     match db.get(key) {
         None => Ok(None),
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value {
             Value::Set(s) => Ok(Some(s)),
             _ => Err(CmdError::WrongType),
         },
@@ -525,7 +525,7 @@ impl<'k> Taken<'k> {
             }
             let slot = match db.get_counted(k) {
                 None => None,
-                Some(e) => match &mut e.value {
+                Some(e) => match e.value {
                     Value::Set(s) => {
                         t.sets.push(std::mem::replace(s, Set::new_intset()));
                         Some(t.sets.len() - 1)
@@ -552,7 +552,7 @@ impl<'k> Taken<'k> {
         let mut sets: Vec<Option<Set>> = self.sets.into_iter().map(Some).collect();
         for (k, slot) in self.keys {
             if let Some(i) = slot {
-                if let Some(Entry { value: Value::Set(s), .. }) = db.peek(k) {
+                if let Some(Value::Set(s)) = db.peek(k).map(|e| e.value) {
                     **s = sets[i].take().expect("each set restored once");
                 }
             }

@@ -357,7 +357,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     let mut o = parse(args, readonly)?;
     let fill = Fill::from_config(ctx.server.config.read().list_max_listpack_size);
     let mut db = ctx.db();
-    let kind = match db.get_counted(args[1]).map(|e| &e.value) {
+    let kind = match db.get_counted(args[1]).map(|e| &*e.value) {
         None => Kind::List,
         Some(Value::List(_)) => Kind::List,
         Some(Value::Set(_)) => Kind::Set,
@@ -370,7 +370,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
         o.alpha = true;
         o.by = None;
     }
-    let len = match db.peek(args[1]).map(|e| &e.value) {
+    let len = match db.peek(args[1]).map(|e| &*e.value) {
         Some(Value::List(l)) => l.len(),
         Some(Value::Set(s)) => s.len(),
         Some(Value::Zset(z)) => z.len(),
@@ -389,7 +389,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
 
     // Load the elements. Lists and sorted sets that are not sorted load only the LIMIT range,
     // in their own order (reversed for DESC).
-    let elems: Vec<Vec<u8>> = match db.peek(args[1]).map(|e| &e.value) {
+    let elems: Vec<Vec<u8>> = match db.peek(args[1]).map(|e| &*e.value) {
         None => Vec::new(),
         Some(Value::List(l)) if o.dontsort => {
             let n = if end >= start { (end - start + 1) as usize } else { 0 };

@@ -38,7 +38,7 @@ use super::blocking;
 use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
-use crate::db::value::{Entry as KeyEntry, Value, NO_EXPIRE};
+use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, Stream, StreamId, Trim, ENTRIES_READ_UNKNOWN};
 use resp::Writer;
@@ -329,8 +329,8 @@ fn write_entries(out: &mut Writer, es: &[Entry]) {
 }
 
 /// The stream in an entry, or WRONGTYPE.
-fn as_stream(e: &mut KeyEntry) -> Result<&mut Stream, CmdError> {
-    match &mut e.value {
+fn as_stream<'a>(e: EntryMut<'a>) -> Result<&'a mut Stream, CmdError> {
+    match e.value {
         Value::Stream(s) => Ok(s),
         #[allow(unreachable_patterns)]
         _ => Err(CmdError::WrongType),

@@ -20,7 +20,7 @@
 //! cannot be exercised until another type exists.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{Entry, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
+use crate::db::value::{EntryMut, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
 use crate::notify;
 use rustc_apfloat::ieee::X87DoubleExtended;
 use rustc_apfloat::{Float, Round};
@@ -160,16 +160,16 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// The string value of an entry, or WRONGTYPE. (Only strings exist today; the wildcard arm is
 /// for the families that add variants to `Value`.)
-fn as_str(e: &Entry) -> Result<&StrValue, CmdError> {
-    match &e.value {
+fn as_str<'a>(e: EntryMut<'a>) -> Result<&'a StrValue, CmdError> {
+    match e.value {
         Value::Str(s) => Ok(s),
         #[allow(unreachable_patterns)]
         _ => Err(CmdError::WrongType),
     }
 }
 
-fn as_str_mut(e: &mut Entry) -> Result<&mut StrValue, CmdError> {
-    match &mut e.value {
+fn as_str_mut<'a>(e: EntryMut<'a>) -> Result<&'a mut StrValue, CmdError> {
+    match e.value {
         Value::Str(s) => Ok(s),
         #[allow(unreachable_patterns)]
         _ => Err(CmdError::WrongType),
@@ -481,6 +481,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
         Some(e) => {
+            let had = e.has_expire();
             let s = as_str(e)?;
             let at = match o.expire {
                 Some((kind, v)) => Some(expire_at(v, kind, now, "getex")?),
@@ -488,7 +489,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             let mut b = itoa::Buffer::new();
             out.bulk(s.as_bytes(&mut b));
-            (e.has_expire(), at)
+            (had, at)
         }
     };
     match (at, o.expire) {

@@ -42,7 +42,7 @@ use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
 use crate::db::glob;
-use crate::db::value::{Entry, Value, NO_EXPIRE};
+use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, Zset};
 use resp::Writer;
 
@@ -350,15 +350,15 @@ fn limits(ctx: &Ctx) -> Limits {
     Limits { max_entries: c.zset_max_listpack_entries, max_value: c.zset_max_listpack_value }
 }
 
-fn as_zset(e: &Entry) -> Result<&Zset, CmdError> {
-    match &e.value {
+fn as_zset<'a>(e: EntryMut<'a>) -> Result<&'a Zset, CmdError> {
+    match e.value {
         Value::Zset(z) => Ok(z),
         _ => Err(CmdError::WrongType),
     }
 }
 
-fn as_zset_mut(e: &mut Entry) -> Result<&mut Zset, CmdError> {
-    match &mut e.value {
+fn as_zset_mut<'a>(e: EntryMut<'a>) -> Result<&'a mut Zset, CmdError> {
+    match e.value {
         Value::Zset(z) => Ok(z),
         _ => Err(CmdError::WrongType),
     }
@@ -1224,8 +1224,8 @@ fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
 
 /// The (member, score) entries of a ZUNION-family source: a sorted set, or a plain set whose
 /// members all score 1 (as in Redis).
-fn source_entries(e: &Entry) -> Result<Items, CmdError> {
-    match &e.value {
+fn source_entries(e: EntryMut) -> Result<Items, CmdError> {
+    match &*e.value {
         Value::Zset(z) => Ok(owned(z.entries())),
         Value::Set(set) => {
             let mut buf = itoa::Buffer::new();

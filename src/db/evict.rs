@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::small::SmallBytes;
-use super::value::Entry;
+use super::value::{EntryRef, Stored, NO_EXPIRE};
 use super::Keyspace;
 
 /// `maxmemory-policy` values.
@@ -221,7 +221,7 @@ thread_local! {
 }
 
 /// Higher = better eviction candidate.
-fn score(policy: Policy, e: &Entry, now_ms: u64) -> u64 {
+fn score(policy: Policy, e: &EntryRef, now_ms: u64) -> u64 {
     match policy {
         Policy::VolatileTtl => u64::MAX - e.expire_at,
         p if p.is_lfu() => 255 - lfu_decayed(e.lru, now_ms) as u64,
@@ -303,8 +303,8 @@ pub fn perform_with(
 }
 
 /// A random index of an eligible entry of `t` (one with a TTL when `volatile`), if any.
-fn pick(rng: &mut impl Rng, t: &super::table::Table, volatile: bool, volatile_count: usize) -> Option<usize> {
-    if t.is_empty() || (volatile && volatile_count == 0) {
+fn pick(rng: &mut impl Rng, t: &super::table::Table, volatile: bool) -> Option<usize> {
+    if t.is_empty() || (volatile && t.volatile() == 0) {
         return None;
     }
     let start = rng.gen_range(0..t.len());
@@ -312,21 +312,22 @@ fn pick(rng: &mut impl Rng, t: &super::table::Table, volatile: bool, volatile_co
         return Some(start);
     }
     // A few random tries, then a walk from the last try: terminates because the table holds
-    // `volatile_count` > 0 keys with a TTL.
+    // keys with a TTL.
     for _ in 0..8 {
         let i = rng.gen_range(0..t.len());
-        if t.get(i).has_expire() {
+        if t.expire_at(i) != NO_EXPIRE {
             return Some(i);
         }
     }
-    (0..t.len()).map(|k| (start + k) % t.len()).find(|&i| t.get(i).has_expire())
+    (0..t.len()).map(|k| (start + k) % t.len()).find(|&i| t.expire_at(i) != NO_EXPIRE)
 }
 
-/// Removes entry `idx` of `db` in `shard` as an eviction.
-fn remove(shard: &mut super::Shard, db: usize, idx: usize, on_evicted: &mut dyn FnMut(usize, &[u8])) -> Entry {
-    let e = shard.remove_at(db, idx);
-    shard.watchers.touch(db, &e.key);
-    on_evicted(db, &e.key);
+/// Removes entry `idx` of `db` in `shard` as an eviction; returns it for the caller to drop
+/// after unlocking.
+fn remove(shard: &mut super::Shard, db: usize, idx: usize, on_evicted: &mut dyn FnMut(usize, &[u8])) -> Stored {
+    let (e, _) = shard.dbs[db].remove_stored(idx);
+    shard.watchers.touch(db, e.key.as_bytes());
+    on_evicted(db, e.key.as_bytes());
     e
 }
 
@@ -341,7 +342,7 @@ fn evict_random(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
         let mut shard = ks.shards[sid].lock();
         for d in 0..dbs {
             let db = (db0 + d) % dbs;
-            if let Some(idx) = pick(&mut rng, &shard.dbs[db], policy.volatile_only(), shard.volatile[db]) {
+            if let Some(idx) = pick(&mut rng, &shard.dbs[db], policy.volatile_only()) {
                 let e = remove(&mut shard, db, idx, on_evicted);
                 drop(shard);
                 drop(e);
@@ -369,12 +370,12 @@ fn evict_pooled(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
             for db in 0..ks.databases {
                 let t = &shard.dbs[db];
                 for _ in 0..samples {
-                    let Some(idx) = pick(&mut rng, t, volatile, shard.volatile[db]) else { break };
+                    let Some(idx) = pick(&mut rng, t, volatile) else { break };
                     found_any = true;
                     let e = t.get(idx);
                     pool_insert(
                         &mut pool,
-                        Candidate { score: score(policy, e, now), shard: sid, db, key: e.key.clone() },
+                        Candidate { score: score(policy, &e, now), shard: sid, db, key: e.key.into() },
                     );
                 }
             }
@@ -389,8 +390,8 @@ fn evict_pooled(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
             }
             let h = ks.hash(&c.key);
             let mut shard = ks.shards[c.shard].lock();
-            if let Some(idx) = shard.dbs[c.db].find(h as u32, &c.key) {
-                if volatile && !shard.dbs[c.db].get(idx).has_expire() {
+            if let Some(idx) = shard.dbs[c.db].find(h, &c.key) {
+                if volatile && shard.dbs[c.db].expire_at(idx) == NO_EXPIRE {
                     continue;
                 }
                 let e = remove(&mut shard, c.db, idx, on_evicted);
@@ -412,8 +413,7 @@ pub fn table_overhead(ks: &Keyspace) -> Vec<(usize, u64)> {
     for m in ks.shards.iter() {
         let s = m.lock();
         for (db, t) in s.dbs.iter().enumerate() {
-            let (slots, cap) = t.capacity();
-            per_db[db] += (slots * 8 + cap * std::mem::size_of::<Entry>()) as u64;
+            per_db[db] += t.overhead_bytes() as u64;
             keys[db] += t.len();
         }
     }

@@ -14,6 +14,7 @@ pub mod evict;
 pub mod glob;
 pub mod small;
 pub mod table;
+pub mod thin;
 pub mod value;
 pub mod watch;
 
@@ -27,12 +28,21 @@ use smallvec::SmallVec;
 
 use small::SmallBytes;
 use table::Table;
-use value::{Entry, Value, NO_EXPIRE};
+use value::{Entry, EntryMut, Value, NO_EXPIRE};
 use watch::Watchers;
 
 /// Wall-clock time in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The process-wide key hash: the high 32 bits pick the shard, the low bits the table slot.
+/// One random seed per process (not per keyspace) so that a table can rehash its keys on its
+/// own when it resizes.
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    static HASHER: std::sync::LazyLock<ahash::RandomState> = std::sync::LazyLock::new(ahash::RandomState::new);
+    HASHER.hash_one(key)
 }
 
 /// Redis's 24-bit LRU clock in seconds.
@@ -51,8 +61,6 @@ pub struct KeyspaceStats {
 /// One shard: its part of every database.
 pub struct Shard {
     pub dbs: Box<[Table]>,
-    /// Keys with an expiry, per database (for INFO keyspace and to skip idle databases).
-    pub volatile: Box<[usize]>,
     /// Active-expiry position in each database's entry vector.
     expire_cursor: Box<[usize]>,
     /// Running estimate of the remaining TTL (ms) of volatile keys, per database, refreshed by
@@ -70,7 +78,6 @@ impl Shard {
     fn new(databases: usize) -> Shard {
         Shard {
             dbs: (0..databases).map(|_| Table::new()).collect(),
-            volatile: vec![0; databases].into_boxed_slice(),
             expire_cursor: vec![0; databases].into_boxed_slice(),
             avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
@@ -81,18 +88,17 @@ impl Shard {
 
     /// Whether `key` is stored in `db` (expired or not): the test Redis applies when a flush
     /// or swap decides which watchers to dirty.
-    fn holds(&self, db: usize, hash: u32, key: &[u8]) -> bool {
+    fn holds(&self, db: usize, hash: u64, key: &[u8]) -> bool {
         self.dbs[db].find(hash, key).is_some()
     }
 
     /// Empties database `db`, raising the WATCH flag of every client watching a key it held.
     /// Returns the removed entries so the caller decides where to free them.
-    pub fn flush(&mut self, ks: &Keyspace, db: usize) -> Vec<Entry> {
+    pub fn flush(&mut self, ks: &Keyspace, db: usize) -> Vec<value::Stored> {
         if !self.watchers.is_empty() {
             let t = &self.dbs[db];
-            self.watchers.touch_db(db, |k| t.find(ks.hash(k) as u32, k).is_some());
+            self.watchers.touch_db(db, |k| t.find(ks.hash(k), k).is_some());
         }
-        self.volatile[db] = 0;
         self.expire_cursor[db] = 0;
         self.avg_ttl[db] = 0;
         self.dbs[db].take_all()
@@ -107,36 +113,30 @@ impl Shard {
         if !self.watchers.is_empty() {
             let this = &*self;
             let in_either = |k: &[u8]| {
-                let h = ks.hash(k) as u32;
+                let h = ks.hash(k);
                 this.holds(a, h, k) || this.holds(b, h, k)
             };
             this.watchers.touch_db(a, in_either);
             this.watchers.touch_db(b, in_either);
         }
         self.dbs.swap(a, b);
-        self.volatile.swap(a, b);
         self.expire_cursor.swap(a, b);
         self.avg_ttl.swap(a, b);
     }
 
-    /// Removes entry `idx` of database `db`, keeping the volatile count right.
+    /// Removes entry `idx` of database `db`.
     pub fn remove_at(&mut self, db: usize, idx: usize) -> Entry {
-        let e = self.dbs[db].remove_at(idx);
-        if e.has_expire() {
-            self.volatile[db] -= 1;
-        }
-        e
+        self.dbs[db].remove_at(idx)
     }
 
     /// Sets or clears the expiry of entry `idx`.
     pub fn set_expire(&mut self, db: usize, idx: usize, at: u64) {
-        let e = self.dbs[db].get_mut(idx);
-        match (e.has_expire(), at != NO_EXPIRE) {
-            (false, true) => self.volatile[db] += 1,
-            (true, false) => self.volatile[db] -= 1,
-            _ => {}
-        }
-        e.expire_at = at;
+        self.dbs[db].set_expire(idx, at);
+    }
+
+    /// Keys with an expiry in `db`.
+    pub fn volatile(&self, db: usize) -> usize {
+        self.dbs[db].volatile()
     }
 
     /// Walks up to `budget` entries of `db` from the saved cursor, deleting expired ones and
@@ -152,7 +152,7 @@ impl Shard {
         let mut expired = 0;
         let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
         let mut i = self.expire_cursor[db];
-        while checked < budget && self.volatile[db] > 0 {
+        while checked < budget && self.dbs[db].volatile() > 0 {
             let t = &self.dbs[db];
             if i >= t.len() {
                 i = 0;
@@ -164,16 +164,16 @@ impl Shard {
                 }
             }
             checked += 1;
-            if t.get(i).is_expired(now) {
-                let e = self.remove_at(db, i);
-                self.watchers.touch(db, &e.key);
-                on_expired(db, &e.key);
+            let at = t.expire_at(i);
+            if at != NO_EXPIRE && at <= now {
+                let (e, _) = self.dbs[db].remove_stored(i);
+                self.watchers.touch(db, e.key.as_bytes());
+                on_expired(db, e.key.as_bytes());
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
-                let e = t.get(i);
-                if e.has_expire() && ttl_n < 64 {
-                    ttl_sum += e.expire_at - now;
+                if at != NO_EXPIRE && ttl_n < 64 {
+                    ttl_sum += at - now;
                     ttl_n += 1;
                 }
                 i += 1;
@@ -185,7 +185,7 @@ impl Shard {
             let old = self.avg_ttl[db];
             self.avg_ttl[db] = if old == 0 { avg } else { (old / 50) * 49 + avg / 50 };
         }
-        if self.volatile[db] == 0 {
+        if self.dbs[db].volatile() == 0 {
             self.avg_ttl[db] = 0;
         }
         (checked, expired)
@@ -195,7 +195,6 @@ impl Shard {
 /// All databases, sharded.
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
-    hasher: ahash::RandomState,
     databases: usize,
     pub stats: KeyspaceStats,
     /// Blocked clients across shards (`cmd::blocking`).
@@ -215,7 +214,6 @@ impl Keyspace {
         let n = shards.max(1).next_power_of_two();
         Keyspace {
             shards: (0..n).map(|_| Mutex::new(Shard::new(databases))).collect(),
-            hasher: ahash::RandomState::new(),
             databases,
             stats: KeyspaceStats::default(),
             blocked: Default::default(),
@@ -232,7 +230,7 @@ impl Keyspace {
 
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        hash_key(key)
     }
 
     #[inline]
@@ -279,7 +277,7 @@ impl Keyspace {
         for m in self.shards.iter() {
             let mut shard = m.lock();
             for db in 0..self.databases {
-                if shard.volatile[db] == 0 {
+                if shard.volatile(db) == 0 {
                     continue;
                 }
                 let (_, expired) = shard.expire_cycle(db, now, budget, on_expired);
@@ -306,10 +304,10 @@ impl Keyspace {
         for m in self.shards.iter() {
             let s = m.lock();
             keys += s.dbs[db].len();
-            volatile += s.volatile[db];
+            volatile += s.volatile(db);
             if s.avg_ttl[db] > 0 {
-                weighted += s.avg_ttl[db] as u128 * s.volatile[db] as u128;
-                weight += s.volatile[db] as u128;
+                weighted += s.avg_ttl[db] as u128 * s.volatile(db) as u128;
+                weight += s.volatile(db) as u128;
             }
         }
         let avg = weighted.checked_div(weight).unwrap_or(0) as u64;
@@ -383,12 +381,13 @@ impl<'l, 'a> Db<'l, 'a> {
         let db = self.db;
         let now = self.now;
         let shard = self.locks.shard(sid);
-        match shard.dbs[db].find(h as u32, key) {
+        match shard.dbs[db].find(h, key) {
             Some(idx) => {
-                if shard.dbs[db].get(idx).is_expired(now) {
-                    let e = shard.remove_at(db, idx);
-                    shard.watchers.touch(db, &e.key);
-                    if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, &e.key) {
+                let at = shard.dbs[db].expire_at(idx);
+                if at != NO_EXPIRE && at <= now {
+                    let _ = shard.dbs[db].remove_stored(idx);
+                    shard.watchers.touch(db, key);
+                    if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, key) {
                         shard.events.push(ev);
                     }
                     self.ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -402,13 +401,13 @@ impl<'l, 'a> Db<'l, 'a> {
     }
 
     /// The live entry for `key`, with its LRU clock refreshed (a read access).
-    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn get(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
         let (sid, slot) = self.find(key);
         match slot {
             Slot::Found(idx) => {
                 let now = self.now;
-                let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
-                e.lru = evict::accessed(e.lru, now);
+                let mut e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
+                e.set_lru(evict::accessed(e.lru(), now));
                 Some(e)
             }
             Slot::Missing => None,
@@ -417,7 +416,7 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// The live entry for `key` without refreshing its LRU clock (Redis's `LOOKUP_NOTOUCH`:
     /// TYPE, TTL, EXISTS, OBJECT, and writes that keep the access time).
-    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn peek(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
         let (sid, slot) = self.find(key);
         match slot {
             Slot::Found(idx) => Some(self.locks.shard(sid).dbs[self.db].get_mut(idx)),
@@ -426,21 +425,21 @@ impl<'l, 'a> Db<'l, 'a> {
     }
 
     /// `peek`, counting a keyspace hit or miss (read commands that do not touch the LRU clock).
-    pub fn peek_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn peek_counted(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
         self.lookup_counted(key, false)
     }
 
     /// One lookup that counts a hit or a miss (and raises `keymiss`), optionally refreshing the
     /// LRU clock.
-    fn lookup_counted(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
+    fn lookup_counted(&mut self, key: &[u8], touch: bool) -> Option<EntryMut<'_>> {
         let (sid, slot) = self.find(key);
         match slot {
             Slot::Found(idx) => {
                 crate::stats::add(Global::KeyspaceHits, 1);
                 let now = self.now;
-                let e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
+                let mut e = self.locks.shard(sid).dbs[self.db].get_mut(idx);
                 if touch {
-                    e.lru = evict::accessed(e.lru, now);
+                    e.set_lru(evict::accessed(e.lru(), now));
                 }
                 Some(e)
             }
@@ -470,25 +469,19 @@ impl<'l, 'a> Db<'l, 'a> {
 
     /// Stores a whole entry under its own key (RENAME, MOVE, COPY), keeping its expiry and LRU
     /// clock; the entry's hash is recomputed. Replaces and returns any live entry of that key.
-    pub fn put(&mut self, mut entry: Entry) -> Option<Entry> {
+    pub fn put(&mut self, entry: Entry) -> Option<Entry> {
         let h = self.ks.hash(&entry.key);
-        entry.hash = h as u32;
         let old = self.remove_quiet(&entry.key);
         let sid = ((h >> 32) as usize) & (self.ks.shard_count() - 1);
         let db = self.db;
         let shard = self.locks.shard(sid);
-        let at = std::mem::replace(&mut entry.expire_at, NO_EXPIRE);
-        let idx = shard.dbs[db].insert_new(entry);
-        shard.set_expire(db, idx, at);
-        shard.watchers.touch(db, &shard.dbs[db].get(idx).key);
+        let key = entry.key.clone();
+        shard.dbs[db].insert_entry(h, entry);
+        shard.watchers.touch(db, &key);
         if !shard.blocked.is_empty() {
-            let key = shard.dbs[db].get(idx).key.to_vec();
             shard.blocked.signal(&self.ks.blocked, db, &key);
         }
-        if crate::notify::enabled(crate::notify::NEW) {
-            let key = self.locks.shard(sid).dbs[db].get(idx).key.clone();
-            self.raise(crate::notify::NEW, "new", &key);
-        }
+        self.raise(crate::notify::NEW, "new", &key);
         old
     }
 
@@ -513,7 +506,7 @@ impl<'l, 'a> Db<'l, 'a> {
     }
 
     /// Like `get`, but also counts a keyspace hit or miss (read commands on one key).
-    pub fn get_counted(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn get_counted(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
         self.lookup_counted(key, true)
     }
 
@@ -532,25 +525,16 @@ impl<'l, 'a> Db<'l, 'a> {
         let shard = self.locks.shard(sid);
         let old = match slot {
             Slot::Found(idx) => {
-                let e = shard.dbs[db].get_mut(idx);
-                let old_value = std::mem::replace(&mut e.value, value);
+                let mut e = shard.dbs[db].get_mut(idx);
+                let old_value = std::mem::replace(e.value, value);
                 let old_expire = e.expire_at;
                 // An overwrite is an access: LRU clock refreshed, LFU counter kept and bumped.
-                e.lru = evict::accessed(e.lru, now);
+                e.set_lru(evict::accessed(e.lru(), now));
                 shard.set_expire(db, idx, expire_at);
-                Some(Entry {
-                    key: SmallBytes::default(),
-                    value: old_value,
-                    expire_at: old_expire,
-                    hash: h as u32,
-                    lru: 0,
-                })
+                Some(Entry { key: SmallBytes::default(), value: old_value, expire_at: old_expire, lru: 0 })
             }
             Slot::Missing => {
-                let mut e = Entry::new(key.into(), h as u32, value);
-                e.lru = lru;
-                let idx = shard.dbs[db].insert_new(e);
-                shard.set_expire(db, idx, expire_at);
+                shard.dbs[db].insert(h, key, value, lru, expire_at);
                 None
             }
         };
@@ -575,10 +559,10 @@ impl<'l, 'a> Db<'l, 'a> {
             if let Slot::Found(idx) = slot {
                 let (db, now) = (self.db, self.now);
                 let shard = self.locks.shard(sid);
-                let e = shard.dbs[db].get_mut(idx);
-                if let Value::Str(value::StrValue::Emb(old)) = &mut e.value {
+                let mut e = shard.dbs[db].get_mut(idx);
+                if let Value::Str(value::StrValue::Emb(old)) = &mut *e.value {
                     if old.overwrite(bytes) {
-                        e.lru = evict::accessed(e.lru, now);
+                        e.set_lru(evict::accessed(e.lru(), now));
                         shard.set_expire(db, idx, expire_at);
                         shard.blocked.signal(&self.ks.blocked, db, key);
                         shard.watchers.touch(db, key);
@@ -755,14 +739,14 @@ mod tests {
         let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
         db.set(b"dst", Value::from_bytes(b"old"), 9_000);
         let mut e =
-            db.remove(b"nothing").unwrap_or_else(|| Entry::new(b"dst".to_vec().into(), 0, Value::from_bytes(b"new")));
+            db.remove(b"nothing").unwrap_or_else(|| Entry::new(b"dst".to_vec().into(), Value::from_bytes(b"new")));
         e.expire_at = 7_000;
         e.lru = 42;
         let old = db.put(e).expect("replaced");
         assert_eq!(old.value, Value::from_bytes(b"old"));
         let got = db.peek(b"dst").unwrap();
-        assert_eq!((got.expire_at, got.lru), (7_000, 42));
-        assert_eq!(got.value, Value::from_bytes(b"new"));
+        assert_eq!((got.expire_at, got.lru()), (7_000, 42));
+        assert_eq!(*got.value, Value::from_bytes(b"new"));
         drop(locks);
         assert_eq!(ks.db_counts(0), (1, 1));
     }

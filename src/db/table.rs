@@ -1,40 +1,59 @@
 //! The key table of one database in one shard: an open-addressing index over a dense entry
 //! vector (the layout of `indexmap`, with Redis's scan guarantee added).
 //!
-//! - `entries` holds the entries contiguously; removal is `swap_remove`, so uniform random
-//!   sampling (RANDOMKEY, eviction) is one random index.
-//! - `slots` is a power-of-two array of `u64`: the high 32 bits hold the key's hash, the low 32
-//!   bits the entry index + 1 (0 = empty). Lookups compare hashes in the slot array and touch an
-//!   entry only on a hash match. Collisions use linear probing with backward-shift deletion, so an
-//!   entry whose home slot is `h` always lies in the run of occupied slots that starts at `h`.
-//! - That invariant gives `scan` Redis's guarantee: the cursor walks home slots in reverse-binary
-//!   order, and each step returns every entry whose home is that slot, so a full iteration returns
-//!   every key present throughout, even when the table grows or shrinks between steps.
+//! - `entries` holds the entries contiguously (40 bytes each: key + LRU word, value); removal
+//!   is `swap_remove`, so uniform random sampling (RANDOMKEY, eviction) is one random index.
+//! - `expires` runs parallel to `entries` while the table holds at least one key with a TTL, and
+//!   is freed when the last one goes: keys in tables without TTLs pay nothing for expiry.
+//! - `slots` is a power-of-two array of `u32`: the high 26 bits hold the entry index + 1 (0 =
+//!   empty), the low 6 bits the slot's distance from the key's home slot (Robin Hood linear
+//!   probing with backward-shift deletion). The distance gives every slot's home without
+//!   rehashing, and a lookup compares keys only for slots whose home is the key's own. 4 bytes
+//!   per slot, at most 0.75 full: about 7.5 bytes of index per key on average.
+//! - An entry whose home slot is `h` always lies in the run of occupied slots that starts at
+//!   `h`. That gives `scan` Redis's guarantee: the cursor walks home slots in reverse-binary
+//!   order, and each step returns every entry whose home is that slot, so a full iteration
+//!   returns every key present throughout, even when the table grows or shrinks between steps.
+//! - Resizing rehashes every key (hashes are not stored; the process-wide key hash is cheap for
+//!   short keys). A probe distance that would not fit in 6 bits grows the table instead.
+//!
+//! Limit: 2^26 - 2 (67,108,862) entries per table, i.e. per database per shard (with the
+//! minimum of 32 shards, over two billion keys per database).
 
-use super::value::Entry;
+use super::hash_key;
+use super::value::{Entry, EntryMut, EntryRef, Key, Stored, Value, NO_EXPIRE};
 
-const EMPTY: u64 = 0;
+const EMPTY: u32 = 0;
 const MIN_SLOTS: usize = 8;
+const DIST_BITS: u32 = 6;
+const MAX_DIST: u32 = (1 << DIST_BITS) - 1;
+/// Most entries one table can index.
+pub const MAX_ENTRIES: usize = (1 << (32 - DIST_BITS)) - 2;
 
 #[derive(Default)]
 pub struct Table {
-    slots: Box<[u64]>,
-    entries: Vec<Entry>,
+    slots: Box<[u32]>,
+    entries: Vec<Stored>,
+    /// Empty, or one expiry per entry ([`NO_EXPIRE`] for none).
+    expires: Vec<u64>,
+    /// Entries with an expiry.
+    volatile: usize,
 }
 
 #[inline]
-fn slot_hash(slot: u64) -> u32 {
-    (slot >> 32) as u32
+fn slot_dist(s: u32) -> u32 {
+    s & MAX_DIST
 }
 
 #[inline]
-fn slot_index(slot: u64) -> usize {
-    (slot as u32) as usize - 1
+fn slot_index(s: u32) -> usize {
+    (s >> DIST_BITS) as usize - 1
 }
 
 #[inline]
-fn make_slot(hash: u32, index: usize) -> u64 {
-    ((hash as u64) << 32) | (index as u64 + 1)
+fn make_slot(index: usize, dist: u32) -> u32 {
+    debug_assert!(dist <= MAX_DIST && index < MAX_ENTRIES);
+    ((index as u32 + 1) << DIST_BITS) | dist
 }
 
 /// Reverse-binary increment of a scan cursor over a table with `mask + 1` home slots.
@@ -43,6 +62,17 @@ fn next_cursor(cursor: u64, mask: u64) -> u64 {
     v = v.reverse_bits();
     v = v.wrapping_add(1);
     v.reverse_bits()
+}
+
+/// Grows a vector when full: by a quarter while it is small (a reallocation copies it), by a
+/// sixteenth once it is large enough to live in its own mapping (main.rs sets the mmap threshold
+/// to 256 KiB), where glibc's realloc moves pages with mremap instead of copying. A large full
+/// vector so wastes at most 6.25%.
+fn reserve_some<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        let large = v.len() * std::mem::size_of::<T>() >= 256 * 1024;
+        v.reserve_exact((v.len() / if large { 16 } else { 4 }).max(4));
+    }
 }
 
 impl Table {
@@ -58,85 +88,180 @@ impl Table {
         self.entries.is_empty()
     }
 
+    /// Entries with an expiry.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    #[inline]
     fn mask(&self) -> usize {
         self.slots.len().wrapping_sub(1)
     }
 
-    /// Index into `entries` of `key`, if present.
-    pub fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
+    /// Index into `entries` of `key` (whose [`hash_key`] is `hash`), if present.
+    #[inline]
+    pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
         let mask = self.mask();
         let mut pos = hash as usize & mask;
+        let mut dist = 0;
         loop {
             let s = self.slots[pos];
-            if s == EMPTY {
+            // Robin Hood order: the key would have been placed before any slot that is closer
+            // to its own home than we are to ours.
+            if s == EMPTY || slot_dist(s) < dist {
                 return None;
             }
-            if slot_hash(s) == hash {
+            if slot_dist(s) == dist {
                 let idx = slot_index(s);
-                if &*self.entries[idx].key == key {
+                if self.entries[idx].key.as_bytes() == key {
                     return Some(idx);
                 }
             }
             pos = (pos + 1) & mask;
+            dist += 1;
         }
     }
 
-    pub fn get(&self, index: usize) -> &Entry {
-        &self.entries[index]
+    #[inline]
+    pub fn expire_at(&self, index: usize) -> u64 {
+        self.expires.get(index).copied().unwrap_or(NO_EXPIRE)
     }
 
-    pub fn get_mut(&mut self, index: usize) -> &mut Entry {
-        &mut self.entries[index]
+    #[inline]
+    pub fn key_at(&self, index: usize) -> &[u8] {
+        self.entries[index].key.as_bytes()
     }
 
-    /// Bytes of unused entry-vector capacity (reported to `alloc` as not counted for eviction).
+    #[inline]
+    pub fn get(&self, index: usize) -> EntryRef<'_> {
+        let s = &self.entries[index];
+        EntryRef { key: s.key.as_bytes(), value: &s.value, expire_at: self.expire_at(index), lru: s.key.meta() }
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, index: usize) -> EntryMut<'_> {
+        let at = self.expire_at(index);
+        EntryMut::new(&mut self.entries[index], at)
+    }
+
+    /// Sets or clears the expiry of entry `index`, keeping the volatile count.
+    pub fn set_expire(&mut self, index: usize, at: u64) {
+        let old = self.expire_at(index);
+        match (old != NO_EXPIRE, at != NO_EXPIRE) {
+            (false, false) => return,
+            (false, true) => {
+                self.volatile += 1;
+                if self.expires.is_empty() {
+                    let spare = self.spare();
+                    let mut v = Vec::with_capacity(self.entries.capacity());
+                    v.resize(self.entries.len(), NO_EXPIRE);
+                    self.expires = v;
+                    crate::alloc::slack_add(self.spare() - spare);
+                }
+            }
+            (true, false) => self.volatile -= 1,
+            (true, true) => {}
+        }
+        self.expires[index] = at;
+        if self.volatile == 0 {
+            self.drop_expires();
+        }
+    }
+
+    fn drop_expires(&mut self) {
+        let spare = self.spare();
+        self.expires = Vec::new();
+        crate::alloc::slack_add(self.spare() - spare);
+    }
+
+    /// Bytes of unused vector capacity (reported to `alloc` as not counted for eviction).
     fn spare(&self) -> i64 {
-        ((self.entries.capacity() - self.entries.len()) * std::mem::size_of::<Entry>()) as i64
+        ((self.entries.capacity() - self.entries.len()) * std::mem::size_of::<Stored>()
+            + (self.expires.capacity() - self.expires.len()) * std::mem::size_of::<u64>()) as i64
     }
 
-    /// Inserts an entry whose key is known to be absent; returns its index.
-    pub fn insert_new(&mut self, entry: Entry) -> usize {
+    /// Inserts a key known to be absent (`hash` is its [`hash_key`]); returns its index.
+    /// Panics beyond [`MAX_ENTRIES`] (see the module comment).
+    pub fn insert(&mut self, hash: u64, key: &[u8], value: Value, lru: u32, expire_at: u64) -> usize {
+        assert!(self.entries.len() < MAX_ENTRIES, "a keyspace table is limited to {MAX_ENTRIES} keys");
         let spare = self.spare();
         if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
             self.resize((self.slots.len() * 2).max(MIN_SLOTS));
         }
         let idx = self.entries.len();
-        let hash = entry.hash;
-        if self.entries.len() == self.entries.capacity() {
-            // Grow by a quarter rather than doubling: a full entry vector wastes at most 25%
-            // instead of up to 50%, and large vectors are reallocated with mremap (no copy).
-            self.entries.reserve_exact((self.entries.len() / 4).max(4));
+        reserve_some(&mut self.entries);
+        self.entries.push(Stored { key: Key::new(key, lru), value });
+        if !self.expires.is_empty() {
+            if self.expires.capacity() < self.entries.capacity() {
+                self.expires.reserve_exact(self.entries.capacity() - self.expires.len());
+            }
+            self.expires.push(NO_EXPIRE);
         }
-        self.entries.push(entry);
-        self.place(hash, idx);
+        if !self.place(hash as usize, idx) {
+            self.resize(self.slots.len() * 2);
+        }
         crate::alloc::slack_add(self.spare() - spare);
+        self.set_expire(idx, expire_at);
         idx
     }
 
-    fn place(&mut self, hash: u32, idx: usize) {
-        let mask = self.mask();
-        let mut pos = hash as usize & mask;
-        while self.slots[pos] != EMPTY {
-            pos = (pos + 1) & mask;
-        }
-        self.slots[pos] = make_slot(hash, idx);
+    /// Inserts a detached entry whose key is known to be absent; returns its index.
+    pub fn insert_entry(&mut self, hash: u64, e: Entry) -> usize {
+        self.insert(hash, &e.key, e.value, e.lru, e.expire_at)
     }
 
-    fn resize(&mut self, new_len: usize) {
-        self.slots = vec![EMPTY; new_len].into_boxed_slice();
-        for idx in 0..self.entries.len() {
-            let hash = self.entries[idx].hash;
-            self.place(hash, idx);
+    /// Robin Hood insertion of entry `idx` with hash `hash`. False when a probe distance would
+    /// overflow (the table must then grow; entries placed so far stay valid except the one
+    /// carried, which the resize places again from `entries`).
+    fn place(&mut self, hash: usize, idx: usize) -> bool {
+        let mask = self.mask();
+        let mut pos = hash & mask;
+        let mut cur = make_slot(idx, 0);
+        let mut dist = 0;
+        loop {
+            let s = self.slots[pos];
+            if s == EMPTY {
+                self.slots[pos] = cur;
+                return true;
+            }
+            if slot_dist(s) < dist {
+                // Take the slot from the richer entry and carry that one on.
+                self.slots[pos] = cur;
+                cur = s;
+                dist = slot_dist(s);
+            }
+            pos = (pos + 1) & mask;
+            dist += 1;
+            if dist > MAX_DIST {
+                return false;
+            }
+            cur = (cur & !MAX_DIST) | dist;
+        }
+    }
+
+    /// Rebuilds the index with `new_len` slots (doubling again while a probe distance would
+    /// overflow).
+    fn resize(&mut self, mut new_len: usize) {
+        'retry: loop {
+            self.slots = vec![EMPTY; new_len].into_boxed_slice();
+            for idx in 0..self.entries.len() {
+                let h = hash_key(self.entries[idx].key.as_bytes()) as usize;
+                if !self.place(h, idx) {
+                    new_len *= 2;
+                    continue 'retry;
+                }
+            }
+            return;
         }
     }
 
     /// Position in `slots` of the slot that points at entry `idx`.
     fn slot_of(&self, idx: usize) -> usize {
         let mask = self.mask();
-        let mut pos = self.entries[idx].hash as usize & mask;
+        let mut pos = hash_key(self.entries[idx].key.as_bytes()) as usize & mask;
         loop {
             let s = self.slots[pos];
             debug_assert!(s != EMPTY, "entry {idx} must be indexed");
@@ -149,56 +274,76 @@ impl Table {
 
     /// Removes entry `idx` and returns it. The last entry moves into `idx`.
     pub fn remove_at(&mut self, idx: usize) -> Entry {
+        let stored = self.remove_stored(idx);
+        let expire_at = stored.1;
+        let Stored { key, value } = stored.0;
+        Entry { key: key.as_bytes().into(), value, expire_at, lru: key.meta() }
+    }
+
+    /// `remove_at` without converting the key (the caller only drops the entry).
+    pub fn remove_stored(&mut self, idx: usize) -> (Stored, u64) {
         let spare = self.spare();
         let mask = self.mask();
-        // Backward-shift deletion keeps every run contiguous from its home slot.
+        // Backward-shift deletion: pull the following slots of the run one step back until an
+        // empty slot or one already at its home.
         let mut hole = self.slot_of(idx);
-        let mut pos = (hole + 1) & mask;
         loop {
-            let s = self.slots[pos];
-            if s == EMPTY {
+            let next = (hole + 1) & mask;
+            let s = self.slots[next];
+            if s == EMPTY || slot_dist(s) == 0 {
                 break;
             }
-            let home = slot_hash(s) as usize & mask;
-            // Move `s` into the hole unless its home lies cyclically in (hole, pos].
-            let dist_home = pos.wrapping_sub(home) & mask;
-            let dist_hole = pos.wrapping_sub(hole) & mask;
-            if dist_home >= dist_hole {
-                self.slots[hole] = s;
-                hole = pos;
-            }
-            pos = (pos + 1) & mask;
+            self.slots[hole] = s - 1;
+            hole = next;
         }
         self.slots[hole] = EMPTY;
         let last = self.entries.len() - 1;
         if idx != last {
             let moved = self.slot_of(last);
-            self.slots[moved] = make_slot(self.entries[last].hash, idx);
+            self.slots[moved] = make_slot(idx, slot_dist(self.slots[moved]));
         }
-        let entry = self.entries.swap_remove(idx);
+        let expire_at = if self.expires.is_empty() { NO_EXPIRE } else { self.expires.swap_remove(idx) };
+        let stored = self.entries.swap_remove(idx);
+        if expire_at != NO_EXPIRE {
+            self.volatile -= 1;
+            if self.volatile == 0 {
+                self.drop_expires();
+            }
+        }
         if self.slots.len() > MIN_SLOTS && self.entries.len() * 8 < self.slots.len() {
             self.resize((self.slots.len() / 2).max(MIN_SLOTS));
             self.entries.shrink_to(self.entries.len() * 2);
+            self.expires.shrink_to(self.entries.capacity());
         }
         crate::alloc::slack_add(self.spare() - spare);
-        entry
+        (stored, expire_at)
     }
 
-    /// Removes every entry, returning the old entries (so the caller can drop them elsewhere).
-    pub fn take_all(&mut self) -> Vec<Entry> {
+    /// Removes every entry, returning them (so the caller can drop them elsewhere).
+    pub fn take_all(&mut self) -> Vec<Stored> {
         crate::alloc::slack_add(-self.spare());
         self.slots = Box::default();
+        self.expires = Vec::new();
+        self.volatile = 0;
         std::mem::take(&mut self.entries)
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, Entry> {
-        self.entries.iter()
+    /// Every entry, in storage order.
+    pub fn iter(&self) -> impl Iterator<Item = EntryRef<'_>> + '_ {
+        (0..self.entries.len()).map(move |i| self.get(i))
     }
 
     /// Allocated capacity: (index slots, entry vector capacity). Lets tests check that memory
     /// is returned when the table empties.
     pub fn capacity(&self) -> (usize, usize) {
         (self.slots.len(), self.entries.capacity())
+    }
+
+    /// Heap bytes of the table's own arrays (slots, entries, expiries), capacity included.
+    pub fn overhead_bytes(&self) -> usize {
+        self.slots.len() * 4
+            + self.entries.capacity() * std::mem::size_of::<Stored>()
+            + self.expires.capacity() * std::mem::size_of::<u64>()
     }
 
     /// Number of home slots (the scan cursor's modulus).
@@ -215,16 +360,20 @@ impl Table {
         let mask = self.mask();
         let home = cursor as usize & mask;
         let mut pos = home;
+        let mut dist = 0;
         loop {
             let s = self.slots[pos];
-            if s == EMPTY {
+            // Entries of this home sit at distance `dist` here; a smaller distance means the
+            // run of this home is over.
+            if s == EMPTY || slot_dist(s) < dist {
                 break;
             }
-            if slot_hash(s) as usize & mask == home {
+            if slot_dist(s) == dist {
                 f(slot_index(s));
             }
             pos = (pos + 1) & mask;
-            if pos == home {
+            dist += 1;
+            if dist > MAX_DIST {
                 break;
             }
         }
@@ -235,80 +384,93 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::value::{Entry, Value};
+    use crate::db::value::Value;
     use std::collections::{HashMap, HashSet};
 
-    fn entry(key: &[u8], hash: u32) -> Entry {
-        Entry::new(key.into(), hash, Value::from_bytes(b"v"))
-    }
-
-    /// A deliberately weak hash so that collisions and long runs are exercised.
-    fn weak_hash(k: &[u8]) -> u32 {
-        k.iter().fold(0u32, |h, &b| h.wrapping_mul(3).wrapping_add(b as u32)) & 0xff
+    fn insert(t: &mut Table, key: &[u8]) -> usize {
+        t.insert(hash_key(key), key, Value::from_bytes(b"v"), 0, NO_EXPIRE)
     }
 
     #[test]
     fn matches_a_reference_model() {
         let mut t = Table::new();
-        let mut model: HashMap<Vec<u8>, ()> = HashMap::new();
+        let mut model: HashMap<Vec<u8>, u64> = HashMap::new();
         let mut rng = 0x2545F4914F6CDD1Du64;
-        for _ in 0..20000 {
+        for step in 0..40000u64 {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let key = format!("k{}", rng % 500).into_bytes();
-            let h = weak_hash(&key);
-            match (rng >> 20) % 3 {
+            let key = format!("k{}", rng % 2000).into_bytes();
+            let h = hash_key(&key);
+            match (rng >> 20) % 4 {
                 0 | 1 => {
-                    if t.find(h, &key).is_none() {
-                        t.insert_new(entry(&key, h));
+                    let at = if step % 3 == 0 { step + 1 } else { NO_EXPIRE };
+                    match t.find(h, &key) {
+                        None => {
+                            t.insert(h, &key, Value::from_bytes(b"v"), 0, at);
+                        }
+                        Some(i) => t.set_expire(i, at),
                     }
-                    model.insert(key, ());
+                    model.insert(key, at);
                 }
                 _ => {
                     if let Some(i) = t.find(h, &key) {
                         let e = t.remove_at(i);
                         assert_eq!(&*e.key, &key[..]);
+                        assert_eq!(e.expire_at, model[&key]);
                     }
                     model.remove(&key);
                 }
             }
             assert_eq!(t.len(), model.len());
+            assert_eq!(t.volatile(), model.values().filter(|&&a| a != NO_EXPIRE).count());
         }
-        for k in model.keys() {
-            assert!(t.find(weak_hash(k), k).is_some());
+        for (k, at) in &model {
+            let i = t.find(hash_key(k), k).expect("present");
+            assert_eq!(t.expire_at(i), *at);
         }
         for e in t.iter() {
-            assert!(model.contains_key(&*e.key));
+            assert!(model.contains_key(e.key));
         }
+        assert!(t.find(hash_key(b"absent"), b"absent").is_none());
+    }
+
+    #[test]
+    fn expiry_vector_exists_only_while_needed() {
+        let mut t = Table::new();
+        for i in 0..100 {
+            insert(&mut t, format!("k{i}").as_bytes());
+        }
+        assert_eq!(t.expires.capacity(), 0);
+        t.set_expire(5, 42);
+        assert_eq!((t.volatile(), t.expire_at(5), t.expire_at(6)), (1, 42, NO_EXPIRE));
+        insert(&mut t, b"new");
+        assert_eq!(t.expires.len(), t.entries.len());
+        t.set_expire(5, NO_EXPIRE);
+        assert_eq!((t.volatile(), t.expires.capacity()), (0, 0));
     }
 
     #[test]
     fn scan_returns_every_stable_key_while_resizing() {
         let mut t = Table::new();
         for i in 0..1000 {
-            let k = format!("stable{i}").into_bytes();
-            t.insert_new(entry(&k, weak_hash(&k).wrapping_mul(2654435761)));
+            insert(&mut t, format!("stable{i}").as_bytes());
         }
         let mut seen = HashSet::new();
         let mut cursor = 0;
         let mut step = 0;
         loop {
             cursor = t.scan_step(cursor, |i| {
-                seen.insert(t.get(i).key.to_vec());
+                seen.insert(t.key_at(i).to_vec());
             });
             // Grow, then shrink, the table while the iteration is in flight.
             step += 1;
             if step < 200 {
-                let k = format!("extra{step}").into_bytes();
-                let h = weak_hash(&k).wrapping_mul(2654435761) ^ (step as u32);
                 for j in 0..40 {
-                    let kk = [&k[..], format!("-{j}").as_bytes()].concat();
-                    t.insert_new(entry(&kk, h.wrapping_add(j * 7919)));
+                    insert(&mut t, format!("extra{step}-{j}").as_bytes());
                 }
             } else {
-                let extra: Vec<usize> =
-                    (0..t.len()).filter(|&i| t.get(i).key.starts_with(b"extra")).take(100).collect();
+                let extra: Vec<usize> = (0..t.len()).filter(|&i| t.key_at(i).starts_with(b"extra")).take(100).collect();
                 for i in extra.into_iter().rev() {
                     t.remove_at(i);
                 }
@@ -320,5 +482,18 @@ mod tests {
         for i in 0..1000 {
             assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
         }
+    }
+
+    #[test]
+    fn every_entry_is_visited_by_exactly_one_home() {
+        let mut t = Table::new();
+        for i in 0..5000 {
+            insert(&mut t, format!("x{i}").as_bytes());
+        }
+        let mut count = vec![0; t.len()];
+        for home in 0..t.slot_count() as u64 {
+            t.scan_step(home, |i| count[i] += 1);
+        }
+        assert!(count.iter().all(|&c| c == 1));
     }
 }

@@ -473,7 +473,7 @@ pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
                 if e.is_expired(now) {
                     continue;
                 }
-                rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts);
+                rdb::put_entry(&mut part, e.key, e.value, e.expire_at, opts);
                 keys += 1;
                 volatile += (e.expire_at != 0) as usize;
             }

@@ -40,7 +40,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::db::value::Entry;
 use crate::db::{lru_clock, now_ms};
 use crate::log;
 use crate::server::Server;
@@ -189,7 +188,7 @@ fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bo
                     if e.is_expired(now) {
                         continue;
                     }
-                    rdb::put_entry(&mut buf, &e.key, &e.value, e.expire_at, opts);
+                    rdb::put_entry(&mut buf, e.key, e.value, e.expire_at, opts);
                     saved += 1;
                 }
             }
@@ -389,13 +388,11 @@ pub(crate) fn insert(server: &Server, k: rdb::Loaded, now: u64) -> Result<(), ()
     let sid = ks.shard_of(&k.key);
     let mut locks = ks.lock_shards(&[sid]);
     let shard = locks.shard(sid);
-    if shard.dbs[k.db].find(h as u32, &k.key).is_some() {
+    if shard.dbs[k.db].find(h, &k.key).is_some() {
         return Err(());
     }
-    let mut e = Entry::new(k.key.as_slice().into(), h as u32, k.value);
     // An IDLE record sets the access clock back by that many seconds.
-    e.lru = lru_clock(now.saturating_sub(k.idle.unwrap_or(0).saturating_mul(1000)));
-    let idx = shard.dbs[k.db].insert_new(e);
-    shard.set_expire(k.db, idx, k.expire_at);
+    let lru = lru_clock(now.saturating_sub(k.idle.unwrap_or(0).saturating_mul(1000)));
+    shard.dbs[k.db].insert(h, &k.key, k.value, lru, k.expire_at);
     Ok(())
 }
