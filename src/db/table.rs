@@ -5,15 +5,21 @@
 //!   is `swap_remove`, so uniform random sampling (RANDOMKEY, eviction) is one random index.
 //! - `expires` runs parallel to `entries` while the table holds at least one key with a TTL, and
 //!   is freed when the last one goes: keys in tables without TTLs pay nothing for expiry.
-//! - `slots` is a power-of-two array of `u32`: the high 26 bits hold the entry index + 1 (0 =
-//!   empty), the low 6 bits the slot's distance from the key's home slot (Robin Hood linear
-//!   probing with backward-shift deletion). The distance gives every slot's home without
-//!   rehashing, and a lookup compares keys only for slots whose home is the key's own. 4 bytes
-//!   per slot, at most 0.75 full: about 7.5 bytes of index per key on average.
-//! - An entry whose home slot is `h` always lies in the run of occupied slots that starts at
-//!   `h`. That gives `scan` Redis's guarantee: the cursor walks home slots in reverse-binary
-//!   order, and each step returns every entry whose home is that slot, so a full iteration
-//!   returns every key present throughout, even when the table grows or shrinks between steps.
+//! - `slots` is an array of `u32`: the high 26 bits hold the entry index + 1 (0 = empty), the
+//!   low 6 bits the slot's distance from the key's home slot (Robin Hood linear probing with
+//!   backward-shift deletion). The distance gives every slot's home without rehashing, and a
+//!   lookup compares keys only for slots whose home is the key's own.
+//! - There are `homes` home slots, any number (not a power of two): a key's home is its 32-bit
+//!   hash scaled to `homes` (`hash * homes >> 32`), so homes are in hash order. Probing never
+//!   wraps: 63 spare slots follow the last home (a distance never exceeds 63). The table keeps
+//!   between 0.6 and 0.85 keys per home, so the index costs about 5.5 bytes per key (4-byte
+//!   slots) instead of the 8-11 of a power-of-two table at 0.375-0.75.
+//! - SCAN: homes are in hash order and Robin Hood keeps each home's entries together, so a
+//!   cursor is a position in the 32-bit hash space. A step returns the keys of the home that
+//!   contains the cursor, from the cursor on, and moves the cursor to the next home's first hash.
+//!   The steps sweep the hash space upwards whatever the table's size at each step, so a full
+//!   iteration returns every key present throughout exactly once, even when the table grows or
+//!   shrinks between steps (Redis's guarantee, without its duplicates).
 //! - Resizing rehashes every key (hashes are not stored; the process-wide key hash is cheap for
 //!   short keys). A probe distance that would not fit in 6 bits grows the table instead.
 //!
@@ -24,7 +30,7 @@ use super::hash_key;
 use super::value::{Entry, EntryMut, EntryRef, Key, Stored, Value, NO_EXPIRE};
 
 const EMPTY: u32 = 0;
-const MIN_SLOTS: usize = 8;
+const MIN_HOMES: usize = 8;
 const DIST_BITS: u32 = 6;
 const MAX_DIST: u32 = (1 << DIST_BITS) - 1;
 /// Most entries one table can index.
@@ -32,7 +38,9 @@ pub const MAX_ENTRIES: usize = (1 << (32 - DIST_BITS)) - 2;
 
 #[derive(Default)]
 pub struct Table {
+    /// `homes + MAX_DIST` slots (empty when the table is).
     slots: Box<[u32]>,
+    homes: usize,
     entries: Vec<Stored>,
     /// Empty, or one expiry per entry ([`NO_EXPIRE`] for none).
     expires: Vec<u64>,
@@ -56,12 +64,20 @@ fn make_slot(index: usize, dist: u32) -> u32 {
     ((index as u32 + 1) << DIST_BITS) | dist
 }
 
-/// Reverse-binary increment of a scan cursor over a table with `mask + 1` home slots.
-fn next_cursor(cursor: u64, mask: u64) -> u64 {
-    let mut v = cursor | !mask;
-    v = v.reverse_bits();
-    v = v.wrapping_add(1);
-    v.reverse_bits()
+/// The home slot of a hash among `homes` (multiply-shift: monotonic in the hash).
+#[inline]
+fn home_of(hash: u64, homes: usize) -> usize {
+    (((hash as u32) as u64 * homes as u64) >> 32) as usize
+}
+
+/// The first 32-bit hash whose home is `home` (`home_of(first_hash(h, n), n) == h`).
+fn first_hash(home: usize, homes: usize) -> u64 {
+    ((home as u64) << 32).div_ceil(homes as u64)
+}
+
+/// Homes for `len` keys right after a resize: 0.6 keys per home.
+fn homes_for(len: usize) -> usize {
+    (len * 5 / 3).max(MIN_HOMES)
 }
 
 /// Grows a vector when full: by a quarter while it is small (a reallocation copies it), by a
@@ -93,19 +109,13 @@ impl Table {
         self.volatile
     }
 
-    #[inline]
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
     /// Index into `entries` of `key` (whose [`hash_key`] is `hash`), if present.
     #[inline]
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let mask = self.mask();
-        let mut pos = hash as usize & mask;
+        let mut pos = home_of(hash, self.homes);
         let mut dist = 0;
         loop {
             let s = self.slots[pos];
@@ -120,7 +130,7 @@ impl Table {
                     return Some(idx);
                 }
             }
-            pos = (pos + 1) & mask;
+            pos += 1;
             dist += 1;
         }
     }
@@ -188,8 +198,8 @@ impl Table {
     pub fn insert(&mut self, hash: u64, key: &[u8], value: Value, lru: u32, expire_at: u64) -> usize {
         assert!(self.entries.len() < MAX_ENTRIES, "a keyspace table is limited to {MAX_ENTRIES} keys");
         let spare = self.spare();
-        if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
-            self.resize((self.slots.len() * 2).max(MIN_SLOTS));
+        if (self.entries.len() + 1) * 20 > self.homes * 17 {
+            self.resize(homes_for(self.entries.len() + 1));
         }
         let idx = self.entries.len();
         reserve_some(&mut self.entries);
@@ -200,8 +210,8 @@ impl Table {
             }
             self.expires.push(NO_EXPIRE);
         }
-        if !self.place(hash as usize, idx) {
-            self.resize(self.slots.len() * 2);
+        if !self.place(hash, idx) {
+            self.resize(self.homes * 3 / 2);
         }
         crate::alloc::slack_add(self.spare() - spare);
         self.set_expire(idx, expire_at);
@@ -216,9 +226,8 @@ impl Table {
     /// Robin Hood insertion of entry `idx` with hash `hash`. False when a probe distance would
     /// overflow (the table must then grow; entries placed so far stay valid except the one
     /// carried, which the resize places again from `entries`).
-    fn place(&mut self, hash: usize, idx: usize) -> bool {
-        let mask = self.mask();
-        let mut pos = hash & mask;
+    fn place(&mut self, hash: u64, idx: usize) -> bool {
+        let mut pos = home_of(hash, self.homes);
         let mut cur = make_slot(idx, 0);
         let mut dist = 0;
         loop {
@@ -233,7 +242,7 @@ impl Table {
                 cur = s;
                 dist = slot_dist(s);
             }
-            pos = (pos + 1) & mask;
+            pos += 1;
             dist += 1;
             if dist > MAX_DIST {
                 return false;
@@ -242,15 +251,16 @@ impl Table {
         }
     }
 
-    /// Rebuilds the index with `new_len` slots (doubling again while a probe distance would
-    /// overflow).
-    fn resize(&mut self, mut new_len: usize) {
+    /// Rebuilds the index with `homes` home slots (growing by half again while a probe
+    /// distance would overflow).
+    fn resize(&mut self, mut homes: usize) {
         'retry: loop {
-            self.slots = vec![EMPTY; new_len].into_boxed_slice();
+            self.homes = homes;
+            self.slots = vec![EMPTY; homes + MAX_DIST as usize].into_boxed_slice();
             for idx in 0..self.entries.len() {
-                let h = hash_key(self.entries[idx].key.as_bytes()) as usize;
+                let h = hash_key(self.entries[idx].key.as_bytes());
                 if !self.place(h, idx) {
-                    new_len *= 2;
+                    homes = homes * 3 / 2;
                     continue 'retry;
                 }
             }
@@ -260,15 +270,14 @@ impl Table {
 
     /// Position in `slots` of the slot that points at entry `idx`.
     fn slot_of(&self, idx: usize) -> usize {
-        let mask = self.mask();
-        let mut pos = hash_key(self.entries[idx].key.as_bytes()) as usize & mask;
+        let mut pos = home_of(hash_key(self.entries[idx].key.as_bytes()), self.homes);
         loop {
             let s = self.slots[pos];
             debug_assert!(s != EMPTY, "entry {idx} must be indexed");
             if slot_index(s) == idx {
                 return pos;
             }
-            pos = (pos + 1) & mask;
+            pos += 1;
         }
     }
 
@@ -283,13 +292,12 @@ impl Table {
     /// `remove_at` without converting the key (the caller only drops the entry).
     pub fn remove_stored(&mut self, idx: usize) -> (Stored, u64) {
         let spare = self.spare();
-        let mask = self.mask();
         // Backward-shift deletion: pull the following slots of the run one step back until an
         // empty slot or one already at its home.
         let mut hole = self.slot_of(idx);
         loop {
-            let next = (hole + 1) & mask;
-            let s = self.slots[next];
+            let next = hole + 1;
+            let s = self.slots.get(next).copied().unwrap_or(EMPTY);
             if s == EMPTY || slot_dist(s) == 0 {
                 break;
             }
@@ -310,8 +318,8 @@ impl Table {
                 self.drop_expires();
             }
         }
-        if self.slots.len() > MIN_SLOTS && self.entries.len() * 8 < self.slots.len() {
-            self.resize((self.slots.len() / 2).max(MIN_SLOTS));
+        if self.homes > MIN_HOMES && self.entries.len() * 8 < self.homes {
+            self.resize(homes_for(self.entries.len()));
             self.entries.shrink_to(self.entries.len() * 2);
             self.expires.shrink_to(self.entries.capacity());
         }
@@ -323,6 +331,7 @@ impl Table {
     pub fn take_all(&mut self) -> Vec<Stored> {
         crate::alloc::slack_add(-self.spare());
         self.slots = Box::default();
+        self.homes = 0;
         self.expires = Vec::new();
         self.volatile = 0;
         std::mem::take(&mut self.entries)
@@ -333,10 +342,10 @@ impl Table {
         (0..self.entries.len()).map(move |i| self.get(i))
     }
 
-    /// Allocated capacity: (index slots, entry vector capacity). Lets tests check that memory
+    /// Allocated capacity: (home slots, entry vector capacity). Lets tests check that memory
     /// is returned when the table empties.
     pub fn capacity(&self) -> (usize, usize) {
-        (self.slots.len(), self.entries.capacity())
+        (self.homes, self.entries.capacity())
     }
 
     /// Heap bytes of the table's own arrays (slots, entries, expiries), capacity included.
@@ -346,38 +355,41 @@ impl Table {
             + self.expires.capacity() * std::mem::size_of::<u64>()
     }
 
-    /// Number of home slots (the scan cursor's modulus).
+    /// Number of home slots.
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.homes
     }
 
-    /// One scan step: calls `f` with the index of every entry whose home slot is `cursor` (taken
-    /// modulo the current size) and returns the next cursor (0 when the iteration is complete).
+    /// One scan step: calls `f` with the index of every entry whose home contains the hash
+    /// position `cursor` (a 32-bit hash value) and whose hash is not below it, and returns the
+    /// next position (0 when the iteration is complete). See the module comment.
     pub fn scan_step(&self, cursor: u64, mut f: impl FnMut(usize)) -> u64 {
-        if self.slots.is_empty() {
+        if self.slots.is_empty() || cursor > u32::MAX as u64 {
             return 0;
         }
-        let mask = self.mask();
-        let home = cursor as usize & mask;
+        let home = home_of(cursor, self.homes);
         let mut pos = home;
         let mut dist = 0;
-        loop {
-            let s = self.slots[pos];
-            // Entries of this home sit at distance `dist` here; a smaller distance means the
-            // run of this home is over.
+        while let Some(&s) = self.slots.get(pos) {
+            // This home's entries sit at distance `dist` here; a smaller distance means the run
+            // of this home is over.
             if s == EMPTY || slot_dist(s) < dist {
                 break;
             }
             if slot_dist(s) == dist {
-                f(slot_index(s));
+                let idx = slot_index(s);
+                if cursor == 0 || hash_key(self.entries[idx].key.as_bytes()) as u32 as u64 >= cursor {
+                    f(idx);
+                }
             }
-            pos = (pos + 1) & mask;
+            pos += 1;
             dist += 1;
-            if dist > MAX_DIST {
-                break;
-            }
         }
-        next_cursor(cursor, mask as u64)
+        if home + 1 >= self.homes {
+            0
+        } else {
+            first_hash(home + 1, self.homes)
+        }
     }
 }
 
@@ -491,9 +503,20 @@ mod tests {
             insert(&mut t, format!("x{i}").as_bytes());
         }
         let mut count = vec![0; t.len()];
-        for home in 0..t.slot_count() as u64 {
-            t.scan_step(home, |i| count[i] += 1);
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = t.scan_step(cursor, |i| count[i] += 1);
+            steps += 1;
+            if cursor == 0 {
+                break;
+            }
         }
+        assert_eq!(steps, t.slot_count());
         assert!(count.iter().all(|&c| c == 1));
+        // Homes are in hash order and the first hash of each home maps back to it.
+        for h in [0, 1, 7, t.slot_count() - 1] {
+            assert_eq!(home_of(first_hash(h, t.slot_count()), t.slot_count()), h);
+        }
     }
 }
