@@ -148,10 +148,18 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     if super::memory::before_command(server, client, out, spec) {
         return;
     }
-    if (spec.has(flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(server) {
-        // The last BGSAVE failed and stop-writes-on-bgsave-error is on (Redis refuses PING too).
+    // The last BGSAVE failed and stop-writes-on-bgsave-error is on, or the AOF cannot be
+    // written: writes are refused (Redis refuses PING too).
+    let refusal = if !(spec.has(flags::WRITE) || spec.name == "ping") {
+        None
+    } else if crate::persist::writes_refused(server) {
+        Some(crate::persist::MISCONF.to_string())
+    } else {
+        crate::persist::aof::write_refusal()
+    };
+    if let Some(msg) = refusal {
         meta.record_rejected();
-        out.error(crate::persist::MISCONF);
+        out.error(&msg);
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
         }

@@ -24,6 +24,20 @@
 //! With `everysec` a background task fsyncs once a second ([`fsync_task`]); with `no` the OS
 //! decides.
 //!
+//! ## Damage and write failures
+//! - Loading: a file that ends inside a command, or inside a `MULTI` without its `EXEC`, is a
+//!   truncation: with `aof-load-truncated yes` and in the last file it is cut at the last
+//!   complete command (before the `MULTI`) with a warning; otherwise, as any malformed byte,
+//!   start-up stops with the file, the offset and a hint to run `redstart check-aof --fix
+//!   <manifest>` ([`super::check_aof`], the `redis-check-aof` counterpart).
+//! - A failed write (full disk, `RLIMIT_FSIZE`: redstart ignores SIGXFSZ) never leaves part of
+//!   a command in the file: a short write is cut off again. With `appendfsync always` the
+//!   server then exits, as Redis does (the reply of a write that is not on disk is never sent).
+//!   Otherwise the command stays pending and is retried once a second; meanwhile
+//!   `aof_last_write_status` is `err` and write commands and PING get
+//!   `-MISCONF Errors writing to the AOF file: <reason>` (reads work), until a retry succeeds.
+//!   A failed background fsync does the same until an fsync succeeds.
+//!
 //! ## Not yet deterministic (differs from Redis, which rewrites these)
 //! These are logged as received, so a replay can reach a different state than the one clients
 //! saw: `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
@@ -53,7 +67,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,8 +91,15 @@ static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 static SYNC_HANDLE: Mutex<Option<Arc<File>>> = Mutex::new(None);
 /// Something was written since the last background fsync.
 static UNSYNCED: AtomicBool = AtomicBool::new(false);
-/// The last write or fsync failed (INFO `aof_last_write_status`).
+/// The last write failed (INFO `aof_last_write_status`; writes get `-MISCONF`), with its errno.
 static WRITE_ERR: AtomicBool = AtomicBool::new(false);
+static WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// The last background fsync failed (cleared by the next one that succeeds), with its errno.
+static FSYNC_ERR: AtomicBool = AtomicBool::new(false);
+static FSYNC_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// Logged commands whose write failed (`everysec`/`no`): written before anything else by the
+/// next write, or by the retry once a second ([`retry_pending`]). Locked inside [`WRITER`].
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// INFO's `aof_base_size` and `aof_current_size` (base plus incremental files, in bytes; as
 /// Redis, 0 for a base created empty at start-up).
 static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
@@ -112,9 +133,139 @@ pub fn info_fields(o: &mut String) {
     ));
 }
 
-/// INFO's `aof_last_write_status`.
+/// INFO's `aof_last_write_status` (a failed write or background fsync, as Redis).
 pub fn last_write_ok() -> bool {
-    !WRITE_ERR.load(Ordering::Relaxed)
+    !WRITE_ERR.load(Ordering::Relaxed) && !FSYNC_ERR.load(Ordering::Relaxed)
+}
+
+/// The `-MISCONF` error write commands (and PING) get while the AOF cannot be written, as
+/// Redis: `None` when writing works.
+pub fn write_refusal() -> Option<String> {
+    if !enabled() {
+        return None;
+    }
+    let errno = if WRITE_ERR.load(Ordering::Relaxed) {
+        WRITE_ERRNO.load(Ordering::Relaxed)
+    } else if FSYNC_ERR.load(Ordering::Relaxed) {
+        FSYNC_ERRNO.load(Ordering::Relaxed)
+    } else {
+        return None;
+    };
+    Some(format!("MISCONF Errors writing to the AOF file: {}", strerror(errno)))
+}
+
+/// The C library's text for `errno` (without Rust's ` (os error N)` suffix).
+fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Writes all of `data` at the end of `file`. On failure, a partial write is cut off again so
+/// that the file still ends at a command boundary; `Err` holds the error (`ENOSPC` for a short
+/// write, as Redis reports it) and how many bytes of `data` stayed in the file anyway (when
+/// cutting failed).
+fn write_whole(mut file: &File, data: &[u8]) -> Result<(), (std::io::Error, usize)> {
+    let mut done = 0;
+    while done < data.len() {
+        match file.write(&data[done..]) {
+            Ok(0) => return Err((std::io::Error::from_raw_os_error(libc::ENOSPC), undo(file, done))),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let e = if done > 0 { std::io::Error::from_raw_os_error(libc::ENOSPC) } else { e };
+                return Err((e, undo(file, done)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the last `written` bytes of a partial write; returns how many remain in the file.
+fn undo(file: &File, written: usize) -> usize {
+    if written == 0 {
+        return 0;
+    }
+    let cut = file.metadata().and_then(|m| file.set_len(m.len().saturating_sub(written as u64)));
+    match cut {
+        Ok(()) => 0,
+        Err(e) => {
+            log::warning(&format!("Could not remove a short write from the AOF file: {e}"));
+            written
+        }
+    }
+}
+
+/// Appends `buf` (after any [`PENDING`] data) to the open incremental file; with `always` also
+/// fsyncs. A failure with `always` stops the server, as Redis does (the reply must not be sent
+/// for a write that is not on disk); otherwise the data is kept for a retry and writes are
+/// refused with `-MISCONF` until a retry succeeds.
+fn append(w: &mut Writer, buf: &[u8], always: bool) {
+    let mut pending = PENDING.lock();
+    let data: &[u8] = if pending.is_empty() {
+        buf
+    } else {
+        pending.extend_from_slice(buf);
+        &pending
+    };
+    let mut res = write_whole(&w.file, data);
+    if res.is_ok() {
+        CURRENT_SIZE.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if always {
+            if let Err(e) = w.file.sync_data() {
+                log::warning(&format!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."));
+                std::process::exit(1);
+            }
+        } else {
+            UNSYNCED.store(true, Ordering::Relaxed);
+        }
+    }
+    match res.as_mut() {
+        Ok(()) => {
+            pending.clear();
+            if WRITE_ERR.swap(false, Ordering::Relaxed) {
+                log::warning("AOF write error looks solved, redstart can write again.");
+            }
+        }
+        Err((e, kept)) => {
+            if always {
+                log::warning(&format!("Error writing to the AOF file: {e}"));
+                log::warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                std::process::exit(1);
+            }
+            let kept = *kept;
+            CURRENT_SIZE.fetch_add(kept as u64, Ordering::Relaxed);
+            if pending.is_empty() {
+                pending.extend_from_slice(&buf[kept..]);
+            } else {
+                pending.drain(..kept);
+            }
+            WRITE_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+            if !WRITE_ERR.swap(true, Ordering::Relaxed) {
+                log::warning(&format!("Error writing to the AOF file: {e}"));
+            }
+        }
+    }
+}
+
+/// Retries writing [`PENDING`] data (once a second while a write error lasts).
+pub fn retry_pending(always: bool) {
+    if PENDING.lock().is_empty() {
+        return;
+    }
+    let mut guard = WRITER.lock();
+    if let Some(w) = guard.as_mut() {
+        append(w, &[], always);
+    }
+}
+
+/// Called when a rewrite switched to a new incremental file: the new base holds everything
+/// that was pending, and its successful write shows the disk works again.
+fn writer_switched() {
+    PENDING.lock().clear();
+    WRITE_ERR.store(false, Ordering::Relaxed);
 }
 
 fn fsync_mode(s: &str) -> u8 {
@@ -246,22 +397,9 @@ pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]], reply_at: usize) {
         Some(v) => encode(&mut w.buf, &v.iter().map(|a| a.as_slice()).collect::<Vec<_>>()),
         None => encode(&mut w.buf, args),
     }
-    let mut res = w.file.write_all(&w.buf);
-    if res.is_ok() {
-        CURRENT_SIZE.fetch_add(w.buf.len() as u64, Ordering::Relaxed);
-        if always {
-            res = w.file.sync_data();
-        } else {
-            UNSYNCED.store(true, Ordering::Relaxed);
-        }
-    }
-    if let Err(e) = res {
-        if !WRITE_ERR.swap(true, Ordering::Relaxed) {
-            log::warning(&format!("Error writing to the AOF file: {e}"));
-        }
-    } else {
-        WRITE_ERR.store(false, Ordering::Relaxed);
-    }
+    let buf = std::mem::take(&mut w.buf);
+    append(w, &buf, always);
+    w.buf = buf;
 }
 
 /// The bulk strings of a reply that is a bulk, a null, or an array/set of bulks (RESP2 or 3).
@@ -299,14 +437,27 @@ pub async fn fsync_task(server: Arc<Server>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         FSYNC.store(fsync_mode(&server.config.read().appendfsync), Ordering::Relaxed);
+        if enabled() {
+            retry_pending(FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS);
+        }
         if !enabled() || FSYNC.load(Ordering::Relaxed) != FSYNC_EVERYSEC || !UNSYNCED.swap(false, Ordering::Relaxed) {
             continue;
         }
         let Some(f) = SYNC_HANDLE.lock().clone() else { continue };
         let _ = tokio::task::spawn_blocking(move || {
-            if let Err(e) = f.sync_data() {
-                log::warning(&format!("Error syncing the AOF file: {e}"));
-                WRITE_ERR.store(true, Ordering::Relaxed);
+            match f.sync_data() {
+                Err(e) => {
+                    if !FSYNC_ERR.swap(true, Ordering::Relaxed) {
+                        log::warning(&format!("Error syncing the AOF file: {e}"));
+                    }
+                    FSYNC_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+                    UNSYNCED.store(true, Ordering::Relaxed);
+                }
+                Ok(()) => {
+                    if FSYNC_ERR.swap(false, Ordering::Relaxed) {
+                        log::warning("AOF fsync error looks solved, redstart can write again.");
+                    }
+                }
             }
         })
         .await;
@@ -505,6 +656,7 @@ pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
     }
     // The new manifest is durable: switch the writer and drop the old files.
     *writer = Some(Writer { file, db: None, buf: Vec::new() });
+    writer_switched();
     *SYNC_HANDLE.lock() = Some(Arc::new(sync));
     for old in entries.iter() {
         if !new_entries.iter().any(|n| n.name == old.name) {
@@ -531,6 +683,14 @@ pub enum Scan {
 /// Reads RESP multibulk commands from `data`, calling `on_cmd` for each. A malformed byte is an
 /// error naming its offset; an incomplete last command is [`Scan::Truncated`].
 pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>) -> Result<Scan, String> {
+    scan_at(data, |_, args| on_cmd(args))
+}
+
+/// [`scan`], also passing each command's offset to `on_cmd`.
+pub fn scan_at(
+    data: &[u8],
+    mut on_cmd: impl FnMut(usize, &[&[u8]]) -> Result<(), String>,
+) -> Result<Scan, String> {
     let mut pos = 0;
     // Reads a `<prefix><digits>\r\n` line at `*p`; Ok(None) = data ends first.
     fn line(data: &[u8], p: &mut usize, prefix: u8) -> Result<Option<usize>, String> {
@@ -577,7 +737,7 @@ pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>)
             args.push(&data[p..p + len]);
             p += len + 2;
         }
-        on_cmd(&args).map_err(|e| format!("{e} (command at offset {cmd_start})"))?;
+        on_cmd(cmd_start, &args).map_err(|e| format!("{e} (command at offset {cmd_start})"))?;
         pos = p;
     }
     Ok(Scan::Complete)
@@ -604,6 +764,11 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
     let ordered: Vec<&ManifestEntry> =
         entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
     let count = ordered.len();
+    let manifest = dir.join(format!("{}.manifest", server.config.read().appendfilename));
+    let fix_hint = format!(
+        "make a backup of your AOF files, then use `redstart check-aof --fix {}`",
+        manifest.display()
+    );
     let mut result = Ok(());
     for (idx, e) in ordered.into_iter().enumerate() {
         let path = dir.join(&e.name);
@@ -632,7 +797,14 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
             break;
         }
         let mut out = resp::Writer::new(false);
-        let scanned = scan(&data, |args| {
+        // The offset of a MULTI whose EXEC was not read yet.
+        let mut multi_at = None;
+        let scanned = scan_at(&data, |at, args| {
+            if args[0].eq_ignore_ascii_case(b"multi") {
+                multi_at = Some(at);
+            } else if args[0].eq_ignore_ascii_case(b"exec") || args[0].eq_ignore_ascii_case(b"discard") {
+                multi_at = None;
+            }
             out.truncate(0);
             crate::cmd::dispatch::execute(server, &mut client, &mut out, args);
             let reply = &out.buf;
@@ -645,6 +817,15 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
             }
             Ok(())
         });
+        // A transaction without its EXEC at the end is a truncation at its MULTI (as Redis):
+        // its queued commands never ran, and the file is cut before it.
+        let scanned = match (scanned, multi_at) {
+            (Ok(_), Some(at)) => {
+                log::warning(&format!("Revert incomplete MULTI/EXEC transaction in AOF file {}", e.name));
+                Ok(Scan::Truncated(at))
+            }
+            (s, _) => s,
+        };
         match scanned {
             Ok(Scan::Complete) => {}
             Ok(Scan::Truncated(at)) => {
@@ -658,15 +839,22 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
                         break;
                     }
                 } else {
-                    result = Err(format!(
-                        "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                        e.name
-                    ));
+                    result = Err(if is_last {
+                        format!(
+                            "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) {fix_hint}; 2) alternatively set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                            e.name
+                        )
+                    } else {
+                        format!(
+                            "Unexpected end of file reading the append only file {} at offset {at}, which is not the last AOF file: it cannot be repaired by truncation.",
+                            e.name
+                        )
+                    });
                     break;
                 }
             }
             Err(err) => {
-                result = Err(format!("{err} in {}", e.name));
+                result = Err(format!("{err} in {}: {fix_hint}", e.name));
                 break;
             }
         }

@@ -32,6 +32,7 @@
 //!   so that a later `CONFIG SET dir` takes effect without chdir.
 
 pub mod aof;
+pub mod check_aof;
 pub mod rdb;
 
 use std::io::Write;
