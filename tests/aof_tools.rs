@@ -160,7 +160,8 @@ fn transactions_and_timestamps() {
     assert_eq!(read(&dir.with_extension("ours"), "x.aof"), set);
     assert_eq!(read(&dir.with_extension("redis"), "x.aof"), set);
 
-    for damaged in [[set.clone(), cmd("MULTI"), cmd("MULTI"), cmd("EXEC")].concat(), [set.clone(), cmd("EXEC")].concat()]
+    for damaged in
+        [[set.clone(), cmd("MULTI"), cmd("MULTI"), cmd("EXEC")].concat(), [set.clone(), cmd("EXEC")].concat()]
     {
         std::fs::write(dir.join("x.aof"), &damaged).unwrap();
         let (code, out, _) = both(&dir, &[], "x.aof", "");
@@ -256,8 +257,11 @@ fn manifests_written_by_redstart() {
 
     // A base of commands (`.base.aof`) is checked as commands.
     std::fs::write(dir.join("appendonly.aof.1.base.aof"), cmd("SET base 0")).unwrap();
-    std::fs::write(dir.join(MANIFEST), format!("file appendonly.aof.1.base.aof seq 1 type b\nfile {INCR} seq 2 type i\n"))
-        .unwrap();
+    std::fs::write(
+        dir.join(MANIFEST),
+        format!("file appendonly.aof.1.base.aof seq 1 type b\nfile {INCR} seq 2 type i\n"),
+    )
+    .unwrap();
     assert_eq!(both(&dir, &[], MANIFEST, "").0, 0);
     std::fs::write(dir.join("appendonly.aof.1.base.aof"), b"*2\r\n$3\r\nGET").unwrap();
     let (code, out, _) = both(&dir, &["--fix"], MANIFEST, "y\n");

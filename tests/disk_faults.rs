@@ -42,10 +42,8 @@ impl Drop for Server {
 fn start(redis: bool, dir: &Path, args: &[&str]) -> Server {
     for _ in 0..5 {
         let port = free_port();
-        let mut base: Vec<String> = ["--port", &port.to_string(), "--dir", dir.to_str().unwrap()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut base: Vec<String> =
+            ["--port", &port.to_string(), "--dir", dir.to_str().unwrap()].iter().map(|s| s.to_string()).collect();
         base.extend(args.iter().map(|s| s.to_string()));
         let child = if redis {
             // `trap ''` sets SIGXFSZ to ignored, which `exec` keeps: the pid is redis-server's.

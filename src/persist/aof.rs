@@ -215,7 +215,9 @@ fn append(w: &mut Writer, buf: &[u8], always: bool) {
         CURRENT_SIZE.fetch_add(data.len() as u64, Ordering::Relaxed);
         if always {
             if let Err(e) = w.file.sync_data() {
-                log::warning(&format!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."));
+                log::warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+                ));
                 std::process::exit(1);
             }
         } else {
@@ -444,19 +446,17 @@ pub async fn fsync_task(server: Arc<Server>) {
             continue;
         }
         let Some(f) = SYNC_HANDLE.lock().clone() else { continue };
-        let _ = tokio::task::spawn_blocking(move || {
-            match f.sync_data() {
-                Err(e) => {
-                    if !FSYNC_ERR.swap(true, Ordering::Relaxed) {
-                        log::warning(&format!("Error syncing the AOF file: {e}"));
-                    }
-                    FSYNC_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
-                    UNSYNCED.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || match f.sync_data() {
+            Err(e) => {
+                if !FSYNC_ERR.swap(true, Ordering::Relaxed) {
+                    log::warning(&format!("Error syncing the AOF file: {e}"));
                 }
-                Ok(()) => {
-                    if FSYNC_ERR.swap(false, Ordering::Relaxed) {
-                        log::warning("AOF fsync error looks solved, redstart can write again.");
-                    }
+                FSYNC_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+                UNSYNCED.store(true, Ordering::Relaxed);
+            }
+            Ok(()) => {
+                if FSYNC_ERR.swap(false, Ordering::Relaxed) {
+                    log::warning("AOF fsync error looks solved, redstart can write again.");
                 }
             }
         })
@@ -687,10 +687,7 @@ pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>)
 }
 
 /// [`scan`], also passing each command's offset to `on_cmd`.
-pub fn scan_at(
-    data: &[u8],
-    mut on_cmd: impl FnMut(usize, &[&[u8]]) -> Result<(), String>,
-) -> Result<Scan, String> {
+pub fn scan_at(data: &[u8], mut on_cmd: impl FnMut(usize, &[&[u8]]) -> Result<(), String>) -> Result<Scan, String> {
     let mut pos = 0;
     // Reads a `<prefix><digits>\r\n` line at `*p`; Ok(None) = data ends first.
     fn line(data: &[u8], p: &mut usize, prefix: u8) -> Result<Option<usize>, String> {
@@ -765,10 +762,8 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
         entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
     let count = ordered.len();
     let manifest = dir.join(format!("{}.manifest", server.config.read().appendfilename));
-    let fix_hint = format!(
-        "make a backup of your AOF files, then use `redstart check-aof --fix {}`",
-        manifest.display()
-    );
+    let fix_hint =
+        format!("make a backup of your AOF files, then use `redstart check-aof --fix {}`", manifest.display());
     let mut result = Ok(());
     for (idx, e) in ordered.into_iter().enumerate() {
         let path = dir.join(&e.name);

@@ -160,11 +160,9 @@ pub fn check_commands(data: &[u8], start: usize, ts_limit: Option<i64>) -> Check
                 return out;
             }
             multi = Some(cmd_start);
-        } else if name.eq_ignore_ascii_case(b"exec") {
-            if multi.take().is_none() {
-                out.damage = Some(Damage { offset: cmd_start, reason: "EXEC without MULTI".into(), truncated: false });
-                return out;
-            }
+        } else if name.eq_ignore_ascii_case(b"exec") && multi.take().is_none() {
+            out.damage = Some(Damage { offset: cmd_start, reason: "EXEC without MULTI".into(), truncated: false });
+            return out;
         }
         out.commands += 1;
         pos = p;
@@ -350,7 +348,8 @@ fn check_file(path: &Path, name: &str, data: &[u8], cuttable: bool, opts: &Opts,
             if cuttable {
                 let _ = writeln!(io.out, "AOF {name} is not valid. Use the --fix option to try fixing it.");
             } else {
-                let _ = writeln!(io.out, "AOF {name} is not valid, and --fix cannot repair it: it is not the last file.");
+                let _ =
+                    writeln!(io.out, "AOF {name} is not valid, and --fix cannot repair it: it is not the last file.");
             }
             return Err(());
         }
@@ -378,7 +377,8 @@ fn check_file(path: &Path, name: &str, data: &[u8], cuttable: bool, opts: &Opts,
     if let Some(ts) = opts.ts {
         match c.ts_cut {
             Some(_) if !cuttable => {
-                let _ = writeln!(io.out, "Failed to truncate AOF {name} to timestamp {ts} because it is not the last file");
+                let _ =
+                    writeln!(io.out, "Failed to truncate AOF {name} to timestamp {ts} because it is not the last file");
                 return Err(());
             }
             Some(at) => {
