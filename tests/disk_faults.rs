@@ -73,10 +73,14 @@ fn start(redis: bool, dir: &Path, args: &[&str]) -> Server {
             if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 drop(stream);
                 let mut c = Conn::connect(port);
-                if text(&c.run("INFO server")).contains(&format!("process_id:{}\r\n", s.child.id())) {
+                let info = text(&c.run("INFO server persistence"));
+                if !info.contains(&format!("process_id:{}\r\n", s.child.id())) {
+                    break;
+                }
+                // redis-server answers INFO while it loads its AOF; other commands get -LOADING.
+                if info.contains("loading:0\r\n") {
                     return s;
                 }
-                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -204,6 +204,9 @@ fn undo(file: &File, written: usize) -> usize {
 /// refused with `-MISCONF` until a retry succeeds.
 fn append(w: &mut Writer, buf: &[u8], always: bool) {
     let mut pending = PENDING.lock();
+    if buf.is_empty() && pending.is_empty() {
+        return;
+    }
     let data: &[u8] = if pending.is_empty() {
         buf
     } else {
@@ -467,6 +470,8 @@ pub async fn fsync_task(server: Arc<Server>) {
 /// Flushes the AOF to disk (on shutdown).
 pub fn fsync_now() {
     if let Some(w) = WRITER.lock().as_mut() {
+        // A last try for writes that failed (a no-op when nothing is pending).
+        append(w, &[], false);
         log::notice("Calling fsync() on the AOF file.");
         let _ = w.file.sync_data();
     }
