@@ -649,6 +649,9 @@ fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         let n = a[2..].iter().filter(|m| z.remove(m).is_some()).count();
         (n, n > 0)
     })?;
+    if n.unwrap_or(0) == 0 {
+        ctx.propagate_nothing();
+    }
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }
