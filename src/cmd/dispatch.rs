@@ -313,13 +313,13 @@ fn propagate(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]], wrote: bool) {
                 None => aof::feed(server, |b| {
                     let wrap = cmds.len() > 1;
                     if wrap {
-                        b.raw(b"MULTI");
+                        b.multi(db);
                     }
                     for c in &cmds {
                         b.cmd(db, c);
                     }
                     if wrap {
-                        b.raw(b"EXEC");
+                        b.exec();
                     }
                 }),
             }
@@ -339,13 +339,13 @@ fn propagate(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]], wrote: bool) {
             aof::feed(server, |b| {
                 let wrap = t.len() > 1;
                 if wrap {
-                    b.raw(b"MULTI");
+                    b.multi(t[0].0);
                 }
                 for (db, c) in &t {
                     b.cmd(*db, c);
                 }
                 if wrap {
-                    b.raw(b"EXEC");
+                    b.exec();
                 }
             });
         }

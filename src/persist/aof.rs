@@ -185,6 +185,8 @@ pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
             }
             has_get.then(|| args.iter().filter(|a| !a.eq_ignore_ascii_case(b"get")).map(|a| a.to_vec()).collect())
         }
+        // GETSET's write is a SET (its reply is no part of it).
+        "getset" => Some(vec![b"SET".to_vec(), args[1].to_vec(), args[2].to_vec()]),
         "setex" | "psetex" => {
             let at = absolute(if name == "setex" { b"ex" } else { b"px" }, args[2], now)?;
             Some(vec![
@@ -240,10 +242,15 @@ impl Batch<'_> {
         encode(self.buf, args);
     }
 
-    /// Appends `MULTI` or `EXEC` (no `SELECT` before them: as Redis, a database switch goes
-    /// inside the transaction, before the command that needs it).
-    pub fn raw(&mut self, word: &[u8]) {
-        encode(self.buf, &[word]);
+    /// Appends `MULTI` for a transaction whose first command runs in `db` (as Redis, the
+    /// `SELECT` for that database goes before the `MULTI`; later switches go inside).
+    pub fn multi(&mut self, db: usize) {
+        self.cmd(db, &[b"MULTI"]);
+    }
+
+    /// Appends `EXEC`.
+    pub fn exec(&mut self) {
+        encode(self.buf, &[b"EXEC"]);
     }
 }
 
