@@ -34,7 +34,15 @@ fn ours(dir: &Path) -> Proc {
 
 fn theirs(dir: &Path) -> Proc {
     let a = aof_args(dir);
-    start_redis(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+    let p = start_redis(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    // redis-server answers INFO (the readiness probe) while still loading: wait for commands.
+    let mut c = Conn::connect(p.port);
+    let start = Instant::now();
+    while c.run("PING").starts_with(b"-LOADING") {
+        assert!(start.elapsed() < Duration::from_secs(10), "redis-server still loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
 }
 
 /// The incremental file's bytes (the only one: no rewrite happens in these tests).
@@ -56,7 +64,7 @@ fn incr(dir: &Path) -> Vec<u8> {
 
 /// Parses RESP multibulk commands (the AOF's format).
 fn parse(mut data: &[u8]) -> Vec<Cmd> {
-    fn line<'a>(d: &mut &'a [u8], prefix: u8) -> usize {
+    fn line(d: &mut &[u8], prefix: u8) -> usize {
         assert_eq!(d[0], prefix, "bad AOF byte in {:?}", String::from_utf8_lossy(d));
         let nl = d.windows(2).position(|w| w == b"\r\n").unwrap();
         let n = std::str::from_utf8(&d[1..nl]).unwrap().parse().unwrap();
@@ -141,7 +149,7 @@ impl AofPair {
     fn check(&mut self, line: &str) -> (Vec<Cmd>, Vec<u8>) {
         let (ba, bb) = self.logged();
         let ra = self.a.run(line);
-        let rb = self.b.run(line);
+        self.b.run(line);
         let (aa, ab) = self.logged();
         let (na, nb) = (&aa[ba.len()..], &ab[bb.len()..]);
         assert_eq!(normalise(na), normalise(nb), "logged for `{line}`: ours {:?} theirs {:?}", show(na), show(nb));

@@ -764,8 +764,8 @@ mod tests {
     #[test]
     fn scan_complete_truncated_and_bad() {
         let mut data = Vec::new();
-        encode(&mut data, &[b"SET", b"a", b"1"]);
-        encode(&mut data, &[b"SET", b"b", b"2"]);
+        encode(&mut data, &[&b"SET"[..], b"a", b"1"]);
+        encode(&mut data, &[&b"SET"[..], b"b", b"2"]);
         let mut n = 0;
         assert_eq!(
             scan(&data, |_| {
