@@ -1,4 +1,4 @@
-//! The append-only file (first increment): Redis 7's multi-part layout, propagation of write
+//! The append-only file: Redis 7's multi-part layout, deterministic propagation of write
 //! commands, `appendfsync`, and loading at start-up.
 //!
 //! ## Layout (as Redis 7.0 writes it)
@@ -11,31 +11,55 @@
 //! *not* loaded.
 //!
 //! ## Propagation
-//! The dispatcher calls [`feed`] once, after a write command succeeded, while the command's
-//! shards are still locked (so commands touching the same keys reach the file in the order they
-//! ran). The command is logged as received except that relative expiries become absolute:
-//! `SET .. EX/PX/EXAT` → `SET .. PXAT <ms>`, `SETEX`/`PSETEX` → `SET .. PXAT`, `EXPIRE`/`PEXPIRE`/
-//! `EXPIREAT` → `PEXPIREAT` (its NX/XX/GT/LT kept, so replay evaluates the same condition on
-//! the same state), `GETEX EX/PX/EXAT` → `GETEX .. PXAT`. A `SELECT <db>` goes before a command
-//! whose client's database differs from the last logged one.
+//! `cmd::dispatch::run` is the one propagation point (read its module comment): after a write
+//! command succeeded, with the command's shards still locked (so commands touching the same keys
+//! reach the file in the order they ran), it passes what the command changed to [`feed`], which
+//! appends it as one `write`. A command is logged as received after [`rewrite`] made relative
+//! expiries absolute (`SET .. EX/PX/EXAT/PXAT` → `SET key value PXAT <ms>`, `SETEX`/`PSETEX` →
+//! `SET .. PXAT`, `EXPIRE`/`PEXPIRE`/`EXPIREAT` → `PEXPIREAT` with its NX/XX/GT/LT, `RESTORE`
+//! with a relative TTL → `ABSTTL`; `SET .. GET` loses its `GET`, `GETSET` becomes `SET`) — unless
+//! its handler said otherwise with `Ctx::propagate` / `Ctx::propagate_nothing`, as Redis
+//! rewrites them: `INCRBYFLOAT` → `SET key <result> KEEPTTL`, `HINCRBYFLOAT` → `HSET`, `XADD`
+//! with a generated ID → that ID, approximate trimming (`~`) → exact trimming to where it ended
+//! (XADD and XTRIM), `XREADGROUP` deliveries → `XCLAIM .. TIME RETRYCOUNT FORCE JUSTID LASTID`
+//! (NOACK: `XGROUP CREATECONSUMER` + `XGROUP SETID .. ENTRIESREAD`), `XCLAIM`/`XAUTOCLAIM` →
+//! XCLAIM's full form, `SPOP` → `SREM` (in batches of 1024 members, as 7.2) or `DEL`, served
+//! blocking commands → their non-blocking form (`BLPOP` → `LPOP key`, `BLMOVE` → `LMOVE`,
+//! `BLMPOP`/`LMPOP` → `LPOP key <n>`, `BZPOP*`/`BZMPOP`/`ZMPOP` → `ZPOP*`), `GETDEL` → `DEL`,
+//! `GETEX` → `PEXPIREAT`/`PERSIST`/`DEL`, `EXPIRE` in the past → `DEL`. Writes that changed
+//! nothing log nothing (`DEL`/`UNLINK` of missing keys, `SREM`/`HDEL`/`ZREM` of absent members,
+//! `SADD` of present ones, `EXPIRE` on a missing key or refused by NX/XX/GT/LT, `PERSIST`
+//! without TTL, failed `SET NX/XX`, `SETNX`, `MSETNX`, `HSETNX`, pops of missing keys, `XACK`/
+//! `XDEL`/`XTRIM` of nothing, ...). Several commands from one command are wrapped in
+//! `MULTI`/`EXEC`; a transaction's commands are written as one `MULTI` … `EXEC` when its EXEC
+//! returns (one command alone, nothing when nothing was written: as Redis). A `SELECT <db>` goes
+//! before a command whose database differs from the last logged one (before `MULTI` for the
+//! transaction's first command).
 //!
-//! The command is written to the file (one `write`) before the reply is sent, under a
-//! process-wide mutex; with `appendfsync always` it is also `fsync`ed there, before the reply.
-//! With `everysec` a background task fsyncs once a second ([`fsync_task`]); with `no` the OS
-//! decides.
+//! Keys deleted because they expired are logged as `DEL key`: by active expiry and eviction
+//! ([`log_del`], under the key's shard lock), and by lazy expiry before the command that found
+//! them (the dispatcher expires the command's key arguments first and notes each with
+//! [`lazy_expired`]; a keyspace-side call in `Db::find` would also cover keys found by
+//! SCAN/KEYS/RANDOMKEY, which today rely on the absolute expiry times at replay).
 //!
-//! ## Not yet deterministic (differs from Redis, which rewrites these)
-//! These are logged as received, so a replay can reach a different state than the one clients
-//! saw: `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
-//! `SET`/`HSET` of the result), `XADD` with an auto-generated `*` ID (replay generates new IDs),
-//! stream consumer-group delivery times and idle counters (`XREADGROUP`, `XCLAIM`,
-//! `XAUTOCLAIM`), `RESTORE ... IDLETIME`. Lazy and active expiry log no `DEL`: replay relies on
-//! the absolute expiry times instead. `RESTORE` with a relative TTL *is* rewritten (to
-//! `ABSTTL`) and `SPOP` is logged as `SREM` of the members it popped. A blocking command that blocked is logged when it is served (by the push that
-//! woke it, right after that push, as received: `BLPOP k 0`), not when it times out.
-//! Commands inside `MULTI`/`EXEC` are logged one by one without `MULTI`/`EXEC` around them, so
-//! a crash in the middle of writing a transaction can leave part of it in the file.
+//! Each batch is written (one `write`) before the reply is sent, under a process-wide mutex;
+//! with `appendfsync always` it is also `fsync`ed there, before the reply. With `everysec` a
+//! background task fsyncs once a second ([`fsync_task`]); with `no` the OS decides.
 //!
+//! ## Loading
+//! Files are replayed through the dispatcher by a fake client. A file that ends inside a
+//! transaction (after `MULTI`, before its `EXEC`, whether or not a command is cut) is treated as
+//! truncated at that `MULTI`: with `aof-load-truncated yes` the transaction is dropped and the
+//! file cut there, as Redis reverts an incomplete MULTI/EXEC.
+//!
+//! ## Not yet as Redis
+//! - `XREADGROUP` history reads update delivery counts and times without logging anything
+//!   (as Redis 7.0), so a replay reaches other counts; the group's `entries-read` after a
+//!   non-NOACK read is not logged either (Redis's XCLAIM form carries no counter).
+//! - Lazy expiry is only seen for a command's key arguments (see above). Lazy `DEL`s found
+//!   inside a transaction are written inside its `MULTI` … `EXEC` (not checked against Redis).
+//! - `XCLAIM`/`XAUTOCLAIM` that only create the consumer log nothing.
+
 //! ## Other differences
 //! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
 //!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
