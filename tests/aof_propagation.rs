@@ -695,3 +695,39 @@ fn loader_applies_complete_transactions_and_drops_a_cut_one() {
     assert_eq!(std::fs::read(&path).unwrap(), good);
     drop(s);
 }
+
+#[test]
+fn eviction_logs_del() {
+    let d = tmpdir("evict");
+    let s = start_redstart(&[
+        "--dir",
+        d.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "no",
+        "--maxmemory",
+        "4mb",
+        "--maxmemory-policy",
+        "allkeys-random",
+    ]);
+    let mut c = Conn::connect(s.port);
+    let value = "v".repeat(100);
+    let mut batch = Vec::new();
+    for i in 0..40_000 {
+        batch.extend_from_slice(&encode(&[b"SET", format!("k{i}").as_bytes(), value.as_bytes()]));
+        if i % 500 == 499 {
+            c.send_raw(&batch);
+            batch.clear();
+            for _ in 0..500 {
+                c.read_reply();
+            }
+        }
+    }
+    let logged = parse(&incr(&d));
+    let dels: Vec<&Cmd> = logged.iter().filter(|c| c[0] == b"DEL").collect();
+    assert!(dels.len() > 1000, "evictions logged: {}", dels.len());
+    for d in dels.iter().take(50) {
+        assert_eq!(c.cmd(&[b"EXISTS", &d[1]]), b":0\r\n", "{:?}", text(&d[1]));
+    }
+}

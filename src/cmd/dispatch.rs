@@ -278,13 +278,25 @@ fn expire_keys_first(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
         return;
     }
     let db = ctx.client.db;
-    for i in spec.key_positions(args) {
-        let Some(key) = args.get(i) else { continue };
+    let mut expire = |key: &[u8]| {
         let sid = ctx.server.keyspace.shard_of(key);
         let before = ctx.locks.shard(sid).dbs[db].len();
         ctx.db().find(key);
         if ctx.locks.shard(sid).dbs[db].len() < before {
             crate::persist::aof::lazy_expired(db, key);
+        }
+    };
+    let k = spec.keys;
+    if k.finder.is_none() && k.first == k.last {
+        // The common case, one key: no positions vector.
+        if let Some(key) = args.get(k.first as usize) {
+            expire(key);
+        }
+        return;
+    }
+    for i in spec.key_positions(args) {
+        if let Some(key) = args.get(i) {
+            expire(key);
         }
     }
 }
