@@ -274,7 +274,8 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
 /// (A keyspace-side call to `persist::aof::lazy_expired` in `Db::find` would make this
 /// unnecessary and also cover keys found by SCAN, KEYS and RANDOMKEY.)
 fn expire_keys_first(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
-    if spec.keys.first <= 0 && spec.keys.finder.is_none() {
+    // Data commands only: WATCH (neither read nor write) must not delete what it watches.
+    if !spec.has(flags::WRITE | flags::READONLY) || (spec.keys.first <= 0 && spec.keys.finder.is_none()) {
         return;
     }
     let db = ctx.client.db;
