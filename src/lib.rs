@@ -104,6 +104,7 @@ async fn active_expire(server: Arc<server::Server>) {
             // Keyspace notifications: `expired` is published while the key's shard is locked.
             let mut on_expired = |db: usize, key: &[u8]| {
                 notify::publish(&s, notify::EXPIRED, db, "expired", key, None);
+                persist::aof::log_del(&s, db, key);
             };
             while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
                 && start.elapsed() < Duration::from_millis(25)

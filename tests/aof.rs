@@ -39,7 +39,16 @@ fn ours(dir: &Path, extra: &[&str]) -> Proc {
 }
 
 fn theirs(dir: &Path) -> Proc {
-    start_redis(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+    let p = start_redis(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    // redis-server answers (INFO, which readiness uses) while it still loads the AOF: wait
+    // until commands are served.
+    let mut c = Conn::connect(p.port);
+    let start = std::time::Instant::now();
+    while c.run("PING").starts_with(b"-LOADING") {
+        assert!(start.elapsed() < Duration::from_secs(10), "redis-server still loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
 }
 
 fn kill9(p: &mut Proc) {

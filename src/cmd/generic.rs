@@ -261,6 +261,9 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             notify::event(ctx, notify::GENERIC, "del", k);
         }
     }
+    if n == 0 {
+        ctx.propagate_nothing();
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -272,6 +275,9 @@ fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             removed.push(e);
             notify::event(ctx, notify::GENERIC, "del", k);
         }
+    }
+    if removed.is_empty() {
+        ctx.propagate_nothing();
     }
     ctx.out.int(removed.len() as i64);
     free_entries(removed, true);
@@ -487,6 +493,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
     let mut db = ctx.db();
     let Some(e) = db.get(args[1]) else {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     };
     // A key without expiry counts as an infinite TTL for GT and LT.
@@ -497,10 +504,12 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
         || (lt && current.is_some_and(|c| when >= c));
     if refused {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     if when <= now as i64 {
         db.remove(args[1]);
+        ctx.propagate(&[&b"DEL"[..], args[1]]);
         notify::event(ctx, notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);
@@ -551,6 +560,8 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if had {
         db.set_expire(args[1], NO_EXPIRE);
         notify::event(ctx, notify::GENERIC, "persist", args[1]);
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(had as i64);
     Ok(())

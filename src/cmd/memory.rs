@@ -122,6 +122,7 @@ fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec:
     let me = client.id;
     let (outcome, _) = evict::perform(&server.keyspace, &mut |db, key| {
         notify::publish(server, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
+        crate::persist::aof::log_del(server, db, key);
     });
     if outcome != Outcome::Fail {
         return false;
