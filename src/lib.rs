@@ -21,6 +21,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod notify;

@@ -21,8 +21,9 @@
 //! - `OBJECT IDLETIME` and `OBJECT REFCOUNT` of small integers: Redis shares one object per
 //!   integer below 10000 (refcount 2147483647, one LRU clock for all keys holding it); redstart
 //!   reports the shared refcount but keeps a per-key access time.
-//! - FLUSHALL/FLUSHDB ASYNC and UNLINK free large batches of entries on a helper thread;
-//!   smaller ones are freed inline (values are small).
+//! - Lazy freeing (UNLINK, FLUSHALL/FLUSHDB ASYNC, DEL with `lazyfree-lazy-user-del`, flushes
+//!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::lazyfree`: values
+//!   that are cheap to free are freed inline.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::small::SmallBytes;
@@ -220,23 +221,6 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Entries freed on a helper thread when a batch is at least this large (ASYNC flushes, UNLINK).
-const LAZY_FREE_MIN: usize = 1024;
-
-/// Frees removed entries: inline when few (or not asked to be lazy), on a helper thread
-/// otherwise, so a large flush does not hold the shard locks while freeing memory.
-fn free_entries(batch: Vec<Entry>, lazy: bool) {
-    if lazy && batch.len() >= LAZY_FREE_MIN {
-        std::thread::spawn(move || {
-            drop(batch);
-            // The thread ends here: publish its freed bytes to the memory counter.
-            crate::alloc::flush();
-        });
-    } else {
-        drop(batch);
-    }
-}
-
 /// Redis's `getIntFromObject`: a 32-bit integer, with Redis's two error texts.
 fn int32(arg: &[u8]) -> Result<i32, CmdError> {
     let n = args::int(arg)?;
@@ -256,9 +240,11 @@ fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
 fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for k in &args[1..] {
-        if ctx.db().remove(k).is_some() {
+        if let Some(e) = ctx.db().remove(k) {
             n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
+            // Freed after the reply is written, on the lazyfree thread when configured.
+            crate::lazyfree::user_del(e);
         }
     }
     ctx.out.int(n as i64);
@@ -266,15 +252,15 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut removed: Vec<Entry> = Vec::new();
+    let mut n = 0;
     for k in &args[1..] {
         if let Some(e) = ctx.db().remove(k) {
-            removed.push(e);
+            n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
+            crate::lazyfree::drop_entry(e);
         }
     }
-    ctx.out.int(removed.len() as i64);
-    free_entries(removed, true);
+    ctx.out.int(n);
     Ok(())
 }
 
@@ -817,10 +803,11 @@ fn object_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHDB/FLUSHALL's optional argument: true for ASYNC.
+/// FLUSHDB/FLUSHALL's optional argument: true for ASYNC; without one,
+/// `lazyfree-lazy-user-flush` decides.
 fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
     match args {
-        [_] => Ok(false),
+        [_] => Ok(crate::lazyfree::enabled(crate::lazyfree::Flag::UserFlush)),
         [_, m] if args::is(m, "async") => Ok(true),
         [_, m] if args::is(m, "sync") => Ok(false),
         _ => Err(CmdError::Syntax),
@@ -840,7 +827,9 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
             }
         }
     }
-    free_entries(removed, lazy);
+    if lazy {
+        crate::lazyfree::drop_entries(removed);
+    }
 }
 
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
