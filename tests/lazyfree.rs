@@ -347,3 +347,37 @@ fn memory_purge_returns_freed_heap_to_the_system() {
     assert_eq!(c.run("DBSIZE"), b":100000\r\n");
     assert_eq!(c.run("STRLEN key:7:1"), b":200\r\n");
 }
+
+#[test]
+fn implicit_deletes_follow_server_del_and_expire_flags() {
+    let s = start_redstart(&[]);
+    let mut c = Conn::connect(s.port);
+    let freed = |c: &mut Conn| field(&wait_freed(c), "lazyfreed_objects");
+    let big = |c: &mut Conn, key: &str| {
+        let members: Vec<String> = (0..500).map(|i| format!("m{i}")).collect();
+        assert_eq!(c.run(&format!("SADD {key} {}", members.join(" "))), b":500\r\n");
+    };
+    // Flags off: RENAME over a large destination, COPY REPLACE and EXPIRE in the past free inline.
+    big(&mut c, "a");
+    big(&mut c, "b");
+    assert_eq!(c.run("RENAME a b"), b"+OK\r\n");
+    big(&mut c, "a");
+    assert_eq!(c.run("COPY a b REPLACE"), b":1\r\n");
+    assert_eq!(c.run("EXPIRE a 0"), b":1\r\n");
+    assert_eq!(freed(&mut c), 0);
+    // lazyfree-lazy-server-del: the replaced destinations go to the thread.
+    assert_eq!(c.run("CONFIG SET lazyfree-lazy-server-del yes"), b"+OK\r\n");
+    big(&mut c, "a");
+    assert_eq!(c.run("RENAME a b"), b"+OK\r\n");
+    assert_eq!(freed(&mut c), 1);
+    big(&mut c, "a");
+    assert_eq!(c.run("COPY a b REPLACE"), b":1\r\n");
+    assert_eq!(freed(&mut c), 2);
+    assert_eq!(c.run("EXPIRE a 0"), b":1\r\n");
+    assert_eq!(freed(&mut c), 2, "EXPIRE follows lazyfree-lazy-expire, not server-del");
+    // lazyfree-lazy-expire: EXPIRE into the past.
+    assert_eq!(c.run("CONFIG SET lazyfree-lazy-expire yes"), b"+OK\r\n");
+    assert_eq!(c.run("PEXPIREAT b 1"), b":1\r\n");
+    assert_eq!(freed(&mut c), 3);
+    assert_eq!(c.run("DBSIZE"), b":0\r\n");
+}

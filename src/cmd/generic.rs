@@ -314,8 +314,10 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     // dirties) the destination, `remove` dirties the source.
     let mut e = db.remove(src).expect("looked up under the same locks");
     e.key = dst.into();
-    let old = db.put(e);
-    drop(old);
+    // The replaced destination goes as Redis's implicit deletes do (`lazyfree-lazy-server-del`).
+    if let Some(old) = db.put(e) {
+        crate::lazyfree::server_del(old);
+    }
     notify::event(ctx, notify::GENERIC, "rename_from", src);
     notify::event(ctx, notify::GENERIC, "rename_to", dst);
     if nx {
@@ -359,7 +361,9 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        db.remove(dst);
+        if let Some(old) = db.remove(dst) {
+            crate::lazyfree::server_del(old);
+        }
     }
     // A copy is a new object: its access time starts now.
     let mut e = Entry::new(dst.into(), 0, value);
@@ -486,7 +490,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
         return Ok(());
     }
     if when <= now as i64 {
-        db.remove(args[1]);
+        // A deadline in the past deletes the key as expiry does (`lazyfree-lazy-expire`).
+        if let Some(e) = db.remove(args[1]) {
+            crate::lazyfree::expired(e);
+        }
         notify::event(ctx, notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);

@@ -481,6 +481,7 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
             let v = single()?;
             if let Some(p) = v.strip_suffix('%') {
                 match resp::parse_i64(p.as_bytes()) {
+                    Some(n) if n > 100 => return Err("percentage argument must be less or equal to 100".into()),
                     Some(n) if n >= 0 => return Ok(format!("{n}%")),
                     _ => return Err("argument must be a memory or percent value".into()),
                 }
