@@ -475,6 +475,34 @@ mod tests {
     }
 
     #[test]
+    fn client_eviction_limit_follows_the_directive() {
+        set_maxmemory_clients("0");
+        assert_eq!(client_eviction_limit(), 0);
+        set_maxmemory_clients("1048576");
+        assert_eq!(client_eviction_limit(), 1 << 20);
+        // Redis's floor.
+        set_maxmemory_clients("1");
+        assert_eq!(client_eviction_limit(), MIN_CLIENT_EVICTION_LIMIT);
+        // (Percentages depend on the global maxmemory, which other unit tests set: covered by
+        // tests/lazyfree.rs.)
+        set_maxmemory_clients("0");
+    }
+
+    #[test]
+    fn tot_mem_counts_buffers_and_a_killed_client_counts_nothing() {
+        let c = client();
+        let base = c.info.tot_mem();
+        c.info.qbuf_cap.store(1000, Ordering::Relaxed);
+        c.info.obuf_cap.store(500, Ordering::Relaxed);
+        assert_eq!(c.info.tot_mem(), base + 1500);
+        c.info.obuf.store(40_000, Ordering::Relaxed);
+        let line = c.info.describe("get");
+        assert!(line.contains(" obl=16384 oll=2 omem=23616 "), "{line}");
+        c.info.kill();
+        assert_eq!(c.info.tot_mem(), 0);
+    }
+
+    #[test]
     fn describe_lists_fields_in_order() {
         let mut c = client();
         c.select(4);

@@ -9,6 +9,7 @@
 //! - [`db`]: the keyspace — databases split into locked shards, the hash table, values, expiry,
 //!   glob matching, WATCH bookkeeping.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`lazyfree`]: the background thread that frees large deleted values.
 //! - [`config`]: redis.conf and command-line directives, CONFIG GET/SET.
 //! - [`pubsub`]: the pub/sub registry and subscriber mailboxes; [`notify`]: keyspace
 //!   notifications.

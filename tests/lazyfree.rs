@@ -264,7 +264,9 @@ fn pending_output_counts_as_client_memory() {
 fn maxmemory_clients_evicts_the_biggest_client_but_not_no_evict_ones() {
     let s = start_redstart(&[]);
     let mut c = Conn::connect(s.port);
-    assert_eq!(c.run("CONFIG SET maxmemory-clients 8mb"), b"+OK\r\n");
+    // 10% of maxmemory: an 8 MB limit.
+    assert_eq!(c.run("CONFIG SET maxmemory 80mb"), b"+OK\r\n");
+    assert_eq!(c.run("CONFIG SET maxmemory-clients 10%"), b"+OK\r\n");
     let evicted = |c: &mut Conn| field(&info(c, "stats"), "evicted_clients");
     assert_eq!(evicted(&mut c), 0);
     // A NO-EVICT client with a 2 MB command still arriving in its query buffer (the buffer's
