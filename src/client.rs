@@ -413,7 +413,7 @@ impl Clients {
             .filter(|c| !c.no_evict.load(Ordering::Relaxed) && !c.killed.load(Ordering::Relaxed))
             .map(|c| (c.mem.load(Ordering::Relaxed), c.clone()))
             .collect();
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         let mut evicted = 0;
         for (_, c) in candidates {
             if clients_mem() <= limit {
