@@ -69,7 +69,7 @@ fn fill_n(c: &mut Conn, cmd: &str, key: &str, n: usize) {
 /// A key large enough to be freed lazily (and slowly enough to observe) in the tests that are
 /// not about the million-element case.
 fn fill(c: &mut Conn, cmd: &str, key: &str) {
-    fill_n(c, cmd, key, 200_000);
+    fill_n(c, cmd, key, 100_000);
 }
 
 /// A connection that PINGs continuously (each PING pipelined with INFO memory) and counts the
@@ -99,7 +99,18 @@ impl Pinger {
                 }
             }
         });
-        Pinger { stop, total, while_pending, thread }
+        let p = Pinger { stop, total, while_pending, thread };
+        p.wait_past(0);
+        p
+    }
+
+    /// Waits (up to 30 s) until the pinger has had more than `n` replies.
+    fn wait_past(&self, n: u64) {
+        let start = Instant::now();
+        while self.total.load(Ordering::Relaxed) <= n {
+            assert!(start.elapsed() < Duration::from_secs(30), "the pinger got no reply");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     fn finish(self) -> (u64, u64) {
@@ -127,28 +138,31 @@ fn unlink_of_a_million_elements_does_not_stall_other_clients() {
     let s = start_redstart(&[]);
     let mut c = Conn::connect(s.port);
     let mut pinged_while_pending = 0;
-    // 1,000,000 elements for the set; the other types 200,000 (the file stays within its time
+    // 1,000,000 elements for the set; the other types 100,000 (the file stays within its time
     // budget on a debug build: they all take the same path).
     for (cmd, key, n) in
-        [("SADD", "set", ELEMENTS), ("RPUSH", "list", 200_000), ("HSET", "hash", 200_000), ("ZADD", "zset", 200_000)]
+        [("SADD", "set", ELEMENTS), ("RPUSH", "list", 100_000), ("HSET", "hash", 100_000), ("ZADD", "zset", 100_000)]
     {
         fill_n(&mut c, cmd, key, n);
         let before = field(&info(&mut c, "memory"), "used_memory");
         let freed_before = field(&info(&mut c, "memory"), "lazyfreed_objects");
         let pinger = Pinger::start(s.port);
-        std::thread::sleep(Duration::from_millis(20));
         // INFO runs right after UNLINK in the same batch: the value is still being freed.
         c.send_raw(&[encode(&[b"UNLINK", key.as_bytes(), b"nokey"]), b"INFO memory\r\n".to_vec()].concat());
         assert_eq!(c.read_reply(), b":1\r\n", "{key}");
         let i = body(&c.read_reply());
-        // A quicklist frees one block per packed node (a few hundred here): too quick to catch.
-        if key != "list" {
+        // Freeing the million-member set takes long enough (hundreds of PINGs in a debug build)
+        // to catch it pending reliably; the smaller values are too quick on a loaded machine
+        // (a quicklist frees one block per packed node), so for them the proof that they went
+        // to the thread is `lazyfreed_objects`, which only the thread increments.
+        if n == ELEMENTS {
             assert_eq!(field(&i, "lazyfree_pending_objects"), 1, "{key}: UNLINK answered before the free");
         }
         assert_eq!(c.run("EXISTS set list hash zset"), b":0\r\n");
+        // The pinger's replies keep coming after the UNLINK.
+        pinger.wait_past(pinger.total.load(Ordering::Relaxed));
         let after = wait_freed(&mut c);
-        let (total, while_pending) = pinger.finish();
-        assert!(total > 0, "{key}: the pinger was answered");
+        let (_, while_pending) = pinger.finish();
         pinged_while_pending += while_pending;
         assert_eq!(field(&after, "lazyfreed_objects"), freed_before + 1, "{key}");
         let used = field(&after, "used_memory");
@@ -171,9 +185,8 @@ fn del_is_lazy_only_when_configured_and_flushes_follow_their_mode() {
 
     assert_eq!(c.run("CONFIG SET lazyfree-lazy-user-del yes"), b"+OK\r\n");
     fill(&mut c, "SADD", "k");
-    c.send_raw(b"DEL k\r\nINFO memory\r\n");
-    assert_eq!(c.read_reply(), b":1\r\n");
-    assert_eq!(field(&body(&c.read_reply()), "lazyfree_pending_objects"), 1);
+    // Only the lazyfree thread counts `lazyfreed_objects`.
+    assert_eq!(c.run("DEL k"), b":1\r\n");
     assert_eq!(field(&wait_freed(&mut c), "lazyfreed_objects"), 1);
     // Small values are freed inline even when lazy.
     c.run("SADD small a b c");
@@ -182,14 +195,16 @@ fn del_is_lazy_only_when_configured_and_flushes_follow_their_mode() {
     assert_eq!(field(&wait_freed(&mut c), "lazyfreed_objects"), 1);
 
     // FLUSHALL ASYNC counts one object per key; FLUSHALL SYNC frees inline.
-    c.run("DEBUG POPULATE 1000");
-    fill(&mut c, "RPUSH", "l");
-    c.send_raw(b"FLUSHALL ASYNC\r\nINFO memory\r\n");
-    assert_eq!(c.read_reply(), b"+OK\r\n");
-    assert!(field(&body(&c.read_reply()), "lazyfree_pending_objects") >= 1);
+    let sets: Vec<u8> = (0..1000).flat_map(|i| format!("SET key:{i} v\r\n").into_bytes()).collect();
+    c.send_raw(&sets);
+    for _ in 0..1000 {
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+    }
+    fill(&mut c, "SADD", "l");
+    assert_eq!(c.run("FLUSHALL ASYNC"), b"+OK\r\n");
     assert_eq!(c.run("DBSIZE"), b":0\r\n");
     let freed = field(&wait_freed(&mut c), "lazyfreed_objects");
-    assert!(freed >= 2, "{freed}");
+    assert_eq!(freed, 1 + 1001, "one object per flushed key (after the DEL above)");
     fill(&mut c, "RPUSH", "l");
     c.send_raw(b"FLUSHDB SYNC\r\nINFO memory\r\n");
     assert_eq!(c.read_reply(), b"+OK\r\n");
@@ -197,9 +212,7 @@ fn del_is_lazy_only_when_configured_and_flushes_follow_their_mode() {
     // Without an argument, lazyfree-lazy-user-flush decides.
     assert_eq!(c.run("CONFIG SET lazyfree-lazy-user-flush yes"), b"+OK\r\n");
     fill(&mut c, "SADD", "s");
-    c.send_raw(b"FLUSHDB\r\nINFO memory\r\n");
-    assert_eq!(c.read_reply(), b"+OK\r\n");
-    assert_eq!(field(&body(&c.read_reply()), "lazyfree_pending_objects"), 1);
+    assert_eq!(c.run("FLUSHDB"), b"+OK\r\n");
     assert_eq!(field(&wait_freed(&mut c), "lazyfreed_objects"), freed + 1);
 }
 
@@ -315,8 +328,8 @@ fn memory_purge_returns_freed_heap_to_the_system() {
     let pid = s.child.id();
     let mut c = Conn::connect(s.port);
     let base = rss_pages(pid);
-    // ~200,000 keys with 200-byte values: tens of MB of small heap blocks.
-    for chunk in 0..200 {
+    // 100,000 keys with 200-byte values: tens of MB of small heap blocks.
+    for chunk in 0..100 {
         let mut batch = Vec::new();
         for i in 0..1000 {
             let key = format!("key:{chunk}:{i}");
@@ -328,26 +341,29 @@ fn memory_purge_returns_freed_heap_to_the_system() {
         }
     }
     let full = rss_pages(pid);
-    assert!(full > base + 5_000, "RSS grew by {} pages", full - base);
-    // Delete every other key: the freed blocks are scattered through the heap.
-    for chunk in 0..200 {
+    assert!(full > base + 2_500, "RSS grew by {} pages", full - base);
+    // Delete 99 keys in 100: the freed blocks leave whole free pages between the survivors,
+    // which only malloc_trim returns (the top of the heap is still in use).
+    for chunk in 0..100 {
         let mut batch = Vec::new();
-        for i in (0..1000).step_by(2) {
+        for i in (0..1000).filter(|i| i % 100 != 0) {
             batch.extend_from_slice(&encode(&[b"DEL", format!("key:{chunk}:{i}").as_bytes()]));
         }
         c.send_raw(&batch);
-        for _ in 0..500 {
+        for _ in 0..990 {
             assert_eq!(c.read_reply(), b":1\r\n");
         }
     }
     let deleted = rss_pages(pid);
     assert_eq!(c.run("MEMORY PURGE"), b"+OK\r\n");
     let purged = rss_pages(pid);
-    assert!(purged <= deleted, "MEMORY PURGE grew RSS: {deleted} -> {purged} pages");
-    assert!(purged < full, "RSS did not drop: {full} pages full, {purged} after delete + purge");
+    let figures = format!("RSS pages: {base} at start, {full} full, {deleted} after DEL, {purged} after PURGE");
+    // glibc keeps the free pages between live blocks until trimmed: PURGE gives back at least
+    // a quarter of what the keys had taken (measured: about 70%).
+    assert!(purged + (full - base) / 4 < deleted, "{figures}");
     // The remaining keys are intact.
-    assert_eq!(c.run("DBSIZE"), b":100000\r\n");
-    assert_eq!(c.run("STRLEN key:7:1"), b":200\r\n");
+    assert_eq!(c.run("DBSIZE"), b":1000\r\n");
+    assert_eq!(c.run("STRLEN key:7:100"), b":200\r\n");
 }
 
 #[test]
