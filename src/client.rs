@@ -119,11 +119,15 @@ impl ClientInfo {
     }
 
     /// Publishes this client's memory ([`ClientInfo::tot_mem`]) to the sum of all clients'
-    /// (one shared atomic, touched only when a buffer's capacity changed). Returns true when
+    /// (one shared atomic, touched only when it changed by at least `MEM_STEP`). Returns true when
     /// the sum is over `maxmemory-clients`: the caller then runs [`Clients::evict_for_memory`].
     pub fn update_mem(&self) -> bool {
         let new = self.tot_mem();
-        if self.mem.load(Ordering::Relaxed) != new {
+        let old = self.mem.load(Ordering::Relaxed);
+        // Small changes are not published: a read buffer's capacity moves by the bytes consumed
+        // on every request, and one shared counter updated per request would bounce between
+        // cores. The sum is therefore exact to within MEM_STEP per client.
+        if new != old && (new == 0 || old == 0 || new.abs_diff(old) >= MEM_STEP) {
             let old = self.mem.swap(new, Ordering::Relaxed);
             CLIENTS_MEM.fetch_add(new as i64 - old as i64, Ordering::Relaxed);
         }
@@ -230,6 +234,9 @@ static EVICTED_CLIENTS: AtomicU64 = AtomicU64::new(0);
 /// `maxmemory-clients`: bytes when positive or zero (0 = off), minus a percentage of
 /// `maxmemory` when negative.
 static MAXMEMORY_CLIENTS: AtomicI64 = AtomicI64::new(0);
+
+/// Client memory changes smaller than this are not published to the shared sum.
+const MEM_STEP: usize = 16 * 1024;
 
 /// Redis's floor for the client eviction limit, so a tiny setting cannot lock every client out.
 pub const MIN_CLIENT_EVICTION_LIMIT: u64 = 128 * 1024;
@@ -500,6 +507,20 @@ mod tests {
         assert!(line.contains(" obl=16384 oll=2 omem=23616 "), "{line}");
         c.info.kill();
         assert_eq!(c.info.tot_mem(), 0);
+    }
+
+    #[test]
+    fn small_changes_are_not_published() {
+        let c = client();
+        c.info.update_mem();
+        let published = c.info.mem.load(Ordering::Relaxed);
+        assert_eq!(published, c.info.tot_mem());
+        c.info.qbuf_cap.store(100, Ordering::Relaxed);
+        c.info.update_mem();
+        assert_eq!(c.info.mem.load(Ordering::Relaxed), published);
+        c.info.qbuf_cap.store(MEM_STEP, Ordering::Relaxed);
+        c.info.update_mem();
+        assert_eq!(c.info.mem.load(Ordering::Relaxed), published + MEM_STEP);
     }
 
     #[test]

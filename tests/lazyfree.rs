@@ -399,3 +399,19 @@ fn implicit_deletes_follow_server_del_and_expire_flags() {
     assert_eq!(freed(&mut c), 3);
     assert_eq!(c.run("DBSIZE"), b":0\r\n");
 }
+
+#[test]
+fn maxmemory_clients_counts_pending_output() {
+    let s = start_redstart(&[]);
+    let mut c = Conn::connect(s.port);
+    c.cmd(&[b"SET", b"big", &vec![b'x'; 4 * 1024 * 1024]]);
+    // The 4 MB read buffer this took is given back once drained: this client stays small.
+    assert_eq!(c.run("CONFIG SET maxmemory-clients 2mb"), b"+OK\r\n");
+    assert!(field(&info(&mut c, "memory"), "mem_clients_normal") < 1024 * 1024);
+    // A client that asks for 40 MB of replies and does not read them goes over the limit.
+    let mut slow = Conn::connect(s.port);
+    slow.send_raw(&b"GET big\r\n".repeat(10));
+    assert!(slow.is_closed(Duration::from_secs(20)), "the client holding the replies is evicted");
+    assert_eq!(field(&info(&mut c, "stats"), "evicted_clients"), 1);
+    assert_eq!(c.run("PING"), b"+PONG\r\n");
+}

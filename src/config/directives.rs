@@ -644,6 +644,8 @@ mod tests {
         assert_eq!(p("slaveof", &["no", "one"]).unwrap(), "");
         assert_eq!(p("unixsocketperm", &["0700"]).unwrap(), "700");
         assert_eq!(p("maxmemory-clients", &["10%"]).unwrap(), "10%");
+        assert_eq!(p("maxmemory-clients", &["100%"]).unwrap(), "100%");
+        assert!(p("maxmemory-clients", &["101%"]).is_err());
     }
 
     #[test]

@@ -184,6 +184,11 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
         if info.killed.load(Ordering::Acquire) {
             return Ok(());
         }
+        // A read buffer grown for a large command is given back once it is drained, as Redis
+        // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down.
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
         info.qbuf.store(rbuf.len(), Ordering::Relaxed);
         info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
         info.obuf_cap.store(out.buf.capacity(), Ordering::Relaxed);
