@@ -9,6 +9,7 @@
 //! - [`db`]: the keyspace — databases split into locked shards, the hash table, values, expiry,
 //!   glob matching, WATCH bookkeeping.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`lazyfree`]: the background thread that frees large deleted values.
 //! - [`config`]: redis.conf and command-line directives, CONFIG GET/SET.
 //! - [`pubsub`]: the pub/sub registry and subscriber mailboxes; [`notify`]: keyspace
 //!   notifications.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod notify;

@@ -494,7 +494,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("expired_time_cap_reached_count:0");
             line!("expire_cycle_cpu_milliseconds:0");
             line!("evicted_keys:{}", super::memory::evicted_keys(server));
-            line!("evicted_clients:0");
+            line!("evicted_clients:{}", crate::client::evicted_clients());
             line!("total_eviction_exceeded_time:0");
             line!("current_eviction_exceeded_time:0");
             line!("keyspace_hits:{}", crate::stats::total(crate::stats::Global::KeyspaceHits));
