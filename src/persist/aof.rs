@@ -37,9 +37,13 @@
 //! a crash in the middle of writing a transaction can leave part of it in the file.
 //!
 //! ## Other differences
-//! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
-//!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
-//!   answers an error when the AOF is off. No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//! - `BGREWRITEAOF` forks a child that writes the new base while the server keeps serving;
+//!   writes from the fork on go to a new incremental file (see [`start_rewrite`]). Failed
+//!   rewrites keep every previous file listed as `incr` in the manifest (Redis marks the ones
+//!   it is replacing as `history` and deletes them after success; redstart deletes them once
+//!   the new manifest is durable). It answers an error when the AOF is off (Redis rewrites
+//!   anyway). The automatic rewrite (`auto-aof-rewrite-percentage`/`-min-size`) is checked ten
+//!   times a second; after a failed rewrite it waits 10 s per consecutive failure.
 //!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
 //!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.

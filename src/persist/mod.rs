@@ -1,25 +1,21 @@
-//! Persistence: RDB snapshots (and, later, the append-only file).
+//! Persistence: RDB snapshots and the append-only file.
 //!
 //! - [`rdb`]: the file format.
+//! - [`aof`]: the append-only file (propagation, loading, rewrite).
+//! - [`fork`]: point-in-time snapshots in a forked child (BGSAVE, BGREWRITEAOF).
 //! - Here: the server's persistence state (changes since the last save, last save time and
-//!   status, BGSAVE in progress), `SAVE`/`BGSAVE`, the `save <seconds> <changes>` rules (a
-//!   timer, [`cron`]), loading at start-up ([`load`]) and saving at shutdown ([`save_on_shutdown`]).
+//!   status, BGSAVE in progress), `SAVE`/`BGSAVE`, the `save <seconds> <changes>` rules,
+//!   scheduled BGSAVEs/rewrites and the automatic AOF rewrite (a timer, [`cron`]), loading at
+//!   start-up ([`load`]) and saving at shutdown ([`save_on_shutdown`]).
 //!
 //! ## How a snapshot is taken
-//! There is no `fork`: the keyspace is split into shards behind mutexes. A snapshot walks the
-//! databases and, for each, the shards one at a time: it locks one shard, serialises that
-//! shard's live keys of that database into an in-memory buffer, unlocks it, and appends the
-//! buffer to the file. Clients keep being served: a command waits at most for the
-//! serialisation of one shard's part of one database (about 1/N of that database with N ≥ 16
-//! shards). Memory overhead: one serialised shard-part at a time (≈ the database's serialised
-//! size / N) plus the file's write buffer, instead of Redis's copy-on-write pages.
-//!
-//! **Consistency (differs from Redis):** each shard is captured at one instant, and every
-//! command is atomic, so every key is saved in a state some command left it in; but shards are
-//! captured at different instants, so the file is not a single point-in-time image of the whole
-//! keyspace as Redis's forked snapshot is. A multi-key command or transaction spanning shards
-//! that runs while the snapshot is in progress may be half-captured (e.g. a `RENAME` whose
-//! source shard was already saved and destination not yet can appear with both or neither key).
+//! As in Redis: `BGSAVE` forks (see `fork`'s module comment). The fork happens with every shard
+//! locked, so the file is one point in time (no multi-key command or transaction is
+//! half-captured); clients wait only for the fork itself, and the memory overhead is the pages
+//! the server modifies while the child runs (copy-on-write, INFO `rdb_last_cow_size`).
+//! `SAVE` (and the save at shutdown) writes in the server process while holding every shard,
+//! which blocks clients for the duration as Redis's SAVE does, and is equally one point in time.
+//! A running child is killed at shutdown before the final save, as Redis does.
 //!
 //! ## Other differences
 //! - The file is loaded before the server accepts connections, so clients never see
