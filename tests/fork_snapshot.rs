@@ -225,10 +225,7 @@ fn bgrewriteaof_under_writes_loses_nothing_and_applies_nothing_twice() {
     }
     assert_eq!(text(&c.run("BGREWRITEAOF")), "+Background append only file rewriting started\r\n");
     assert_eq!(info(&mut c, "aof_rewrite_in_progress"), "1");
-    assert_eq!(
-        text(&c.run("BGREWRITEAOF")),
-        "-ERR Background append only file rewriting already in progress\r\n"
-    );
+    assert_eq!(text(&c.run("BGREWRITEAOF")), "-ERR Background append only file rewriting already in progress\r\n");
     // Writes at the fork went to a new incremental file, listed in the manifest at once.
     let m = manifest(&dir);
     assert!(m.contains("appendonly.aof.2.incr.aof seq 2 type i"), "{m}");
@@ -245,10 +242,7 @@ fn bgrewriteaof_under_writes_loses_nothing_and_applies_nothing_twice() {
         manifest(&dir),
         "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
-    assert_eq!(
-        aof_files(&dir),
-        ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
-    );
+    assert_eq!(aof_files(&dir), ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]);
     let total = acked.load(Ordering::Relaxed);
 
     // appendfsync always: every acknowledged write survives SIGKILL, each exactly once.

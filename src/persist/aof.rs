@@ -543,8 +543,7 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
     let fail = |e: String| {
         log::warning(&e);
         fork::release();
-        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
-            .to_string()
+        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".to_string()
     };
     // 1. The new incremental file, listed in the manifest before anything is written to it.
     let (dir, incr) = {
@@ -574,11 +573,8 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
     };
     let compress = server.config.read().get("rdbcompression") == "yes";
     static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        "temp-rewriteaof-bg-{}-{}.aof",
-        std::process::id(),
-        TMP_SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp =
+        dir.join(format!("temp-rewriteaof-bg-{}-{}.aof", std::process::id(), TMP_SEQ.fetch_add(1, Ordering::Relaxed)));
     let img = fork::Image { tmp: tmp.clone(), rename_to: None, compress, checksum: true, aof_base: true };
     // 2. The switch, at the fork point (every shard locked; feed runs only under shard locks).
     let old_file: Arc<Mutex<Option<File>>> = Arc::default();
@@ -623,8 +619,7 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
         // already: nothing is lost, the next rewrite folds it in.
         log::warning(&e);
         return Err(
-            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
-                .into(),
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".into(),
         );
     }
     REWRITES.fetch_add(1, Ordering::Relaxed);

@@ -91,9 +91,7 @@ pub fn release() {
 /// tests can observe a save in progress.
 fn key_delay_us() -> u64 {
     static D: OnceLock<u64> = OnceLock::new();
-    *D.get_or_init(|| {
-        std::env::var("REDSTART_DEBUG_KEY_SAVE_DELAY_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
-    })
+    *D.get_or_init(|| std::env::var("REDSTART_DEBUG_KEY_SAVE_DELAY_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 /// What to write: an RDB image of the whole keyspace.
@@ -131,9 +129,9 @@ pub fn write_image(
 ) -> Result<u64, String> {
     let r = write_tmp(locks, ks, img, now, delay_us, parent);
     let r = r.and_then(|n| match &img.rename_to {
-        Some(to) => std::fs::rename(&img.tmp, to).map(|_| n).map_err(|e| {
-            format!("Error moving temp DB file {} on the final destination: {e}", img.tmp.display())
-        }),
+        Some(to) => std::fs::rename(&img.tmp, to)
+            .map(|_| n)
+            .map_err(|e| format!("Error moving temp DB file {} on the final destination: {e}", img.tmp.display())),
         None => Ok(n),
     });
     if r.is_err() {
@@ -230,7 +228,8 @@ unsafe fn child_main(locks: &mut Locks, ks: &Keyspace, img: &Image, now: u64, de
     }
     // The default hook would lock stderr, which another thread may have held at the fork.
     std::panic::set_hook(Box::new(|_| {}));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_image(locks, ks, img, now, delay, Some(ppid))));
+    let r =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_image(locks, ks, img, now, delay, Some(ppid))));
     let (msg, code) = match r {
         Ok(Ok(keys)) => (format!("ok {keys} {}", own_private_dirty()), 0),
         Ok(Err(e)) => (format!("err {e}"), 1),
