@@ -208,11 +208,7 @@ fn write_tmp(
 
 /// The child's `Private_Dirty` in bytes (0 when /proc is unavailable).
 fn own_private_dirty() -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/self/smaps_rollup") else { return 0 };
-    text.lines()
-        .find_map(|l| l.strip_prefix("Private_Dirty:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    std::fs::read_to_string("/proc/self/smaps_rollup").ok().as_deref().and_then(private_dirty).unwrap_or(0)
 }
 
 /// The child's whole life. Never returns.
@@ -330,17 +326,32 @@ fn wait_child(pid: i32, rd: OwnedFd) -> Result<Report, String> {
     }
     let mut text = String::new();
     let _ = std::fs::File::from(rd).read_to_string(&mut text);
-    if libc::WIFSIGNALED(status) {
-        return Err(format!("Background child terminated by signal {}", libc::WTERMSIG(status)));
+    let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+    parse_report(&text, signal, libc::WEXITSTATUS(status))
+}
+
+/// The child's outcome from its pipe message and how it ended.
+fn parse_report(text: &str, signal: Option<i32>, code: i32) -> Result<Report, String> {
+    if let Some(sig) = signal {
+        return Err(format!("Background child terminated by signal {sig}"));
     }
-    if let Some(rest) = text.strip_prefix("ok ") {
+    if let Some(rest) = text.strip_prefix("ok ").filter(|_| code == 0) {
         let mut it = rest.split_ascii_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
         return Ok(Report { keys: it.next().unwrap_or(0), cow_bytes: it.next().unwrap_or(0) });
     }
     match text.strip_prefix("err ") {
         Some(e) => Err(e.to_string()),
-        None => Err(format!("Background child exited with code {}", libc::WEXITSTATUS(status))),
+        None => Err(format!("Background child exited with code {code}")),
     }
+}
+
+/// `Private_Dirty` in bytes from the text of an `smaps_rollup` file.
+fn private_dirty(smaps: &str) -> Option<u64> {
+    smaps
+        .lines()
+        .find_map(|l| l.strip_prefix("Private_Dirty:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
 }
 
 /// Stops a running child (at shutdown, as Redis does before its final save) and waits, up to
@@ -357,5 +368,30 @@ pub fn kill_child() {
     let start = Instant::now();
     while active().is_some() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports() {
+        let r = parse_report("ok 12 4096", None, 0).unwrap();
+        assert_eq!((r.keys, r.cow_bytes), (12, 4096));
+        assert_eq!(parse_report("err disk full", None, 1).unwrap_err(), "disk full");
+        assert_eq!(parse_report("", Some(9), 0).unwrap_err(), "Background child terminated by signal 9");
+        // Killed after it reported success: still a failure (the rename may not have happened).
+        assert!(parse_report("ok 1 0", Some(9), 0).is_err());
+        assert_eq!(parse_report("", None, 3).unwrap_err(), "Background child exited with code 3");
+        assert!(parse_report("ok 1 0", None, 1).is_err());
+    }
+
+    #[test]
+    fn smaps_private_dirty() {
+        let text =
+            "55d0-7ffc ---p 00000000 00:00 0 [rollup]\nRss:  2048 kB\nPrivate_Clean:  4 kB\nPrivate_Dirty:   312 kB\n";
+        assert_eq!(private_dirty(text), Some(312 * 1024));
+        assert_eq!(private_dirty("Rss: 1 kB\n"), None);
     }
 }
