@@ -329,6 +329,17 @@ fn served_blocking_pop_and_restore_survive_restart() {
     assert!(pttl > 800_000 && pttl <= 900_000, "{pttl}");
 }
 
+/// The rewrite runs in a forked child: waits for it to finish.
+fn wait_rewrite(c: &mut Connection) {
+    for _ in 0..1000 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        if info.contains("aof_rewrite_in_progress:0") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// BGREWRITEAOF: a new base and incr file (seq 2, as redis-server 7.0 names them), the old
 /// files deleted, later writes in the new incr file; both servers load the result.
 #[test]
@@ -338,6 +349,7 @@ fn bgrewriteaof_then_restart() {
     let mut c = con(p.port);
     populate(&mut c);
     assert_eq!(run(&mut c, "BGREWRITEAOF"), RV::SimpleString("Background append only file rewriting started".into()));
+    wait_rewrite(&mut c);
     let ad = dir.join("appendonlydir");
     assert_eq!(
         std::fs::read_to_string(ad.join("appendonly.aof.manifest")).unwrap(),
@@ -370,6 +382,7 @@ fn bgrewriteaof_then_restart() {
     run(&mut c, "XADD st 2-1 f w");
     run(&mut c, "XGROUP CREATE st g 0");
     let _: redis::Value = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_rewrite(&mut c);
     assert!(dir.join("appendonlydir").join("appendonly.aof.2.base.rdb").exists());
     kill9(&mut p);
     let p = ours(&dir, &[]);

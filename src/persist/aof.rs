@@ -75,9 +75,13 @@
 //! - `XCLAIM`/`XAUTOCLAIM` that only create the consumer log nothing.
 
 //! ## Other differences
-//! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
-//!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
-//!   answers an error when the AOF is off. No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//! - `BGREWRITEAOF` forks a child that writes the new base while the server keeps serving;
+//!   writes from the fork on go to a new incremental file (see [`start_rewrite`]). Failed
+//!   rewrites keep every previous file listed as `incr` in the manifest (Redis marks the ones
+//!   it is replacing as `history` and deletes them after success; redstart deletes them once
+//!   the new manifest is durable). It answers an error when the AOF is off (Redis rewrites
+//!   anyway). The automatic rewrite (`auto-aof-rewrite-percentage`/`-min-size`) is checked ten
+//!   times a second; after a failed rewrite it waits 10 s per consecutive failure.
 //!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
 //!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.
@@ -91,14 +95,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::rdb;
-use crate::cmd::Ctx;
 use crate::log;
 use crate::server::Server;
 
@@ -652,6 +655,7 @@ pub fn start(server: &Server) -> Result<bool, String> {
     *SYNC_HANDLE.lock() = Some(Arc::new(sync));
     *WRITER.lock() = Some(Writer { file, db: None, buf: Vec::new() });
     *MANIFEST.lock() = Some((dir, fname, entries));
+    REWRITE_BASE_SIZE.store(CURRENT_SIZE.load(Ordering::Relaxed), Ordering::Relaxed);
     ENABLED.store(true, Ordering::Relaxed);
     Ok(true)
 }
@@ -661,72 +665,252 @@ pub fn rewrites() -> u64 {
     REWRITES.load(Ordering::Relaxed)
 }
 
-/// `BGREWRITEAOF`, done in the foreground while the caller holds every shard (see the module
-/// comment): the keyspace becomes a new RDB base, a new empty incremental file receives the
-/// following writes, the manifest is replaced atomically, and the old files are deleted.
-pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
+/// A rewrite is waiting for the running BGSAVE child to finish (INFO `aof_rewrite_scheduled`).
+static REWRITE_SCHEDULED: AtomicBool = AtomicBool::new(false);
+static LAST_REWRITE_OK: AtomicBool = AtomicBool::new(true);
+static LAST_REWRITE_SECS: AtomicI64 = AtomicI64::new(-1);
+/// Unix ms the running rewrite started.
+static REWRITE_STARTED: AtomicU64 = AtomicU64::new(0);
+static CONSECUTIVE_FAILURES: AtomicU64 = AtomicU64::new(0);
+static LAST_FAILURE_AT: AtomicU64 = AtomicU64::new(0);
+static LAST_COW: AtomicU64 = AtomicU64::new(0);
+/// The AOF's size after the last rewrite (or at start-up): auto-rewrite compares against it.
+static REWRITE_BASE_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// What `BGREWRITEAOF` did.
+#[derive(Debug, PartialEq)]
+pub enum Started {
+    Now,
+    /// A BGSAVE child is running: the rewrite starts when it ends.
+    Scheduled,
+}
+
+/// Asks the persistence cron to start a rewrite as soon as no child runs.
+pub fn schedule_rewrite() {
+    REWRITE_SCHEDULED.store(true, Ordering::Relaxed);
+}
+
+pub fn rewrite_scheduled() -> bool {
+    REWRITE_SCHEDULED.load(Ordering::Relaxed)
+}
+
+/// The rewrite lines of INFO persistence, from `aof_rewrite_in_progress` to
+/// `aof_rewrites_consecutive_failures`.
+pub fn info_rewrite_fields(o: &mut String) {
+    let running = super::fork::active() == Some(super::fork::Kind::Aof);
+    let cur = if running {
+        (crate::db::now_ms().saturating_sub(REWRITE_STARTED.load(Ordering::Relaxed)) / 1000) as i64
+    } else {
+        -1
+    };
+    o.push_str(&format!(
+        "aof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{cur}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\n",
+        running as u8,
+        rewrite_scheduled() as u8,
+        LAST_REWRITE_SECS.load(Ordering::Relaxed),
+        if LAST_REWRITE_OK.load(Ordering::Relaxed) { "ok" } else { "err" },
+        rewrites(),
+        CONSECUTIVE_FAILURES.load(Ordering::Relaxed),
+    ));
+}
+
+/// INFO `aof_last_cow_size`.
+pub fn last_cow_size() -> u64 {
+    LAST_COW.load(Ordering::Relaxed)
+}
+
+/// `BGREWRITEAOF` (and the automatic and scheduled rewrites): rewrites the AOF in a forked
+/// child without stopping clients.
+///
+/// 1. A new incremental file is created and the manifest rewritten to list it after the
+///    current files (so a crash at any later point loads base + old incr files + new one).
+/// 2. With every shard locked (`fork::spawn`), the writer switches to the new incremental file
+///    and the process forks: every write before that point is in the old files and in the
+///    child's image; every write after it goes to the new incremental file only.
+/// 3. The child writes the keyspace as an RDB base file (a temporary file in the AOF directory).
+/// 4. When it succeeds, the parent renames it to the next base name and atomically replaces
+///    the manifest with (new base, new incremental file), then deletes the old files. When it
+///    fails, nothing is changed: the manifest still lists the old base and both incremental
+///    files, in order, so no write is lost.
+///
+/// Writes during the rewrite are appended once, to the new file (no rewrite buffer to copy),
+/// so the rewrite's cost does not depend on the write rate.
+pub fn start_rewrite(server: &Server) -> Result<Started, String> {
+    use super::fork;
     if !enabled() {
         return Err("ERR redstart rewrites the AOF only when appendonly was yes at start-up".into());
     }
-    let ks = &ctx.server.keyspace;
-    let now = crate::db::now_ms();
-    let mut buf = Vec::with_capacity(1 << 16);
-    rdb::put_header(&mut buf, now, 0, true);
-    let opts = rdb::EncodeOpts { compress: ctx.server.config.read().get("rdbcompression") == "yes" };
-    let mut part = Vec::new();
-    for db in 0..ks.databases() {
-        part.clear();
-        let (mut keys, mut volatile) = (0, 0);
-        for sid in 0..ks.shard_count() {
-            for e in ctx.locks.shard(sid).dbs[db].iter() {
-                if e.is_expired(now) {
-                    continue;
-                }
-                rdb::put_entry(&mut part, &e.key, &e.value, e.expire_at, opts);
-                keys += 1;
-                volatile += (e.expire_at != 0) as usize;
+    if fork::active() == Some(fork::Kind::Aof) {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    if !fork::claim(fork::Kind::Aof) {
+        REWRITE_SCHEDULED.store(true, Ordering::Relaxed);
+        return Ok(Started::Scheduled);
+    }
+    REWRITE_SCHEDULED.store(false, Ordering::Relaxed);
+    let fail = |e: String| {
+        log::warning(&e);
+        fork::release();
+        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".to_string()
+    };
+    // 1. The new incremental file, listed in the manifest before anything is written to it.
+    let (dir, incr) = {
+        let mut manifest = MANIFEST.lock();
+        let Some((dir, fname, entries)) = manifest.as_mut() else { return Err(fail("the AOF is not open".into())) };
+        let seq = entries.iter().filter(|e| e.kind == b'i').map(|e| e.seq).max().unwrap_or(0) + 1;
+        let incr = ManifestEntry { name: format!("{fname}.{seq}.incr.aof"), seq, kind: b'i' };
+        if let Err(e) = File::create(dir.join(&incr.name)) {
+            return Err(fail(format!("Can't create the AOF incr file {}: {e}", incr.name)));
+        }
+        let mut listed = entries.clone();
+        listed.push(incr.clone());
+        if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&listed).as_bytes()) {
+            let _ = std::fs::remove_file(dir.join(&incr.name));
+            return Err(fail(format!("Can't write the AOF manifest file: {e}")));
+        }
+        *entries = listed;
+        (dir.clone(), incr)
+    };
+    let opened = OpenOptions::new().append(true).open(dir.join(&incr.name)).and_then(|f| {
+        let sync = f.try_clone()?;
+        Ok((f, sync))
+    });
+    let (file, sync) = match opened {
+        Ok(x) => x,
+        Err(e) => return Err(fail(format!("Can't open the AOF incr file {}: {e}", incr.name))),
+    };
+    let compress = server.config.read().get("rdbcompression") == "yes";
+    static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp =
+        dir.join(format!("temp-rewriteaof-bg-{}-{}.aof", std::process::id(), TMP_SEQ.fetch_add(1, Ordering::Relaxed)));
+    let img = fork::Image { tmp: tmp.clone(), rename_to: None, compress, checksum: true, aof_base: true };
+    // 2. The switch, at the fork point (every shard locked; feed runs only under shard locks).
+    let old_file: Arc<Mutex<Option<File>>> = Arc::default();
+    let at_fork = {
+        let old_file = old_file.clone();
+        move || {
+            let mut w = WRITER.lock();
+            let old = w.replace(Writer { file, db: None, buf: Vec::new() });
+            // The child's base holds the effect of every write so far, pending ones included.
+            writer_switched();
+            *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+            *old_file.lock() = old.map(|w| w.file);
+        }
+    };
+    let incr_seq = incr.seq;
+    let done = move |r: Result<fork::Report, String>, took: Duration| {
+        LAST_REWRITE_SECS.store(took.as_secs() as i64, Ordering::Relaxed);
+        let installed = r.and_then(|rep| install_rewrite(&tmp, incr_seq).map(|_| rep));
+        match installed {
+            Ok(rep) => {
+                LAST_REWRITE_OK.store(true, Ordering::Relaxed);
+                CONSECUTIVE_FAILURES.store(0, Ordering::Relaxed);
+                LAST_COW.store(rep.cow_bytes, Ordering::Relaxed);
+                log::notice(&format!(
+                    "Background AOF rewrite finished successfully ({} keys, {} MB of memory used by copy-on-write)",
+                    rep.keys,
+                    rep.cow_bytes >> 20
+                ));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                LAST_REWRITE_OK.store(false, Ordering::Relaxed);
+                CONSECUTIVE_FAILURES.fetch_add(1, Ordering::Relaxed);
+                LAST_FAILURE_AT.store(crate::db::now_ms(), Ordering::Relaxed);
+                log::warning(&e);
+                log::warning("Background AOF rewrite terminated with error");
             }
         }
-        if keys > 0 {
-            rdb::put_select_db(&mut buf, db, keys, volatile);
-            buf.extend_from_slice(&part);
-        }
+    };
+    REWRITE_STARTED.store(crate::db::now_ms(), Ordering::Relaxed);
+    log::notice("Background append only file rewriting started");
+    if let Err(e) = fork::spawn(server, img, at_fork, done) {
+        // `spawn` released the slot. If the switch happened, the new file is in the manifest
+        // already: nothing is lost, the next rewrite folds it in.
+        log::warning(&e);
+        return Err(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".into(),
+        );
     }
-    let crc = rdb::crc64(0, &buf);
-    rdb::put_footer(&mut buf, crc, true);
+    REWRITES.fetch_add(1, Ordering::Relaxed);
+    // The old incremental file is complete: make its tail durable without blocking anyone.
+    if let Some(old) = old_file.lock().take() {
+        let _ = std::thread::Builder::new().name("aof-fsync-old".into()).spawn(move || {
+            if let Err(e) = old.sync_data() {
+                log::warning(&format!("Error syncing the previous AOF incr file: {e}"));
+            }
+        });
+    }
+    Ok(Started::Now)
+}
 
+/// Installs a finished rewrite: `tmp` becomes the next base file and the manifest lists it and
+/// the incremental files from `incr_seq` on (the one opened at the fork); older files go.
+fn install_rewrite(tmp: &Path, incr_seq: u64) -> Result<(), String> {
     let mut manifest = MANIFEST.lock();
-    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("ERR the AOF is not open".into()) };
-    // Writers are excluded from here on (they would also wait for the shards we hold).
-    let mut writer = WRITER.lock();
-    let next = |kind: u8| entries.iter().filter(|e| e.kind == kind).map(|e| e.seq).max().unwrap_or(0) + 1;
-    let base = ManifestEntry { name: format!("{fname}.{}.base.rdb", next(b'b')), seq: next(b'b'), kind: b'b' };
-    let incr = ManifestEntry { name: format!("{fname}.{}.incr.aof", next(b'i')), seq: next(b'i'), kind: b'i' };
-    let err = |e: std::io::Error| format!("ERR Background AOF rewrite failed: {e}");
-    write_atomically(&dir.join(&base.name), &buf).map_err(err)?;
-    let file = File::create(dir.join(&incr.name)).map_err(err)?;
-    let sync = file.try_clone().map_err(err)?;
-    let new_entries = vec![base.clone(), incr];
+    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("the AOF is not open".into()) };
+    let seq = entries.iter().filter(|e| e.kind == b'b').map(|e| e.seq).max().unwrap_or(0) + 1;
+    let base = ManifestEntry { name: format!("{fname}.{seq}.base.rdb"), seq, kind: b'b' };
+    let base_path = dir.join(&base.name);
+    std::fs::rename(tmp, &base_path).map_err(|e| format!("Error trying to rename the temporary AOF base file: {e}"))?;
+    let mut new_entries = vec![base];
+    new_entries.extend(entries.iter().filter(|e| e.kind == b'i' && e.seq >= incr_seq).cloned());
     if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&new_entries).as_bytes()) {
-        let _ = std::fs::remove_file(dir.join(&base.name));
-        let _ = std::fs::remove_file(dir.join(&new_entries[1].name));
-        return Err(err(e));
+        let _ = std::fs::remove_file(&base_path);
+        return Err(format!("Can't write the AOF manifest file: {e}"));
     }
-    // The new manifest is durable: switch the writer and drop the old files.
-    *writer = Some(Writer { file, db: None, buf: Vec::new() });
-    writer_switched();
-    *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+    // The new manifest is durable: the old files are history.
     for old in entries.iter() {
         if !new_entries.iter().any(|n| n.name == old.name) {
             let _ = std::fs::remove_file(dir.join(&old.name));
         }
     }
+    let size = |name: &str| std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
+    let base_len = size(&new_entries[0].name);
+    BASE_SIZE.store(base_len, Ordering::Relaxed);
+    {
+        // Under the writer's lock the incremental files' sizes and CURRENT_SIZE agree.
+        let _w = WRITER.lock();
+        let incr_len: u64 = new_entries[1..].iter().map(|e| size(&e.name)).sum();
+        CURRENT_SIZE.store(base_len + incr_len, Ordering::Relaxed);
+        REWRITE_BASE_SIZE.store(base_len + incr_len, Ordering::Relaxed);
+    }
     *entries = new_entries;
-    BASE_SIZE.store(buf.len() as u64, Ordering::Relaxed);
-    CURRENT_SIZE.store(buf.len() as u64, Ordering::Relaxed);
-    REWRITES.fetch_add(1, Ordering::Relaxed);
-    log::notice("Background AOF rewrite finished successfully");
     Ok(())
+}
+
+/// `auto-aof-rewrite-percentage` / `auto-aof-rewrite-min-size`: starts a rewrite when the AOF
+/// grew by that percentage over its size after the last rewrite (or at start-up) and is above
+/// the minimum size. Called by the persistence cron while no child runs. After a failed
+/// rewrite it waits 10 s per consecutive failure (at most an hour) before trying again.
+pub fn auto_rewrite(server: &Server) {
+    if !enabled() || super::fork::active().is_some() {
+        return;
+    }
+    let (perc, min) = {
+        let c = server.config.read();
+        (
+            c.get("auto-aof-rewrite-percentage").parse::<u64>().unwrap_or(0),
+            c.get("auto-aof-rewrite-min-size").parse::<u64>().unwrap_or(64 << 20),
+        )
+    };
+    let fails = CONSECUTIVE_FAILURES.load(Ordering::Relaxed);
+    if perc == 0
+        || (fails > 0
+            && crate::db::now_ms().saturating_sub(LAST_FAILURE_AT.load(Ordering::Relaxed))
+                < (fails * 10_000).min(3_600_000))
+    {
+        return;
+    }
+    let cur = CURRENT_SIZE.load(Ordering::Relaxed);
+    let base = REWRITE_BASE_SIZE.load(Ordering::Relaxed).max(1);
+    let growth = cur.saturating_sub(base).saturating_mul(100) / base;
+    if cur > min && growth >= perc {
+        log::notice(&format!("Starting automatic rewriting of AOF on {growth}% growth"));
+        if let Err(e) = start_rewrite(server) {
+            log::warning(&e);
+        }
+    }
 }
 
 /// How reading an AOF's commands ended.
