@@ -47,12 +47,15 @@ def rss_bytes(pid):
 
 
 class Server:
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, extra=(), dir=None):
+        """`extra`: options after the defaults (so they override them); `dir`: an existing
+        directory to run in (kept by `stop`) instead of a fresh temporary one."""
         self.name = name
         self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        self.keep_dir = dir is not None
+        self.dir = dir or tempfile.mkdtemp(prefix=f"bench-{name}-")
         self.proc = subprocess.Popen(
-            argv + ["--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir],
+            argv + ["--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir, *extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -64,7 +67,8 @@ class Server:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_benchmark(server, test, requests, pipeline, clients, keyspace, size):

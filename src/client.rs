@@ -88,6 +88,9 @@ pub struct ClientInfo {
     pub blocked: AtomicBool,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicUsize; 3],
+    /// This client's memory as last added to the registry-wide sum (`tot-mem`, see
+    /// [`ClientInfo::update_mem`]).
+    pub mem: AtomicUsize,
 }
 
 impl ClientInfo {
@@ -99,6 +102,37 @@ impl ClientInfo {
 
     pub fn is_unix(&self) -> bool {
         matches!(self.peer, Peer::Unix { .. })
+    }
+
+    /// What the connection holds (CLIENT LIST `tot-mem`, INFO `mem_clients_normal`,
+    /// `maxmemory-clients`): its two structs plus the capacity of its query and output buffers.
+    /// The pending output is part of the output buffer's capacity. A killed client counts 0: it
+    /// is on its way out, and client eviction must not evict more clients for it.
+    pub fn tot_mem(&self) -> usize {
+        if self.killed.load(Ordering::Relaxed) {
+            return 0;
+        }
+        std::mem::size_of::<ClientInfo>()
+            + std::mem::size_of::<Client>()
+            + self.qbuf_cap.load(Ordering::Relaxed)
+            + self.obuf_cap.load(Ordering::Relaxed)
+    }
+
+    /// Publishes this client's memory ([`ClientInfo::tot_mem`]) to the sum of all clients'
+    /// (one shared atomic, touched only when it changed by at least `MEM_STEP`). Returns true when
+    /// the sum is over `maxmemory-clients`: the caller then runs [`Clients::evict_for_memory`].
+    pub fn update_mem(&self) -> bool {
+        let new = self.tot_mem();
+        let old = self.mem.load(Ordering::Relaxed);
+        // Small changes are not published: a read buffer's capacity moves by the bytes consumed
+        // on every request, and one shared counter updated per request would bounce between
+        // cores. The sum is therefore exact to within MEM_STEP per client.
+        if new != old && (new == 0 || old == 0 || new.abs_diff(old) >= MEM_STEP) {
+            let old = self.mem.swap(new, Ordering::Relaxed);
+            CLIENTS_MEM.fetch_add(new as i64 - old as i64, Ordering::Relaxed);
+        }
+        let limit = client_eviction_limit();
+        limit > 0 && clients_mem() > limit
     }
 
     /// The client's line in `CLIENT LIST` / `CLIENT INFO`, without the trailing newline, with
@@ -136,15 +170,19 @@ impl ClientInfo {
         };
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let qcap = self.qbuf_cap.load(Ordering::Relaxed);
-        let obl = self.obuf.load(Ordering::Relaxed);
-        let ocap = self.obuf_cap.load(Ordering::Relaxed);
-        // What the connection holds: its structs plus both buffers' capacity.
-        let tot = std::mem::size_of::<ClientInfo>() + std::mem::size_of::<Client>() + qcap + ocap;
+        // Redis keeps the first 16 KiB of pending output in the client's reply buffer (`obl`) and
+        // the rest in a list of 16 KiB blocks (`oll` blocks, `omem` bytes); redstart's one output
+        // buffer is reported split the same way.
+        let pending = self.obuf.load(Ordering::Relaxed);
+        let obl = pending.min(REPLY_CHUNK);
+        let omem = pending - obl;
+        let oll = omem.div_ceil(REPLY_CHUNK);
+        let tot = self.tot_mem();
         let mut s = String::with_capacity(320);
         let _ = write!(
             s,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer.addr_string(),
@@ -164,6 +202,8 @@ impl ClientInfo {
             qcap,
             qcap,
             obl,
+            oll,
+            omem,
             tot,
             cmd,
             self.resp.load(Ordering::Relaxed),
@@ -174,6 +214,9 @@ impl ClientInfo {
     }
 }
 
+/// Redis's reply buffer and reply-list block size (CLIENT LIST `obl`, `oll`, `omem`).
+const REPLY_CHUNK: usize = 16 * 1024;
+
 /// What CLIENT REPLY asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReplyMode {
@@ -182,6 +225,52 @@ pub enum ReplyMode {
     Off,
     /// Suppress the reply of this command (CLIENT REPLY SKIP itself) and of the next one.
     Skip,
+}
+
+/// Sum of every registered client's [`ClientInfo::mem`] (INFO `mem_clients_normal`).
+static CLIENTS_MEM: AtomicI64 = AtomicI64::new(0);
+/// INFO stats `evicted_clients`.
+static EVICTED_CLIENTS: AtomicU64 = AtomicU64::new(0);
+/// `maxmemory-clients`: bytes when positive or zero (0 = off), minus a percentage of
+/// `maxmemory` when negative.
+static MAXMEMORY_CLIENTS: AtomicI64 = AtomicI64::new(0);
+
+/// Client memory changes smaller than this are not published to the shared sum.
+const MEM_STEP: usize = 16 * 1024;
+
+/// Redis's floor for the client eviction limit, so a tiny setting cannot lock every client out.
+pub const MIN_CLIENT_EVICTION_LIMIT: u64 = 128 * 1024;
+
+/// Total memory of all connected clients (INFO `mem_clients_normal`).
+pub fn clients_mem() -> u64 {
+    CLIENTS_MEM.load(Ordering::Relaxed).max(0) as u64
+}
+
+/// Clients disconnected by client eviction (INFO stats `evicted_clients`).
+pub fn evicted_clients() -> u64 {
+    EVICTED_CLIENTS.load(Ordering::Relaxed)
+}
+
+/// Sets `maxmemory-clients` from its canonical form: a byte count, or `N%` of `maxmemory`.
+pub fn set_maxmemory_clients(v: &str) {
+    let raw = match v.strip_suffix('%') {
+        Some(p) => -p.parse::<i64>().unwrap_or(0),
+        None => v.parse::<i64>().unwrap_or(0),
+    };
+    MAXMEMORY_CLIENTS.store(raw, Ordering::Relaxed);
+}
+
+/// The client eviction limit in bytes, 0 when off: `maxmemory-clients`, or its percentage of
+/// `maxmemory` (off while `maxmemory` is 0), never below [`MIN_CLIENT_EVICTION_LIMIT`].
+pub fn client_eviction_limit() -> u64 {
+    let raw = MAXMEMORY_CLIENTS.load(Ordering::Relaxed);
+    let limit =
+        if raw < 0 { crate::db::evict::maxmemory().saturating_mul(raw.unsigned_abs()) / 100 } else { raw as u64 };
+    if limit == 0 {
+        0
+    } else {
+        limit.max(MIN_CLIENT_EVICTION_LIMIT)
+    }
 }
 
 /// State owned by one connection.
@@ -287,6 +376,7 @@ impl Clients {
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             subs: Default::default(),
+            mem: AtomicUsize::new(0),
         });
         self.map.lock().insert(id, info.clone());
         info
@@ -305,7 +395,49 @@ impl Clients {
     }
 
     pub fn unregister(&self, id: u64) {
-        self.map.lock().remove(&id);
+        if let Some(info) = self.map.lock().remove(&id) {
+            let m = info.mem.swap(0, Ordering::Relaxed);
+            CLIENTS_MEM.fetch_sub(m as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// Client eviction (`maxmemory-clients`): while the clients' memory is over the limit, kills
+    /// the client using the most memory, skipping clients flagged CLIENT NO-EVICT, and counts
+    /// each in `evicted_clients`. A killed client stops counting at once (its connection closes
+    /// soon after), so concurrent checks do not evict more than needed; one eviction pass runs
+    /// at a time. Returns the number of clients evicted.
+    pub fn evict_for_memory(&self) -> usize {
+        static RUNNING: Mutex<()> = Mutex::new(());
+        let Some(_running) = RUNNING.try_lock() else { return 0 };
+        let limit = client_eviction_limit();
+        if limit == 0 || clients_mem() <= limit {
+            return 0;
+        }
+        let mut candidates: Vec<(usize, Arc<ClientInfo>)> = self
+            .map
+            .lock()
+            .values()
+            .filter(|c| !c.no_evict.load(Ordering::Relaxed) && !c.killed.load(Ordering::Relaxed))
+            .map(|c| (c.mem.load(Ordering::Relaxed), c.clone()))
+            .collect();
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+        let mut evicted = 0;
+        for (_, c) in candidates {
+            if clients_mem() <= limit {
+                break;
+            }
+            crate::log::verbose(&format!(
+                "Evicting client: id={} addr={} tot-mem={}",
+                c.id,
+                c.peer.addr_string(),
+                c.mem.load(Ordering::Relaxed)
+            ));
+            c.kill();
+            c.update_mem();
+            EVICTED_CLIENTS.fetch_add(1, Ordering::Relaxed);
+            evicted += 1;
+        }
+        evicted
     }
 
     pub fn len(&self) -> usize {
@@ -347,6 +479,48 @@ mod tests {
         assert!(!c.take_reply_suppressed());
         c.reply_mode = ReplyMode::Off;
         assert!(c.take_reply_suppressed() && c.take_reply_suppressed());
+    }
+
+    #[test]
+    fn client_eviction_limit_follows_the_directive() {
+        set_maxmemory_clients("0");
+        assert_eq!(client_eviction_limit(), 0);
+        set_maxmemory_clients("1048576");
+        assert_eq!(client_eviction_limit(), 1 << 20);
+        // Redis's floor.
+        set_maxmemory_clients("1");
+        assert_eq!(client_eviction_limit(), MIN_CLIENT_EVICTION_LIMIT);
+        // (Percentages depend on the global maxmemory, which other unit tests set: covered by
+        // tests/lazyfree.rs.)
+        set_maxmemory_clients("0");
+    }
+
+    #[test]
+    fn tot_mem_counts_buffers_and_a_killed_client_counts_nothing() {
+        let c = client();
+        let base = c.info.tot_mem();
+        c.info.qbuf_cap.store(1000, Ordering::Relaxed);
+        c.info.obuf_cap.store(500, Ordering::Relaxed);
+        assert_eq!(c.info.tot_mem(), base + 1500);
+        c.info.obuf.store(40_000, Ordering::Relaxed);
+        let line = c.info.describe("get");
+        assert!(line.contains(" obl=16384 oll=2 omem=23616 "), "{line}");
+        c.info.kill();
+        assert_eq!(c.info.tot_mem(), 0);
+    }
+
+    #[test]
+    fn small_changes_are_not_published() {
+        let c = client();
+        c.info.update_mem();
+        let published = c.info.mem.load(Ordering::Relaxed);
+        assert_eq!(published, c.info.tot_mem());
+        c.info.qbuf_cap.store(100, Ordering::Relaxed);
+        c.info.update_mem();
+        assert_eq!(c.info.mem.load(Ordering::Relaxed), published);
+        c.info.qbuf_cap.store(MEM_STEP, Ordering::Relaxed);
+        c.info.update_mem();
+        assert_eq!(c.info.mem.load(Ordering::Relaxed), published + MEM_STEP);
     }
 
     #[test]

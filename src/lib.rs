@@ -9,6 +9,7 @@
 //! - [`db`]: the keyspace — databases split into locked shards, the hash table, values, expiry,
 //!   glob matching, WATCH bookkeeping.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`lazyfree`]: the background thread that frees large deleted values.
 //! - [`config`]: redis.conf and command-line directives, CONFIG GET/SET.
 //! - [`pubsub`]: the pub/sub registry and subscriber mailboxes; [`notify`]: keyspace
 //!   notifications.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod notify;
@@ -104,6 +106,7 @@ async fn active_expire(server: Arc<server::Server>) {
             // Keyspace notifications: `expired` is published while the key's shard is locked.
             let mut on_expired = |db: usize, key: &[u8]| {
                 notify::publish(&s, notify::EXPIRED, db, "expired", key, None);
+                persist::aof::log_del(&s, db, key);
             };
             while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
                 && start.elapsed() < Duration::from_millis(25)

@@ -1,6 +1,11 @@
 //! The `redstart` binary: `redstart [/path/to/redis.conf | -] [--directive value ...]`,
 //! `redstart --version`, `redstart --help`, `redstart check-rdb FILE` (checks an RDB file like
-//! `redis-check-rdb`: exit status 0 when it is sound, 1 with the damaged offset otherwise).
+//! `redis-check-rdb`: exit status 0 when it is sound, 1 with the damaged offset otherwise),
+//! `redstart check-aof [--fix|--truncate-to-timestamp T] FILE` (checks an AOF manifest and its
+//! files, or one AOF, like `redis-check-aof`; see `persist::check_aof`).
+//!
+//! SIGXFSZ is ignored, so that a write past `RLIMIT_FSIZE` fails with `EFBIG` and is handled
+//! as a full disk (Redis 7.0 keeps the default action and is killed).
 //!
 //! `daemonize yes` is accepted but not supported: redstart logs a warning and stays in the
 //! foreground (run it under a supervisor instead).
@@ -20,6 +25,16 @@ fn tune_allocator() {
     }
 }
 
+/// A write past the file-size limit (`ulimit -f`) then fails with `EFBIG`, which the AOF and
+/// RDB writers report like a full disk, instead of the signal killing the process.
+fn ignore_sigxfsz() {
+    // SAFETY: installing SIG_IGN registers no handler code; it runs before any other thread
+    // exists, and SIGXFSZ is a valid signal number.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 /// Counts allocated bytes for INFO `used_memory` and `maxmemory` (see `redstart::alloc`).
 #[global_allocator]
 static ALLOC: redstart::alloc::Counting = redstart::alloc::Counting;
@@ -30,6 +45,11 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("check-rdb") {
         std::process::exit(check_rdb(&args[2..]));
     }
+    if args.get(1).map(String::as_str) == Some("check-aof") {
+        let code = redstart::persist::check_aof::main(&args[2..], &mut std::io::stdin().lock(), &mut std::io::stdout());
+        std::process::exit(code);
+    }
+    ignore_sigxfsz();
     let config = match Config::startup(&args[1..], &mut std::io::stdin().lock()) {
         Ok(Startup::Run(c)) => *c,
         Ok(Startup::Version) => {

@@ -39,7 +39,16 @@ fn ours(dir: &Path, extra: &[&str]) -> Proc {
 }
 
 fn theirs(dir: &Path) -> Proc {
-    start_redis(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+    let p = start_redis(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    // redis-server answers (INFO, which readiness uses) while it still loads the AOF: wait
+    // until commands are served.
+    let mut c = Conn::connect(p.port);
+    let start = std::time::Instant::now();
+    while c.run("PING").starts_with(b"-LOADING") {
+        assert!(start.elapsed() < Duration::from_secs(10), "redis-server still loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
 }
 
 fn kill9(p: &mut Proc) {
@@ -320,6 +329,17 @@ fn served_blocking_pop_and_restore_survive_restart() {
     assert!(pttl > 800_000 && pttl <= 900_000, "{pttl}");
 }
 
+/// The rewrite runs in a forked child: waits for it to finish.
+fn wait_rewrite(c: &mut Connection) {
+    for _ in 0..1000 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        if info.contains("aof_rewrite_in_progress:0") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// BGREWRITEAOF: a new base and incr file (seq 2, as redis-server 7.0 names them), the old
 /// files deleted, later writes in the new incr file; both servers load the result.
 #[test]
@@ -329,6 +349,7 @@ fn bgrewriteaof_then_restart() {
     let mut c = con(p.port);
     populate(&mut c);
     assert_eq!(run(&mut c, "BGREWRITEAOF"), RV::SimpleString("Background append only file rewriting started".into()));
+    wait_rewrite(&mut c);
     let ad = dir.join("appendonlydir");
     assert_eq!(
         std::fs::read_to_string(ad.join("appendonly.aof.manifest")).unwrap(),
@@ -361,6 +382,7 @@ fn bgrewriteaof_then_restart() {
     run(&mut c, "XADD st 2-1 f w");
     run(&mut c, "XGROUP CREATE st g 0");
     let _: redis::Value = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_rewrite(&mut c);
     assert!(dir.join("appendonlydir").join("appendonly.aof.2.base.rdb").exists());
     kill9(&mut p);
     let p = ours(&dir, &[]);

@@ -185,3 +185,121 @@ fn exec_with_a_queued_write_is_refused_on_oom() {
     p.check_all(&["MULTI", "CONFIG SET maxmemory 0"]);
     p.check_all(&["GET k", "EXEC", "SET k v", "MULTI", "GET k", "EXEC"]);
 }
+
+#[test]
+fn lazyfree_directives_unlink_and_async_flushes() {
+    let mut p = Pair::new();
+    for name in [
+        "lazyfree-lazy-eviction",
+        "lazyfree-lazy-expire",
+        "lazyfree-lazy-server-del",
+        "lazyfree-lazy-user-del",
+        "lazyfree-lazy-user-flush",
+        "replica-lazy-flush",
+    ] {
+        p.check(&format!("CONFIG GET {name}"));
+        p.check(&format!("CONFIG SET {name} YES"));
+        p.check(&format!("CONFIG GET {name}"));
+        p.check(&format!("CONFIG SET {name} maybe"));
+        p.check(&format!("CONFIG SET {name} 1"));
+        p.check(&format!("CONFIG SET {name}"));
+        p.check(&format!("CONFIG SET {name} no"));
+        p.check(&format!("CONFIG GET {name}"));
+    }
+    // CONFIG GET with a pattern: Redis's order is its dictionary's, so compare the pairs sorted.
+    let (a, b) = p.both("CONFIG GET lazyfree-*");
+    assert_eq!(sorted_items(&a), sorted_items(&b));
+    // Large and small values of every type, deleted by UNLINK, DEL and the flushes, with the
+    // lazy flags on and off: the replies are the same whichever way a value is freed.
+    let fill = |p: &mut Pair| {
+        let members: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        let m = members.join(" ");
+        let fv: Vec<String> = (0..300).map(|i| format!("f{i} v")).collect();
+        let zs: Vec<String> = (0..300).map(|i| format!("{i} m{i}")).collect();
+        p.check(&format!("SADD bigset {m}"));
+        p.check(&format!("RPUSH biglist {m}"));
+        p.check(&format!("HSET bighash {}", fv.join(" ")));
+        p.check(&format!("ZADD bigzset {}", zs.join(" ")));
+        p.check_all(&["SET s v", "SADD small a", "XADD x 1-1 f v"]);
+    };
+    for lazy in ["no", "yes"] {
+        p.check(&format!("CONFIG SET lazyfree-lazy-user-del {lazy}"));
+        p.check(&format!("CONFIG SET lazyfree-lazy-user-flush {lazy}"));
+        fill(&mut p);
+        p.check_all(&[
+            "UNLINK bigset nokey s",
+            "UNLINK bigset",
+            "UNLINK",
+            "DEL biglist bighash",
+            "EXISTS bigset biglist bighash bigzset",
+            "DBSIZE",
+            "FLUSHALL ASYNC",
+            "DBSIZE",
+        ]);
+        p.check_args(&[b"UNLINK", b"\xff\x00k"]);
+        fill(&mut p);
+        p.check_all(&["FLUSHDB ASYNC", "DBSIZE", "FLUSHDB async", "FLUSHDB sync", "FLUSHDB"]);
+        fill(&mut p);
+        p.check_all(&[
+            "FLUSHALL",
+            "DBSIZE",
+            "FLUSHALL SYNC",
+            "FLUSHALL ASYNC x",
+            "FLUSHALL LAZY",
+            "FLUSHDB ASYNC SYNC",
+        ]);
+        // Expired keys are gone for UNLINK too.
+        p.check("SET e v PX 1");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        p.check("UNLINK e");
+    }
+    // Both servers expose the lazyfree counters in INFO memory.
+    let (a, b) = p.both("INFO memory");
+    for f in ["lazyfree_pending_objects:", "lazyfreed_objects:", "mem_clients_normal:", "mem_clients_slaves:"] {
+        assert!(text(&a).contains(f) && text(&b).contains(f), "{f}");
+    }
+    let (a, b) = p.both("INFO stats");
+    assert!(text(&a).contains("evicted_clients:0\r\n") && text(&b).contains("evicted_clients:0\r\n"));
+}
+
+#[test]
+fn maxmemory_clients_and_client_no_evict_replies() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 10%",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 100%",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 101%",
+        "CONFIG SET maxmemory-clients -1",
+        "CONFIG SET maxmemory-clients -5%",
+        "CONFIG SET maxmemory-clients abc",
+        "CONFIG SET maxmemory-clients 1.5%",
+        "CONFIG SET maxmemory-clients 1mb",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 64gb",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 0",
+        "CONFIG GET maxmemory-clients",
+        "CLIENT NO-EVICT",
+        "CLIENT NO-EVICT on",
+        "CLIENT NO-EVICT ON",
+        "CLIENT NO-EVICT off",
+        "CLIENT NO-EVICT OFF",
+        "CLIENT NO-EVICT maybe",
+        "CLIENT NO-EVICT on off",
+        "CLIENT NO-EVICT 1",
+        "CLIENT NO-EVICT on",
+        "RESET",
+    ]);
+    // A tiny limit is raised to Redis's floor (128 KB): ordinary clients keep working.
+    p.check("CONFIG SET maxmemory-clients 1");
+    p.check_all(&["PING", "SET k v", "GET k", "CONFIG SET maxmemory-clients 0"]);
+    // The CLIENT INFO flags of a NO-EVICT client.
+    for line in ["CLIENT NO-EVICT on", "CLIENT INFO", "CLIENT NO-EVICT off", "CLIENT INFO"] {
+        let (a, b) = p.both(line);
+        let flags = |r: &[u8]| text(r).split(' ').find(|kv| kv.starts_with("flags=")).map(str::to_string);
+        assert_eq!(flags(&a), flags(&b), "{line}");
+    }
+}

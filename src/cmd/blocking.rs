@@ -392,6 +392,8 @@ pub fn block_opts(
             NullReply::Array => ctx.out.null_array(),
             NullReply::Bulk => ctx.out.null(),
         }
+        // Nothing was served: nothing to propagate.
+        ctx.propagate_nothing();
         return Ok(());
     }
     let ks = &ctx.server.keyspace;

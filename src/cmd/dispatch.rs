@@ -3,6 +3,18 @@
 //! [`execute`] is the one entry point for a client's command: table lookup, subcommand
 //! resolution, arity, authentication, MULTI queueing, shard locking, the handler, and
 //! statistics. Everything a command needs to know about itself comes from its table row.
+//!
+//! ## Propagation
+//! [`run`] is the one propagation point: after a write command succeeded, with its shards still
+//! locked, it hands what the command changed to the AOF (and, later, to replicas). By default a
+//! command propagates as received, after `persist::aof::rewrite` turned relative expiries into
+//! absolute ones. A handler whose effect is not reproduced by re-running it (a random pop, a
+//! generated ID, a float result, a delivery time) or that changed nothing says what to propagate
+//! instead with [`Ctx::propagate`] (one or more commands, as Redis's `alsoPropagate`) or
+//! [`Ctx::propagate_nothing`]. Several commands from one command are wrapped in `MULTI`/`EXEC`;
+//! the commands of a transaction are collected until its EXEC returns and written as one
+//! `MULTI` … `EXEC` (a single command unwrapped, nothing when nothing was written: as Redis).
+//! Keys found expired are logged as `DEL key` before the command that found them.
 
 use std::sync::atomic::Ordering;
 
@@ -148,10 +160,18 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     if super::memory::before_command(server, client, out, spec) {
         return;
     }
-    if (spec.has(flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(server) {
-        // The last BGSAVE failed and stop-writes-on-bgsave-error is on (Redis refuses PING too).
+    // The last BGSAVE failed and stop-writes-on-bgsave-error is on, or the AOF cannot be
+    // written: writes are refused (Redis refuses PING too).
+    let refusal = if !(spec.has(flags::WRITE) || spec.name == "ping") {
+        None
+    } else if crate::persist::writes_refused(server) {
+        Some(crate::persist::MISCONF.to_string())
+    } else {
+        crate::persist::aof::write_refusal()
+    };
+    if let Some(msg) = refusal {
         meta.record_rejected();
-        out.error(crate::persist::MISCONF);
+        out.error(&msg);
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
         }
@@ -179,10 +199,44 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     } else {
         lock_for(server, spec, args)
     };
-    let mut ctx = Ctx { server, client, out, locks, now: now_ms() };
+    let mut ctx = Ctx { server, client, out, locks, now: now_ms(), prop: Propagation::default() };
     run(&mut ctx, spec, args);
     if blocked.ready_pending() {
         super::blocking::serve_ready(&mut ctx);
+    }
+}
+
+/// What the running command propagates instead of itself, and the transaction being collected
+/// (the `prop` field of [`Ctx`]). Empty vectors: nothing is allocated unless a handler overrides.
+#[derive(Default)]
+pub struct Propagation {
+    /// The running command replaced its propagation with `cmds` (empty: nothing).
+    overridden: bool,
+    cmds: Vec<Vec<Vec<u8>>>,
+    /// Inside EXEC (AOF on): every command the transaction propagates, with its database.
+    txn: Option<Vec<(usize, Vec<Vec<u8>>)>>,
+}
+
+impl Ctx<'_> {
+    /// Propagates `args` instead of the command being run (call it again to propagate several
+    /// commands, in order; they are wrapped in `MULTI`/`EXEC`).
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        if crate::persist::aof::enabled() {
+            self.prop.overridden = true;
+            self.prop.cmds.push(args.iter().map(|a| a.as_ref().to_vec()).collect());
+        }
+    }
+
+    /// The command being run changed nothing: propagate nothing (anything passed to
+    /// [`Ctx::propagate`] before is dropped).
+    pub fn propagate_nothing(&mut self) {
+        self.prop.overridden = true;
+        self.prop.cmds.clear();
+    }
+
+    /// Whether propagation is on (handlers may skip building what they would propagate).
+    pub fn propagating(&self) -> bool {
+        crate::persist::aof::enabled()
     }
 }
 
@@ -190,17 +244,23 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
 /// command while holding every shard).
 pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let meta = super::server::cmd_meta(spec);
+    let aof = crate::persist::aof::enabled();
+    if aof {
+        ctx.prop.overridden = false;
+        ctx.prop.cmds.clear();
+        if spec.name == "exec" && ctx.prop.txn.is_none() {
+            ctx.prop.txn = Some(Vec::new());
+        }
+    }
     let start = std::time::Instant::now();
     let mark = ctx.out.len();
     let result = (spec.handler)(ctx, args);
     meta.record_call(start.elapsed().as_micros() as u64);
     if result.is_ok() && spec.has(super::flags::WRITE) {
         crate::persist::note_write(ctx.server);
-        // The AOF propagation point (a blocking command that blocked wrote no reply yet and
-        // is not logged; see `persist::aof`).
-        if crate::persist::aof::enabled() && ctx.out.len() > mark {
-            crate::persist::aof::feed(ctx, spec, args, mark);
-        }
+    }
+    if aof {
+        propagate(ctx, spec, args, result.is_ok() && ctx.out.len() > mark);
     }
     if let Err(e) = result {
         meta.record_failed();
@@ -212,5 +272,68 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     // command did not publish yet: a copy for this client goes before its reply, as in Redis.
     if crate::notify::any() {
         crate::notify::flush_pending_before(ctx, mark);
+    }
+}
+
+/// The propagation point (see the module comment): `wrote` is whether a write command
+/// succeeded with a reply (a blocking command that blocked replied nothing yet; it propagates
+/// when it is served).
+fn propagate(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]], wrote: bool) {
+    use crate::persist::aof;
+    let server = ctx.server;
+    let expired = aof::take_lazy_expired();
+    for (db, key) in expired {
+        let del = vec![b"DEL".to_vec(), key];
+        match ctx.prop.txn.as_mut() {
+            Some(t) => t.push((db, del)),
+            None => aof::feed(server, |b| b.cmd(db, &del)),
+        }
+    }
+    let overridden = std::mem::take(&mut ctx.prop.overridden);
+    if wrote && spec.has(super::flags::WRITE) {
+        let db = ctx.client.db;
+        if overridden {
+            let cmds = std::mem::take(&mut ctx.prop.cmds);
+            match ctx.prop.txn.as_mut() {
+                Some(t) => t.extend(cmds.into_iter().map(|c| (db, c))),
+                None => aof::feed(server, |b| {
+                    let wrap = cmds.len() > 1;
+                    if wrap {
+                        b.multi(db);
+                    }
+                    for c in &cmds {
+                        b.cmd(db, c);
+                    }
+                    if wrap {
+                        b.exec();
+                    }
+                }),
+            }
+        } else {
+            let rewritten = aof::rewrite(spec.name, args, ctx.now);
+            match (ctx.prop.txn.as_mut(), rewritten) {
+                (Some(t), Some(v)) => t.push((db, v)),
+                (Some(t), None) => t.push((db, args.iter().map(|a| a.to_vec()).collect())),
+                (None, Some(v)) => aof::feed(server, |b| b.cmd(db, &v)),
+                (None, None) => aof::feed(server, |b| b.cmd(db, args)),
+            }
+        }
+    }
+    ctx.prop.cmds.clear();
+    if spec.name == "exec" {
+        if let Some(t) = ctx.prop.txn.take() {
+            aof::feed(server, |b| {
+                let wrap = t.len() > 1;
+                if wrap {
+                    b.multi(t[0].0);
+                }
+                for (db, c) in &t {
+                    b.cmd(*db, c);
+                }
+                if wrap {
+                    b.exec();
+                }
+            });
+        }
     }
 }

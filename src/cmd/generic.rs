@@ -21,8 +21,9 @@
 //! - `OBJECT IDLETIME` and `OBJECT REFCOUNT` of small integers: Redis shares one object per
 //!   integer below 10000 (refcount 2147483647, one LRU clock for all keys holding it); redstart
 //!   reports the shared refcount but keeps a per-key access time.
-//! - FLUSHALL/FLUSHDB ASYNC and UNLINK free large batches of entries on a helper thread;
-//!   smaller ones are freed inline (values are small).
+//! - Lazy freeing (UNLINK, FLUSHALL/FLUSHDB ASYNC, DEL with `lazyfree-lazy-user-del`, flushes
+//!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::lazyfree`: values
+//!   that are cheap to free are freed inline.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::small::SmallBytes;
@@ -220,23 +221,6 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Entries freed on a helper thread when a batch is at least this large (ASYNC flushes, UNLINK).
-const LAZY_FREE_MIN: usize = 1024;
-
-/// Frees removed entries: inline when few (or not asked to be lazy), on a helper thread
-/// otherwise, so a large flush does not hold the shard locks while freeing memory.
-fn free_entries<T: Send + 'static>(batch: Vec<T>, lazy: bool) {
-    if lazy && batch.len() >= LAZY_FREE_MIN {
-        std::thread::spawn(move || {
-            drop(batch);
-            // The thread ends here: publish its freed bytes to the memory counter.
-            crate::alloc::flush();
-        });
-    } else {
-        drop(batch);
-    }
-}
-
 /// Redis's `getIntFromObject`: a 32-bit integer, with Redis's two error texts.
 fn int32(arg: &[u8]) -> Result<i32, CmdError> {
     let n = args::int(arg)?;
@@ -256,25 +240,33 @@ fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
 fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for k in &args[1..] {
-        if ctx.db().remove(k).is_some() {
+        if let Some(e) = ctx.db().remove(k) {
             n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
+            // Freed after the reply is written, on the lazyfree thread when configured.
+            crate::lazyfree::user_del(e);
         }
+    }
+    if n == 0 {
+        ctx.propagate_nothing();
     }
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut removed: Vec<Entry> = Vec::new();
+    let mut n = 0;
     for k in &args[1..] {
         if let Some(e) = ctx.db().remove(k) {
-            removed.push(e);
+            n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
+            crate::lazyfree::drop_entry(e);
         }
     }
-    ctx.out.int(removed.len() as i64);
-    free_entries(removed, true);
+    if n == 0 {
+        ctx.propagate_nothing();
+    }
+    ctx.out.int(n);
     Ok(())
 }
 
@@ -328,8 +320,10 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     // dirties) the destination, `remove` dirties the source.
     let mut e = db.remove(src).expect("looked up under the same locks");
     e.key = dst.into();
-    let old = db.put(e);
-    drop(old);
+    // The replaced destination goes as Redis's implicit deletes do (`lazyfree-lazy-server-del`).
+    if let Some(old) = db.put(e) {
+        crate::lazyfree::server_del(old);
+    }
     notify::event(ctx, notify::GENERIC, "rename_from", src);
     notify::event(ctx, notify::GENERIC, "rename_to", dst);
     if nx {
@@ -373,7 +367,9 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        db.remove(dst);
+        if let Some(old) = db.remove(dst) {
+            crate::lazyfree::server_del(old);
+        }
     }
     // A copy is a new object: its access time starts now.
     let mut e = Entry::new(dst.into(), value);
@@ -425,6 +421,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             if shard.dbs[db].get(r).is_expired(now) {
                 // Reclaim it and draw again, as Redis does.
                 let e = shard.remove_at(db, r);
+                crate::persist::aof::lazy_expired(db, &e.key);
                 shard.watchers.touch(db, &e.key);
                 ctx.server.keyspace.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
                 break;
@@ -487,6 +484,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
     let mut db = ctx.db();
     let Some(e) = db.get(args[1]) else {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     };
     // A key without expiry counts as an infinite TTL for GT and LT.
@@ -497,10 +495,15 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
         || (lt && current.is_some_and(|c| when >= c));
     if refused {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     if when <= now as i64 {
-        db.remove(args[1]);
+        // A deadline in the past deletes the key as expiry does (`lazyfree-lazy-expire`).
+        if let Some(e) = db.remove(args[1]) {
+            crate::lazyfree::expired(e);
+        }
+        ctx.propagate(&[&b"DEL"[..], args[1]]);
         notify::event(ctx, notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);
@@ -551,6 +554,8 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if had {
         db.set_expire(args[1], NO_EXPIRE);
         notify::event(ctx, notify::GENERIC, "persist", args[1]);
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(had as i64);
     Ok(())
@@ -684,6 +689,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             dead.sort_unstable_by(|a, b| b.cmp(a));
             for i in dead.drain(..) {
                 let e = s.remove_at(db, i);
+                crate::persist::aof::lazy_expired(db, &e.key);
                 s.watchers.touch(db, &e.key);
                 ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
             }
@@ -817,10 +823,11 @@ fn object_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHDB/FLUSHALL's optional argument: true for ASYNC.
+/// FLUSHDB/FLUSHALL's optional argument: true for ASYNC; without one,
+/// `lazyfree-lazy-user-flush` decides.
 fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
     match args {
-        [_] => Ok(false),
+        [_] => Ok(crate::lazyfree::enabled(crate::lazyfree::Flag::UserFlush)),
         [_, m] if args::is(m, "async") => Ok(true),
         [_, m] if args::is(m, "sync") => Ok(false),
         _ => Err(CmdError::Syntax),
@@ -840,7 +847,9 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
             }
         }
     }
-    free_entries(removed, lazy);
+    if lazy {
+        crate::lazyfree::drop_entries(removed);
+    }
 }
 
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -204,6 +204,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let h = write(&mut db, key)?;
     if h.contains(args[2]) {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     h.set(args[2], args[3], lim);
@@ -244,6 +245,8 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if empty {
             notify::event(ctx, notify::GENERIC, "del", key);
         }
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(deleted);
     Ok(())
@@ -297,6 +300,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = sum.to_human();
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
+    // Propagated as the value it stored, so a replay does not redo the float arithmetic.
+    ctx.propagate(&[&b"HSET"[..], key, args[2], text.as_bytes()]);
     notify::event(ctx, notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())

@@ -338,6 +338,7 @@ fn pop_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
             Some(_) => out.null_array(),
             None => out.null(),
         }
+        ctx.propagate_nothing();
         return Ok(());
     }
     let deleted = match count {
@@ -349,6 +350,7 @@ fn pop_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
         // A count of 0 pops nothing and raises nothing.
         Some(0) => {
             out.array(0);
+            ctx.propagate_nothing();
             return Ok(());
         }
         Some(n) => {
@@ -658,7 +660,10 @@ fn lmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let to = parse_where(args[4])?;
     match do_move(ctx, args[1], args[2], from, to)? {
         Some(v) => ctx.out.bulk(&v),
-        None => ctx.out.null(),
+        None => {
+            ctx.out.null();
+            ctx.propagate_nothing();
+        }
     }
     Ok(())
 }
@@ -666,7 +671,10 @@ fn lmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn rpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match do_move(ctx, args[1], args[2], false, true)? {
         Some(v) => ctx.out.bulk(&v),
-        None => ctx.out.null(),
+        None => {
+            ctx.out.null();
+            ctx.propagate_nothing();
+        }
     }
     Ok(())
 }
@@ -728,6 +736,10 @@ fn mpop_first(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result
             for v in &vals {
                 out.bulk(v);
             }
+            // LMPOP and BLMPOP propagate as the pop they did: `LPOP|RPOP key <n popped>`.
+            let mut b = itoa::Buffer::new();
+            let n = b.format(vals.len());
+            ctx.propagate(&[if left { &b"LPOP"[..] } else { b"RPOP" }, key, n.as_bytes()]);
             pop_events(ctx, key, left, deleted);
             return Ok(true);
         }
@@ -739,6 +751,7 @@ fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (keys, left, count) = parse_mpop(args, 1)?;
     if !mpop_first(ctx, &keys, left, count)? {
         ctx.out.null_array();
+        ctx.propagate_nothing();
     }
     Ok(())
 }
@@ -758,6 +771,8 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
             out.array(2);
             out.bulk(key);
             out.bulk(&v[0]);
+            // Served: propagated as the non-blocking pop (Redis's form).
+            ctx.propagate(&[if left { &b"LPOP"[..] } else { b"RPOP" }, key]);
             pop_events(ctx, key, left, deleted);
             return Ok(());
         }
@@ -778,6 +793,12 @@ fn bmove(ctx: &mut Ctx, args: &[&[u8]], timeout: &[u8], from: bool, to: bool) ->
     match do_move(ctx, args[1], args[2], from, to)? {
         Some(v) => {
             ctx.out.bulk(&v);
+            // Served: BLMOVE propagates as LMOVE, BRPOPLPUSH as RPOPLPUSH.
+            if args.len() == 6 {
+                ctx.propagate(&[&b"LMOVE"[..], args[1], args[2], args[3], args[4]]);
+            } else {
+                ctx.propagate(&[&b"RPOPLPUSH"[..], args[1], args[2]]);
+            }
             Ok(())
         }
         None => blocking::block(ctx, &args[1..2], deadline, "list", args, NullReply::Bulk),

@@ -21,11 +21,13 @@
 //!   differ from Redis's (usually smaller per key).
 //! - MEMORY DOCTOR's wording is redstart's own; it reports the same conditions (empty
 //!   instance, peak far above current usage, high fragmentation).
-//! - MEMORY MALLOC-STATS answers as Redis built with libc malloc does; MEMORY PURGE is a no-op.
+//! - MEMORY MALLOC-STATS answers as Redis built with libc malloc does; MEMORY PURGE calls
+//!   glibc's `malloc_trim(0)`.
 //! - Lowering `maxmemory` with CONFIG SET evicts at the next command, not inside CONFIG SET.
 //!   `maxmemory-eviction-tenacity` is accepted but the eviction budget is fixed (50 ms per
 //!   command; a command that runs out of budget still runs, as with Redis's `EVICT_RUNNING`);
-//!   there is no background eviction, and `lazyfree-lazy-eviction` frees inline.
+//!   there is no background eviction. `lazyfree-lazy-eviction` and `lazyfree-lazy-expire` act
+//!   once `db::evict` and the expiry paths free through `crate::lazyfree::{evicted, expired}`.
 //! - `used_memory` minus `mem_not_counted_for_evict` (free capacity of the keyspace tables) is
 //!   what `maxmemory` limits; Redis subtracts replication and AOF buffers there.
 
@@ -121,6 +123,7 @@ fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec:
     let me = client.id;
     let (outcome, _) = evict::perform(&server.keyspace, &mut |db, key| {
         notify::publish(server, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
+        crate::persist::aof::log_del(server, db, key);
     });
     if outcome != Outcome::Fail {
         return false;
@@ -256,6 +259,8 @@ struct Figures {
     tables: Vec<(usize, u64)>,
     overhead: u64,
     keys: u64,
+    /// Connected clients' buffers and structs (`mem_clients_normal`).
+    clients: u64,
 }
 
 fn figures(server: &Server) -> Figures {
@@ -263,8 +268,18 @@ fn figures(server: &Server) -> Figures {
     let startup = mem::startup_memory().min(used);
     let tables = evict::table_overhead(&server.keyspace);
     let keys: u64 = server.keyspace.info().iter().map(|&(_, k, _, _)| k as u64).sum();
-    let overhead = (startup + tables.iter().map(|&(_, b)| b).sum::<u64>()).min(used);
-    Figures { used, peak: mem::peak_memory().max(used), startup, rss: mem::rss_bytes(), tables, overhead, keys }
+    let clients = crate::client::clients_mem();
+    let overhead = (startup + clients + tables.iter().map(|&(_, b)| b).sum::<u64>()).min(used);
+    Figures {
+        used,
+        peak: mem::peak_memory().max(used),
+        startup,
+        rss: mem::rss_bytes(),
+        tables,
+        overhead,
+        keys,
+        clients,
+    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -333,20 +348,15 @@ pub fn info_memory(server: &Server, cfg: &Config, o: &mut String, human: fn(u64)
     line(format!("mem_fragmentation_ratio:{:.2}", ratio(f.rss, f.used)));
     line(format!("mem_fragmentation_bytes:{}", f.rss as i64 - f.used as i64));
     line(format!("mem_not_counted_for_evict:{}", mem::not_counted_for_evict()));
-    for l in [
-        "mem_replication_backlog:0",
-        "mem_total_replication_buffers:0",
-        "mem_clients_slaves:0",
-        "mem_clients_normal:0",
-        "mem_cluster_links:0",
-        "mem_aof_buffer:0",
-        "mem_allocator:libc",
-        "active_defrag_running:0",
-        "lazyfree_pending_objects:0",
-        "lazyfreed_objects:0",
-    ] {
+    for l in ["mem_replication_backlog:0", "mem_total_replication_buffers:0", "mem_clients_slaves:0"] {
         line(l.to_string());
     }
+    line(format!("mem_clients_normal:{}", f.clients));
+    for l in ["mem_cluster_links:0", "mem_aof_buffer:0", "mem_allocator:libc", "active_defrag_running:0"] {
+        line(l.to_string());
+    }
+    line(format!("lazyfree_pending_objects:{}", crate::lazyfree::pending()));
+    line(format!("lazyfreed_objects:{}", crate::lazyfree::freed()));
 }
 
 /// Total RAM from /proc/meminfo (0 where unavailable).
@@ -382,7 +392,7 @@ fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     int(out, "total.allocated", f.used as i64);
     int(out, "startup.allocated", f.startup as i64);
     for k in ["replication.backlog", "clients.slaves", "clients.normal", "cluster.links", "aof.buffer", "lua.caches"] {
-        int(out, k, 0);
+        int(out, k, if k == "clients.normal" { f.clients as i64 } else { 0 });
     }
     int(out, "functions.caches", 0);
     for &(db, bytes) in &f.tables {
@@ -461,9 +471,23 @@ fn memory_malloc_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Returns free memory at the top of glibc's heaps, and whole free pages inside them, to the
+/// system (`malloc_trim(0)`), as Redis's MEMORY PURGE asks jemalloc to purge dirty pages.
 fn memory_purge(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    purge();
     ctx.out.ok();
     Ok(())
+}
+
+/// `malloc_trim(0)` where the C library is glibc; nothing elsewhere.
+pub fn purge() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes a plain integer, touches only the allocator's own state under
+    // the allocator's locks (it is thread-safe like malloc/free), and invalidates no live
+    // allocation: it only releases memory that malloc already considers free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

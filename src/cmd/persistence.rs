@@ -1,9 +1,12 @@
 //! The persistence command family: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF, DUMP, RESTORE.
 //! (LASTSAVE and SHUTDOWN live with the server family; the machinery is in `persist`.)
 //!
+//! BGSAVE and BGREWRITEAOF fork a child that writes a point-in-time image (`persist::fork`);
+//! only one child runs at a time. As in Redis, BGSAVE SCHEDULE and BGREWRITEAOF while another
+//! child runs (or inside MULTI/EXEC) are scheduled and started by the persistence cron.
+//!
 //! Differences from Redis:
-//! - BGSAVE runs on a thread that snapshots shard by shard (see `persist`'s module comment for
-//!   the consistency this gives), not in a forked child.
+//! - BGREWRITEAOF answers an error when the AOF was not on at start-up (Redis rewrites anyway).
 //! - DUMP of a stream key writes it as Redis 7.0 does (see `persist::rdb`).
 //! - RESTORE ... FREQ is accepted and validated but ignored (no LFU counters are kept).
 
@@ -26,15 +29,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "Asynchronously saves the database(s) to disk.",
     ),
-    CommandSpec::new(
-        "bgrewriteaof",
-        1,
-        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | ALL_SHARDS,
-        acl::DANGEROUS,
-        NO_KEYS,
-        bgrewriteaof,
-    )
-    .doc("server", "1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
+    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, acl::DANGEROUS, NO_KEYS, bgrewriteaof)
+        .doc("server", "1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
     CommandSpec::new("dump", 2, READONLY, acl::KEYSPACE, keys(1, 1, 1), dump).doc(
         "generic",
         "2.6.0",
@@ -49,23 +45,35 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-fn in_progress(ctx: &Ctx) -> bool {
-    ctx.server.persist.bgsave_in_progress.load(std::sync::atomic::Ordering::Acquire)
+fn rdb_child_running() -> bool {
+    persist::fork::active() == Some(persist::fork::Kind::Rdb)
 }
 
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    if in_progress(ctx) {
-        return Err(CmdError::msg("ERR Background save already in progress"));
+    if rdb_child_running() {
+        return Err(CmdError::msg(persist::BGSAVE_IN_PROGRESS));
     }
     persist::save(ctx.server).map_err(|_| CmdError::msg("ERR"))?;
     ctx.out.ok();
     Ok(())
 }
 
-/// BGREWRITEAOF: rewrites the AOF in the foreground (see `persist::aof`), holding every shard.
+/// BGREWRITEAOF: forks the rewrite (see `persist::aof::start_rewrite`), or schedules it when a
+/// BGSAVE child runs or inside EXEC (every shard is locked there: the fork must wait).
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    persist::aof::rewrite_now(ctx).map_err(CmdError::msg)?;
-    ctx.out.simple("Background append only file rewriting started");
+    use persist::aof::{self, Started};
+    if ctx.locks.holds_all() && persist::aof::enabled() {
+        if persist::fork::active() == Some(persist::fork::Kind::Aof) {
+            return Err(CmdError::msg("ERR Background append only file rewriting already in progress"));
+        }
+        aof::schedule_rewrite();
+        ctx.out.simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match aof::start_rewrite(ctx.server).map_err(CmdError::msg)? {
+        Started::Now => ctx.out.simple("Background append only file rewriting started"),
+        Started::Scheduled => ctx.out.simple("Background append only file rewriting scheduled"),
+    }
     Ok(())
 }
 
@@ -75,13 +83,18 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         2 if args::is(args[1], "schedule") => true,
         _ => return Err(CmdError::Syntax),
     };
-    if in_progress(ctx) {
-        if schedule {
+    if rdb_child_running() {
+        return Err(CmdError::msg(persist::BGSAVE_IN_PROGRESS));
+    }
+    // Another child, or inside EXEC (every shard is locked there, the fork must wait): Redis
+    // schedules the save when asked to (always inside EXEC).
+    if persist::fork::active().is_some() || ctx.locks.holds_all() {
+        if schedule || ctx.locks.holds_all() {
             ctx.server.persist.bgsave_scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
             ctx.out.simple("Background saving scheduled");
             return Ok(());
         }
-        return Err(CmdError::msg("ERR Background save already in progress"));
+        return Err(CmdError::msg(persist::BGSAVE_OTHER_CHILD));
     }
     persist::bgsave(ctx.server).map_err(CmdError::msg)?;
     ctx.out.simple("Background saving started");

@@ -451,20 +451,14 @@ fn section(server: &Server, name: &str, o: &mut String) {
             };
             line!("rdb_current_bgsave_time_sec:{cur}");
             line!("rdb_saves:{}", ld(&ps.saves));
-            line!("rdb_last_cow_size:0");
+            line!("rdb_last_cow_size:{}", ld(&ps.last_cow));
             line!("rdb_last_load_keys_expired:{}", ld(&ps.keys_expired_at_load));
             line!("rdb_last_load_keys_loaded:{}", ld(&ps.keys_loaded));
             // The AOF is opened at start-up only: report whether it is open.
             line!("aof_enabled:{}", crate::persist::aof::enabled() as u8);
-            line!("aof_rewrite_in_progress:0");
-            line!("aof_rewrite_scheduled:0");
-            line!("aof_last_rewrite_time_sec:-1");
-            line!("aof_current_rewrite_time_sec:-1");
-            line!("aof_last_bgrewrite_status:ok");
-            line!("aof_rewrites:{}", crate::persist::aof::rewrites());
-            line!("aof_rewrites_consecutive_failures:0");
+            crate::persist::aof::info_rewrite_fields(o);
             line!("aof_last_write_status:{}", if crate::persist::aof::last_write_ok() { "ok" } else { "err" });
-            line!("aof_last_cow_size:0");
+            line!("aof_last_cow_size:{}", crate::persist::aof::last_cow_size());
             crate::persist::aof::info_fields(o);
             line!("module_fork_in_progress:0");
             line!("module_fork_last_cow_size:0");
@@ -494,7 +488,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("expired_time_cap_reached_count:0");
             line!("expire_cycle_cpu_milliseconds:0");
             line!("evicted_keys:{}", super::memory::evicted_keys(server));
-            line!("evicted_clients:0");
+            line!("evicted_clients:{}", crate::client::evicted_clients());
             line!("total_eviction_exceeded_time:0");
             line!("current_eviction_exceeded_time:0");
             line!("keyspace_hits:{}", crate::stats::total(crate::stats::Global::KeyspaceHits));

@@ -232,6 +232,8 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if added > 0 {
         db.touch(key);
         notify::event(ctx, notify::SET, "sadd", key);
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -265,6 +267,8 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if empty {
             notify::event(ctx, notify::GENERIC, "del", key);
         }
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(removed);
     Ok(())
@@ -318,24 +322,34 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         },
         _ => return Err(CmdError::Syntax),
     };
+    // Propagated as what it removed (Redis 7.2): `SREM key m..` in batches of 1024 members,
+    // `DEL key` when it took the whole set; nothing when it took nothing.
+    let prop = ctx.propagating();
+    let mut popped: Vec<Vec<u8>> = Vec::new();
     let (mut db, out) = ctx.db_out();
     let mut rng = rand::thread_rng();
-    let empty = match write(&mut db, key)? {
+    let (empty, whole) = match write(&mut db, key)? {
         None => {
             match count {
                 None => out.null(),
                 Some(_) => out.set(0),
             }
+            ctx.propagate_nothing();
             return Ok(());
         }
         Some(s) => match count {
             None => {
                 let i = rng.gen_range(0..s.len());
-                out.bulk(&s.take_nth(i));
-                s.is_empty()
+                let m = s.take_nth(i);
+                out.bulk(&m);
+                if prop {
+                    popped.push(m.to_vec());
+                }
+                (s.is_empty(), s.is_empty())
             }
             Some(0) => {
                 out.set(0);
+                ctx.propagate_nothing();
                 return Ok(());
             }
             Some(n) if n >= s.len() as u64 => {
@@ -343,15 +357,19 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 for e in s.iter() {
                     bulk_elem(out, e);
                 }
-                true
+                (true, true)
             }
             Some(n) => {
                 out.set(n as usize);
                 for _ in 0..n {
                     let i = rng.gen_range(0..s.len());
-                    out.bulk(&s.take_nth(i));
+                    let m = s.take_nth(i);
+                    out.bulk(&m);
+                    if prop {
+                        popped.push(m.to_vec());
+                    }
                 }
-                false
+                (false, false)
             }
         },
     };
@@ -359,6 +377,17 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.remove(key);
     } else {
         db.touch(key);
+    }
+    if whole && count.is_some() {
+        ctx.propagate(&[&b"DEL"[..], key]);
+    } else {
+        for batch in popped.chunks(1024) {
+            let mut cmd: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);
+            cmd.push(b"SREM");
+            cmd.push(key);
+            cmd.extend(batch.iter().map(|m| m.as_slice()));
+            ctx.propagate(&cmd);
+        }
     }
     notify::event(ctx, notify::SET, "spop", key);
     if empty {

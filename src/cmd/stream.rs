@@ -376,6 +376,9 @@ struct TrimArgs {
     strategy: Option<Trim>,
     approx: bool,
     limit: Option<i64>,
+    /// Where the `~` and the threshold are in the arguments (for propagation).
+    approx_at: usize,
+    threshold_at: usize,
 }
 
 impl TrimArgs {
@@ -390,8 +393,10 @@ impl TrimArgs {
             let mut approx = false;
             if more >= 2 && (args[j] == b"~" || args[j] == b"=") {
                 approx = args[j] == b"~";
+                self.approx_at = j;
                 j += 1;
             }
+            self.threshold_at = j;
             if self.strategy.is_some() {
                 return Err(CmdError::msg(
                     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
@@ -420,14 +425,16 @@ impl TrimArgs {
         Ok(None)
     }
 
-    fn check(&self) -> CmdResult {
+    /// `loading`: the AOF is being replayed, where (as for Redis's AOF client) LIMIT is
+    /// accepted with exact trimming, the form approximate trimming is propagated in.
+    fn check(&self, loading: bool) -> CmdResult {
         if self.limit.is_some() {
             if self.strategy.is_none() {
                 return Err(CmdError::msg(
                     "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
                 ));
             }
-            if !self.approx {
+            if !self.approx && !loading {
                 return Err(CmdError::msg("ERR syntax error, LIMIT cannot be used without the special ~ option"));
             }
         }
@@ -442,6 +449,20 @@ impl TrimArgs {
             None => 0,
         };
         s.trim(strategy, self.approx, limit)
+    }
+
+    /// Approximate trimming is propagated as exact trimming to where it ended (Redis's form):
+    /// `~` becomes `=` and the threshold the stream's length (MAXLEN) or first ID (MINID).
+    fn propagated(&self, args: &mut [Vec<u8>], s: &Stream) {
+        let Some(strategy) = self.strategy else { return };
+        if !self.approx {
+            return;
+        }
+        args[self.approx_at] = b"=".to_vec();
+        args[self.threshold_at] = match strategy {
+            Trim::MaxLen(_) => s.log.len().to_string().into_bytes(),
+            Trim::MinId(_) => s.log.first_id().fmt(),
+        };
     }
 }
 
@@ -481,7 +502,8 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if id_arg.is_none() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
     }
-    trim.check()?;
+    trim.check(ctx.server.persist.loading.load(std::sync::atomic::Ordering::Relaxed))?;
+    let id_at = i;
     let id_arg = id_arg.unwrap();
     if let Some(IdArg::Full(id)) = id_arg {
         if id.is_zero() {
@@ -494,12 +516,14 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fields = &args[i + 1..];
     let (max_entries, max_bytes) = node_limits(ctx);
     let now = ctx.now;
+    let propagating = ctx.propagating();
     let (mut db, out) = ctx.db_out();
     let s = match db.get(key) {
         Some(e) => as_stream(e)?,
         None => {
             if nomkstream {
                 out.null();
+                ctx.propagate_nothing();
                 return Ok(());
             }
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
@@ -542,9 +566,24 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     s.append(id, fields, max_entries, max_bytes);
     let trimmed = trim.apply(s, max_entries);
     write_id(out, id);
+    // Propagated with the ID it generated and exact trimming (as Redis), so a replay adds the
+    // same entry and keeps the same entries.
+    let generated = !matches!(id_arg, Some(IdArg::Full(_)) | Some(IdArg::MsOnly(_)));
+    let prop = (generated || trim.approx) && propagating;
+    let mut prop_args: Vec<Vec<u8>> = Vec::new();
+    if prop {
+        prop_args = args.iter().map(|a| a.to_vec()).collect();
+        if generated {
+            prop_args[id_at] = id.fmt();
+        }
+        trim.propagated(&mut prop_args, s);
+    }
     db.touch(key);
     // Readers blocked on the stream (XREAD / XREADGROUP BLOCK) are served after this command.
     blocking::signal_ready(&mut db, key);
+    if prop {
+        ctx.propagate(&prop_args);
+    }
     notify::event(ctx, notify::STREAM, "xadd", key);
     if trimmed > 0 {
         notify::event(ctx, notify::STREAM, "xtrim", key);
@@ -612,6 +651,8 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.int(n);
     if n > 0 {
         notify::event(ctx, notify::STREAM, "xdel", args[1]);
+    } else {
+        ctx.propagate_nothing();
     }
     Ok(())
 }
@@ -625,18 +666,29 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             None => return Err(CmdError::Syntax),
         }
     }
-    trim.check()?;
+    trim.check(ctx.server.persist.loading.load(std::sync::atomic::Ordering::Relaxed))?;
     if trim.strategy.is_none() {
         return Err(CmdError::Syntax);
     }
     let (max_entries, _) = node_limits(ctx);
     let mut db = ctx.db();
     let mut n = 0;
+    let mut prop_args: Option<Vec<Vec<u8>>> = None;
     if let Some(s) = lookup!(db, args[1]) {
         n = trim.apply(s, max_entries);
+        if n > 0 && trim.approx {
+            let mut v: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+            trim.propagated(&mut v, s);
+            prop_args = Some(v);
+        }
         if n > 0 {
             db.touch(args[1]);
         }
+    }
+    match prop_args {
+        Some(v) => ctx.propagate(&v),
+        None if n == 0 => ctx.propagate_nothing(),
+        None => {}
     }
     ctx.out.int(n as i64);
     if n > 0 {
@@ -783,6 +835,11 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let keys = &args[streams_at..streams_at + n];
     let ids_raw = &args[streams_at + n..];
     let now = ctx.now;
+    let propagating = is_group && ctx.propagating();
+    // What a group read propagates (as Redis): each entry delivered by a `>` read as an XCLAIM
+    // that recreates its PEL entry; a NOACK read as the consumer's creation and the group's new
+    // last ID. History reads propagate nothing.
+    let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
 
     // Validate everything before replying.
@@ -864,7 +921,23 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
                             entries.group_advance(g, e.0);
                             if !noack {
                                 g.deliver_new(e.0, cname, now);
+                                if propagating {
+                                    let count = g.pel.get(&e.0).map_or(1, |p| p.delivery_count);
+                                    props.push(xclaim_prop(k, gname, cname, e.0, now, count, g.last_id));
+                                }
                             }
+                        }
+                        if noack && propagating {
+                            if created {
+                                props.push(vec![
+                                    b"XGROUP".to_vec(),
+                                    b"CREATECONSUMER".to_vec(),
+                                    k.to_vec(),
+                                    gname.to_vec(),
+                                    cname.to_vec(),
+                                ]);
+                            }
+                            props.push(setid_prop(k, gname, g));
                         }
                         g.consumers.get_mut(cname).unwrap().active_time = Some(now);
                         pair_header(&mut body);
@@ -927,6 +1000,14 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
             db.touch(k);
         }
     }
+    if is_group {
+        if props.is_empty() {
+            ctx.propagate_nothing();
+        }
+        for p in &props {
+            ctx.propagate(p);
+        }
+    }
     for k in new_consumer {
         notify::event(ctx, notify::STREAM, "xgroup-createconsumer", k);
     }
@@ -943,6 +1024,49 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
         return blocking::block_opts(ctx, keys, deadline, "stream", &argv, blocking::NullReply::Array, is_group);
     }
     Ok(())
+}
+
+/// Redis's propagated form of a delivery or claim: `XCLAIM key group consumer 0 id TIME <ms>
+/// RETRYCOUNT <n> FORCE JUSTID LASTID <group last id>`, which recreates the PEL entry as it is.
+fn xclaim_prop(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    id: StreamId,
+    time: u64,
+    count: u64,
+    last_id: StreamId,
+) -> Vec<Vec<u8>> {
+    vec![
+        b"XCLAIM".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        consumer.to_vec(),
+        b"0".to_vec(),
+        id.fmt(),
+        b"TIME".to_vec(),
+        time.to_string().into_bytes(),
+        b"RETRYCOUNT".to_vec(),
+        count.to_string().into_bytes(),
+        b"FORCE".to_vec(),
+        b"JUSTID".to_vec(),
+        b"LASTID".to_vec(),
+        last_id.fmt(),
+    ]
+}
+
+/// `XGROUP SETID key group <last id> ENTRIESREAD <n>`: a group's read position, as Redis
+/// propagates it after a NOACK read.
+fn setid_prop(key: &[u8], group: &[u8], g: &Group) -> Vec<Vec<u8>> {
+    vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        g.last_id.fmt(),
+        b"ENTRIESREAD".to_vec(),
+        g.entries_read.to_string().into_bytes(),
+    ]
 }
 
 /// The `[key, entries]` pair header of XREAD replies (none in RESP3, where they are a map).
@@ -969,6 +1093,8 @@ fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     if n > 0 {
         db.touch(args[1]);
+    } else {
+        ctx.propagate_nothing();
     }
     ctx.out.int(n);
     Ok(())
@@ -1122,14 +1248,20 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(t) if t >= 0 && t <= now as i64 => t as u64,
         _ => now,
     };
+    // Propagated as Redis does: one XCLAIM in its full form per claimed entry (and per
+    // deleted entry dropped from the PEL, with its old owner), or the group's new last ID.
+    let propagating = ctx.propagating();
+    let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
     let s = lookup!(db, key);
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
+    let mut moved_last = false;
     if let Some(l) = lastid {
         if l > g.last_id {
             g.last_id = l;
+            moved_last = true;
         }
     }
     let (c, new_consumer) = g.consumer(cname, now);
@@ -1146,6 +1278,10 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             g.consumers.get_mut(cname).unwrap().pel.insert(id);
         }
         if !exists {
+            if propagating {
+                let p = &g.pel[&id];
+                props.push(xclaim_prop(key, gname, &p.consumer, id, p.delivery_time, p.delivery_count, g.last_id));
+            }
             g.ack(id);
             continue;
         }
@@ -1160,10 +1296,16 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             None if !justid => p.delivery_count += 1,
             None => {}
         }
+        if propagating {
+            props.push(xclaim_prop(key, gname, cname, id, p.delivery_time, p.delivery_count, g.last_id));
+        }
         claimed.push(id);
     }
     if !claimed.is_empty() {
         g.consumers.get_mut(cname).unwrap().active_time = Some(now);
+    }
+    if propagating && moved_last && props.is_empty() {
+        props.push(setid_prop(key, gname, g));
     }
     out.array(claimed.len());
     for id in &claimed {
@@ -1174,6 +1316,12 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     db.touch(key);
+    if props.is_empty() {
+        ctx.propagate_nothing();
+    }
+    for p in &props {
+        ctx.propagate(p);
+    }
     if new_consumer {
         notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
     }
@@ -1209,6 +1357,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
+    // Propagated as XCLAIM's full form per claimed or deleted entry (as XCLAIM).
+    let propagating = ctx.propagating();
+    let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
     let s = lookup!(db, key);
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
@@ -1228,6 +1379,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         attempts -= 1;
         if !entries.contains(id) {
             // Deleted entries leave the PEL and count toward COUNT, as in Redis.
+            if propagating {
+                let p = &g.pel[&id];
+                props.push(xclaim_prop(key, gname, &p.consumer, id, p.delivery_time, p.delivery_count, g.last_id));
+            }
             g.ack(id);
             deleted.push(id);
             remaining -= 1;
@@ -1238,6 +1393,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             continue;
         }
         g.deliver(id, cname, now, !justid);
+        if propagating {
+            let p = &g.pel[&id];
+            props.push(xclaim_prop(key, gname, cname, id, p.delivery_time, p.delivery_count, g.last_id));
+        }
         claimed.push(id);
         remaining -= 1;
     }
@@ -1262,6 +1421,12 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         write_id(out, id);
     }
     db.touch(key);
+    if props.is_empty() {
+        ctx.propagate_nothing();
+    }
+    for p in &props {
+        ctx.propagate(p);
+    }
     if new_consumer {
         notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
     }
@@ -1396,6 +1561,8 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.int(n as i64);
     if n {
         notify::event(ctx, notify::STREAM, "xgroup-destroy", args[2]);
+    } else {
+        ctx.propagate_nothing();
     }
     Ok(())
 }
@@ -1411,6 +1578,8 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.int(created as i64);
     if created {
         notify::event(ctx, notify::STREAM, "xgroup-createconsumer", args[2]);
+    } else {
+        ctx.propagate_nothing();
     }
     Ok(())
 }

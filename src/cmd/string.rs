@@ -357,6 +357,7 @@ fn set_generic(
         if !r.get {
             abort(out);
         }
+        ctx.propagate_nothing();
         return Ok(());
     }
     if r.keepttl {
@@ -440,6 +441,7 @@ fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     if args[1..].iter().step_by(2).any(|k| db.exists(k)) {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     mset_pairs(ctx, args);
@@ -457,6 +459,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match db.get_counted(args[1]) {
         None => {
             out.null();
+            ctx.propagate_nothing();
             return Ok(());
         }
         Some(e) => {
@@ -466,6 +469,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     db.remove(args[1]);
+    ctx.propagate(&[&b"DEL"[..], args[1]]);
     notify::event(ctx, notify::GENERIC, "del", args[1]);
     Ok(())
 }
@@ -478,6 +482,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // A missing key answers nil even when the expire argument is bad.
         None => {
             out.null();
+            ctx.propagate_nothing();
             return Ok(());
         }
         Some(e) => {
@@ -496,18 +501,23 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // An absolute time already past deletes the key (after replying with its value).
         (Some(at), Some((ExpireKind::ExAt | ExpireKind::PxAt, _))) if at <= now => {
             db.remove(args[1]);
+            ctx.propagate(&[&b"DEL"[..], args[1]]);
             notify::event(ctx, notify::GENERIC, "del", args[1]);
         }
         (Some(at), _) => {
             db.set_expire(args[1], at);
+            // Propagated as Redis does: `PEXPIREAT key <ms>`.
+            let mut b = itoa::Buffer::new();
+            ctx.propagate(&[&b"PEXPIREAT"[..], args[1], b.format(at).as_bytes()]);
             notify::event(ctx, notify::GENERIC, "expire", args[1]);
         }
         // PERSIST on a key without a TTL changes nothing (and signals no modification).
         (None, _) if o.persist && had_ttl => {
             db.set_expire(args[1], NO_EXPIRE);
+            ctx.propagate(&[&b"PERSIST"[..], args[1]]);
             notify::event(ctx, notify::GENERIC, "persist", args[1]);
         }
-        _ => {}
+        _ => ctx.propagate_nothing(),
     }
     Ok(())
 }
@@ -711,6 +721,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         db.set(key, value, NO_EXPIRE);
     }
+    // Propagated as the value it stored, so a replay does not redo the float arithmetic.
+    ctx.propagate(&[&b"SET"[..], key, text.as_bytes(), b"KEEPTTL"]);
     notify::event(ctx, notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())

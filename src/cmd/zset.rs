@@ -649,6 +649,9 @@ fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         let n = a[2..].iter().filter(|m| z.remove(m).is_some()).count();
         (n, n > 0)
     })?;
+    if n.unwrap_or(0) == 0 {
+        ctx.propagate_nothing();
+    }
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }
@@ -1004,9 +1007,13 @@ fn zpop_cmd(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
     }
     if count == Some(0) {
         ctx.out.array(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     let items = pop(ctx, &a[1..2], max, count.unwrap_or(1))?.map(|p| p.1).unwrap_or_default();
+    if items.is_empty() {
+        ctx.propagate_nothing();
+    }
     let items: Vec<(&[u8], f64)> = items.iter().map(|(m, s)| (&**m, *s)).collect();
     // RESP3 nests the pairs only when a count was given.
     let nested = ctx.out.resp3 && count.is_some();
@@ -1064,9 +1071,16 @@ fn zmpop_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, deadline: Option<u64>) -
     match pop(ctx, keys, max, count.unwrap_or(1))? {
         None => match deadline {
             Some(d) => return blocking::block(ctx, keys, d, "zset", a, NullReply::Array),
-            None => ctx.out.null_array(),
+            None => {
+                ctx.out.null_array();
+                ctx.propagate_nothing();
+            }
         },
         Some((i, items)) => {
+            // ZMPOP and BZMPOP propagate as the pop they did: `ZPOPMIN|ZPOPMAX key <n popped>`.
+            let mut b = itoa::Buffer::new();
+            let n = b.format(items.len());
+            ctx.propagate(&[if max { &b"ZPOPMAX"[..] } else { b"ZPOPMIN" }, keys[i], n.as_bytes()]);
             let items: Vec<(&[u8], f64)> = items.iter().map(|(m, s)| (&**m, *s)).collect();
             ctx.out.array(2);
             ctx.out.bulk(keys[i]);
@@ -1094,6 +1108,8 @@ fn bzpop(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
     let keys = &a[1..a.len() - 1];
     match pop(ctx, keys, max, 1)? {
         Some((i, items)) => {
+            // Served: propagated as the non-blocking pop (Redis's form).
+            ctx.propagate(&[if max { &b"ZPOPMAX"[..] } else { b"ZPOPMIN" }, keys[i]]);
             let (m, sc) = &items[0];
             ctx.out.array(3);
             ctx.out.bulk(keys[i]);

@@ -249,14 +249,14 @@ pub static DIRECTIVES: &[Directive] = &[
     i("maxmemory-eviction-tenacity", 0, 100, "10"),
     b("replica-ignore-maxmemory", "yes").alias("slave-ignore-maxmemory"),
     i("active-expire-effort", 1, 10, "1"),
-    Directive::new("maxmemory-clients", Kind::MemOrPercent, "0"),
+    Directive::new("maxmemory-clients", Kind::MemOrPercent, "0").apply(|_, v| crate::client::set_maxmemory_clients(v)),
     // Lazy freeing.
-    b("lazyfree-lazy-eviction", "no"),
-    b("lazyfree-lazy-expire", "no"),
-    b("lazyfree-lazy-server-del", "no"),
+    b("lazyfree-lazy-eviction", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::Eviction, yes(v))),
+    b("lazyfree-lazy-expire", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::Expire, yes(v))),
+    b("lazyfree-lazy-server-del", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::ServerDel, yes(v))),
     b("replica-lazy-flush", "no").alias("slave-lazy-flush"),
-    b("lazyfree-lazy-user-del", "no"),
-    b("lazyfree-lazy-user-flush", "no"),
+    b("lazyfree-lazy-user-del", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::UserDel, yes(v))),
+    b("lazyfree-lazy-user-flush", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::UserFlush, yes(v))),
     // Threads, kernel.
     i("io-threads", 1, 128, "1").immutable(),
     b("io-threads-do-reads", "no").immutable(),
@@ -481,6 +481,7 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
             let v = single()?;
             if let Some(p) = v.strip_suffix('%') {
                 match resp::parse_i64(p.as_bytes()) {
+                    Some(n) if n > 100 => return Err("percentage argument must be less or equal to 100".into()),
                     Some(n) if n >= 0 => return Ok(format!("{n}%")),
                     _ => return Err("argument must be a memory or percent value".into()),
                 }
@@ -643,6 +644,8 @@ mod tests {
         assert_eq!(p("slaveof", &["no", "one"]).unwrap(), "");
         assert_eq!(p("unixsocketperm", &["0700"]).unwrap(), "700");
         assert_eq!(p("maxmemory-clients", &["10%"]).unwrap(), "10%");
+        assert_eq!(p("maxmemory-clients", &["100%"]).unwrap(), "100%");
+        assert!(p("maxmemory-clients", &["101%"]).is_err());
     }
 
     #[test]

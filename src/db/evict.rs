@@ -293,7 +293,11 @@ pub fn perform_with(
             return (Outcome::Fail, evicted);
         }
         evicted += 1;
-        if evicted.is_multiple_of(16) && start.elapsed() > Duration::from_millis(50) {
+        // With lazy eviction the memory comes back when the lazyfree thread has freed the
+        // values: stop while it works instead of evicting more than needed (Redis lets the
+        // command run in that state too).
+        let waiting = crate::lazyfree::enabled(crate::lazyfree::Flag::Eviction) && crate::lazyfree::pending() > 0;
+        if waiting || (evicted.is_multiple_of(16) && start.elapsed() > Duration::from_millis(50)) {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);
             return (Outcome::Running, evicted);
         }
@@ -345,7 +349,7 @@ fn evict_random(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
             if let Some(idx) = pick(&mut rng, &shard.dbs[db], policy.volatile_only()) {
                 let e = remove(&mut shard, db, idx, on_evicted);
                 drop(shard);
-                drop(e);
+                crate::lazyfree::evicted(e);
                 return true;
             }
         }
@@ -396,7 +400,7 @@ fn evict_pooled(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
                 }
                 let e = remove(&mut shard, c.db, idx, on_evicted);
                 drop(shard);
-                drop(e);
+                crate::lazyfree::evicted(e);
                 return true;
             }
         }

@@ -169,6 +169,7 @@ impl Shard {
                 let (e, _) = self.dbs[db].remove_stored(i);
                 self.watchers.touch(db, e.key.as_bytes());
                 on_expired(db, e.key.as_bytes());
+                crate::lazyfree::expired_stored(e);
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
@@ -385,7 +386,9 @@ impl<'l, 'a> Db<'l, 'a> {
             Some(idx) => {
                 let at = shard.dbs[db].expire_at(idx);
                 if at != NO_EXPIRE && at <= now {
-                    let _ = shard.dbs[db].remove_stored(idx);
+                    let (gone, _) = shard.dbs[db].remove_stored(idx);
+                    crate::lazyfree::expired_stored(gone);
+                    crate::persist::aof::lazy_expired(db, key);
                     shard.watchers.touch(db, key);
                     if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, key) {
                         shard.events.push(ev);

@@ -184,9 +184,18 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
         if info.killed.load(Ordering::Acquire) {
             return Ok(());
         }
+        // A read buffer grown for a large command is given back once it is drained, as Redis
+        // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down.
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
         info.qbuf.store(rbuf.len(), Ordering::Relaxed);
         info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
         info.obuf_cap.store(out.buf.capacity(), Ordering::Relaxed);
+        // Client eviction (`maxmemory-clients`), checked whenever a buffer changed size.
+        if info.update_mem() {
+            server.clients.evict_for_memory();
+        }
         // Read more, sizing the read to a large bulk in progress (but never its declared
         // length up front: the client may be lying).
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
@@ -268,6 +277,12 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
         mb.set_in_flight(out.len());
     }
     let info = &client.info;
+    // The pending replies count as client memory while they are written (INFO
+    // `mem_clients_normal`, `maxmemory-clients`): a client that stops reading holds them.
+    info.obuf_cap.store(out.buf.capacity(), Ordering::Relaxed);
+    if info.update_mem() {
+        server.clients.evict_for_memory();
+    }
     // Biased towards the write: a client that killed itself (CLIENT KILL ... SKIPME no) still
     // gets its reply, as in Redis; the kill only cuts short a write that cannot complete.
     tokio::select! {
@@ -280,6 +295,7 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
     if let Some(mb) = mb {
         mb.set_in_flight(0);
     }
+    info.obuf.store(out.len(), Ordering::Relaxed);
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The append-only file (first increment): Redis 7's multi-part layout, propagation of write
+//! The append-only file: Redis 7's multi-part layout, deterministic propagation of write
 //! commands, `appendfsync`, and loading at start-up.
 //!
 //! ## Layout (as Redis 7.0 writes it)
@@ -11,35 +11,75 @@
 //! *not* loaded.
 //!
 //! ## Propagation
-//! The dispatcher calls [`feed`] once, after a write command succeeded, while the command's
-//! shards are still locked (so commands touching the same keys reach the file in the order they
-//! ran). The command is logged as received except that relative expiries become absolute:
-//! `SET .. EX/PX/EXAT` → `SET .. PXAT <ms>`, `SETEX`/`PSETEX` → `SET .. PXAT`, `EXPIRE`/`PEXPIRE`/
-//! `EXPIREAT` → `PEXPIREAT` (its NX/XX/GT/LT kept, so replay evaluates the same condition on
-//! the same state), `GETEX EX/PX/EXAT` → `GETEX .. PXAT`. A `SELECT <db>` goes before a command
-//! whose client's database differs from the last logged one.
+//! `cmd::dispatch::run` is the one propagation point (read its module comment): after a write
+//! command succeeded, with the command's shards still locked (so commands touching the same keys
+//! reach the file in the order they ran), it passes what the command changed to [`feed`], which
+//! appends it as one `write`. A command is logged as received after [`rewrite`] made relative
+//! expiries absolute (`SET .. EX/PX/EXAT/PXAT` → `SET key value PXAT <ms>`, `SETEX`/`PSETEX` →
+//! `SET .. PXAT`, `EXPIRE`/`PEXPIRE`/`EXPIREAT` → `PEXPIREAT` with its NX/XX/GT/LT, `RESTORE`
+//! with a relative TTL → `ABSTTL`; `SET .. GET` loses its `GET`, `GETSET` becomes `SET`) — unless
+//! its handler said otherwise with `Ctx::propagate` / `Ctx::propagate_nothing`, as Redis
+//! rewrites them: `INCRBYFLOAT` → `SET key <result> KEEPTTL`, `HINCRBYFLOAT` → `HSET`, `XADD`
+//! with a generated ID → that ID, approximate trimming (`~`) → exact trimming to where it ended
+//! (XADD and XTRIM), `XREADGROUP` deliveries → `XCLAIM .. TIME RETRYCOUNT FORCE JUSTID LASTID`
+//! (NOACK: `XGROUP CREATECONSUMER` + `XGROUP SETID .. ENTRIESREAD`), `XCLAIM`/`XAUTOCLAIM` →
+//! XCLAIM's full form, `SPOP` → `SREM` (in batches of 1024 members, as 7.2) or `DEL`, served
+//! blocking commands → their non-blocking form (`BLPOP` → `LPOP key`, `BLMOVE` → `LMOVE`,
+//! `BLMPOP`/`LMPOP` → `LPOP key <n>`, `BZPOP*`/`BZMPOP`/`ZMPOP` → `ZPOP*`), `GETDEL` → `DEL`,
+//! `GETEX` → `PEXPIREAT`/`PERSIST`/`DEL`, `EXPIRE` in the past → `DEL`. Writes that changed
+//! nothing log nothing (`DEL`/`UNLINK` of missing keys, `SREM`/`HDEL`/`ZREM` of absent members,
+//! `SADD` of present ones, `EXPIRE` on a missing key or refused by NX/XX/GT/LT, `PERSIST`
+//! without TTL, failed `SET NX/XX`, `SETNX`, `MSETNX`, `HSETNX`, pops of missing keys, `XACK`/
+//! `XDEL`/`XTRIM` of nothing, ...). Several commands from one command are wrapped in
+//! `MULTI`/`EXEC`; a transaction's commands are written as one `MULTI` … `EXEC` when its EXEC
+//! returns (one command alone, nothing when nothing was written: as Redis). A `SELECT <db>` goes
+//! before a command whose database differs from the last logged one (before `MULTI` for the
+//! transaction's first command).
 //!
-//! The command is written to the file (one `write`) before the reply is sent, under a
-//! process-wide mutex; with `appendfsync always` it is also `fsync`ed there, before the reply.
-//! With `everysec` a background task fsyncs once a second ([`fsync_task`]); with `no` the OS
-//! decides.
+//! Keys deleted because they expired are logged as `DEL key`: by active expiry and eviction
+//! ([`log_del`], under the key's shard lock), and by lazy expiry before the command that found
+//! them (`Db::find`, SCAN and RANDOMKEY note each with [`lazy_expired`]; the dispatcher logs
+//! the `DEL`s before the command).
 //!
-//! ## Not yet deterministic (differs from Redis, which rewrites these)
-//! These are logged as received, so a replay can reach a different state than the one clients
-//! saw: `INCRBYFLOAT`/`HINCRBYFLOAT` (not turned into a
-//! `SET`/`HSET` of the result), `XADD` with an auto-generated `*` ID (replay generates new IDs),
-//! stream consumer-group delivery times and idle counters (`XREADGROUP`, `XCLAIM`,
-//! `XAUTOCLAIM`), `RESTORE ... IDLETIME`. Lazy and active expiry log no `DEL`: replay relies on
-//! the absolute expiry times instead. `RESTORE` with a relative TTL *is* rewritten (to
-//! `ABSTTL`) and `SPOP` is logged as `SREM` of the members it popped. A blocking command that blocked is logged when it is served (by the push that
-//! woke it, right after that push, as received: `BLPOP k 0`), not when it times out.
-//! Commands inside `MULTI`/`EXEC` are logged one by one without `MULTI`/`EXEC` around them, so
-//! a crash in the middle of writing a transaction can leave part of it in the file.
+//! Each batch is written (one `write`) before the reply is sent, under a process-wide mutex;
+//! with `appendfsync always` it is also `fsync`ed there, before the reply. With `everysec` a
+//! background task fsyncs once a second ([`fsync_task`]); with `no` the OS decides.
 //!
+//! ## Damage and write failures
+//! - Loading: a file that ends inside a command, or inside a `MULTI` without its `EXEC`, is a
+//!   truncation: with `aof-load-truncated yes` and in the last file it is cut at the last
+//!   complete command (before the `MULTI`) with a warning; otherwise, as any malformed byte,
+//!   start-up stops with the file, the offset and a hint to run `redstart check-aof --fix
+//!   <manifest>` ([`super::check_aof`], the `redis-check-aof` counterpart).
+//! - A failed write (full disk, `RLIMIT_FSIZE`: redstart ignores SIGXFSZ) never leaves part of
+//!   a command in the file: a short write is cut off again. With `appendfsync always` the
+//!   server then exits, as Redis does (the reply of a write that is not on disk is never sent).
+//!   Otherwise the command stays pending and is retried once a second; meanwhile
+//!   `aof_last_write_status` is `err` and write commands and PING get
+//!   `-MISCONF Errors writing to the AOF file: <reason>` (reads work), until a retry succeeds.
+//!   A failed background fsync does the same until an fsync succeeds.
+//!
+//! ## Loading
+//! Files are replayed through the dispatcher by a fake client. A file that ends inside a
+//! transaction (after `MULTI`, before its `EXEC`, whether or not a command is cut) is treated as
+//! truncated at that `MULTI`: with `aof-load-truncated yes` the transaction is dropped and the
+//! file cut there, as Redis reverts an incomplete MULTI/EXEC.
+//!
+//! ## Not yet as Redis
+//! - `XREADGROUP` history reads update delivery counts and times without logging anything
+//!   (as Redis 7.0), so a replay reaches other counts; the group's `entries-read` after a
+//!   non-NOACK read is not logged either (Redis's XCLAIM form carries no counter).
+//! - Lazy `DEL`s found inside a transaction are written inside its `MULTI` … `EXEC` (not checked against Redis).
+//! - `XCLAIM`/`XAUTOCLAIM` that only create the consumer log nothing.
+
 //! ## Other differences
-//! - `BGREWRITEAOF` runs in the foreground, holding every shard while it serialises the
-//!   keyspace into memory and writes the new base: clients wait for it (Redis forks). It
-//!   answers an error when the AOF is off. No auto-rewrite (`auto-aof-rewrite-*`), no history files kept;
+//! - `BGREWRITEAOF` forks a child that writes the new base while the server keeps serving;
+//!   writes from the fork on go to a new incremental file (see [`start_rewrite`]). Failed
+//!   rewrites keep every previous file listed as `incr` in the manifest (Redis marks the ones
+//!   it is replacing as `history` and deletes them after success; redstart deletes them once
+//!   the new manifest is durable). It answers an error when the AOF is off (Redis rewrites
+//!   anyway). The automatic rewrite (`auto-aof-rewrite-percentage`/`-min-size`) is checked ten
+//!   times a second; after a failed rewrite it waits 10 s per consecutive failure.
 //!   `CONFIG SET appendonly` at run time
 //!   does not open or close the AOF (only the start-up value counts; INFO's `aof_enabled`
 //!   reports whether it is open). `CONFIG SET appendfsync` applies from the next write.
@@ -53,14 +93,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::rdb;
-use crate::cmd::{CommandSpec, Ctx};
 use crate::log;
 use crate::server::Server;
 
@@ -77,8 +116,15 @@ static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 static SYNC_HANDLE: Mutex<Option<Arc<File>>> = Mutex::new(None);
 /// Something was written since the last background fsync.
 static UNSYNCED: AtomicBool = AtomicBool::new(false);
-/// The last write or fsync failed (INFO `aof_last_write_status`).
+/// The last write failed (INFO `aof_last_write_status`; writes get `-MISCONF`), with its errno.
 static WRITE_ERR: AtomicBool = AtomicBool::new(false);
+static WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// The last background fsync failed (cleared by the next one that succeeds), with its errno.
+static FSYNC_ERR: AtomicBool = AtomicBool::new(false);
+static FSYNC_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// Logged commands whose write failed (`everysec`/`no`): written before anything else by the
+/// next write, or by the retry once a second ([`retry_pending`]). Locked inside [`WRITER`].
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// INFO's `aof_base_size` and `aof_current_size` (base plus incremental files, in bytes; as
 /// Redis, 0 for a base created empty at start-up).
 static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
@@ -112,9 +158,144 @@ pub fn info_fields(o: &mut String) {
     ));
 }
 
-/// INFO's `aof_last_write_status`.
+/// INFO's `aof_last_write_status` (a failed write or background fsync, as Redis).
 pub fn last_write_ok() -> bool {
-    !WRITE_ERR.load(Ordering::Relaxed)
+    !WRITE_ERR.load(Ordering::Relaxed) && !FSYNC_ERR.load(Ordering::Relaxed)
+}
+
+/// The `-MISCONF` error write commands (and PING) get while the AOF cannot be written, as
+/// Redis: `None` when writing works.
+pub fn write_refusal() -> Option<String> {
+    if !enabled() {
+        return None;
+    }
+    let errno = if WRITE_ERR.load(Ordering::Relaxed) {
+        WRITE_ERRNO.load(Ordering::Relaxed)
+    } else if FSYNC_ERR.load(Ordering::Relaxed) {
+        FSYNC_ERRNO.load(Ordering::Relaxed)
+    } else {
+        return None;
+    };
+    Some(format!("MISCONF Errors writing to the AOF file: {}", strerror(errno)))
+}
+
+/// The C library's text for `errno` (without Rust's ` (os error N)` suffix).
+fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Writes all of `data` at the end of `file`. On failure, a partial write is cut off again so
+/// that the file still ends at a command boundary; `Err` holds the error (`ENOSPC` for a short
+/// write, as Redis reports it) and how many bytes of `data` stayed in the file anyway (when
+/// cutting failed).
+fn write_whole(mut file: &File, data: &[u8]) -> Result<(), (std::io::Error, usize)> {
+    let mut done = 0;
+    while done < data.len() {
+        match file.write(&data[done..]) {
+            Ok(0) => return Err((std::io::Error::from_raw_os_error(libc::ENOSPC), undo(file, done))),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let e = if done > 0 { std::io::Error::from_raw_os_error(libc::ENOSPC) } else { e };
+                return Err((e, undo(file, done)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the last `written` bytes of a partial write; returns how many remain in the file.
+fn undo(file: &File, written: usize) -> usize {
+    if written == 0 {
+        return 0;
+    }
+    let cut = file.metadata().and_then(|m| file.set_len(m.len().saturating_sub(written as u64)));
+    match cut {
+        Ok(()) => 0,
+        Err(e) => {
+            log::warning(&format!("Could not remove a short write from the AOF file: {e}"));
+            written
+        }
+    }
+}
+
+/// Appends `buf` (after any [`PENDING`] data) to the open incremental file; with `always` also
+/// fsyncs. A failure with `always` stops the server, as Redis does (the reply must not be sent
+/// for a write that is not on disk); otherwise the data is kept for a retry and writes are
+/// refused with `-MISCONF` until a retry succeeds.
+fn append(w: &mut Writer, buf: &[u8], always: bool) {
+    let mut pending = PENDING.lock();
+    if buf.is_empty() && pending.is_empty() {
+        return;
+    }
+    let data: &[u8] = if pending.is_empty() {
+        buf
+    } else {
+        pending.extend_from_slice(buf);
+        &pending
+    };
+    let mut res = write_whole(&w.file, data);
+    if res.is_ok() {
+        CURRENT_SIZE.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if always {
+            if let Err(e) = w.file.sync_data() {
+                log::warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+                ));
+                std::process::exit(1);
+            }
+        } else {
+            UNSYNCED.store(true, Ordering::Relaxed);
+        }
+    }
+    match res.as_mut() {
+        Ok(()) => {
+            pending.clear();
+            if WRITE_ERR.swap(false, Ordering::Relaxed) {
+                log::warning("AOF write error looks solved, redstart can write again.");
+            }
+        }
+        Err((e, kept)) => {
+            if always {
+                log::warning(&format!("Error writing to the AOF file: {e}"));
+                log::warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                std::process::exit(1);
+            }
+            let kept = *kept;
+            CURRENT_SIZE.fetch_add(kept as u64, Ordering::Relaxed);
+            if pending.is_empty() {
+                pending.extend_from_slice(&buf[kept..]);
+            } else {
+                pending.drain(..kept);
+            }
+            WRITE_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+            if !WRITE_ERR.swap(true, Ordering::Relaxed) {
+                log::warning(&format!("Error writing to the AOF file: {e}"));
+            }
+        }
+    }
+}
+
+/// Retries writing [`PENDING`] data (once a second while a write error lasts).
+pub fn retry_pending(always: bool) {
+    if PENDING.lock().is_empty() {
+        return;
+    }
+    let mut guard = WRITER.lock();
+    if let Some(w) = guard.as_mut() {
+        append(w, &[], always);
+    }
+}
+
+/// Called when a rewrite switched to a new incremental file: the new base holds everything
+/// that was pending, and its successful write shows the disk works again.
+fn writer_switched() {
+    PENDING.lock().clear();
+    WRITE_ERR.store(false, Ordering::Relaxed);
 }
 
 fn fsync_mode(s: &str) -> u8 {
@@ -126,10 +307,16 @@ fn fsync_mode(s: &str) -> u8 {
 }
 
 /// Appends `args` as a RESP multibulk.
-pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+pub fn encode<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(n.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
@@ -157,26 +344,30 @@ fn absolute(kind: &[u8], v: &[u8], now: u64) -> Option<i64> {
 pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
     let own = |a: &[&[u8]]| a.iter().map(|x| x.to_vec()).collect::<Vec<_>>();
     match name {
-        "set" | "getex" => {
-            let first_opt = if name == "set" { 3 } else { 2 };
-            let mut out = own(&args[..first_opt.min(args.len())]);
-            let mut i = first_opt;
-            let mut changed = false;
+        "set" => {
+            // With an expiry: `SET key value PXAT <ms>` (NX/XX/GET dropped: the SET happened).
+            // Without: as received minus GET (its reply is no part of the write).
+            let mut i = 3;
+            let mut has_get = false;
             while i < args.len() {
                 let lower = args[i].to_ascii_lowercase();
-                if matches!(lower.as_slice(), b"ex" | b"px" | b"exat") && i + 1 < args.len() {
+                if matches!(lower.as_slice(), b"ex" | b"px" | b"exat" | b"pxat") && i + 1 < args.len() {
                     let at = absolute(&lower, args[i + 1], now)?;
-                    out.push(b"PXAT".to_vec());
-                    out.push(at.to_string().into_bytes());
-                    changed = true;
-                    i += 2;
-                } else {
-                    out.push(args[i].to_vec());
-                    i += 1;
+                    return Some(vec![
+                        b"SET".to_vec(),
+                        args[1].to_vec(),
+                        args[2].to_vec(),
+                        b"PXAT".to_vec(),
+                        at.to_string().into_bytes(),
+                    ]);
                 }
+                has_get |= lower == b"get";
+                i += 1;
             }
-            changed.then_some(out)
+            has_get.then(|| args.iter().filter(|a| !a.eq_ignore_ascii_case(b"get")).map(|a| a.to_vec()).collect())
         }
+        // GETSET's write is a SET (its reply is no part of it).
+        "getset" => Some(vec![b"SET".to_vec(), args[1].to_vec(), args[2].to_vec()]),
         "setex" | "psetex" => {
             let at = absolute(if name == "setex" { b"ex" } else { b"px" }, args[2], now)?;
             Some(vec![
@@ -214,83 +405,89 @@ pub fn rewrite(name: &str, args: &[&[u8]], now: u64) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// The propagation point: logs a write command that succeeded (called by the dispatcher with
-/// the command's shards locked, before the reply is sent).
-pub fn feed(ctx: &Ctx, spec: &CommandSpec, args: &[&[u8]], reply_at: usize) {
-    let mut rewritten = rewrite(spec.name, args, ctx.now);
-    if spec.name == "spop" {
-        // The members it popped, from its reply: `SREM key m1 m2 ..` (nothing popped: nothing
-        // to log). An unexpected reply shape falls back to logging SPOP as received.
-        match reply_bulks(&ctx.out.buf[reply_at.min(ctx.out.buf.len())..]) {
-            Some(m) if m.is_empty() => return,
-            Some(m) => {
-                let mut v = vec![b"SREM".to_vec(), args[1].to_vec()];
-                v.extend(m.into_iter().map(|x| x.to_vec()));
-                rewritten = Some(v);
-            }
-            None => {}
+/// A batch of commands written to the log with one `write` (see [`feed`]). Each command names
+/// the database it ran in; a `SELECT` goes before it when that differs from the last logged one.
+pub struct Batch<'w> {
+    buf: &'w mut Vec<u8>,
+    db: &'w mut Option<usize>,
+}
+
+impl Batch<'_> {
+    /// Appends one command that ran in database `db`.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if *self.db != Some(db) {
+            let mut d = itoa::Buffer::new();
+            encode(self.buf, &[&b"SELECT"[..], d.format(db).as_bytes()]);
+            *self.db = Some(db);
         }
+        encode(self.buf, args);
     }
-    // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
-    let always = ctx.server.config.read().appendfsync == "always";
-    let mut guard = WRITER.lock();
-    let Some(w) = guard.as_mut() else { return };
-    w.buf.clear();
-    let db = ctx.client.db;
-    if w.db != Some(db) {
-        let d = db.to_string();
-        encode(&mut w.buf, &[b"SELECT", d.as_bytes()]);
-        w.db = Some(db);
+
+    /// Appends `MULTI` for a transaction whose first command runs in `db` (as Redis, the
+    /// `SELECT` for that database goes before the `MULTI`; later switches go inside).
+    pub fn multi(&mut self, db: usize) {
+        self.cmd(db, &[b"MULTI"]);
     }
-    match &rewritten {
-        Some(v) => encode(&mut w.buf, &v.iter().map(|a| a.as_slice()).collect::<Vec<_>>()),
-        None => encode(&mut w.buf, args),
-    }
-    let mut res = w.file.write_all(&w.buf);
-    if res.is_ok() {
-        CURRENT_SIZE.fetch_add(w.buf.len() as u64, Ordering::Relaxed);
-        if always {
-            res = w.file.sync_data();
-        } else {
-            UNSYNCED.store(true, Ordering::Relaxed);
-        }
-    }
-    if let Err(e) = res {
-        if !WRITE_ERR.swap(true, Ordering::Relaxed) {
-            log::warning(&format!("Error writing to the AOF file: {e}"));
-        }
-    } else {
-        WRITE_ERR.store(false, Ordering::Relaxed);
+
+    /// Appends `EXEC`.
+    pub fn exec(&mut self) {
+        encode(self.buf, &[b"EXEC"]);
     }
 }
 
-/// The bulk strings of a reply that is a bulk, a null, or an array/set of bulks (RESP2 or 3).
-fn reply_bulks(mut r: &[u8]) -> Option<Vec<&[u8]>> {
-    fn num(r: &mut &[u8]) -> Option<i64> {
-        let nl = r.windows(2).position(|w| w == b"\r\n")?;
-        let n = std::str::from_utf8(&r[1..nl]).ok()?.parse().ok()?;
-        *r = &r[nl + 2..];
-        Some(n)
+/// The one write path of the log: `fill` appends commands to a [`Batch`], which is written with
+/// one `write` (so a crash cuts it at most once, and a cut `MULTI` … `EXEC` is trimmed by the
+/// loader) and, with `appendfsync always`, fsynced before returning. Callers hold the shards of
+/// the keys they log, so commands on the same keys reach the file in the order they ran. Does
+/// nothing when the AOF is off.
+pub fn feed(server: &Server, fill: impl FnOnce(&mut Batch)) {
+    if !enabled() {
+        return;
     }
-    fn bulk<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
-        if r.first() != Some(&b'$') {
-            return None;
+    // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
+    let always = server.config.read().appendfsync == "always";
+    let mut guard = WRITER.lock();
+    let Some(w) = guard.as_mut() else { return };
+    w.buf.clear();
+    fill(&mut Batch { buf: &mut w.buf, db: &mut w.db });
+    if w.buf.is_empty() {
+        return;
+    }
+    let buf = std::mem::take(&mut w.buf);
+    append(w, &buf, always);
+    w.buf = buf;
+}
+
+/// Logs `DEL key`: a key deleted by active expiry or eviction (called with the key's shard
+/// locked, as Redis propagates those deletions).
+pub fn log_del(server: &Server, db: usize, key: &[u8]) {
+    feed(server, |b| b.cmd(db, &[&b"DEL"[..], key]));
+}
+
+thread_local! {
+    /// Keys this thread's current command deleted by lazy expiry, as (db, key): the dispatcher
+    /// logs a `DEL` for each before the command's own propagation (see `cmd::dispatch`).
+    static LAZY_EXPIRED: std::cell::RefCell<Vec<(usize, Vec<u8>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that a lookup deleted `key` of `db` because it had expired (lazy expiry); the running
+/// command's propagation logs `DEL key` first. Does nothing when the AOF is off.
+pub fn lazy_expired(db: usize, key: &[u8]) {
+    if enabled() {
+        LAZY_EXPIRED.with(|q| q.borrow_mut().push((db, key.to_vec())));
+    }
+}
+
+/// Takes the keys noted by [`lazy_expired`] (empty, without allocating, in the common case).
+pub fn take_lazy_expired() -> Vec<(usize, Vec<u8>)> {
+    LAZY_EXPIRED.with(|q| {
+        let mut q = q.borrow_mut();
+        if q.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut *q)
         }
-        let n = usize::try_from(num(r)?).ok()?;
-        let data = r.get(..n)?;
-        *r = r.get(n + 2..)?;
-        Some(data)
-    }
-    match r.first()? {
-        b'_' => Some(Vec::new()),
-        b'$' if r.starts_with(b"$-1\r\n") => Some(Vec::new()),
-        b'$' => Some(vec![bulk(&mut r)?]),
-        b'*' | b'~' => {
-            let n = num(&mut r)?;
-            (0..n).map(|_| bulk(&mut r)).collect()
-        }
-        _ => None,
-    }
+    })
 }
 
 /// `appendfsync everysec`: fsync once a second when something was written. Reads the policy
@@ -299,14 +496,25 @@ pub async fn fsync_task(server: Arc<Server>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         FSYNC.store(fsync_mode(&server.config.read().appendfsync), Ordering::Relaxed);
+        if enabled() {
+            retry_pending(FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS);
+        }
         if !enabled() || FSYNC.load(Ordering::Relaxed) != FSYNC_EVERYSEC || !UNSYNCED.swap(false, Ordering::Relaxed) {
             continue;
         }
         let Some(f) = SYNC_HANDLE.lock().clone() else { continue };
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Err(e) = f.sync_data() {
-                log::warning(&format!("Error syncing the AOF file: {e}"));
-                WRITE_ERR.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || match f.sync_data() {
+            Err(e) => {
+                if !FSYNC_ERR.swap(true, Ordering::Relaxed) {
+                    log::warning(&format!("Error syncing the AOF file: {e}"));
+                }
+                FSYNC_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+                UNSYNCED.store(true, Ordering::Relaxed);
+            }
+            Ok(()) => {
+                if FSYNC_ERR.swap(false, Ordering::Relaxed) {
+                    log::warning("AOF fsync error looks solved, redstart can write again.");
+                }
             }
         })
         .await;
@@ -316,6 +524,8 @@ pub async fn fsync_task(server: Arc<Server>) {
 /// Flushes the AOF to disk (on shutdown).
 pub fn fsync_now() {
     if let Some(w) = WRITER.lock().as_mut() {
+        // A last try for writes that failed (a no-op when nothing is pending).
+        append(w, &[], false);
         log::notice("Calling fsync() on the AOF file.");
         let _ = w.file.sync_data();
     }
@@ -443,6 +653,7 @@ pub fn start(server: &Server) -> Result<bool, String> {
     *SYNC_HANDLE.lock() = Some(Arc::new(sync));
     *WRITER.lock() = Some(Writer { file, db: None, buf: Vec::new() });
     *MANIFEST.lock() = Some((dir, fname, entries));
+    REWRITE_BASE_SIZE.store(CURRENT_SIZE.load(Ordering::Relaxed), Ordering::Relaxed);
     ENABLED.store(true, Ordering::Relaxed);
     Ok(true)
 }
@@ -452,71 +663,252 @@ pub fn rewrites() -> u64 {
     REWRITES.load(Ordering::Relaxed)
 }
 
-/// `BGREWRITEAOF`, done in the foreground while the caller holds every shard (see the module
-/// comment): the keyspace becomes a new RDB base, a new empty incremental file receives the
-/// following writes, the manifest is replaced atomically, and the old files are deleted.
-pub fn rewrite_now(ctx: &mut Ctx) -> Result<(), String> {
+/// A rewrite is waiting for the running BGSAVE child to finish (INFO `aof_rewrite_scheduled`).
+static REWRITE_SCHEDULED: AtomicBool = AtomicBool::new(false);
+static LAST_REWRITE_OK: AtomicBool = AtomicBool::new(true);
+static LAST_REWRITE_SECS: AtomicI64 = AtomicI64::new(-1);
+/// Unix ms the running rewrite started.
+static REWRITE_STARTED: AtomicU64 = AtomicU64::new(0);
+static CONSECUTIVE_FAILURES: AtomicU64 = AtomicU64::new(0);
+static LAST_FAILURE_AT: AtomicU64 = AtomicU64::new(0);
+static LAST_COW: AtomicU64 = AtomicU64::new(0);
+/// The AOF's size after the last rewrite (or at start-up): auto-rewrite compares against it.
+static REWRITE_BASE_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// What `BGREWRITEAOF` did.
+#[derive(Debug, PartialEq)]
+pub enum Started {
+    Now,
+    /// A BGSAVE child is running: the rewrite starts when it ends.
+    Scheduled,
+}
+
+/// Asks the persistence cron to start a rewrite as soon as no child runs.
+pub fn schedule_rewrite() {
+    REWRITE_SCHEDULED.store(true, Ordering::Relaxed);
+}
+
+pub fn rewrite_scheduled() -> bool {
+    REWRITE_SCHEDULED.load(Ordering::Relaxed)
+}
+
+/// The rewrite lines of INFO persistence, from `aof_rewrite_in_progress` to
+/// `aof_rewrites_consecutive_failures`.
+pub fn info_rewrite_fields(o: &mut String) {
+    let running = super::fork::active() == Some(super::fork::Kind::Aof);
+    let cur = if running {
+        (crate::db::now_ms().saturating_sub(REWRITE_STARTED.load(Ordering::Relaxed)) / 1000) as i64
+    } else {
+        -1
+    };
+    o.push_str(&format!(
+        "aof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{cur}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\n",
+        running as u8,
+        rewrite_scheduled() as u8,
+        LAST_REWRITE_SECS.load(Ordering::Relaxed),
+        if LAST_REWRITE_OK.load(Ordering::Relaxed) { "ok" } else { "err" },
+        rewrites(),
+        CONSECUTIVE_FAILURES.load(Ordering::Relaxed),
+    ));
+}
+
+/// INFO `aof_last_cow_size`.
+pub fn last_cow_size() -> u64 {
+    LAST_COW.load(Ordering::Relaxed)
+}
+
+/// `BGREWRITEAOF` (and the automatic and scheduled rewrites): rewrites the AOF in a forked
+/// child without stopping clients.
+///
+/// 1. A new incremental file is created and the manifest rewritten to list it after the
+///    current files (so a crash at any later point loads base + old incr files + new one).
+/// 2. With every shard locked (`fork::spawn`), the writer switches to the new incremental file
+///    and the process forks: every write before that point is in the old files and in the
+///    child's image; every write after it goes to the new incremental file only.
+/// 3. The child writes the keyspace as an RDB base file (a temporary file in the AOF directory).
+/// 4. When it succeeds, the parent renames it to the next base name and atomically replaces
+///    the manifest with (new base, new incremental file), then deletes the old files. When it
+///    fails, nothing is changed: the manifest still lists the old base and both incremental
+///    files, in order, so no write is lost.
+///
+/// Writes during the rewrite are appended once, to the new file (no rewrite buffer to copy),
+/// so the rewrite's cost does not depend on the write rate.
+pub fn start_rewrite(server: &Server) -> Result<Started, String> {
+    use super::fork;
     if !enabled() {
         return Err("ERR redstart rewrites the AOF only when appendonly was yes at start-up".into());
     }
-    let ks = &ctx.server.keyspace;
-    let now = crate::db::now_ms();
-    let mut buf = Vec::with_capacity(1 << 16);
-    rdb::put_header(&mut buf, now, 0, true);
-    let opts = rdb::EncodeOpts { compress: ctx.server.config.read().get("rdbcompression") == "yes" };
-    let mut part = Vec::new();
-    for db in 0..ks.databases() {
-        part.clear();
-        let (mut keys, mut volatile) = (0, 0);
-        for sid in 0..ks.shard_count() {
-            for e in ctx.locks.shard(sid).dbs[db].iter() {
-                if e.is_expired(now) {
-                    continue;
-                }
-                rdb::put_entry(&mut part, e.key, e.value, e.expire_at, opts);
-                keys += 1;
-                volatile += (e.expire_at != 0) as usize;
+    if fork::active() == Some(fork::Kind::Aof) {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    if !fork::claim(fork::Kind::Aof) {
+        REWRITE_SCHEDULED.store(true, Ordering::Relaxed);
+        return Ok(Started::Scheduled);
+    }
+    REWRITE_SCHEDULED.store(false, Ordering::Relaxed);
+    let fail = |e: String| {
+        log::warning(&e);
+        fork::release();
+        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".to_string()
+    };
+    // 1. The new incremental file, listed in the manifest before anything is written to it.
+    let (dir, incr) = {
+        let mut manifest = MANIFEST.lock();
+        let Some((dir, fname, entries)) = manifest.as_mut() else { return Err(fail("the AOF is not open".into())) };
+        let seq = entries.iter().filter(|e| e.kind == b'i').map(|e| e.seq).max().unwrap_or(0) + 1;
+        let incr = ManifestEntry { name: format!("{fname}.{seq}.incr.aof"), seq, kind: b'i' };
+        if let Err(e) = File::create(dir.join(&incr.name)) {
+            return Err(fail(format!("Can't create the AOF incr file {}: {e}", incr.name)));
+        }
+        let mut listed = entries.clone();
+        listed.push(incr.clone());
+        if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&listed).as_bytes()) {
+            let _ = std::fs::remove_file(dir.join(&incr.name));
+            return Err(fail(format!("Can't write the AOF manifest file: {e}")));
+        }
+        *entries = listed;
+        (dir.clone(), incr)
+    };
+    let opened = OpenOptions::new().append(true).open(dir.join(&incr.name)).and_then(|f| {
+        let sync = f.try_clone()?;
+        Ok((f, sync))
+    });
+    let (file, sync) = match opened {
+        Ok(x) => x,
+        Err(e) => return Err(fail(format!("Can't open the AOF incr file {}: {e}", incr.name))),
+    };
+    let compress = server.config.read().get("rdbcompression") == "yes";
+    static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp =
+        dir.join(format!("temp-rewriteaof-bg-{}-{}.aof", std::process::id(), TMP_SEQ.fetch_add(1, Ordering::Relaxed)));
+    let img = fork::Image { tmp: tmp.clone(), rename_to: None, compress, checksum: true, aof_base: true };
+    // 2. The switch, at the fork point (every shard locked; feed runs only under shard locks).
+    let old_file: Arc<Mutex<Option<File>>> = Arc::default();
+    let at_fork = {
+        let old_file = old_file.clone();
+        move || {
+            let mut w = WRITER.lock();
+            let old = w.replace(Writer { file, db: None, buf: Vec::new() });
+            // The child's base holds the effect of every write so far, pending ones included.
+            writer_switched();
+            *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+            *old_file.lock() = old.map(|w| w.file);
+        }
+    };
+    let incr_seq = incr.seq;
+    let done = move |r: Result<fork::Report, String>, took: Duration| {
+        LAST_REWRITE_SECS.store(took.as_secs() as i64, Ordering::Relaxed);
+        let installed = r.and_then(|rep| install_rewrite(&tmp, incr_seq).map(|_| rep));
+        match installed {
+            Ok(rep) => {
+                LAST_REWRITE_OK.store(true, Ordering::Relaxed);
+                CONSECUTIVE_FAILURES.store(0, Ordering::Relaxed);
+                LAST_COW.store(rep.cow_bytes, Ordering::Relaxed);
+                log::notice(&format!(
+                    "Background AOF rewrite finished successfully ({} keys, {} MB of memory used by copy-on-write)",
+                    rep.keys,
+                    rep.cow_bytes >> 20
+                ));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                LAST_REWRITE_OK.store(false, Ordering::Relaxed);
+                CONSECUTIVE_FAILURES.fetch_add(1, Ordering::Relaxed);
+                LAST_FAILURE_AT.store(crate::db::now_ms(), Ordering::Relaxed);
+                log::warning(&e);
+                log::warning("Background AOF rewrite terminated with error");
             }
         }
-        if keys > 0 {
-            rdb::put_select_db(&mut buf, db, keys, volatile);
-            buf.extend_from_slice(&part);
-        }
+    };
+    REWRITE_STARTED.store(crate::db::now_ms(), Ordering::Relaxed);
+    log::notice("Background append only file rewriting started");
+    if let Err(e) = fork::spawn(server, img, at_fork, done) {
+        // `spawn` released the slot. If the switch happened, the new file is in the manifest
+        // already: nothing is lost, the next rewrite folds it in.
+        log::warning(&e);
+        return Err(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".into(),
+        );
     }
-    let crc = rdb::crc64(0, &buf);
-    rdb::put_footer(&mut buf, crc, true);
+    REWRITES.fetch_add(1, Ordering::Relaxed);
+    // The old incremental file is complete: make its tail durable without blocking anyone.
+    if let Some(old) = old_file.lock().take() {
+        let _ = std::thread::Builder::new().name("aof-fsync-old".into()).spawn(move || {
+            if let Err(e) = old.sync_data() {
+                log::warning(&format!("Error syncing the previous AOF incr file: {e}"));
+            }
+        });
+    }
+    Ok(Started::Now)
+}
 
+/// Installs a finished rewrite: `tmp` becomes the next base file and the manifest lists it and
+/// the incremental files from `incr_seq` on (the one opened at the fork); older files go.
+fn install_rewrite(tmp: &Path, incr_seq: u64) -> Result<(), String> {
     let mut manifest = MANIFEST.lock();
-    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("ERR the AOF is not open".into()) };
-    // Writers are excluded from here on (they would also wait for the shards we hold).
-    let mut writer = WRITER.lock();
-    let next = |kind: u8| entries.iter().filter(|e| e.kind == kind).map(|e| e.seq).max().unwrap_or(0) + 1;
-    let base = ManifestEntry { name: format!("{fname}.{}.base.rdb", next(b'b')), seq: next(b'b'), kind: b'b' };
-    let incr = ManifestEntry { name: format!("{fname}.{}.incr.aof", next(b'i')), seq: next(b'i'), kind: b'i' };
-    let err = |e: std::io::Error| format!("ERR Background AOF rewrite failed: {e}");
-    write_atomically(&dir.join(&base.name), &buf).map_err(err)?;
-    let file = File::create(dir.join(&incr.name)).map_err(err)?;
-    let sync = file.try_clone().map_err(err)?;
-    let new_entries = vec![base.clone(), incr];
+    let Some((dir, fname, entries)) = manifest.as_mut() else { return Err("the AOF is not open".into()) };
+    let seq = entries.iter().filter(|e| e.kind == b'b').map(|e| e.seq).max().unwrap_or(0) + 1;
+    let base = ManifestEntry { name: format!("{fname}.{seq}.base.rdb"), seq, kind: b'b' };
+    let base_path = dir.join(&base.name);
+    std::fs::rename(tmp, &base_path).map_err(|e| format!("Error trying to rename the temporary AOF base file: {e}"))?;
+    let mut new_entries = vec![base];
+    new_entries.extend(entries.iter().filter(|e| e.kind == b'i' && e.seq >= incr_seq).cloned());
     if let Err(e) = write_atomically(&dir.join(format!("{fname}.manifest")), manifest_text(&new_entries).as_bytes()) {
-        let _ = std::fs::remove_file(dir.join(&base.name));
-        let _ = std::fs::remove_file(dir.join(&new_entries[1].name));
-        return Err(err(e));
+        let _ = std::fs::remove_file(&base_path);
+        return Err(format!("Can't write the AOF manifest file: {e}"));
     }
-    // The new manifest is durable: switch the writer and drop the old files.
-    *writer = Some(Writer { file, db: None, buf: Vec::new() });
-    *SYNC_HANDLE.lock() = Some(Arc::new(sync));
+    // The new manifest is durable: the old files are history.
     for old in entries.iter() {
         if !new_entries.iter().any(|n| n.name == old.name) {
             let _ = std::fs::remove_file(dir.join(&old.name));
         }
     }
+    let size = |name: &str| std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
+    let base_len = size(&new_entries[0].name);
+    BASE_SIZE.store(base_len, Ordering::Relaxed);
+    {
+        // Under the writer's lock the incremental files' sizes and CURRENT_SIZE agree.
+        let _w = WRITER.lock();
+        let incr_len: u64 = new_entries[1..].iter().map(|e| size(&e.name)).sum();
+        CURRENT_SIZE.store(base_len + incr_len, Ordering::Relaxed);
+        REWRITE_BASE_SIZE.store(base_len + incr_len, Ordering::Relaxed);
+    }
     *entries = new_entries;
-    BASE_SIZE.store(buf.len() as u64, Ordering::Relaxed);
-    CURRENT_SIZE.store(buf.len() as u64, Ordering::Relaxed);
-    REWRITES.fetch_add(1, Ordering::Relaxed);
-    log::notice("Background AOF rewrite finished successfully");
     Ok(())
+}
+
+/// `auto-aof-rewrite-percentage` / `auto-aof-rewrite-min-size`: starts a rewrite when the AOF
+/// grew by that percentage over its size after the last rewrite (or at start-up) and is above
+/// the minimum size. Called by the persistence cron while no child runs. After a failed
+/// rewrite it waits 10 s per consecutive failure (at most an hour) before trying again.
+pub fn auto_rewrite(server: &Server) {
+    if !enabled() || super::fork::active().is_some() {
+        return;
+    }
+    let (perc, min) = {
+        let c = server.config.read();
+        (
+            c.get("auto-aof-rewrite-percentage").parse::<u64>().unwrap_or(0),
+            c.get("auto-aof-rewrite-min-size").parse::<u64>().unwrap_or(64 << 20),
+        )
+    };
+    let fails = CONSECUTIVE_FAILURES.load(Ordering::Relaxed);
+    if perc == 0
+        || (fails > 0
+            && crate::db::now_ms().saturating_sub(LAST_FAILURE_AT.load(Ordering::Relaxed))
+                < (fails * 10_000).min(3_600_000))
+    {
+        return;
+    }
+    let cur = CURRENT_SIZE.load(Ordering::Relaxed);
+    let base = REWRITE_BASE_SIZE.load(Ordering::Relaxed).max(1);
+    let growth = cur.saturating_sub(base).saturating_mul(100) / base;
+    if cur > min && growth >= perc {
+        log::notice(&format!("Starting automatic rewriting of AOF on {growth}% growth"));
+        if let Err(e) = start_rewrite(server) {
+            log::warning(&e);
+        }
+    }
 }
 
 /// How reading an AOF's commands ended.
@@ -531,6 +923,11 @@ pub enum Scan {
 /// Reads RESP multibulk commands from `data`, calling `on_cmd` for each. A malformed byte is an
 /// error naming its offset; an incomplete last command is [`Scan::Truncated`].
 pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>) -> Result<Scan, String> {
+    scan_at(data, |_, args| on_cmd(args))
+}
+
+/// [`scan`], also passing each command's offset to `on_cmd`.
+pub fn scan_at(data: &[u8], mut on_cmd: impl FnMut(usize, &[&[u8]]) -> Result<(), String>) -> Result<Scan, String> {
     let mut pos = 0;
     // Reads a `<prefix><digits>\r\n` line at `*p`; Ok(None) = data ends first.
     fn line(data: &[u8], p: &mut usize, prefix: u8) -> Result<Option<usize>, String> {
@@ -577,7 +974,7 @@ pub fn scan(data: &[u8], mut on_cmd: impl FnMut(&[&[u8]]) -> Result<(), String>)
             args.push(&data[p..p + len]);
             p += len + 2;
         }
-        on_cmd(&args).map_err(|e| format!("{e} (command at offset {cmd_start})"))?;
+        on_cmd(cmd_start, &args).map_err(|e| format!("{e} (command at offset {cmd_start})"))?;
         pos = p;
     }
     Ok(Scan::Complete)
@@ -604,6 +1001,9 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
     let ordered: Vec<&ManifestEntry> =
         entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
     let count = ordered.len();
+    let manifest = dir.join(format!("{}.manifest", server.config.read().appendfilename));
+    let fix_hint =
+        format!("make a backup of your AOF files, then use `redstart check-aof --fix {}`", manifest.display());
     let mut result = Ok(());
     for (idx, e) in ordered.into_iter().enumerate() {
         let path = dir.join(&e.name);
@@ -632,7 +1032,15 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
             break;
         }
         let mut out = resp::Writer::new(false);
-        let scanned = scan(&data, |args| {
+        // Where the transaction being read started: a file that ends before its EXEC (a crash
+        // in the middle of writing it) is cut there, as Redis reverts an incomplete MULTI.
+        let mut multi_at: Option<usize> = None;
+        let scanned = scan_at(&data, |at, args| {
+            if args[0].eq_ignore_ascii_case(b"multi") {
+                multi_at = Some(at);
+            } else if args[0].eq_ignore_ascii_case(b"exec") || args[0].eq_ignore_ascii_case(b"discard") {
+                multi_at = None;
+            }
             out.truncate(0);
             crate::cmd::dispatch::execute(server, &mut client, &mut out, args);
             let reply = &out.buf;
@@ -645,6 +1053,15 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
             }
             Ok(())
         });
+        let scanned = match (scanned, multi_at) {
+            (Ok(_), Some(at)) => {
+                log::warning(&format!("Revert incomplete MULTI/EXEC transaction in AOF file {}", e.name));
+                // The queued commands are dropped with the transaction.
+                client.multi = None;
+                Ok(Scan::Truncated(at))
+            }
+            (r, _) => r,
+        };
         match scanned {
             Ok(Scan::Complete) => {}
             Ok(Scan::Truncated(at)) => {
@@ -658,15 +1075,22 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
                         break;
                     }
                 } else {
-                    result = Err(format!(
-                        "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                        e.name
-                    ));
+                    result = Err(if is_last {
+                        format!(
+                            "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) {fix_hint}; 2) alternatively set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                            e.name
+                        )
+                    } else {
+                        format!(
+                            "Unexpected end of file reading the append only file {} at offset {at}, which is not the last AOF file: it cannot be repaired by truncation.",
+                            e.name
+                        )
+                    });
                     break;
                 }
             }
             Err(err) => {
-                result = Err(format!("{err} in {}", e.name));
+                result = Err(format!("{err} in {}: {fix_hint}", e.name));
                 break;
             }
         }
@@ -696,14 +1120,15 @@ mod tests {
             rewrite(std::str::from_utf8(a[0]).unwrap(), a, 1000)
                 .map(|v| v.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>().join(" "))
         };
-        assert_eq!(r(&[b"set", b"k", b"v", b"EX", b"10"]).unwrap(), "set k v PXAT 11000");
-        assert_eq!(r(&[b"set", b"k", b"v", b"nx", b"px", b"5", b"get"]).unwrap(), "set k v nx PXAT 1005 get");
+        assert_eq!(r(&[b"set", b"k", b"v", b"EX", b"10"]).unwrap(), "SET k v PXAT 11000");
+        assert_eq!(r(&[b"set", b"k", b"v", b"nx", b"px", b"5", b"get"]).unwrap(), "SET k v PXAT 1005");
+        assert_eq!(r(&[b"set", b"k", b"v", b"get", b"pxat", b"5"]).unwrap(), "SET k v PXAT 5");
+        assert_eq!(r(&[b"set", b"k", b"v", b"NX", b"get", b"KEEPTTL"]).unwrap(), "set k v NX KEEPTTL");
         assert_eq!(r(&[b"set", b"k", b"v"]), None);
         assert_eq!(r(&[b"setex", b"k", b"2", b"v"]).unwrap(), "SET k v PXAT 3000");
         assert_eq!(r(&[b"psetex", b"k", b"2", b"v"]).unwrap(), "SET k v PXAT 1002");
         assert_eq!(r(&[b"expire", b"k", b"3", b"NX"]).unwrap(), "PEXPIREAT k 4000 NX");
         assert_eq!(r(&[b"expireat", b"k", b"3"]).unwrap(), "PEXPIREAT k 3000");
-        assert_eq!(r(&[b"getex", b"k", b"ex", b"1"]).unwrap(), "getex k PXAT 2000");
         assert_eq!(r(&[b"restore", b"k", b"5", b"p", b"REPLACE"]).unwrap(), "restore k 1005 p REPLACE ABSTTL");
         assert_eq!(r(&[b"restore", b"k", b"5000", b"p", b"absttl"]), None);
         assert_eq!(r(&[b"restore", b"k", b"0", b"p"]), None);
@@ -712,8 +1137,8 @@ mod tests {
     #[test]
     fn scan_complete_truncated_and_bad() {
         let mut data = Vec::new();
-        encode(&mut data, &[b"SET", b"a", b"1"]);
-        encode(&mut data, &[b"SET", b"b", b"2"]);
+        encode(&mut data, &[&b"SET"[..], b"a", b"1"]);
+        encode(&mut data, &[&b"SET"[..], b"b", b"2"]);
         let mut n = 0;
         assert_eq!(
             scan(&data, |_| {
@@ -740,16 +1165,5 @@ mod tests {
         let mut bad = data.clone();
         bad[first_len] = b'x';
         assert!(scan(&bad, |_| Ok(())).unwrap_err().contains(&format!("offset {first_len}")));
-    }
-
-    #[test]
-    fn spop_reply_bulks() {
-        assert_eq!(reply_bulks(b"$1\r\na\r\n"), Some(vec![&b"a"[..]]));
-        assert_eq!(reply_bulks(b"$-1\r\n"), Some(vec![]));
-        assert_eq!(reply_bulks(b"_\r\n"), Some(vec![]));
-        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n"), Some(vec![&b"a"[..], b"bc"]));
-        assert_eq!(reply_bulks(b"~0\r\n"), Some(vec![]));
-        assert_eq!(reply_bulks(b">3\r\n"), None);
-        assert_eq!(reply_bulks(b"*2\r\n$1\r\na\r\n"), None);
     }
 }

@@ -1,25 +1,21 @@
-//! Persistence: RDB snapshots (and, later, the append-only file).
+//! Persistence: RDB snapshots and the append-only file.
 //!
 //! - [`rdb`]: the file format.
+//! - [`aof`]: the append-only file (propagation, loading, rewrite).
+//! - [`fork`]: point-in-time snapshots in a forked child (BGSAVE, BGREWRITEAOF).
 //! - Here: the server's persistence state (changes since the last save, last save time and
-//!   status, BGSAVE in progress), `SAVE`/`BGSAVE`, the `save <seconds> <changes>` rules (a
-//!   timer, [`cron`]), loading at start-up ([`load`]) and saving at shutdown ([`save_on_shutdown`]).
+//!   status, BGSAVE in progress), `SAVE`/`BGSAVE`, the `save <seconds> <changes>` rules,
+//!   scheduled BGSAVEs/rewrites and the automatic AOF rewrite (a timer, [`cron`]), loading at
+//!   start-up ([`load`]) and saving at shutdown ([`save_on_shutdown`]).
 //!
 //! ## How a snapshot is taken
-//! There is no `fork`: the keyspace is split into shards behind mutexes. A snapshot walks the
-//! databases and, for each, the shards one at a time: it locks one shard, serialises that
-//! shard's live keys of that database into an in-memory buffer, unlocks it, and appends the
-//! buffer to the file. Clients keep being served: a command waits at most for the
-//! serialisation of one shard's part of one database (about 1/N of that database with N ≥ 16
-//! shards). Memory overhead: one serialised shard-part at a time (≈ the database's serialised
-//! size / N) plus the file's write buffer, instead of Redis's copy-on-write pages.
-//!
-//! **Consistency (differs from Redis):** each shard is captured at one instant, and every
-//! command is atomic, so every key is saved in a state some command left it in; but shards are
-//! captured at different instants, so the file is not a single point-in-time image of the whole
-//! keyspace as Redis's forked snapshot is. A multi-key command or transaction spanning shards
-//! that runs while the snapshot is in progress may be half-captured (e.g. a `RENAME` whose
-//! source shard was already saved and destination not yet can appear with both or neither key).
+//! As in Redis: `BGSAVE` forks (see `fork`'s module comment). The fork happens with every shard
+//! locked, so the file is one point in time (no multi-key command or transaction is
+//! half-captured); clients wait only for the fork itself, and the memory overhead is the pages
+//! the server modifies while the child runs (copy-on-write, INFO `rdb_last_cow_size`).
+//! `SAVE` (and the save at shutdown) writes in the server process while holding every shard,
+//! which blocks clients for the duration as Redis's SAVE does, and is equally one point in time.
+//! A running child is killed at shutdown before the final save, as Redis does.
 //!
 //! ## Other differences
 //! - The file is loaded before the server accepts connections, so clients never see
@@ -32,9 +28,10 @@
 //!   so that a later `CONFIG SET dir` takes effect without chdir.
 
 pub mod aof;
+pub mod check_aof;
+pub mod fork;
 pub mod rdb;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -59,6 +56,8 @@ pub struct State {
     pub last_bgsave_try: AtomicU64,
     pub last_bgsave_secs: AtomicI64,
     pub saves: AtomicU64,
+    /// Copy-on-write bytes of the last successful BGSAVE child (INFO `rdb_last_cow_size`).
+    pub last_cow: AtomicU64,
     pub loading: AtomicBool,
     pub keys_loaded: AtomicU64,
     pub keys_expired_at_load: AtomicU64,
@@ -78,6 +77,7 @@ impl State {
             last_bgsave_try: AtomicU64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
             saves: AtomicU64::new(0),
+            last_cow: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             keys_loaded: AtomicU64::new(0),
             keys_expired_at_load: AtomicU64::new(0),
@@ -121,95 +121,34 @@ pub fn rdb_path(server: &Server) -> PathBuf {
     PathBuf::from(dir).join(&c.dbfilename)
 }
 
-/// Writes a snapshot of the whole keyspace to the RDB file (through a temporary file renamed
-/// over it). Returns the number of keys written.
-pub fn write_snapshot(server: &Server) -> Result<usize, String> {
+/// A temporary file next to `dbfilename` for a save in progress.
+fn tmp_rdb_path(server: &Server, path: &std::path::Path) -> PathBuf {
+    let seq = server.persist.tmp_seq.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!("temp-{}-{seq}.rdb", std::process::id()))
+}
+
+/// The RDB image to write for SAVE/BGSAVE (config read here, before any fork).
+fn rdb_image(server: &Server) -> fork::Image {
     let path = rdb_path(server);
     let (compress, checksum) = {
         let c = server.config.read();
         (c.get("rdbcompression") == "yes", c.get("rdbchecksum") == "yes")
     };
-    let seq = server.persist.tmp_seq.fetch_add(1, Ordering::Relaxed);
-    let tmp = path.with_file_name(format!("temp-{}-{seq}.rdb", std::process::id()));
-    let result = write_to(server, &tmp, compress, checksum);
-    match result {
-        Ok(n) => {
-            if let Err(e) = std::fs::rename(&tmp, &path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(format!("Error moving temp DB file {} on the final destination: {e}", tmp.display()));
-            }
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    fork::Image { tmp: tmp_rdb_path(server, &path), rename_to: Some(path), compress, checksum, aof_base: false }
 }
 
-fn write_to(server: &Server, tmp: &std::path::Path, compress: bool, checksum: bool) -> Result<usize, String> {
-    let file = std::fs::File::create(tmp).map_err(|e| {
-        format!(
-            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
-            tmp.display(),
-            server.config.read().dir
-        )
-    })?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
-    let werr = |e: std::io::Error| format!("Write error saving DB on disk: {e}");
-    let mut crc = 0u64;
-    let mut emit = |w: &mut std::io::BufWriter<std::fs::File>, buf: &[u8]| -> Result<(), String> {
-        if checksum {
-            crc = rdb::crc64(crc, buf);
-        }
-        w.write_all(buf).map_err(werr)
-    };
-    let opts = rdb::EncodeOpts { compress };
-    let mut buf = Vec::with_capacity(1 << 16);
-    rdb::put_header(&mut buf, now_ms(), 0, false);
-    emit(&mut w, &buf)?;
-    let ks = &server.keyspace;
-    let mut saved = 0usize;
-    for db in 0..ks.databases() {
-        let (keys, volatile) = ks.db_counts(db);
-        if keys == 0 {
-            continue;
-        }
-        buf.clear();
-        rdb::put_select_db(&mut buf, db, keys, volatile);
-        emit(&mut w, &buf)?;
-        for sid in 0..ks.shard_count() {
-            buf.clear();
-            {
-                let mut locks = ks.lock_shards(&[sid]);
-                let shard = locks.shard(sid);
-                let now = now_ms();
-                for e in shard.dbs[db].iter() {
-                    if e.is_expired(now) {
-                        continue;
-                    }
-                    rdb::put_entry(&mut buf, e.key, e.value, e.expire_at, opts);
-                    saved += 1;
-                }
-            }
-            emit(&mut w, &buf)?;
-        }
-    }
-    buf.clear();
-    rdb::put_footer(&mut buf, crc, checksum);
-    // The footer's CRC covers the EOF byte: put_footer folded it in; write without re-hashing.
-    w.write_all(&buf).map_err(werr)?;
-    let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
-    file.sync_all().map_err(werr)?;
-    Ok(saved)
-}
-
-/// `SAVE` (and the save at shutdown): a synchronous snapshot.
+/// `SAVE` (and the save at shutdown): a synchronous snapshot. As Redis's SAVE blocks its only
+/// thread, this holds every shard while it writes, so the file is one point in time.
 pub fn save(server: &Server) -> Result<(), String> {
     let st = &server.persist;
-    let dirty_before = st.dirty.load(Ordering::Relaxed);
-    match write_snapshot(server) {
-        Ok(_) => {
+    let img = rdb_image(server);
+    let result = {
+        let mut locks = server.keyspace.lock_all();
+        let dirty_before = st.dirty.load(Ordering::Relaxed);
+        fork::write_image(&mut locks, &server.keyspace, &img, now_ms(), 0, None).map(|_| dirty_before)
+    };
+    match result {
+        Ok(dirty_before) => {
             st.dirty.fetch_sub(dirty_before, Ordering::Relaxed);
             st.lastsave.store(unix_now(), Ordering::Relaxed);
             st.last_bgsave_ok.store(true, Ordering::Relaxed);
@@ -224,28 +163,45 @@ pub fn save(server: &Server) -> Result<(), String> {
     }
 }
 
-/// Starts a background save. `Err` with Redis's message when one is already running.
+pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const BGSAVE_OTHER_CHILD: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+
+/// Starts a background save in a forked child (see `fork`); the caller holds no shard lock.
+/// `Err` with Redis's message when a child is already running.
 pub fn bgsave(server: &Server) -> Result<(), &'static str> {
     let st = &server.persist;
     let Some(me) = st.server.get().and_then(Weak::upgrade) else {
         return Err("ERR Background save is not available");
     };
-    if st.bgsave_in_progress.swap(true, Ordering::AcqRel) {
-        return Err("ERR Background save already in progress");
+    if !fork::claim(fork::Kind::Rdb) {
+        return Err(if fork::active() == Some(fork::Kind::Rdb) { BGSAVE_IN_PROGRESS } else { BGSAVE_OTHER_CHILD });
     }
     st.bgsave_scheduled.store(false, Ordering::Relaxed);
     st.bgsave_started.store(unix_now(), Ordering::Relaxed);
     st.last_bgsave_try.store(unix_now(), Ordering::Relaxed);
-    log::notice("Background saving started");
-    let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
-        let st = &me.persist;
-        let start = Instant::now();
-        let dirty_before = st.dirty.load(Ordering::Relaxed);
-        let ok = match write_snapshot(&me) {
-            Ok(_) => {
-                st.dirty.fetch_sub(dirty_before, Ordering::Relaxed);
+    st.bgsave_in_progress.store(true, Ordering::Release);
+    let img = rdb_image(server);
+    // Changes counted up to the fork point are the ones the file holds (read with every shard
+    // locked, so no write command is between its change and its count).
+    let dirty_at_fork = Arc::new(AtomicU64::new(0));
+    let at_fork = {
+        let d = dirty_at_fork.clone();
+        move || d.store(me.persist.dirty.load(Ordering::Relaxed), Ordering::Relaxed)
+    };
+    let me2 = st.server.get().and_then(Weak::upgrade).expect("server alive");
+    let done = move |r: Result<fork::Report, String>, took: Duration| {
+        let st = &me2.persist;
+        let ok = match r {
+            Ok(rep) => {
+                st.dirty.fetch_sub(dirty_at_fork.load(Ordering::Relaxed), Ordering::Relaxed);
                 st.lastsave.store(unix_now(), Ordering::Relaxed);
                 st.saves.fetch_add(1, Ordering::Relaxed);
+                st.last_cow.store(rep.cow_bytes, Ordering::Relaxed);
+                log::notice(&format!(
+                    "RDB: {} keys saved, {} MB of memory used by copy-on-write",
+                    rep.keys,
+                    rep.cow_bytes >> 20
+                ));
                 log::notice("Background saving terminated with success");
                 true
             }
@@ -256,10 +212,12 @@ pub fn bgsave(server: &Server) -> Result<(), &'static str> {
             }
         };
         st.last_bgsave_ok.store(ok, Ordering::Relaxed);
-        st.last_bgsave_secs.store(start.elapsed().as_secs() as i64, Ordering::Relaxed);
+        st.last_bgsave_secs.store(took.as_secs() as i64, Ordering::Relaxed);
         st.bgsave_in_progress.store(false, Ordering::Release);
-    });
-    if spawned.is_err() {
+    };
+    log::notice("Background saving started");
+    if let Err(e) = fork::spawn(server, img, at_fork, done) {
+        log::warning(&e);
         st.bgsave_in_progress.store(false, Ordering::Release);
         st.last_bgsave_ok.store(false, Ordering::Relaxed);
         return Err("ERR Background save failed to start");
@@ -267,12 +225,19 @@ pub fn bgsave(server: &Server) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The save rules and scheduled BGSAVEs, checked ten times a second.
+/// The save rules, scheduled BGSAVEs and AOF rewrites, and the automatic AOF rewrite, checked
+/// ten times a second while no child runs.
 pub async fn cron(server: Arc<Server>) {
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let st = &server.persist;
-        if st.bgsave_in_progress.load(Ordering::Acquire) {
+        if fork::active().is_some() {
+            continue;
+        }
+        if aof::rewrite_scheduled() {
+            if let Err(e) = aof::start_rewrite(&server) {
+                log::warning(&e);
+            }
             continue;
         }
         if st.bgsave_scheduled.load(Ordering::Relaxed) {
@@ -291,8 +256,10 @@ pub async fn cron(server: Arc<Server>) {
             if dirty > 0 {
                 log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
                 let _ = bgsave(&server);
+                continue;
             }
         }
+        aof::auto_rewrite(&server);
     }
 }
 
@@ -300,6 +267,8 @@ pub async fn cron(server: Arc<Server>) {
 /// unless `nosave`. `Err` means the save failed and the server must keep running.
 pub fn save_on_shutdown(server: &Server, force_save: bool, nosave: bool) -> Result<(), String> {
     let wanted = force_save || (!nosave && !server.config.read().save.is_empty());
+    // As Redis: a running child is stopped first (its work would be outdated or lost anyway).
+    fork::kill_child();
     if !wanted {
         return Ok(());
     }

@@ -1315,6 +1315,21 @@ pub fn parse_file_at(
     parse_body(&mut r, lim, databases, &mut on_key).map_err(|e| (r.pos, e))
 }
 
+/// [`parse_file_at`] for an RDB image followed by other data (an AOF's RDB preamble): also
+/// returns where the image ends (after its checksum).
+pub fn parse_prefix(
+    data: &[u8],
+    lim: &LoadLimits,
+    databases: usize,
+    mut on_key: impl FnMut(Loaded),
+) -> Result<(FileInfo, usize), (usize, String)> {
+    let mut r = Reader::new(data);
+    match parse_body(&mut r, lim, databases, &mut on_key) {
+        Ok(info) => Ok((info, r.pos)),
+        Err(e) => Err((r.pos, e)),
+    }
+}
+
 fn parse_body(
     r: &mut Reader,
     lim: &LoadLimits,

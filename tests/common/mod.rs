@@ -41,7 +41,9 @@ fn wait_ready(port: u16, child: &mut Child) -> Result<(), ()> {
         }
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             let mut c = Conn { stream, buf: Vec::new() };
-            c.send_raw(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
+            // With `persistence`: redis-server answers INFO while it loads an AOF (then other
+            // commands get -LOADING), so the server is ready only once `loading:0`.
+            c.send_raw(b"*3\r\n$4\r\nINFO\r\n$6\r\nserver\r\n$11\r\npersistence\r\n");
             if let Some(reply) = c.try_read_reply(Duration::from_secs(2)) {
                 let text = String::from_utf8_lossy(&reply).into_owned();
                 if text.starts_with("-NOAUTH") {
@@ -50,6 +52,10 @@ fn wait_ready(port: u16, child: &mut Child) -> Result<(), ()> {
                     return if child.try_wait().ok().flatten().is_none() { Ok(()) } else { Err(()) };
                 }
                 let pid = format!("process_id:{}\r\n", child.id());
+                if text.contains(&pid) && text.contains("loading:1\r\n") {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
                 if text.contains(&pid) {
                     return Ok(());
                 }

@@ -1,0 +1,733 @@
+//! Deterministic propagation to the AOF, against redis-server: each command runs on redstart and
+//! on the oracle (both `appendonly yes`, `appendfsync always`, their own directory), and the
+//! commands each one appended to its incremental file are compared, with times and
+//! time-based stream IDs normalised. Then restarts: what was logged rebuilds the same state
+//! (float results, generated IDs, PEL delivery counts, transactions), and an incomplete
+//! transaction at the end of the file is dropped.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+type Cmd = Vec<Vec<u8>>;
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("redstart-aofprop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn aof_args(dir: &Path) -> Vec<String> {
+    ["--dir", dir.to_str().unwrap(), "--appendonly", "yes", "--appendfsync", "always"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn ours(dir: &Path) -> Proc {
+    let a = aof_args(dir);
+    start_redstart(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+}
+
+fn theirs(dir: &Path) -> Proc {
+    let a = aof_args(dir);
+    let p = start_redis(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    // redis-server answers INFO (the readiness probe) while still loading: wait for commands.
+    let mut c = Conn::connect(p.port);
+    let start = Instant::now();
+    while c.run("PING").starts_with(b"-LOADING") {
+        assert!(start.elapsed() < Duration::from_secs(10), "redis-server still loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
+}
+
+/// The incremental file's bytes (the only one: no rewrite happens in these tests).
+fn incr(dir: &Path) -> Vec<u8> {
+    let ad = dir.join("appendonlydir");
+    let mut names: Vec<_> = std::fs::read_dir(&ad)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".incr.aof"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        out.extend(std::fs::read(ad.join(n)).unwrap());
+    }
+    out
+}
+
+/// Parses RESP multibulk commands (the AOF's format).
+fn parse(mut data: &[u8]) -> Vec<Cmd> {
+    fn line(d: &mut &[u8], prefix: u8) -> usize {
+        assert_eq!(d[0], prefix, "bad AOF byte in {:?}", String::from_utf8_lossy(d));
+        let nl = d.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = std::str::from_utf8(&d[1..nl]).unwrap().parse().unwrap();
+        *d = &d[nl + 2..];
+        n
+    }
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let argc = line(&mut data, b'*');
+        let mut cmd = Vec::new();
+        for _ in 0..argc {
+            let len = line(&mut data, b'$');
+            cmd.push(data[..len].to_vec());
+            data = &data[len + 2..];
+        }
+        out.push(cmd);
+    }
+    out
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Replaces Unix-ms times within a day of now by `T`, and stream IDs based on them by `T-n`.
+fn normalise(cmds: &[Cmd]) -> Vec<String> {
+    let now = now_ms();
+    let near = |s: &str| s.parse::<u64>().is_ok_and(|v| v.abs_diff(now) < 86_400_000);
+    cmds.iter()
+        .map(|c| {
+            c.iter()
+                .map(|a| {
+                    let s = String::from_utf8_lossy(a).into_owned();
+                    if near(&s) {
+                        return "T".to_string();
+                    }
+                    if let Some((ms, seq)) = s.split_once('-') {
+                        // Two IDs generated in one millisecond differ by their sequence:
+                        // time-based IDs are compared without it.
+                        if near(ms) && seq.parse::<u64>().is_ok() {
+                            return "T-n".to_string();
+                        }
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn show(cmds: &[Cmd]) -> Vec<String> {
+    cmds.iter()
+        .map(|c| c.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// redstart and redis-server, both logging to an AOF.
+struct AofPair {
+    _ours: Proc,
+    _theirs: Proc,
+    a: Conn,
+    b: Conn,
+    da: PathBuf,
+    db: PathBuf,
+}
+
+impl AofPair {
+    fn new(name: &str) -> AofPair {
+        let da = tmpdir(&format!("{name}-ours"));
+        let db = tmpdir(&format!("{name}-theirs"));
+        let o = ours(&da);
+        let t = theirs(&db);
+        let (a, b) = (Conn::connect(o.port), Conn::connect(t.port));
+        AofPair { _ours: o, _theirs: t, a, b, da, db }
+    }
+
+    fn logged(&self) -> (Vec<Cmd>, Vec<Cmd>) {
+        (parse(&incr(&self.da)), parse(&incr(&self.db)))
+    }
+
+    /// Runs `line` on both and asserts both logged the same commands for it (normalised).
+    /// Returns what redstart logged for it and its reply.
+    fn check(&mut self, line: &str) -> (Vec<Cmd>, Vec<u8>) {
+        let (ba, bb) = self.logged();
+        let ra = self.a.run(line);
+        self.b.run(line);
+        let (aa, ab) = self.logged();
+        let (na, nb) = (&aa[ba.len()..], &ab[bb.len()..]);
+        assert_eq!(normalise(na), normalise(nb), "logged for `{line}`: ours {:?} theirs {:?}", show(na), show(nb));
+        (na.to_vec(), ra)
+    }
+
+    fn check_all(&mut self, lines: &[&str]) {
+        for l in lines {
+            self.check(l);
+        }
+    }
+
+    /// Runs `line` on both without comparing (setup whose log differs on purpose).
+    fn both(&mut self, line: &str) -> (Vec<u8>, Vec<u8>) {
+        (self.a.run(line), self.b.run(line))
+    }
+}
+
+#[test]
+fn strings_hashes_keyspace_as_redis() {
+    let mut p = AofPair::new("strings");
+    p.check_all(&[
+        "SET f 1.5",
+        "INCRBYFLOAT f 2",
+        "SET g 1 EX 100",
+        "INCRBYFLOAT g 1",
+        "INCRBYFLOAT nf 3.0e1",
+        "HINCRBYFLOAT h a 1.25",
+        "HINCRBYFLOAT h a 1e1",
+        "DEL missing",
+        "UNLINK missing",
+        "SREM nos a",
+        "SADD st a",
+        "SADD st a",
+        "SREM st b",
+        "EXPIRE missing 10",
+        "GETDEL missing",
+        "SET a 1",
+        "GETDEL a",
+        "SET a 1",
+        "GETEX a",
+        "GETEX a PERSIST",
+        "GETEX a EX 100",
+        "GETEX a PERSIST",
+        "GETEX a PX 100000",
+        "GETEX a EXAT 99999999999",
+        "GETEX a PXAT 99999999999999",
+        "GETEX a PXAT 1",
+        "GETEX missing EX 10",
+        "SET b 2 GET",
+        "SET b 3 NX GET",
+        "SET b 4 XX GET KEEPTTL",
+        "SET b2 1 NX GET",
+        "SET k v NX EX 10 GET",
+        "SET k v3 XX PX 5000 GET",
+        "SET k v pxat 99999999999999 GET",
+        "SET k v NX pxat 99999999999999",
+        "SET k v exat 99999999999",
+        "SETNX k x",
+        "MSETNX k x n y",
+        "GETSET k w",
+        "MOVE b 1",
+        "COPY k c",
+        "SETEX k2 100 v",
+        "PSETEX k3 100000 v",
+        "EXPIRE k2 100 NX",
+        "EXPIRE k2 200 XX",
+        "EXPIRE k2 10 GT",
+        "PEXPIRE k2 300000",
+        "EXPIREAT k2 99999999999",
+        "PEXPIREAT k2 99999999999999",
+        "EXPIRE k2 -1",
+        "SET k4 x",
+        "PEXPIREAT k4 1",
+        "SET k5 x",
+        "EXPIRE k5 0",
+        "PERSIST nokey",
+        "SET p 1",
+        "PERSIST p",
+        "EXPIRE p 100",
+        "PERSIST p",
+        "HSETNX h f v",
+        "HSETNX h f v",
+        "HDEL h zz",
+        "HDEL h f",
+        "DEL k nothing c",
+    ]);
+    // RESTORE: a relative TTL becomes ABSTTL, IDLETIME/FREQ are kept.
+    p.both("SET src hello");
+    let dump = {
+        let r = p.a.run("DUMP src");
+        let len_end = r.iter().position(|&b| b == b'\r').unwrap();
+        r[len_end + 2..r.len() - 2].to_vec()
+    };
+    for extra in [&[][..], &[&b"IDLETIME"[..], b"100"], &[b"FREQ", b"5"], &[b"REPLACE", b"ABSTTL"]] {
+        for ttl in [&b"0"[..], b"100000"] {
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", b"r", ttl, &dump, b"REPLACE"];
+            args.extend_from_slice(extra);
+            if extra.first() == Some(&&b"REPLACE"[..]) {
+                args.truncate(4);
+                args.extend_from_slice(extra);
+                if ttl != b"0" {
+                    continue;
+                }
+            }
+            let (ba, bb) = p.logged();
+            let ra = p.a.cmd(&args);
+            let rb = p.b.cmd(&args);
+            assert_eq!(ra, rb);
+            let (aa, ab) = p.logged();
+            assert_eq!(normalise(&aa[ba.len()..]), normalise(&ab[bb.len()..]), "{:?}", show(&aa[ba.len()..]));
+        }
+    }
+}
+
+#[test]
+fn pops_and_served_blocking_commands_as_redis() {
+    let mut p = AofPair::new("pops");
+    p.check_all(&[
+        "SADD s1 only",
+        "SPOP s1",
+        "SPOP s1",
+        "SPOP s1 3",
+        "SADD s2 a b",
+        "SPOP s2 10",
+        "SADD s3 a",
+        "SPOP s3 0",
+        "RPUSH l a b c",
+        "BLPOP l 0",
+        "BRPOP l 0",
+        "BLMOVE l l2 left right 0",
+        "BRPOPLPUSH l2 l 0",
+        "BLMPOP 0 1 l left count 2",
+        "ZADD z 1 a 2 b 3 c",
+        "BZPOPMIN z 0",
+        "BZPOPMAX z 0",
+        "BZMPOP 0 1 z min",
+        "LPUSH l x y",
+        "LMPOP 1 l right COUNT 5",
+        "ZADD z 1 a",
+        "ZMPOP 1 z max",
+        "LPOP nol",
+        "LPOP nol 2",
+        "RPOPLPUSH nol x",
+        "LMOVE nol x left left",
+        "LMPOP 1 nol left",
+        "ZREM noz a",
+        "ZPOPMIN noz",
+        "ZMPOP 1 noz min",
+        "RPUSH l2 a",
+        "LPOP l2 0",
+    ]);
+    // Blocked clients served later: the push, then the non-blocking form of what was served.
+    let (mut wa, mut wb) = (Conn::connect(p._ours.port), Conn::connect(p._theirs.port));
+    for (block, push) in [
+        ("BLPOP bl 0", "RPUSH bl v"),
+        ("BRPOP bl other 0", "RPUSH bl v w"),
+        ("BLMOVE bl bl2 RIGHT LEFT 0", "LPUSH bl v"),
+        ("BRPOPLPUSH bl bl3 0", "LPUSH bl v"),
+        ("BLMPOP 0 2 x bl RIGHT COUNT 3", "RPUSH bl a b"),
+        ("BZPOPMIN bz 0", "ZADD bz 1 a 2 b"),
+        ("BZMPOP 0 1 bz MAX COUNT 2", "ZADD bz 3 c"),
+    ] {
+        send(&mut wa, block);
+        send(&mut wb, block);
+        settle();
+        p.check(push);
+        assert_eq!(wa.read_reply(), wb.read_reply(), "{block}");
+    }
+    // A blocking command inside MULTI that finds nothing replies at once and logs nothing.
+    p.check_all(&["MULTI", "BLPOP empty 0", "EXEC"]);
+}
+
+#[test]
+fn spop_with_count_is_srem_batches() {
+    // Redis 7.2 propagates SPOP with a count as `SREM key m..` in batches of 1024 members
+    // (7.0 wrote one SREM per member in a MULTI): asserted directly against the reply.
+    let d = tmpdir("spop");
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    let mut args: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"big".to_vec()];
+    args.extend((0..3000).map(|i| format!("m{i}").into_bytes()));
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    c.cmd(&refs);
+    let before = parse(&incr(&d)).len();
+    let reply = c.run("SPOP big 2500");
+    let popped = sorted_items(&reply);
+    assert_eq!(popped.len(), 2500);
+    let logged = parse(&incr(&d))[before..].to_vec();
+    assert_eq!(show(&logged[..1]), vec!["MULTI"]);
+    assert_eq!(show(&logged[logged.len() - 1..]), vec!["EXEC"]);
+    let srems = &logged[1..logged.len() - 1];
+    assert_eq!(srems.iter().map(|c| c.len() - 2).collect::<Vec<_>>(), vec![1024, 1024, 452]);
+    let mut members: Vec<Vec<u8>> = srems
+        .iter()
+        .flat_map(|c| {
+            assert_eq!(&c[..2], &[b"SREM".to_vec(), b"big".to_vec()]);
+            c[2..].to_vec()
+        })
+        .collect();
+    members.sort();
+    assert_eq!(members, popped);
+    // A single SPOP logs the member it popped.
+    let before = parse(&incr(&d)).len();
+    let reply = c.run("SPOP big 3");
+    let logged = parse(&incr(&d))[before..].to_vec();
+    assert_eq!(logged.len(), 1);
+    let mut m = logged[0][2..].to_vec();
+    m.sort();
+    assert_eq!(m, sorted_items(&reply));
+}
+
+#[test]
+fn streams_as_redis() {
+    let mut p = AofPair::new("streams");
+    p.check_all(&[
+        "XADD s * a 1",
+        "XADD s 9999999999999-* b 2",
+        "XADD s MAXLEN ~ 5 * c 3",
+        "XADD s2 * c 3",
+        "XADD s2 MAXLEN 5 * c 3",
+        "XADD s2 MINID ~ 0 * c 3",
+        "XADD s2 MAXLEN ~ 5 LIMIT 10 * d 4",
+        "XADD s2 MINID ~ 0 LIMIT 10 * d 5",
+        "XADD s3 5-* d 5",
+        "XADD s3 7 d 5",
+        "XADD s3 NOMKSTREAM 8-1 x y",
+        "XADD nos NOMKSTREAM * x y",
+        "XTRIM s2 MAXLEN 100",
+        "XTRIM s2 MAXLEN ~ 100",
+        "XTRIM s2 MAXLEN 2",
+        "XTRIM nos MAXLEN 1",
+        "XADD q 1-1 a 1",
+        "XADD q 2-1 b 2",
+        "XADD q 3-1 c 3",
+        "XGROUP CREATE q g 0",
+        "XGROUP CREATE q g2 $ ENTRIESREAD 3",
+        "XREADGROUP GROUP g c1 COUNT 2 STREAMS q >",
+        "XREADGROUP GROUP g c1 STREAMS q 0",
+        "XREADGROUP GROUP g newc STREAMS q 0",
+        "XREADGROUP GROUP g c2 NOACK STREAMS q >",
+        "XREADGROUP GROUP g c1 STREAMS q >",
+        "XCLAIM q g c3 0 1-1",
+        "XCLAIM q g c3 0 2-1 JUSTID",
+        "XCLAIM q g c4 0 1-1 IDLE 500 RETRYCOUNT 7 FORCE",
+        "XAUTOCLAIM q g c5 0 0 COUNT 1",
+        "XAUTOCLAIM q g c5 0 0 JUSTID",
+        "XACK q g 1-1",
+        "XACK q g 1-1",
+        "XGROUP CREATECONSUMER q g c9",
+        "XGROUP CREATECONSUMER q g c9",
+        "XGROUP DELCONSUMER q g c9",
+        "XGROUP SETID q g 0",
+        "XREADGROUP GROUP g2 n1 NOACK COUNT 1 STREAMS q >",
+        "XDEL q 9-9",
+        "XGROUP DESTROY q nog",
+        "XADD v 1-1 a 1",
+        "XADD v 2-1 b 2",
+        "XADD v 3-1 c 3",
+        "XGROUP CREATE v g 0",
+        "XREADGROUP GROUP g c1 STREAMS v >",
+        "XDEL v 1-1 2-1",
+        "XCLAIM v g c2 0 1-1",
+        "XAUTOCLAIM v g c3 0 0",
+        "XCLAIM v g c4 0 9-9 LASTID 9-9",
+        "XCLAIM v g c5 0 9-9",
+    ]);
+    // The generated ID is the one replied.
+    let (logged, reply) = p.check("XADD s * e 5");
+    assert_eq!(logged.len(), 1);
+    assert_eq!(body(&reply), String::from_utf8_lossy(&logged[0][2]));
+    // A blocked XREADGROUP served by an XADD logs the XADD, then the delivery as XCLAIM.
+    p.both("XGROUP CREATE bq g $ MKSTREAM");
+    let (mut wa, mut wb) = (Conn::connect(p._ours.port), Conn::connect(p._theirs.port));
+    send(&mut wa, "XREADGROUP GROUP g w BLOCK 0 STREAMS bq >");
+    send(&mut wb, "XREADGROUP GROUP g w BLOCK 0 STREAMS bq >");
+    settle();
+    p.check("XADD bq 5-1 f v");
+    assert_eq!(wa.read_reply(), wb.read_reply());
+}
+
+#[test]
+fn transactions_and_expiry_as_redis() {
+    let mut p = AofPair::new("txn");
+    p.check_all(&[
+        "MULTI",
+        "SET t1 1",
+        "GET t1",
+        "INCR t1",
+        "EXEC",
+        // Nothing written: nothing logged.
+        "MULTI",
+        "GET t1",
+        "DEL nothing",
+        "EXEC",
+        // One write: logged alone.
+        "MULTI",
+        "INCRBYFLOAT t2 1.5",
+        "SPOP nos",
+        "EXEC",
+        // Several commands from one command inside a transaction are not nested.
+        "XADD q 1-1 a 1",
+        "XADD q 2-1 a 1",
+        "XGROUP CREATE q g 0",
+        "MULTI",
+        "SET t3 x",
+        "XREADGROUP GROUP g c STREAMS q >",
+        "EXEC",
+        // Databases switched inside a transaction.
+        "SELECT 2",
+        "MULTI",
+        "SET x 1",
+        "SELECT 3",
+        "SET y 2",
+        "EXEC",
+        "SELECT 0",
+        "SET z 1",
+        // A discarded or failed transaction logs nothing.
+        "MULTI",
+        "SET d 1",
+        "DISCARD",
+        "WATCH w",
+        "SET w 1",
+        "MULTI",
+        "SET w 2",
+        "EXEC",
+    ]);
+    // Expired keys are logged as `DEL key`: by the lookup that finds them (lazy expiry,
+    // before the command's own entry) or by active expiry, whichever comes first (a race on
+    // both servers), so what was logged over the window is compared as a multiset.
+    p.check_all(&["SET e1 x PX 30", "SET e2 x PX 30", "SET e3 x PX 30"]);
+    let (ba, bb) = p.logged();
+    std::thread::sleep(Duration::from_millis(150));
+    p.both("SET e1 y");
+    p.both("GET e2");
+    p.both("LPUSH e3 a");
+    let (aa, ab) = p.logged();
+    let sorted = |v: &[Cmd]| {
+        let mut v = show(v);
+        v.sort();
+        v
+    };
+    let (na, nb) = (sorted(&aa[ba.len()..]), sorted(&ab[bb.len()..]));
+    assert_eq!(na, nb);
+    assert_eq!(na, vec!["DEL e1", "DEL e2", "DEL e3", "LPUSH e3 a", "SET e1 y"]);
+    let ours = show(&aa[ba.len()..]);
+    let at = |l: &str| ours.iter().position(|x| x == l).unwrap();
+    assert!(at("DEL e1") < at("SET e1 y") && at("DEL e3") < at("LPUSH e3 a"), "{ours:?}");
+}
+
+#[test]
+fn lazy_expiry_logs_del_before_the_command() {
+    // Active expiry once a second at most (hz 1): the keys are found by lookups first.
+    let d = tmpdir("lazy");
+    let a = aof_args(&d);
+    let s = start_redstart(&[a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), vec!["--hz", "1"]].concat());
+    let mut c = Conn::connect(s.port);
+    // Let the once-a-second expiry tick pass, then expire and look up within the next second.
+    let start = Instant::now();
+    loop {
+        let before = parse(&incr(&d)).len();
+        c.run("SET w1 x PX 20");
+        c.run("SET w2 x PX 20");
+        std::thread::sleep(Duration::from_millis(60));
+        c.run("EXISTS w1");
+        c.run("SET w2 y");
+        let logged = show(&parse(&incr(&d))[before..]);
+        let tail = &logged[2..];
+        if tail == ["DEL w1", "DEL w2", "SET w2 y"] {
+            break;
+        }
+        // Active expiry won the race this time: both DELs before the SET anyway.
+        assert!(tail.iter().filter(|l| l.starts_with("DEL")).count() == 2, "{logged:?}");
+        assert!(start.elapsed() < Duration::from_secs(20), "{logged:?}");
+    }
+}
+
+#[test]
+fn active_expiry_logs_del() {
+    let d = tmpdir("active");
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    c.run("SET gone v PX 20");
+    c.run("SET stays v");
+    let start = Instant::now();
+    loop {
+        let logged = show(&parse(&incr(&d)));
+        if logged.iter().any(|l| l == "DEL gone") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no DEL logged for an actively expired key: {logged:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn get(c: &mut Conn, line: &str) -> String {
+    body(&c.run(line))
+}
+
+fn int(c: &mut Conn, line: &str) -> i64 {
+    let r = text(&c.run(line));
+    r.strip_prefix(':').and_then(|x| x.strip_suffix("\r\n")).unwrap_or_else(|| panic!("{line}: {r}")).parse().unwrap()
+}
+
+/// The scalar items of a reply, in order (arrays flattened).
+fn items(raw: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < raw.len() {
+        let end = p + raw[p..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let head = &raw[p + 1..end];
+        match raw[p] {
+            b'$' => {
+                let n: usize = std::str::from_utf8(head).unwrap().parse().unwrap();
+                out.push(text(&raw[end + 2..end + 2 + n]));
+                p = end + 2 + n + 2;
+            }
+            b'*' => p = end + 2,
+            _ => {
+                out.push(text(&raw[p..end]));
+                p = end + 2;
+            }
+        }
+    }
+    out
+}
+
+fn restart(s: Proc, d: &Path) -> (Proc, Conn) {
+    drop(s);
+    let s = ours(d);
+    let c = Conn::connect(s.port);
+    (s, c)
+}
+
+#[test]
+fn restart_rebuilds_the_same_state() {
+    let d = tmpdir("restart");
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    for l in [
+        "SET f 0.1",
+        "EXPIRE f 1000",
+        "INCRBYFLOAT f 0.2",
+        "HINCRBYFLOAT h x 1.1",
+        "HINCRBYFLOAT h x 2.2",
+        "XADD s * a 1",
+        "XADD s MAXLEN ~ 1 * b 2",
+        "XADD s * c 3",
+        "XADD s * d 4",
+        "XGROUP CREATE s g 0",
+        "XREADGROUP GROUP g c1 COUNT 2 STREAMS s >",
+        "XREADGROUP GROUP g c2 NOACK COUNT 1 STREAMS s >",
+        "XREADGROUP GROUP g c3 STREAMS s >",
+        "MULTI",
+        "INCR t",
+        "SADD st a b c",
+        "SPOP st 2",
+        "EXEC",
+        "SADD st2 only",
+        "SPOP st2",
+    ] {
+        c.run(l);
+    }
+    // Delivery counts: the first entry claimed twice more, the second once with JUSTID.
+    let ids = items(&c.run("XRANGE s - +"));
+    let (first, second) = (ids[0].clone(), ids[3].clone());
+    c.run(&format!("XCLAIM s g c3 0 {first}"));
+    c.run(&format!("XCLAIM s g c1 0 {first}"));
+    c.run(&format!("XCLAIM s g c2 0 {second} JUSTID"));
+    let probes = ["GET f", "HGET h x", "XRANGE s - +", "XPENDING s g", "GET t", "SMEMBERS st", "EXISTS st2", "XLEN s"];
+    let before: Vec<Vec<u8>> = probes.iter().map(|l| c.run(l)).collect();
+    // (id, consumer, delivery count) of each pending entry; idle times move on.
+    let pel = |c: &mut Conn| {
+        items(&c.run("XPENDING s g - + 10"))
+            .chunks(4)
+            .map(|e| (e[0].clone(), e[1].clone(), e[3].clone()))
+            .collect::<Vec<_>>()
+    };
+    let pel_before = pel(&mut c);
+    assert_eq!(pel_before.len(), 3, "{pel_before:?}");
+    assert_eq!(pel_before[0], (first.clone(), "c1".to_string(), ":3".to_string()));
+    let ttl_before = int(&mut c, "PTTL f");
+    let (_s, mut c) = restart(s, &d);
+    for (l, b) in probes.iter().zip(&before) {
+        assert_eq!(text(&c.run(l)), text(b), "{l} after restart");
+    }
+    assert_eq!(pel(&mut c), pel_before);
+    let ttl_after = int(&mut c, "PTTL f");
+    assert!(ttl_after > 900_000 && ttl_after <= ttl_before, "TTL kept by INCRBYFLOAT's KEEPTTL: {ttl_after}");
+    assert_eq!(get(&mut c, "GET f"), "0.3");
+    assert_eq!(get(&mut c, "HGET h x"), "3.3");
+}
+
+#[test]
+fn loader_applies_complete_transactions_and_drops_a_cut_one() {
+    let d = tmpdir("cut");
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    c.run("SET before 1");
+    c.run("MULTI");
+    c.run("SET in1 a");
+    c.run("SET in2 b");
+    c.run("EXEC");
+    drop(c);
+    drop(s);
+    let path = {
+        let ad = d.join("appendonlydir");
+        let name = std::fs::read_dir(&ad)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(".incr.aof"))
+            .unwrap();
+        ad.join(name)
+    };
+    let complete = std::fs::read(&path).unwrap();
+    assert!(show(&parse(&complete)).contains(&"MULTI".to_string()));
+    // A transaction cut before its EXEC (complete commands, no EXEC): dropped, file trimmed.
+    let mut cut = complete.clone();
+    cut.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$4\r\nlost\r\n$1\r\nx\r\n");
+    std::fs::write(&path, &cut).unwrap();
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    assert_eq!(get(&mut c, "GET in1"), "a");
+    assert_eq!(get(&mut c, "GET in2"), "b");
+    assert_eq!(c.run("EXISTS lost"), b":0\r\n");
+    assert_eq!(std::fs::read(&path).unwrap(), complete, "the incomplete transaction is cut off");
+    // New writes after the trimmed tail are loaded on the next start.
+    c.run("SET after 1");
+    drop(c);
+    drop(s);
+    // A transaction cut inside a command.
+    let mut cut = std::fs::read(&path).unwrap();
+    let good = cut.clone();
+    cut.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$4\r\nlost\r\n$1\r\nx\r\n*1\r\n$4\r\nEX");
+    std::fs::write(&path, &cut).unwrap();
+    let s = ours(&d);
+    let mut c = Conn::connect(s.port);
+    assert_eq!(get(&mut c, "GET after"), "1");
+    assert_eq!(c.run("EXISTS lost"), b":0\r\n");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    drop(s);
+}
+
+#[test]
+fn eviction_logs_del() {
+    let d = tmpdir("evict");
+    let s = start_redstart(&[
+        "--dir",
+        d.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "no",
+        "--maxmemory",
+        "4mb",
+        "--maxmemory-policy",
+        "allkeys-random",
+    ]);
+    let mut c = Conn::connect(s.port);
+    let value = "v".repeat(100);
+    let mut batch = Vec::new();
+    for i in 0..40_000 {
+        batch.extend_from_slice(&encode(&[b"SET", format!("k{i}").as_bytes(), value.as_bytes()]));
+        if i % 500 == 499 {
+            c.send_raw(&batch);
+            batch.clear();
+            for _ in 0..500 {
+                c.read_reply();
+            }
+        }
+    }
+    let logged = parse(&incr(&d));
+    let dels: Vec<&Cmd> = logged.iter().filter(|c| c[0] == b"DEL").collect();
+    assert!(dels.len() > 1000, "evictions logged: {}", dels.len());
+    for d in dels.iter().take(50) {
+        assert_eq!(c.cmd(&[b"EXISTS", &d[1]]), b":0\r\n", "{:?}", text(&d[1]));
+    }
+}
