@@ -224,6 +224,18 @@ pub struct PairPack {
     n: u32,
 }
 
+/// Encoded size of a pair with a field of `fl` and a value of `vl` bytes.
+fn pair_len(fl: usize, vl: usize) -> usize {
+    let header = if fl <= 14 && vl <= 15 {
+        1
+    } else if fl <= 58 && vl <= 64 {
+        2
+    } else {
+        1 + varint_len(fl) + varint_len(vl)
+    };
+    header + fl + vl
+}
+
 fn put_pair(out: &mut Vec<u8>, f: &[u8], v: &[u8]) {
     let (fl, vl) = (f.len(), v.len());
     if fl <= 14 && vl <= 15 {
@@ -336,12 +348,16 @@ impl PairPack {
         if pairs.is_empty() {
             return;
         }
-        let mut enc = Vec::with_capacity(pairs.iter().map(|(f, v)| f.len() + v.len() + 3).sum());
-        for (f, v) in pairs {
-            put_pair(&mut enc, f, v);
+        // Encoded straight into the grown block: a temporary encoding buffer freed after the
+        // block's allocation would leave a hole of the same size in the heap per command.
+        let grow: usize = pairs.iter().map(|(f, v)| pair_len(f.len(), v.len())).sum();
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        v.reserve_exact(grow);
+        for (f, x) in pairs {
+            put_pair(&mut v, f, x);
         }
-        let end = self.buf.len();
-        self.buf = splice_exact(std::mem::take(&mut self.buf), end, end, &enc);
+        debug_assert_eq!(v.len(), v.capacity());
+        self.buf = v.into_boxed_slice();
         self.n += pairs.len() as u32;
     }
 
@@ -402,6 +418,14 @@ impl Hash {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of the listpack's buffer (exact), or None for the table encoding.
+    pub fn compact_bytes(&self) -> Option<usize> {
+        match self {
+            Hash::Pack(p) => Some(p.heap_size()),
+            Hash::Table(_) => None,
+        }
     }
 
     pub fn encoding(&self) -> &'static str {

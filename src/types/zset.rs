@@ -566,6 +566,14 @@ impl Zset {
         self.len() == 0
     }
 
+    /// Bytes of the listpack's buffer (exact), or None for the skiplist encoding.
+    pub fn compact_bytes(&self) -> Option<usize> {
+        match self {
+            Zset::Pack(p) => Some(p.bytes()),
+            Zset::Big(_) => None,
+        }
+    }
+
     /// `OBJECT ENCODING`.
     pub fn encoding(&self) -> &'static str {
         match self {
