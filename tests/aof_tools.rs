@@ -79,6 +79,12 @@ fn server_dir(name: &str) -> PathBuf {
     let mut c = Conn::connect(p.port);
     c.run("SET base 0");
     assert!(text(&c.run("BGREWRITEAOF")).starts_with('+'));
+    // The rewrite runs in a child: wait until its base is installed.
+    let t = std::time::Instant::now();
+    while !text(&c.run("INFO persistence")).contains("aof_rewrite_in_progress:0\r\n") {
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "rewrite did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     c.run("SET a 1");
     c.run("SET b 2");
     drop(p);

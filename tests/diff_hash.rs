@@ -473,3 +473,42 @@ fn randomised_sequences_match() {
 fn split_keep_empty(line: &str) -> Vec<Vec<u8>> {
     line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
 }
+
+/// One HSET with many pairs: repeated fields keep their first position and last value, and a
+/// conversion part-way through the arguments gives the same hash as Redis's field-by-field
+/// insertion (redstart appends a listpack's new fields in one step).
+#[test]
+fn multi_pair_hset_order_and_conversion() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "HSET n a 1 b 2 c 3 a 4 d 5 b 6",
+        "HGETALL n",
+        "HSET n e 7 c 8 e 9",
+        "HGETALL n",
+        "HSET n c 8 a 4",
+        "HGETALL n",
+        "OBJECT ENCODING n",
+        "CONFIG SET hash-max-listpack-entries 3",
+        "HSET m a 1 b 2 a 9 c 3 d 4 e 5",
+        "OBJECT ENCODING m",
+        "HLEN m",
+        "HSET m2 a 1 b 2 c 3 a 7",
+        "OBJECT ENCODING m2",
+        "HGETALL m2",
+        "HSET m2 d 4",
+        "OBJECT ENCODING m2",
+        "CONFIG SET hash-max-listpack-entries 512",
+    ]);
+    check_unordered(&mut p, "HGETALL m");
+    // Field and value lengths around the compact pair header's size classes.
+    let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"lens".to_vec()];
+    for (i, (fl, vl)) in
+        [(14, 15), (15, 15), (14, 16), (58, 64), (59, 1), (1, 64), (0, 0), (64, 64)].into_iter().enumerate()
+    {
+        args.push(vec![b'a' + i as u8; fl]);
+        args.push(vec![b'v'; vl]);
+    }
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    p.check_args(&refs);
+    p.check_all(&["OBJECT ENCODING lens", "HGETALL lens", "HLEN lens", "HDEL lens bbbbbbbbbbbbbbb", "HGETALL lens"]);
+}

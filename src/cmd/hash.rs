@@ -171,14 +171,9 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
     let key = args[1];
     let mut db = ctx.db();
     let h = write(&mut db, key)?;
-    // Redis converts first if any field or value is too long for the listpack.
-    h.convert_for(&args[2..], lim);
-    let mut added = 0;
-    for pair in args[2..].chunks(2) {
-        if h.set(pair[0], pair[1], lim) {
-            added += 1;
-        }
-    }
+    // Redis converts first if any field or value is too long for the listpack (`set_pairs`
+    // does so).
+    let added = h.set_pairs(&args[2..], lim) as i64;
     db.touch(key);
     // Redis raises `hset` even when every field already held the same value.
     notify::event(ctx, notify::HASH, "hset", key);

@@ -14,7 +14,9 @@
 //! 0 = all) are measured and the average is multiplied by the element count, as Redis does; the
 //! per-element cost depends on the encoding (a compact listpack/intset costs its bytes plus a
 //! couple of bytes of framing, a hash table or skiplist one heap block per member plus node
-//! overhead). Streams count 64 bytes per entry (their nodes are not sampled).
+//! overhead). Listpack-encoded hashes and sorted sets are not sampled: their one exact-sized
+//! buffer's size is known, so they report it. Streams count 64 bytes per entry (their nodes
+//! are not sampled).
 //!
 //! ## Differences from Redis
 //! - MEMORY USAGE, MEMORY STATS and INFO memory report redstart's own layout, so the numbers
@@ -193,6 +195,13 @@ pub fn entry_usage(key: &[u8], value: &Value, samples: usize) -> usize {
             n => block(n),
         },
         Value::Str(StrValue::Raw(v)) => block(std::mem::size_of::<Vec<u8>>()) + block(v.capacity()),
+        // The compact encodings know their exact size: the boxed value plus one exact block.
+        Value::Hash(h) if h.compact_bytes().is_some() => {
+            block(std::mem::size_of_val(&**h)) + h.compact_bytes().map_or(0, |b| if b == 0 { 0 } else { block(b) })
+        }
+        Value::Zset(z) if z.compact_bytes().is_some() => {
+            block(std::mem::size_of_val(&**z)) + z.compact_bytes().map_or(0, |b| if b == 0 { 0 } else { block(b) })
+        }
         Value::Hash(h) => {
             let enc = h.encoding();
             block(std::mem::size_of_val(&**h))

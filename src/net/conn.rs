@@ -353,6 +353,8 @@ async fn idle(timeout_secs: u64) {
 }
 
 async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
+    // `appendfsync always`: the writes these replies acknowledge are made durable first.
+    crate::persist::aof::sync_written();
     stream.write_all(&out.buf).await?;
     server.stats.total_net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     out.buf.clear();

@@ -41,9 +41,12 @@
 //! them (`Db::find`, SCAN and RANDOMKEY note each with [`lazy_expired`]; the dispatcher logs
 //! the `DEL`s before the command).
 //!
-//! Each batch is written (one `write`) before the reply is sent, under a process-wide mutex;
-//! with `appendfsync always` it is also `fsync`ed there, before the reply. With `everysec` a
-//! background task fsyncs once a second ([`fsync_task`]); with `no` the OS decides.
+//! Each batch is written (one `write`) before the reply is sent, under a process-wide mutex.
+//! With `appendfsync always`, replies wait for a group commit: before a connection writes its
+//! replies, [`sync_written`] fsyncs once for every append made so far by any client (as Redis
+//! fsyncs once per event-loop iteration), so no write is acknowledged before it is on disk and
+//! concurrent clients share one fsync. With `everysec` a background task fsyncs once a second
+//! ([`fsync_task`]); with `no` the OS decides.
 //!
 //! ## Damage and write failures
 //! - Loading: a file that ends inside a command, or inside a `MULTI` without its `EXEC`, is a
@@ -116,6 +119,11 @@ static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 static SYNC_HANDLE: Mutex<Option<Arc<File>>> = Mutex::new(None);
 /// Something was written since the last background fsync.
 static UNSYNCED: AtomicBool = AtomicBool::new(false);
+/// `appendfsync always` group commit: appends made (WRITTEN) and appends known to be on disk
+/// (SYNCED), counted; [`sync_written`] brings SYNCED up to WRITTEN before replies go out.
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+static SYNCED: AtomicU64 = AtomicU64::new(0);
+static GROUP_SYNC: Mutex<()> = Mutex::new(());
 /// The last write failed (INFO `aof_last_write_status`; writes get `-MISCONF`), with its errno.
 static WRITE_ERR: AtomicBool = AtomicBool::new(false);
 static WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
@@ -223,10 +231,11 @@ fn undo(file: &File, written: usize) -> usize {
     }
 }
 
-/// Appends `buf` (after any [`PENDING`] data) to the open incremental file; with `always` also
-/// fsyncs. A failure with `always` stops the server, as Redis does (the reply must not be sent
-/// for a write that is not on disk); otherwise the data is kept for a retry and writes are
-/// refused with `-MISCONF` until a retry succeeds.
+/// Appends `buf` (after any [`PENDING`] data) to the open incremental file; with `always` the
+/// append is counted for the group commit ([`sync_written`], before any reply is sent). A
+/// failure with `always` stops the server, as Redis does (the reply must not be sent for a
+/// write that is not on disk); otherwise the data is kept for a retry and writes are refused
+/// with `-MISCONF` until a retry succeeds.
 fn append(w: &mut Writer, buf: &[u8], always: bool) {
     let mut pending = PENDING.lock();
     if buf.is_empty() && pending.is_empty() {
@@ -242,12 +251,7 @@ fn append(w: &mut Writer, buf: &[u8], always: bool) {
     if res.is_ok() {
         CURRENT_SIZE.fetch_add(data.len() as u64, Ordering::Relaxed);
         if always {
-            if let Err(e) = w.file.sync_data() {
-                log::warning(&format!(
-                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
-                ));
-                std::process::exit(1);
-            }
+            WRITTEN.fetch_add(1, Ordering::Release);
         } else {
             UNSYNCED.store(true, Ordering::Relaxed);
         }
@@ -277,6 +281,43 @@ fn append(w: &mut Writer, buf: &[u8], always: bool) {
                 log::warning(&format!("Error writing to the AOF file: {e}"));
             }
         }
+    }
+}
+
+/// `appendfsync always`: makes every append so far durable, with one `fsync` for all the
+/// appends made since the last one, by any client on any thread (group commit, as Redis fsyncs
+/// once per event-loop iteration before writing replies). Called before replies are written to
+/// a socket, so no client hears of a write before it is on disk. Cheap when nothing is pending
+/// (two atomic loads).
+pub fn sync_written() {
+    if SYNCED.load(Ordering::Acquire) >= WRITTEN.load(Ordering::Acquire) {
+        return;
+    }
+    let _g = GROUP_SYNC.lock();
+    let target = WRITTEN.load(Ordering::Acquire);
+    if SYNCED.load(Ordering::Acquire) >= target {
+        return;
+    }
+    let Some(f) = SYNC_HANDLE.lock().clone() else { return };
+    if let Err(e) = f.sync_data() {
+        log::warning(&format!(
+            "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+        ));
+        std::process::exit(1);
+    }
+    SYNCED.fetch_max(target, Ordering::Release);
+}
+
+/// Before the writer switches to another file: appends still waiting for the group commit go
+/// to disk now (they are in the old file, which `sync_written` no longer sees).
+fn sync_before_switch(old: &File) {
+    let target = WRITTEN.load(Ordering::Acquire);
+    if SYNCED.load(Ordering::Acquire) < target {
+        if let Err(e) = old.sync_data() {
+            log::warning(&format!("Can't persist AOF for fsync error when switching files: {e}. Exiting..."));
+            std::process::exit(1);
+        }
+        SYNCED.fetch_max(target, Ordering::Release);
     }
 }
 
@@ -788,6 +829,9 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
         let old_file = old_file.clone();
         move || {
             let mut w = WRITER.lock();
+            if let Some(old) = w.as_ref() {
+                sync_before_switch(&old.file);
+            }
             let old = w.replace(Writer { file, db: None, buf: Vec::new() });
             // The child's base holds the effect of every write so far, pending ones included.
             writer_switched();

@@ -1100,11 +1100,12 @@ fn intset_items(b: &[u8]) -> Result<Vec<i64>, String> {
 }
 
 fn build_hash(pairs: impl Iterator<Item = (Vec<u8>, Vec<u8>)>, lim: HashLimits) -> Result<Value, String> {
+    // All pairs at once: a listpack hash is then built with one allocation, not one per field.
+    let items: Vec<Vec<u8>> = pairs.flat_map(|(f, v)| [f, v]).collect();
+    let refs: Vec<&[u8]> = items.iter().map(|x| &x[..]).collect();
     let mut h = Hash::new();
-    for (f, v) in pairs {
-        if !h.set(&f, &v, lim) {
-            return Err("Duplicate hash fields detected".into());
-        }
+    if h.set_pairs(&refs, lim) != refs.len() / 2 {
+        return Err("Duplicate hash fields detected".into());
     }
     Ok(Value::Hash(Box::new(h)))
 }
@@ -1124,6 +1125,19 @@ fn build_set(items: Vec<Vec<u8>>, lim: SetLimits) -> Result<Value, String> {
 
 fn build_zset(items: Vec<(Vec<u8>, f64)>, lim: ZLimits) -> Result<Value, String> {
     let max_len = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    if items.len() <= lim.max_entries && max_len <= lim.max_value && lim.max_entries > 0 {
+        // The compact encoding (as `with_hint` would choose), built in one allocation.
+        if items.iter().any(|(_, s)| s.is_nan()) {
+            return Err("Zset with NAN score detected".into());
+        }
+        let mut members: Vec<&[u8]> = items.iter().map(|(m, _)| &m[..]).collect();
+        members.sort_unstable();
+        if members.windows(2).any(|w| w[0] == w[1]) {
+            return Err("Duplicate zset fields detected".into());
+        }
+        let items = items.into_iter().map(|(m, s)| (m.into_boxed_slice(), s)).collect();
+        return Ok(Value::Zset(Box::new(Zset::from_items(items, lim))));
+    }
     let mut z = Zset::with_hint(items.len(), max_len, lim);
     for (m, s) in &items {
         if s.is_nan() {
@@ -1473,6 +1487,46 @@ pub fn parse_payload(p: &[u8], lim: &LoadLimits) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_and_zset_builders_reject_duplicates_and_pick_encodings() {
+        let hl = HashLimits { entries: 3, value: 8 };
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter().map(|(f, x)| (f.as_bytes().to_vec(), x.as_bytes().to_vec())).collect::<Vec<_>>()
+        };
+        assert!(build_hash(pairs(&[("a", "1"), ("b", "2"), ("a", "3")]).into_iter(), hl).is_err());
+        assert!(
+            build_hash(pairs(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("a", "5")]).into_iter(), hl).is_err()
+        );
+        for (input, enc) in [
+            (pairs(&[("a", "1"), ("b", "2")]), "listpack"),
+            (pairs(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]), "hashtable"),
+            (pairs(&[("a", "123456789")]), "hashtable"),
+        ] {
+            let Ok(Value::Hash(h)) = build_hash(input.clone().into_iter(), hl) else { panic!("built") };
+            assert_eq!(h.encoding(), enc);
+            let got: Vec<(Vec<u8>, Vec<u8>)> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            assert_eq!(got, input);
+        }
+        let zl = ZLimits { max_entries: 3, max_value: 8 };
+        let items = |v: &[(&str, f64)]| v.iter().map(|(m, s)| (m.as_bytes().to_vec(), *s)).collect::<Vec<_>>();
+        assert!(build_zset(items(&[("a", 1.0), ("b", 2.0), ("a", 3.0)]), zl).is_err());
+        assert!(build_zset(items(&[("a", 1.0), ("b", f64::NAN)]), zl).is_err());
+        assert!(build_zset(items(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("a", 0.5)]), zl).is_err());
+        for (input, enc) in [
+            (items(&[("b", 2.5), ("a", -0.0), ("c", 0.1)]), "listpack"),
+            (items(&[("b", 2.5), ("a", 1.0), ("c", 0.1), ("d", 7.0)]), "skiplist"),
+            (items(&[("long-member", 1.0)]), "skiplist"),
+        ] {
+            let Ok(Value::Zset(z)) = build_zset(input.clone(), zl) else { panic!("built") };
+            assert_eq!(z.encoding(), enc);
+            let mut want: Vec<(Vec<u8>, f64)> =
+                input.iter().map(|(m, s)| (m.clone(), if *s == 0.0 { 0.0 } else { *s })).collect();
+            want.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            let got: Vec<(Vec<u8>, f64)> = z.entries().into_iter().map(|(m, s)| (m.to_vec(), s)).collect();
+            assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn crc64_known_vector() {

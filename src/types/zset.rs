@@ -1,12 +1,16 @@
 //! The sorted-set value: members ordered by (score, member bytes), with Redis's two encodings.
 //!
 //! - [`Pack`] (`OBJECT ENCODING` = `listpack`): one exact-sized byte buffer holding the entries
-//!   in order. Each entry is a varint header (`member_len * 2 + is_f64`), the member bytes, and
-//!   the score: a zigzag varint when the score is an integer of magnitude ≤ 2^53 (and not -0),
-//!   otherwise the 8 bytes of the `f64`. Small sets of short members with integral scores cost
-//!   a few bytes per entry plus one allocation, like Redis's listpack. Operations decode the
-//!   buffer linearly; that is what Redis does too, and the buffer is bounded by
-//!   `zset-max-listpack-entries` × `zset-max-listpack-value`.
+//!   in order. Each entry is a varint header (`member_len * 2 + not_integer`), the member bytes,
+//!   and the score: a zigzag varint when the score is an integer of magnitude ≤ 2^53 (and not
+//!   -0); otherwise a varint for a short decimal `m / 10^e` (e in 1..=15) that converts back
+//!   to exactly the same `f64` — `zigzag(m) << 2 | e` for e ≤ 2, `zigzag(m) << 6 | e << 2 | 3`
+//!   above — so scores such as `7.5`, `75.5` or `0.25` take 2 bytes where Redis's listpack
+//!   stores their text; and `0` followed by the 8 bytes of the `f64` for every other score. Small sets of short members cost a few bytes per entry plus one
+//!   allocation, less than Redis's listpack. Operations decode the buffer linearly; that is
+//!   what Redis does too, and the buffer is bounded by `zset-max-listpack-entries` ×
+//!   `zset-max-listpack-value`. Every change reallocates the buffer to its exact new size (as
+//!   Redis reallocs a listpack): no growth slack, and no freed tails left behind in the heap.
 //! - [`Big`] (`skiplist`): a member → score hash map for O(1) `ZSCORE`, plus an ordered
 //!   "chunked list": sorted chunks of at most [`CHUNK`] `(score, member)` pairs, with a Fenwick
 //!   tree over the chunk sizes.
@@ -29,6 +33,8 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+
+use super::hash::splice_exact;
 
 /// Maximum entries per chunk of the `Big` encoding.
 pub const CHUNK: usize = 256;
@@ -144,6 +150,37 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
+/// Powers of ten exactly representable as `f64`, for the decimal score form.
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+#[inline]
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+#[inline]
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// A non-integral score as (m, e) with `m as f64 / 10^e == score` exactly, if a short one
+/// exists. Both operands of that division are exact `f64` values (|m| ≤ 2^53, 10^e ≤ 10^15)
+/// and IEEE division is correctly rounded, so decoding with the same division gives back the
+/// very same bits: the check below is the whole proof of exactness.
+fn decimal(score: f64) -> Option<(i64, u64)> {
+    for (e, p) in POW10.iter().enumerate().skip(1) {
+        let m = (score * p).round();
+        if m.is_nan() || m.abs() > INT_SCORE_MAX {
+            // Too large (or not finite): more digits will not help.
+            return None;
+        }
+        if m / p == score {
+            return Some((m as i64, e as u64));
+        }
+    }
+    None
+}
+
 fn encode_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     // -0 is stored as the integer 0: Redis's listpack does the same (its ZSCORE then says 0,
     // while the skiplist encoding keeps -0).
@@ -151,9 +188,12 @@ fn encode_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     put_varint(out, (member.len() as u64) * 2 + (!as_int) as u64);
     out.extend_from_slice(member);
     if as_int {
-        let i = score as i64;
-        put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
+        put_varint(out, zigzag(score as i64));
+    } else if let Some((m, e)) = decimal(score) {
+        // One or two decimals (the usual case) spend 2 tag bits; more spend 6.
+        put_varint(out, if e <= 2 { zigzag(m) << 2 | e } else { zigzag(m) << 6 | e << 2 | 3 });
     } else {
+        out.push(0);
         out.extend_from_slice(&score.to_le_bytes());
     }
 }
@@ -190,14 +230,18 @@ impl<'a> Iterator for PackIter<'a> {
         let mlen = (h >> 1) as usize;
         let member = &self.buf[p..p + mlen];
         p += mlen;
-        let score = if h & 1 == 1 {
+        let z = get_varint(self.buf, &mut p);
+        let score = if h & 1 == 0 {
+            unzigzag(z) as f64
+        } else if z & 3 == 3 {
+            unzigzag(z >> 6) as f64 / POW10[((z >> 2) & 15) as usize]
+        } else if z != 0 {
+            unzigzag(z >> 2) as f64 / POW10[(z & 3) as usize]
+        } else {
             let mut b = [0u8; 8];
             b.copy_from_slice(&self.buf[p..p + 8]);
             p += 8;
             f64::from_le_bytes(b)
-        } else {
-            let z = get_varint(self.buf, &mut p);
-            (((z >> 1) as i64) ^ -((z & 1) as i64)) as f64
         };
         self.pos = p;
         Some(Decoded { member, score, start, end: p })
@@ -226,11 +270,9 @@ impl Pack {
         self.iter().enumerate().find(|(_, d)| d.member == member)
     }
 
-    /// Replaces bytes `start..end` with `with`.
+    /// Replaces bytes `start..end` with `with`, reallocating the buffer to its exact new size.
     fn splice(&mut self, start: usize, end: usize, with: &[u8]) {
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        v.splice(start..end, with.iter().copied());
-        self.buf = v.into_boxed_slice();
+        self.buf = splice_exact(std::mem::take(&mut self.buf), start, end, with);
     }
 
     /// Inserts a member that is not present.
@@ -524,6 +566,14 @@ impl Zset {
         self.len() == 0
     }
 
+    /// Bytes of the listpack's buffer (exact), or None for the skiplist encoding.
+    pub fn compact_bytes(&self) -> Option<usize> {
+        match self {
+            Zset::Pack(p) => Some(p.bytes()),
+            Zset::Big(_) => None,
+        }
+    }
+
     /// `OBJECT ENCODING`.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -559,8 +609,13 @@ impl Zset {
     /// set outgrows `lim`). Returns true if the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64, lim: Limits) -> bool {
         if let Zset::Pack(p) = self {
-            if p.remove(member).is_some() {
-                p.insert_new(member, score);
+            if let Some((_, d)) = p.find(member) {
+                // The compact form stores -0 as 0 (see `encode_entry`).
+                let stored = if score == 0.0 { 0.0 } else { score };
+                if d.score.to_bits() != stored.to_bits() {
+                    p.remove(member);
+                    p.insert_new(member, score);
+                }
                 return false;
             }
             if p.len() < lim.max_entries && member.len() <= lim.max_value {
@@ -843,13 +898,83 @@ mod tests {
     fn compact_scores_round_trip() {
         let lim = Limits::default();
         let mut z = Zset::with_hint(0, 0, lim);
-        let vals = [0.0, -0.0, 1.5, -3.0, 9007199254740992.0, 9007199254740994.0, 1e300, f64::INFINITY, f64::MIN];
+        let vals = [
+            0.0,
+            -0.0,
+            1.5,
+            -3.0,
+            9007199254740992.0,
+            9007199254740994.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN,
+            0.1,
+            -7.5,
+            123.456,
+            1.0 / 3.0,
+            1e-300,
+            5e-324,
+            0.000_000_000_000_001,
+            4503599627370495.5,
+            -9007199254740991.0,
+        ];
         for (i, v) in vals.iter().enumerate() {
             z.insert(format!("{i}").as_bytes(), *v, lim);
         }
         for (i, v) in vals.iter().enumerate() {
             let want = if *v == 0.0 { 0.0 } else { *v };
             assert_eq!(z.score(format!("{i}").as_bytes()).map(f64::to_bits), Some(want.to_bits()));
+        }
+    }
+
+    #[test]
+    fn decimal_scores_are_short_and_exact() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let s: f64 = match rng.gen_range(0..4) {
+                0 => rng.gen_range(-1e6..1e6),
+                1 => rng.gen_range(-100_000i64..100_000) as f64 / 100.0,
+                2 => f64::from_bits(rng.gen()),
+                _ => rng.gen_range(-1000i64..1000) as f64 + 0.5,
+            };
+            if s.is_nan() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            encode_entry(&mut buf, b"m", s);
+            let p = Pack { buf: buf.into_boxed_slice(), len: 1 };
+            let d = p.iter().next().unwrap();
+            let want = if s == 0.0 { 0.0 } else { s };
+            assert_eq!(d.score.to_bits(), want.to_bits(), "{s:?}");
+            assert_eq!(d.member, b"m");
+        }
+        // 75.5 and 0.25: header, member, and a 2-byte decimal score; 1/3: 1 + 8 bytes.
+        for (s, n) in [(75.5, 2), (-204.7, 2), (0.25, 2), (1.0 / 3.0, 9)] {
+            let mut buf = Vec::new();
+            encode_entry(&mut buf, b"member:1:0", s);
+            assert_eq!(buf.len(), 1 + 10 + n, "{s}");
+        }
+    }
+
+    #[test]
+    fn pack_buffer_is_exact_after_every_change() {
+        let lim = Limits::default();
+        let mut z = Zset::with_hint(0, 0, lim);
+        for i in 0..50 {
+            z.insert(format!("m{i}").as_bytes(), i as f64 + 0.5, lim);
+            z.insert(format!("m{}", i / 2).as_bytes(), -(i as f64), lim);
+            if i % 3 == 0 {
+                z.remove(format!("m{}", i / 3).as_bytes());
+            }
+            if let Zset::Pack(p) = &z {
+                let mut exact = Vec::new();
+                for (m, s) in z.entries() {
+                    encode_entry(&mut exact, m, s);
+                }
+                assert_eq!(p.bytes(), exact.len());
+                assert_eq!(&*p.buf, &exact[..]);
+            }
         }
     }
 }
