@@ -160,22 +160,91 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+
+// ---------------------------------------------------------------------------------------------
+// Listpack sizes
+// ---------------------------------------------------------------------------------------------
+//
+// Redis decides where a node ends from its listpack's size in bytes, so we keep, per node, the
+// size the same entries would have as a listpack, element by element: an integer (or a string
+// that is the canonical form of a 64-bit integer) takes 1-9 bytes, a string its length plus a
+// 1, 2 or 5-byte header; every element is followed by a 1-5-byte back-length. With the same
+// sizes and the same rule, our nodes end where Redis's do, so `MAXLEN ~` trims the same entries.
+
+/// Largest listpack Redis lets a stream node grow to (when `stream-node-max-bytes` is 0 or more).
+const LP_MAX_NODE: u64 = 1 << 30;
+/// Listpack header (total bytes, element count) and end byte.
+const LP_OVERHEAD: u64 = 6 + 1;
+
+/// Bytes of the back-length that follows an element whose encoding is `l` bytes.
+fn lp_backlen(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        2_097_152..=268_435_455 => 4,
+        _ => 5,
+    }
 }
 
-/// Approximate listpack size of one string element (Redis's node-size rule uses listpack bytes).
-fn lp_elem_len(s: &[u8]) -> usize {
-    let n = s.len();
-    let hdr = if n < 64 {
+/// Listpack bytes of an integer element (encoding + back-length).
+fn lp_int_len(v: i64) -> usize {
+    let enc = if (0..=127).contains(&v) {
         1
-    } else if n < 4096 {
+    } else if (-4096..=4095).contains(&v) {
         2
-    } else {
+    } else if (i16::MIN as i64..=i16::MAX as i64).contains(&v) {
+        3
+    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+        4
+    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
         5
+    } else {
+        9
     };
-    let body = hdr + n;
-    body + varint_len(body as u64).max(1)
+    enc + 1
+}
+
+/// The integer `s` spells canonically (no sign but `-`, no leading zero, no `-0`), if any:
+/// a listpack stores such strings as integers.
+fn canonical_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'0'..=b'9' => (false, s),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (neg || digits.len() > 1)) {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN fits.
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+/// Listpack bytes of a string element.
+fn lp_str_len(s: &[u8]) -> usize {
+    if let Some(v) = canonical_i64(s) {
+        return lp_int_len(v);
+    }
+    let n = s.len();
+    let enc = if n < 64 {
+        1 + n
+    } else if n < 4096 {
+        2 + n
+    } else {
+        5 + n
+    };
+    enc + lp_backlen(enc)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,13 +261,22 @@ const F_SAMEFIELDS: u8 = 2;
 pub struct Node {
     buf: Vec<u8>,
     /// Offset of the first entry (after the master fields).
-    start: u32,
+    start: usize,
+    /// Offset of the first live entry (every entry before it is deleted), so that the first
+    /// entry and exact trimming do not walk over a deleted prefix again and again.
+    head: usize,
+    /// Master field count.
+    nf: u32,
     /// Live entries.
     pub live: u32,
     /// Entries ever appended, deleted included (Redis's node count rule counts both).
     pub total: u32,
-    /// Approximate listpack bytes, for `stream-node-max-bytes`.
-    lp_bytes: u32,
+    /// Listpack bytes of the master field names (and their count) and of the entries; see
+    /// [`Node::lp_bytes`].
+    master_lp: u64,
+    entries_lp: u64,
+    /// ID of the last entry (deleted or not).
+    last: StreamId,
 }
 
 /// One decoded entry: its ID and flat field/value list.
@@ -221,15 +299,25 @@ fn get_str<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
 }
 
 impl Node {
-    fn new(fields: &[&[u8]]) -> Node {
+    /// An empty node whose master fields are `names`.
+    fn new<'a>(names: impl ExactSizeIterator<Item = &'a [u8]>) -> Node {
         let mut buf = Vec::new();
-        let nf = fields.len() / 2;
+        let nf = names.len();
         put_varint(&mut buf, nf as u64);
-        for i in 0..nf {
-            put_str(&mut buf, fields[2 * i]);
+        let mut master_lp = lp_int_len(nf as i64) as u64;
+        for name in names {
+            put_str(&mut buf, name);
+            master_lp += lp_str_len(name) as u64;
         }
-        let start = buf.len() as u32;
-        Node { buf, start, live: 0, total: 0, lp_bytes: 0 }
+        let start = buf.len();
+        Node { buf, start, head: start, nf: nf as u32, master_lp, ..Node::default() }
+    }
+
+    /// The node's size as a Redis listpack: header, master entry (live count, deleted count,
+    /// field count, names, terminator), entries.
+    fn lp_bytes(&self) -> u64 {
+        let master = lp_int_len(self.live as i64) + lp_int_len((self.total - self.live) as i64) + lp_int_len(0);
+        LP_OVERHEAD + master as u64 + self.master_lp + self.entries_lp
     }
 
     fn master_fields(&self) -> Vec<&[u8]> {
@@ -238,26 +326,64 @@ impl Node {
         (0..n).map(|_| get_str(&self.buf, &mut pos)).collect()
     }
 
+    /// Whether the flat field/value list `fields` has exactly the master field names.
+    fn same_fields(&self, fields: &[&[u8]]) -> bool {
+        if fields.len() != 2 * self.nf as usize {
+            return false;
+        }
+        let mut pos = 0;
+        get_varint(&self.buf, &mut pos);
+        fields.iter().step_by(2).all(|f| get_str(&self.buf, &mut pos) == *f)
+    }
+
+    /// Appends an entry (its ID above every ID in the node), encoding straight into the buffer.
     fn append(&mut self, master: StreamId, id: StreamId, fields: &[&[u8]]) {
         let nf = fields.len() / 2;
-        let mf = self.master_fields();
-        let same = mf.len() == nf && (0..nf).all(|i| mf[i] == fields[2 * i]);
-        self.buf.push(if same { F_SAMEFIELDS } else { 0 });
-        put_varint(&mut self.buf, id.ms - master.ms);
-        put_varint(&mut self.buf, id.seq);
-        if same {
-            for i in 0..nf {
-                put_str(&mut self.buf, fields[2 * i + 1]);
+        let same = self.same_fields(fields);
+        let dms = id.ms - master.ms;
+        let buf = &mut self.buf;
+        buf.push(if same { F_SAMEFIELDS } else { 0 });
+        put_varint(buf, dms);
+        put_varint(buf, id.seq);
+        // Listpack bytes: flags, ms and seq deltas, (field count), strings, element count.
+        let mut lp = 2 + lp_int_len(dms as i64) + lp_int_len(id.seq.wrapping_sub(master.seq) as i64);
+        let elements = if same {
+            for v in fields.iter().skip(1).step_by(2) {
+                put_str(buf, v);
+                lp += lp_str_len(v);
             }
+            nf + 3
         } else {
-            put_varint(&mut self.buf, nf as u64);
+            put_varint(buf, nf as u64);
+            lp += lp_int_len(nf as i64);
             for f in fields {
-                put_str(&mut self.buf, f);
+                put_str(buf, f);
+                lp += lp_str_len(f);
             }
-        }
+            2 * nf + 4
+        };
+        lp += lp_int_len(elements as i64);
+        self.entries_lp += lp as u64;
         self.live += 1;
         self.total += 1;
-        self.lp_bytes += entry_lp_bytes(fields, same) as u32;
+        self.last = id;
+    }
+
+    /// Reads the entry at `*pos` without its values: (offset, flags, id); advances `pos` to
+    /// the next entry.
+    fn next(&self, master: StreamId, pos: &mut usize) -> (usize, u8, StreamId) {
+        let buf = &self.buf;
+        let at = *pos;
+        let flags = buf[*pos];
+        *pos += 1;
+        let dms = get_varint(buf, pos);
+        let seq = get_varint(buf, pos);
+        let n = if flags & F_SAMEFIELDS != 0 { self.nf as usize } else { 2 * get_varint(buf, pos) as usize };
+        for _ in 0..n {
+            let l = get_varint(buf, pos) as usize;
+            *pos += l;
+        }
+        (at, flags, StreamId::new(master.ms + dms, seq))
     }
 
     /// Decodes the entry at `pos`: (offset of flags, flags, id, fields); advances `pos`.
@@ -291,25 +417,30 @@ impl Node {
         (at, flags, id, out)
     }
 
-    /// Offsets, IDs and deleted flags of every entry, in order (cheap scan without values).
+    /// Offsets, IDs and deleted flags of the entries from the first live one, in order.
     fn scan(&self, master: StreamId) -> Vec<(usize, StreamId, bool)> {
-        let mf_len = self.master_fields().len();
-        let mut pos = self.start as usize;
-        let mut v = Vec::with_capacity(self.total as usize);
+        let mut pos = self.head;
+        let mut v = Vec::with_capacity(self.live as usize);
         while pos < self.buf.len() {
-            let at = pos;
-            let flags = self.buf[pos];
-            pos += 1;
-            let dms = get_varint(&self.buf, &mut pos);
-            let seq = get_varint(&self.buf, &mut pos);
-            let n = if flags & F_SAMEFIELDS != 0 { mf_len } else { 2 * get_varint(&self.buf, &mut pos) as usize };
-            for _ in 0..n {
-                let l = get_varint(&self.buf, &mut pos) as usize;
-                pos += l;
-            }
-            v.push((at, StreamId::new(master.ms + dms, seq), flags & F_DELETED != 0));
+            let (at, flags, id) = self.next(master, &mut pos);
+            v.push((at, id, flags & F_DELETED != 0));
         }
         v
+    }
+
+    /// Offset and deleted flag of entry `id`, if the node holds it.
+    fn find(&self, master: StreamId, id: StreamId) -> Option<(usize, bool)> {
+        if id > self.last {
+            return None;
+        }
+        let mut pos = self.head;
+        while pos < self.buf.len() {
+            let (at, flags, e) = self.next(master, &mut pos);
+            if e >= id {
+                return (e == id).then_some((at, flags & F_DELETED != 0));
+            }
+        }
+        None
     }
 
     fn entry_at<'a>(&'a self, master: StreamId, at: usize) -> Entry<'a> {
@@ -319,24 +450,18 @@ impl Node {
         (id, f)
     }
 
-    fn mark_deleted(&mut self, at: usize) {
+    /// Flags the live entry at `at` deleted (Redis also leaves it in place).
+    fn mark_deleted(&mut self, master: StreamId, at: usize) {
         self.buf[at] |= F_DELETED;
         self.live -= 1;
-    }
-}
-
-fn entry_lp_bytes(fields: &[&[u8]], same: bool) -> usize {
-    // flags, ms-diff, seq-diff, (field count), values (and fields), lp-count: small ints ~2 bytes.
-    let mut n = 2 + 2 + 2 + 2;
-    for (i, f) in fields.iter().enumerate() {
-        if !same || i % 2 == 1 {
-            n += lp_elem_len(f);
+        if at == self.head {
+            let mut pos = at;
+            while pos < self.buf.len() && self.buf[pos] & F_DELETED != 0 {
+                self.next(master, &mut pos);
+            }
+            self.head = pos;
         }
     }
-    if !same {
-        n += 2;
-    }
-    n
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,28 +653,30 @@ impl Log {
     }
 
     /// Appends an entry; the caller checked `id > last_id`. `fields` is a flat field/value
-    /// list. A new node starts when the last one holds `max_entries` entries (0 = no limit) or
-    /// would exceed `max_bytes` (0 = no limit).
+    /// list. As in Redis, a new node starts when the last one holds `max_entries` entries,
+    /// deleted ones included (0 = no limit), or when its listpack size plus the new strings'
+    /// lengths reaches `max_bytes` (0 = Redis's 1 GB cap).
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]], max_entries: u64, max_bytes: u64) {
-        let add = entry_lp_bytes(fields, false) as u64;
-        let need_new = match self.nodes.iter_mut().next_back() {
-            None => true,
-            Some((_, n)) => {
-                (max_bytes > 0 && n.lp_bytes as u64 + add >= max_bytes)
-                    || (max_entries > 0 && n.total as u64 >= max_entries)
-            }
-        };
-        if need_new {
-            if let Some((_, n)) = self.nodes.iter_mut().next_back() {
-                n.buf.shrink_to_fit();
-            }
-            self.nodes.insert(id, Node::new(fields));
-        }
-        let (&master, node) = self.nodes.iter_mut().next_back().unwrap();
-        node.append(master, id, fields);
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+        if let Some(mut last) = self.nodes.last_entry() {
+            let node = last.get();
+            let cap = if max_bytes == 0 || max_bytes > LP_MAX_NODE { LP_MAX_NODE } else { max_bytes };
+            let strings: u64 = fields.iter().map(|f| f.len() as u64).sum();
+            let full =
+                node.lp_bytes() + strings >= cap || (max_entries > 0 && node.total as u64 >= max_entries);
+            if !full {
+                let master = *last.key();
+                last.get_mut().append(master, id, fields);
+                return;
+            }
+            // The node is complete: give back its growth slack.
+            last.get_mut().buf.shrink_to_fit();
+        }
+        let mut node = Node::new(fields.iter().step_by(2).copied());
+        node.append(id, id, fields);
+        self.nodes.insert(id, node);
     }
 
     /// Every node as stored, for the RDB writer: master ID, master field names, and every
@@ -559,7 +686,7 @@ impl Log {
             .iter()
             .map(|(&master, node)| {
                 let mf = node.master_fields();
-                let mut pos = node.start as usize;
+                let mut pos = node.start;
                 let mut entries = Vec::with_capacity(node.total as usize);
                 while pos < node.buf.len() {
                     let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
@@ -579,9 +706,8 @@ impl Log {
         master_fields: &[&[u8]],
         entries: &[(StreamId, bool, Vec<&[u8]>)],
     ) -> Result<(), &'static str> {
-        let flat: Vec<&[u8]> = master_fields.iter().flat_map(|f| [*f, &b""[..]]).collect();
-        let mut node = Node::new(&flat);
-        let mut prev = self.nodes.iter().next_back().and_then(|(&m, n)| n.scan(m).last().map(|e| e.1));
+        let mut node = Node::new(master_fields.iter().copied());
+        let mut prev = self.nodes.last_key_value().map(|(_, n)| n.last);
         for (id, deleted, fields) in entries {
             if id.ms < master.ms || prev.is_some_and(|p| *id <= p) {
                 return Err("stream entry IDs out of order");
@@ -592,7 +718,7 @@ impl Log {
             let at = node.buf.len();
             node.append(master, *id, fields);
             if *deleted {
-                node.mark_deleted(at);
+                node.mark_deleted(master, at);
             }
             prev = Some(*id);
         }
@@ -618,7 +744,7 @@ impl Log {
         if !rev {
             for (&master, node) in iter {
                 let mf = node.master_fields();
-                let mut pos = node.start as usize;
+                let mut pos = node.head;
                 while pos < node.buf.len() {
                     let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
                     if id > end {
@@ -653,7 +779,7 @@ impl Log {
 
     fn locate(&self, id: StreamId) -> Option<(StreamId, usize, bool)> {
         let (&master, node) = self.nodes.range(..=id).next_back()?;
-        node.scan(master).into_iter().find(|e| e.1 == id).map(|(at, _, del)| (master, at, del))
+        node.find(master, id).map(|(at, del)| (master, at, del))
     }
 
     /// The live entry `id`, if present.
@@ -673,7 +799,7 @@ impl Log {
     pub fn delete(&mut self, id: StreamId) -> bool {
         let Some((master, at, false)) = self.locate(id) else { return false };
         let node = self.nodes.get_mut(&master).unwrap();
-        node.mark_deleted(at);
+        node.mark_deleted(master, at);
         if node.live == 0 {
             self.nodes.remove(&master);
         }
@@ -686,41 +812,46 @@ impl Log {
 
     /// Trims per `strategy`; `approx` removes whole nodes only; `limit` caps the entries
     /// removed (0 = no cap). Returns the number of entries removed.
+    ///
+    /// Cost: a node that can go is unlinked from the map as a whole (its entries are neither
+    /// visited nor moved), so approximate trimming is O(1) per removed node plus one look at the
+    /// first node; exact trimming also deletes entries of the first node one by one, starting
+    /// at its first live entry.
     pub fn trim(&mut self, strategy: Trim, approx: bool, limit: u64) -> u64 {
         let mut removed = 0u64;
-        while let Some((&master, node)) = self.nodes.iter().next() {
-            let done = match strategy {
-                Trim::MaxLen(n) => self.length <= n,
-                Trim::MinId(_) => false,
-            };
-            if done {
-                break;
-            }
+        while let Some(mut first) = self.nodes.first_entry() {
+            let node = first.get();
+            let live = node.live as u64;
             // Can the whole node go?
             let whole = match strategy {
-                Trim::MaxLen(n) => self.length - node.live as u64 >= n,
-                Trim::MinId(min) => {
-                    // Every entry of the node is below min: its last entry is.
-                    let last = node.scan(master).last().map(|e| e.1).unwrap_or(master);
-                    last < min
+                Trim::MaxLen(n) => {
+                    if self.length <= n {
+                        break;
+                    }
+                    self.length - live >= n
                 }
+                // Every entry of the node is below min: its last entry is.
+                Trim::MinId(min) => node.last < min,
             };
             if whole {
-                if limit > 0 && removed + node.live as u64 > limit {
+                if limit > 0 && removed + live > limit {
                     break;
                 }
-                removed += node.live as u64;
-                self.length -= node.live as u64;
-                self.nodes.remove(&master);
+                removed += live;
+                self.length -= live;
+                first.remove();
                 continue;
             }
             if approx {
                 break;
             }
             // Exact trimming: delete entries of this node one by one.
-            let node = self.nodes.get_mut(&master).unwrap();
-            for (at, id, del) in node.scan(master) {
-                if del {
+            let master = *first.key();
+            let node = first.get_mut();
+            let mut pos = node.head;
+            while pos < node.buf.len() {
+                let (at, flags, id) = node.next(master, &mut pos);
+                if flags & F_DELETED != 0 {
                     continue;
                 }
                 let stop = match strategy {
@@ -730,12 +861,12 @@ impl Log {
                 if stop {
                     break;
                 }
-                node.mark_deleted(at);
+                node.mark_deleted(master, at);
                 self.length -= 1;
                 removed += 1;
             }
             if node.live == 0 {
-                self.nodes.remove(&master);
+                first.remove();
             }
             break;
         }
