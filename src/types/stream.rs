@@ -1106,4 +1106,161 @@ mod tests {
         }
         assert!(s.heap_bytes() < 10_000 * 12, "{} bytes", s.heap_bytes());
     }
+
+    /// The first ID of every node, in order.
+    fn masters(s: &Stream) -> Vec<StreamId> {
+        s.nodes.keys().copied().collect()
+    }
+
+    #[test]
+    fn approximate_trim_drops_whole_nodes_and_never_too_many() {
+        for n in [0u64, 1, 50, 99, 100, 101, 250, 899, 900, 901, 999, 1000, 1001, 5000] {
+            let mut s = Stream::new();
+            fill(&mut s, 1000, 100);
+            let before = masters(&s);
+            let removed = s.trim(Trim::MaxLen(n), true, 0);
+            assert_eq!(removed + s.len(), 1000);
+            // Never below the requested length, and not one node more could have gone.
+            assert!(s.len() >= n.min(1000), "n={n} len={}", s.len());
+            assert!(s.len() < n + 100 || s.len() == 1000, "n={n} len={}", s.len());
+            // Whole nodes: the remaining nodes are the last ones, untouched.
+            assert_eq!(removed % 100, 0);
+            assert_eq!(masters(&s), before[(removed / 100) as usize..].to_vec());
+            if !s.is_empty() {
+                assert_eq!(s.first_id(), masters(&s)[0]);
+            }
+            assert_eq!((s.entries_added, s.last_id), (1000, id(1000, 0)));
+            assert_eq!(s.max_deleted_id, StreamId::MIN);
+        }
+        // LIMIT: whole nodes only, never more entries than the limit.
+        let mut s = Stream::new();
+        fill(&mut s, 1000, 100);
+        assert_eq!(s.trim(Trim::MaxLen(0), true, 250), 200);
+        assert_eq!(s.trim(Trim::MaxLen(0), true, 99), 0);
+        assert_eq!(s.first_id(), id(201, 0));
+    }
+
+    #[test]
+    fn xadd_style_approximate_trim_keeps_length_in_one_node_band() {
+        let mut s = Stream::new();
+        let fields: [&[u8]; 2] = [b"field", b"value"];
+        for i in 1..=20_000u64 {
+            s.append(id(i, 0), &fields, 100, 4096);
+            let removed = s.trim(Trim::MaxLen(1000), true, 100 * 100);
+            assert!(removed == 0 || removed == 100);
+            assert!(s.len() <= 1100 && s.len() >= i.min(1000));
+        }
+        assert_eq!(s.node_count(), s.len().div_ceil(100) as usize);
+        assert_eq!(s.entries_added, 20_000);
+        assert_eq!(s.last_entry().unwrap().0, id(20_000, 0));
+    }
+
+    #[test]
+    fn exact_trim_is_exact() {
+        for n in [0u64, 1, 37, 100, 101, 555, 999, 1000, 2000] {
+            let mut s = Stream::new();
+            fill(&mut s, 1000, 100);
+            s.trim(Trim::MaxLen(n), false, 0);
+            assert_eq!(s.len(), n.min(1000));
+            if n > 0 {
+                assert_eq!(s.first_id(), id(1000 - n.min(1000) + 1, 0));
+                assert_eq!(s.range(StreamId::MIN, StreamId::MAX, 0, false).len() as u64, n.min(1000));
+            } else {
+                assert_eq!(s.first_entry(), None);
+            }
+        }
+        // Repeated exact trimming by one entry walks each node once (head offset), and stays exact.
+        let mut s = Stream::new();
+        for i in 1..=1000 {
+            s.append(id(i, 0), &[b"f", b"v"], 100, 4096);
+            assert_eq!(s.trim(Trim::MaxLen(10), false, 0), u64::from(i > 10));
+            assert_eq!(s.len(), i.min(10));
+            assert_eq!(s.first_id(), id(i.max(10) - 9, 0));
+        }
+    }
+
+    #[test]
+    fn minid_trimming() {
+        let mut s = Stream::new();
+        fill(&mut s, 1000, 100);
+        // Approximate: only nodes whose last entry is below the minimum.
+        assert_eq!(s.trim(Trim::MinId(id(250, 0)), true, 0), 200);
+        assert_eq!(s.first_id(), id(201, 0));
+        assert_eq!(s.trim(Trim::MinId(id(300, 0)), true, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(id(301, 0)), true, 0), 100);
+        // Exact: everything below the minimum, nothing at or above it.
+        assert_eq!(s.trim(Trim::MinId(id(333, 1)), false, 0), 33);
+        assert_eq!(s.first_id(), id(334, 0));
+        assert_eq!(s.trim(Trim::MinId(id(334, 0)), false, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(StreamId::MAX), false, 0), 667);
+        assert!(s.is_empty());
+        assert_eq!((s.node_count(), s.first_id()), (0, StreamId::MIN));
+    }
+
+    #[test]
+    fn trimming_with_deleted_entries() {
+        let mut s = Stream::new();
+        fill(&mut s, 300, 100);
+        // Delete the head of the first node and the last entry of the stream.
+        for i in 1..=5 {
+            assert!(s.delete(id(i, 0)));
+        }
+        assert!(s.delete(id(300, 0)));
+        assert_eq!((s.len(), s.first_id(), s.max_deleted_id), (294, id(6, 0), id(300, 0)));
+        assert_eq!(s.last_entry().unwrap().0, id(299, 0));
+        assert_eq!(s.last_id, id(300, 0));
+        assert!(s.get(id(3, 0)).is_none() && s.get(id(6, 0)).is_some());
+        // The first node holds 95 live entries: it goes as a whole once 95 can go.
+        assert_eq!(s.trim(Trim::MaxLen(200), true, 0), 0);
+        assert_eq!(s.trim(Trim::MaxLen(199), true, 0), 95);
+        assert_eq!(s.first_id(), id(101, 0));
+        // Exact trimming skips deleted entries and counts live ones only (101, 103, 104 go).
+        assert!(s.delete(id(102, 0)));
+        assert_eq!(s.trim(Trim::MaxLen(195), false, 0), 3);
+        assert_eq!(s.first_id(), id(105, 0));
+        assert_eq!(s.len(), 195);
+        // Deleted entries still count towards a node's size: the last node (100 entries, one
+        // deleted) is full, the next append opens a new one.
+        let nodes = s.node_count();
+        s.append(id(301, 0), &[b"f", b"v"], 100, 4096);
+        assert_eq!(s.node_count(), nodes + 1);
+        assert_eq!(s.last_entry().unwrap().0, id(301, 0));
+        // A node whose entries are all deleted is dropped.
+        assert!(s.delete(id(301, 0)));
+        assert_eq!(s.node_count(), nodes);
+        assert_eq!(s.max_deleted_id, id(301, 0));
+        assert_eq!(s.entries_added, 301);
+    }
+
+    #[test]
+    fn node_sizes_follow_listpack_bytes() {
+        // Header 7, master entry: count, deleted, field count (2 each), "f" (3), terminator (2).
+        let mut n = Node::new([&b"f"[..]].into_iter());
+        assert_eq!(n.lp_bytes(), 7 + 2 + 2 + 2 + 3 + 2);
+        // flags, ms, seq (2 each), "v" (3), element count (2).
+        n.append(id(5, 0), id(5, 0), &[b"f", b"v"]);
+        assert_eq!(n.lp_bytes(), 18 + 11);
+        // Integer-like strings are integers: 1000 takes 3 bytes, a 64-byte string 67.
+        let long = [b'a'; 64];
+        n.append(id(5, 0), id(6, 1), &[b"f", b"1000"]);
+        assert_eq!(n.lp_bytes(), 29 + 2 + 2 + 2 + 3 + 2);
+        n.append(id(5, 0), id(7, 0), &[b"f", &long]);
+        assert_eq!(n.lp_bytes(), 40 + 2 + 2 + 2 + 67 + 2);
+        // Different fields: field count and names stored, element count 2n+4.
+        n.append(id(5, 0), id(8, 0), &[b"g", b"-1", b"h", b"007"]);
+        assert_eq!(n.lp_bytes(), 115 + 2 + 2 + 2 + 2 + 3 + 3 + 3 + 5 + 2);
+        assert_eq!(canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(canonical_i64(b"9223372036854775808"), None);
+        assert_eq!(canonical_i64(b"-0"), None);
+        assert_eq!(canonical_i64(b"+1"), None);
+        assert_eq!(canonical_i64(b"0"), Some(0));
+        // The byte rule: a node ends when its size plus the new strings reaches the limit.
+        let mut s = Stream::new();
+        let v = [b'x'; 1000];
+        for i in 1..=10 {
+            s.append(id(i, 0), &[b"f", &v], 0, 4096);
+        }
+        // 18 + 3 entries of ~1011 bytes: a 4th would reach 4096 with its 1001 bytes of strings.
+        assert_eq!(s.node_count(), 4);
+    }
 }
