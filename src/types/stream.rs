@@ -1260,7 +1260,9 @@ mod tests {
         for i in 1..=10 {
             s.append(id(i, 0), &[b"f", &v], 0, 4096);
         }
-        // 18 + 3 entries of ~1011 bytes: a 4th would reach 4096 with its 1001 bytes of strings.
-        assert_eq!(s.node_count(), 4);
+        // A node of k entries is 18 + 1012k bytes; the 5th entry's strings (1001 bytes) would
+        // take 4066 to 4096 or more, so it opens a new node: nodes of 4, 4 and 2 entries.
+        assert_eq!(s.node_count(), 3);
+        assert_eq!(masters(&s), vec![id(1, 0), id(5, 0), id(9, 0)]);
     }
 }
