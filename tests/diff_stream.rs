@@ -774,8 +774,18 @@ fn approximate_trimming_follows_redis_nodes() {
         let big = "x".repeat((i * 37 % 700) as usize + if i % 50 == 0 { 1500 } else { 0 });
         let num = format!("{}", (i as i64 * 7919) * if i % 2 == 0 { -1 } else { 1 } * (1i64 << (i % 40)));
         let field = if i % 9 == 0 { "other" } else { "f" };
-        let args: Vec<&[u8]> =
-            vec![b"XADD", b"b", b"MAXLEN", b"~", b"40", id.as_bytes(), field.as_bytes(), big.as_bytes(), b"n", num.as_bytes()];
+        let args: Vec<&[u8]> = vec![
+            b"XADD",
+            b"b",
+            b"MAXLEN",
+            b"~",
+            b"40",
+            id.as_bytes(),
+            field.as_bytes(),
+            big.as_bytes(),
+            b"n",
+            num.as_bytes(),
+        ];
         p.check_args(&args);
         if i % 13 == 0 {
             p.check_all(&["XLEN b", "XINFO STREAM b"]);

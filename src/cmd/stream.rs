@@ -546,7 +546,11 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     write_id(out, id);
     db.touch(key);
     // Readers blocked on the stream (XREAD / XREADGROUP BLOCK) are served after this command.
-    blocking::signal_ready(&mut db, key);
+    // A waiter on this key registered while holding its shard's lock, which we hold now, so
+    // the relaxed count read here sees it; with no one blocked anywhere, skip the key hashing.
+    if db.ks.blocked.any() {
+        blocking::signal_ready(&mut db, key);
+    }
     notify::event(ctx, notify::STREAM, "xadd", key);
     if trimmed > 0 {
         notify::event(ctx, notify::STREAM, "xtrim", key);

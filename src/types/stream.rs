@@ -160,7 +160,6 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Listpack sizes
 // ---------------------------------------------------------------------------------------------
@@ -664,8 +663,7 @@ impl Log {
             let node = last.get();
             let cap = if max_bytes == 0 || max_bytes > LP_MAX_NODE { LP_MAX_NODE } else { max_bytes };
             let strings: u64 = fields.iter().map(|f| f.len() as u64).sum();
-            let full =
-                node.lp_bytes() + strings >= cap || (max_entries > 0 && node.total as u64 >= max_entries);
+            let full = node.lp_bytes() + strings >= cap || (max_entries > 0 && node.total as u64 >= max_entries);
             if !full {
                 let master = *last.key();
                 last.get_mut().append(master, id, fields);
