@@ -817,6 +817,25 @@ fn approximate_trimming_follows_redis_nodes() {
             p.check_all(&["XLEN c", "XINFO STREAM c"]);
         }
     }
+    // Without an entry limit per node, the default LIMIT of `~` is 10000 entries (else 100
+    // times the entry limit): 10,100 entries in nodes of a few entries, pipelined.
+    p.check_all(&["CONFIG SET stream-node-max-entries 0", "CONFIG SET stream-node-max-bytes 100"]);
+    for chunk in 0..101 {
+        let mut raw = Vec::new();
+        for i in chunk * 100 + 1..=chunk * 100 + 100 {
+            let id = format!("{i}-1");
+            raw.extend_from_slice(
+                format!("*5\r\n$4\r\nXADD\r\n$3\r\nbig\r\n${}\r\n{id}\r\n$1\r\nf\r\n$1\r\nv\r\n", id.len()).as_bytes(),
+            );
+        }
+        p.a.send_raw(&raw);
+        p.b.send_raw(&raw);
+        for _ in 0..100 {
+            assert_eq!(p.a.read_reply(), p.b.read_reply());
+        }
+    }
+    p.check_all(&["XLEN big", "XINFO STREAM big", "XTRIM big MAXLEN ~ 0", "XLEN big", "XTRIM big MAXLEN ~ 0 LIMIT 50"]);
+    p.check_all(&["XLEN big", "XADD big MAXLEN ~ 0 20000-1 f v", "XLEN big", "XINFO STREAM big"]);
     p.check_all(&["CONFIG SET stream-node-max-entries 0", "CONFIG SET stream-node-max-bytes 0"]);
     for i in 1..=50 {
         p.check(&format!("XADD z MAXLEN ~ 10 {i}-1 f v"));

@@ -440,7 +440,10 @@ impl TrimArgs {
         let Some(strategy) = self.strategy else { return 0 };
         let limit = match self.limit {
             Some(l) => l as u64,
-            None if self.approx => 100 * max_entries.max(1),
+            // Redis's default for `~`: 100 nodes' worth of entries, or 10000 when nodes have
+            // no entry limit.
+            None if self.approx && max_entries == 0 => 10_000,
+            None if self.approx => max_entries.saturating_mul(100),
             None => 0,
         };
         s.trim(strategy, self.approx, limit)
