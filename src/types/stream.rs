@@ -269,8 +269,6 @@ const F_SAMEFIELDS: u8 = 2;
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Node {
     buf: Vec<u8>,
-    /// Offset of the first entry (after the master fields).
-    start: usize,
     /// Offset of the first live entry (every entry before it is deleted), so that the first
     /// entry and exact trimming do not walk over a deleted prefix again and again.
     head: usize,
@@ -281,9 +279,8 @@ pub struct Node {
     /// Entries ever appended, deleted included (Redis's node count rule counts both).
     pub total: u32,
     /// Listpack bytes of the master field names (and their count) and of the entries; see
-    /// [`Node::lp_bytes`].
-    master_lp: u64,
-    entries_lp: u64,
+    /// [`Node::lp_bytes`]. (Fields are kept few: a node is a map slot per ~100 entries.)
+    lp: u64,
     /// ID of the last entry (deleted or not).
     last: StreamId,
 }
@@ -313,20 +310,28 @@ impl Node {
         let mut buf = Vec::new();
         let nf = names.len();
         put_varint(&mut buf, nf as u64);
-        let mut master_lp = lp_int_len(nf as i64) as u64;
+        let mut lp = lp_int_len(nf as i64) as u64;
         for name in names {
             put_str(&mut buf, name);
-            master_lp += lp_str_len(name) as u64;
+            lp += lp_str_len(name) as u64;
         }
-        let start = buf.len();
-        Node { buf, start, head: start, nf: nf as u32, master_lp, ..Node::default() }
+        Node { head: buf.len(), buf, nf: nf as u32, lp, ..Node::default() }
     }
 
     /// The node's size as a Redis listpack: header, master entry (live count, deleted count,
     /// field count, names, terminator), entries.
     fn lp_bytes(&self) -> u64 {
         let master = lp_int_len(self.live as i64) + lp_int_len((self.total - self.live) as i64) + lp_int_len(0);
-        LP_OVERHEAD + master as u64 + self.master_lp + self.entries_lp
+        LP_OVERHEAD + master as u64 + self.lp
+    }
+
+    /// Offset of the first entry (after the master fields).
+    fn start(&self) -> usize {
+        let mut pos = 0;
+        for _ in 0..get_varint(&self.buf, &mut pos) {
+            get_str(&self.buf, &mut pos);
+        }
+        pos
     }
 
     fn master_fields(&self) -> Vec<&[u8]> {
@@ -372,7 +377,7 @@ impl Node {
             2 * nf + 4
         };
         lp += lp_int_len(elements as i64);
-        self.entries_lp += lp as u64;
+        self.lp += lp as u64;
         self.live += 1;
         self.total += 1;
         self.last = id;
@@ -694,7 +699,7 @@ impl Log {
             .iter()
             .map(|(&master, node)| {
                 let mf = node.master_fields();
-                let mut pos = node.start;
+                let mut pos = node.start();
                 let mut entries = Vec::with_capacity(node.total as usize);
                 while pos < node.buf.len() {
                     let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
@@ -1272,5 +1277,11 @@ mod tests {
         // take 4066 to 4096 or more, so it opens a new node: nodes of 4, 4 and 2 entries.
         assert_eq!(s.node_count(), 3);
         assert_eq!(masters(&s), vec![id(1, 0), id(5, 0), id(9, 0)]);
+    }
+
+    #[test]
+    fn node_stays_small() {
+        // One map slot per ~100 entries: keep the per-node bookkeeping small.
+        assert!(std::mem::size_of::<Node>() <= 72, "{}", std::mem::size_of::<Node>());
     }
 }
