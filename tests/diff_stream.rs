@@ -748,3 +748,97 @@ fn xclaim_creates_its_consumer_as_redis_7_2() {
     assert_eq!(sub.read_reply(), b"*3\r\n$7\r\nmessage\r\n$36\r\n__keyevent@0__:xgroup-createconsumer\r\n$1\r\ns\r\n");
     assert_eq!(c.run("XGROUP CREATECONSUMER s g c5"), b":0\r\n");
 }
+
+/// `XADD ... MAXLEN ~ n` many times: approximate trimming drops whole nodes only, so XLEN,
+/// `radix-tree-keys`, `first-entry` and `entries-added` after it depend on where nodes end. Our
+/// nodes follow Redis's rules (`stream-node-max-entries` counting deleted entries,
+/// `stream-node-max-bytes` against the node's listpack size plus the new strings), so they match
+/// Redis exactly: with the entry rule (small entries), with the byte rule (values of many sizes,
+/// integer-like values that a listpack stores as integers), with different field names per
+/// entry, after XDELs, and after CONFIG SET of both limits.
+#[test]
+fn approximate_trimming_follows_redis_nodes() {
+    let mut p = Pair::new();
+    // Entry-count rule.
+    for i in 1..=1200 {
+        let r = p.check(&format!("XADD s MAXLEN ~ 250 {i}-1 f v"));
+        assert_eq!(r, format!("${}\r\n{i}-1\r\n", format!("{i}-1").len()).into_bytes());
+        if i % 97 == 0 {
+            p.check_all(&["XLEN s", "XINFO STREAM s"]);
+        }
+    }
+    p.check_all(&["XLEN s", "XINFO STREAM s"]);
+    // Byte rule: values from 0 to ~2 KB, some integer-like, some field names differing.
+    for i in 1..=800u64 {
+        let id = format!("{i}-{}", i % 3);
+        let big = "x".repeat((i * 37 % 700) as usize + if i % 50 == 0 { 1500 } else { 0 });
+        let num = format!("{}", (i as i64 * 7919) * if i % 2 == 0 { -1 } else { 1 } * (1i64 << (i % 40)));
+        let field = if i % 9 == 0 { "other" } else { "f" };
+        let args: Vec<&[u8]> = vec![
+            b"XADD",
+            b"b",
+            b"MAXLEN",
+            b"~",
+            b"40",
+            id.as_bytes(),
+            field.as_bytes(),
+            big.as_bytes(),
+            b"n",
+            num.as_bytes(),
+        ];
+        p.check_args(&args);
+        if i % 13 == 0 {
+            p.check_all(&["XLEN b", "XINFO STREAM b"]);
+        }
+    }
+    // XDEL'd entries still count towards a node's entries; trimming then drops nodes with holes.
+    for i in 1..=300 {
+        p.check(&format!("XADD d MAXLEN ~ 120 {i}-1 f {i}"));
+        if i % 4 == 0 {
+            p.check(&format!("XDEL d {}-1", i - 1));
+        }
+        if i % 29 == 0 {
+            p.check_all(&["XLEN d", "XINFO STREAM d"]);
+        }
+    }
+    // MINID ~ drops a node only when its last entry is below the minimum.
+    for i in 1..=400 {
+        p.check(&format!("XADD m MINID ~ {} {i}-1 f v", i.max(150) - 150));
+        if i % 31 == 0 {
+            p.check_all(&["XLEN m", "XINFO STREAM m"]);
+        }
+    }
+    // Other limits, set at run time.
+    p.check_all(&["CONFIG SET stream-node-max-entries 7", "CONFIG SET stream-node-max-bytes 300"]);
+    for i in 1..=300u64 {
+        let v = "y".repeat((i * 13 % 90) as usize);
+        p.check(&format!("XADD c MAXLEN ~ 30 {i}-1 f {v} g {i}"));
+        if i % 17 == 0 {
+            p.check_all(&["XLEN c", "XINFO STREAM c"]);
+        }
+    }
+    // Without an entry limit per node, the default LIMIT of `~` is 10000 entries (else 100
+    // times the entry limit): 10,100 entries in nodes of a few entries, pipelined.
+    p.check_all(&["CONFIG SET stream-node-max-entries 0", "CONFIG SET stream-node-max-bytes 100"]);
+    for chunk in 0..101 {
+        let mut raw = Vec::new();
+        for i in chunk * 100 + 1..=chunk * 100 + 100 {
+            let id = format!("{i}-1");
+            raw.extend_from_slice(
+                format!("*5\r\n$4\r\nXADD\r\n$3\r\nbig\r\n${}\r\n{id}\r\n$1\r\nf\r\n$1\r\nv\r\n", id.len()).as_bytes(),
+            );
+        }
+        p.a.send_raw(&raw);
+        p.b.send_raw(&raw);
+        for _ in 0..100 {
+            assert_eq!(p.a.read_reply(), p.b.read_reply());
+        }
+    }
+    p.check_all(&["XLEN big", "XINFO STREAM big", "XTRIM big MAXLEN ~ 0", "XLEN big", "XTRIM big MAXLEN ~ 0 LIMIT 50"]);
+    p.check_all(&["XLEN big", "XADD big MAXLEN ~ 0 20000-1 f v", "XLEN big", "XINFO STREAM big"]);
+    p.check_all(&["CONFIG SET stream-node-max-entries 0", "CONFIG SET stream-node-max-bytes 0"]);
+    for i in 1..=50 {
+        p.check(&format!("XADD z MAXLEN ~ 10 {i}-1 f v"));
+    }
+    p.check_all(&["XLEN z", "XINFO STREAM z"]);
+}

@@ -302,14 +302,16 @@ fn range_end(arg: &[u8]) -> Result<StreamId, CmdError> {
 }
 
 fn write_id(out: &mut Writer, id: StreamId) {
+    // `<ms>-<seq>` formatted on the stack: at most 20 + 1 + 20 bytes.
     let mut b = [0u8; 41];
-    let mut n = 0;
     let mut ib = itoa::Buffer::new();
-    for part in [ib.format(id.ms).as_bytes().to_owned(), b"-".to_vec(), ib.format(id.seq).as_bytes().to_owned()] {
-        b[n..n + part.len()].copy_from_slice(&part);
-        n += part.len();
-    }
-    out.bulk(&b[..n]);
+    let ms = ib.format(id.ms).as_bytes();
+    let n = ms.len();
+    b[..n].copy_from_slice(ms);
+    b[n] = b'-';
+    let seq = ib.format(id.seq).as_bytes();
+    b[n + 1..n + 1 + seq.len()].copy_from_slice(seq);
+    out.bulk(&b[..n + 1 + seq.len()]);
 }
 
 fn write_entry(out: &mut Writer, e: &Entry) {
@@ -347,11 +349,11 @@ macro_rules! lookup {
     };
 }
 
+/// `stream-node-max-entries` and `stream-node-max-bytes` (typed config fields: this runs on
+/// every XADD).
 fn node_limits(ctx: &Ctx) -> (u64, u64) {
     let cfg = ctx.server.config.read();
-    let entries = cfg.get("stream-node-max-entries").parse::<i64>().unwrap_or(100).max(0) as u64;
-    let bytes = cfg.get("stream-node-max-bytes").parse::<i64>().unwrap_or(4096).max(0) as u64;
-    (entries, bytes)
+    (cfg.stream_node_max_entries, cfg.stream_node_max_bytes)
 }
 
 fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
@@ -445,7 +447,10 @@ impl TrimArgs {
         let Some(strategy) = self.strategy else { return 0 };
         let limit = match self.limit {
             Some(l) => l as u64,
-            None if self.approx => 100 * max_entries.max(1),
+            // Redis's default for `~`: 100 nodes' worth of entries, or 10000 when nodes have
+            // no entry limit.
+            None if self.approx && max_entries == 0 => 10_000,
+            None if self.approx => max_entries.saturating_mul(100),
             None => 0,
         };
         s.trim(strategy, self.approx, limit)
@@ -580,7 +585,11 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.touch(key);
     // Readers blocked on the stream (XREAD / XREADGROUP BLOCK) are served after this command.
-    blocking::signal_ready(&mut db, key);
+    // A waiter on this key registered while holding its shard's lock, which we hold now, so
+    // the relaxed count read here sees it; with no one blocked anywhere, skip the key hashing.
+    if db.ks.blocked.any() {
+        blocking::signal_ready(&mut db, key);
+    }
     if prop {
         ctx.propagate(&prop_args);
     }

@@ -330,8 +330,8 @@ pub static DIRECTIVES: &[Directive] = &[
         .alias("zset-max-ziplist-value")
         .apply(|c, v| c.zset_max_listpack_value = num(v)),
     m("hll-sparse-max-bytes", 0, "3000"),
-    m("stream-node-max-bytes", 0, "4096"),
-    i("stream-node-max-entries", 0, I64, "100"),
+    m("stream-node-max-bytes", 0, "4096").apply(|c, v| c.stream_node_max_bytes = num(v)),
+    i("stream-node-max-entries", 0, I64, "100").apply(|c, v| c.stream_node_max_entries = num(v)),
     // Advanced.
     b("activerehashing", "yes"),
     Directive::new(

@@ -66,6 +66,10 @@ pub struct Config {
     /// `zset-max-listpack-entries` / `zset-max-listpack-value` (sorted-set encoding thresholds).
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `stream-node-max-entries` / `stream-node-max-bytes` (stream node size limits; read on
+    /// every XADD, so typed here rather than parsed from `values`).
+    pub stream_node_max_entries: u64,
+    pub stream_node_max_bytes: u64,
     /// `rename-command` lines from the config file (recognised, not applied yet).
     pub rename_commands: Vec<(String, String)>,
     /// Every directive's canonical value as CONFIG GET prints it, by directive name. The typed
@@ -115,6 +119,8 @@ impl Default for Config {
             set_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
             rename_commands: Vec::new(),
             values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
         }

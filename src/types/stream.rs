@@ -10,9 +10,19 @@
 //! slot per ~100 entries, so a million-entry stream is a few MB, like Redis. Nodes are shrunk to
 //! fit when a new node is opened.
 //!
+//! Node boundaries are Redis's: each node tracks the size its entries would have as a Redis
+//! listpack (integers and integer-like strings as listpack integers, string headers,
+//! back-lengths, the master entry), and a new node starts when the last one holds
+//! `stream-node-max-entries` entries (deleted ones included) or when its listpack size plus the
+//! new entry's string lengths reaches `stream-node-max-bytes`. So `MAXLEN ~` leaves exactly the
+//! entries Redis leaves (XLEN, `radix-tree-keys` and `first-entry` match; tests/diff_stream.rs).
+//!
 //! Deletion (XDEL, exact trimming inside a node) sets a flag in place; a node whose entries are
-//! all deleted is dropped. Approximate trimming (`MAXLEN ~`, `MINID ~`) drops whole nodes only,
-//! so it is O(1) amortised per XADD, exactly Redis's rule.
+//! all deleted is dropped. Each node keeps the offset of its first live entry and its last ID,
+//! so the first entry, exact trimming from the front and `MINID` need not rescan a node.
+//! Approximate trimming (`MAXLEN ~`, `MINID ~`) drops whole nodes only: it looks at the first
+//! node and, when that node can go, unlinks it from the map without visiting or moving any
+//! entry, so it is O(1) amortised per XADD (at most one node per ~100 XADDs), Redis's rule.
 //!
 //! Consumer groups keep, as Redis 7: last-delivered ID, `entries-read` (or unknown), a group
 //! PEL (ID → consumer, last delivery time, delivery count) and per-consumer PELs (sets of IDs),
@@ -160,22 +170,90 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+// ---------------------------------------------------------------------------------------------
+// Listpack sizes
+// ---------------------------------------------------------------------------------------------
+//
+// Redis decides where a node ends from its listpack's size in bytes, so we keep, per node, the
+// size the same entries would have as a listpack, element by element: an integer (or a string
+// that is the canonical form of a 64-bit integer) takes 1-9 bytes, a string its length plus a
+// 1, 2 or 5-byte header; every element is followed by a 1-5-byte back-length. With the same
+// sizes and the same rule, our nodes end where Redis's do, so `MAXLEN ~` trims the same entries.
+
+/// Largest listpack Redis lets a stream node grow to (when `stream-node-max-bytes` is 0 or more).
+const LP_MAX_NODE: u64 = 1 << 30;
+/// Listpack header (total bytes, element count) and end byte.
+const LP_OVERHEAD: u64 = 6 + 1;
+
+/// Bytes of the back-length that follows an element whose encoding is `l` bytes.
+fn lp_backlen(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        2_097_152..=268_435_455 => 4,
+        _ => 5,
+    }
 }
 
-/// Approximate listpack size of one string element (Redis's node-size rule uses listpack bytes).
-fn lp_elem_len(s: &[u8]) -> usize {
-    let n = s.len();
-    let hdr = if n < 64 {
+/// Listpack bytes of an integer element (encoding + back-length).
+fn lp_int_len(v: i64) -> usize {
+    let enc = if (0..=127).contains(&v) {
         1
-    } else if n < 4096 {
+    } else if (-4096..=4095).contains(&v) {
         2
-    } else {
+    } else if (i16::MIN as i64..=i16::MAX as i64).contains(&v) {
+        3
+    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+        4
+    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
         5
+    } else {
+        9
     };
-    let body = hdr + n;
-    body + varint_len(body as u64).max(1)
+    enc + 1
+}
+
+/// The integer `s` spells canonically (no sign but `-`, no leading zero, no `-0`), if any:
+/// a listpack stores such strings as integers.
+fn canonical_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'0'..=b'9' => (false, s),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (neg || digits.len() > 1)) {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN fits.
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+/// Listpack bytes of a string element.
+fn lp_str_len(s: &[u8]) -> usize {
+    if let Some(v) = canonical_i64(s) {
+        return lp_int_len(v);
+    }
+    let n = s.len();
+    let enc = if n < 64 {
+        1 + n
+    } else if n < 4096 {
+        2 + n
+    } else {
+        5 + n
+    };
+    enc + lp_backlen(enc)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,14 +269,20 @@ const F_SAMEFIELDS: u8 = 2;
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Node {
     buf: Vec<u8>,
-    /// Offset of the first entry (after the master fields).
-    start: u32,
+    /// Offset of the first live entry (every entry before it is deleted), so that the first
+    /// entry and exact trimming do not walk over a deleted prefix again and again.
+    head: usize,
+    /// Master field count.
+    nf: u32,
     /// Live entries.
     pub live: u32,
     /// Entries ever appended, deleted included (Redis's node count rule counts both).
     pub total: u32,
-    /// Approximate listpack bytes, for `stream-node-max-bytes`.
-    lp_bytes: u32,
+    /// Listpack bytes of the master field names (and their count) and of the entries; see
+    /// [`Node::lp_bytes`]. (Fields are kept few: a node is a map slot per ~100 entries.)
+    lp: u64,
+    /// ID of the last entry (deleted or not).
+    last: StreamId,
 }
 
 /// One decoded entry: its ID and flat field/value list.
@@ -221,15 +305,33 @@ fn get_str<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
 }
 
 impl Node {
-    fn new(fields: &[&[u8]]) -> Node {
+    /// An empty node whose master fields are `names`.
+    fn new<'a>(names: impl ExactSizeIterator<Item = &'a [u8]>) -> Node {
         let mut buf = Vec::new();
-        let nf = fields.len() / 2;
+        let nf = names.len();
         put_varint(&mut buf, nf as u64);
-        for i in 0..nf {
-            put_str(&mut buf, fields[2 * i]);
+        let mut lp = lp_int_len(nf as i64) as u64;
+        for name in names {
+            put_str(&mut buf, name);
+            lp += lp_str_len(name) as u64;
         }
-        let start = buf.len() as u32;
-        Node { buf, start, live: 0, total: 0, lp_bytes: 0 }
+        Node { head: buf.len(), buf, nf: nf as u32, lp, ..Node::default() }
+    }
+
+    /// The node's size as a Redis listpack: header, master entry (live count, deleted count,
+    /// field count, names, terminator), entries.
+    fn lp_bytes(&self) -> u64 {
+        let master = lp_int_len(self.live as i64) + lp_int_len((self.total - self.live) as i64) + lp_int_len(0);
+        LP_OVERHEAD + master as u64 + self.lp
+    }
+
+    /// Offset of the first entry (after the master fields).
+    fn start(&self) -> usize {
+        let mut pos = 0;
+        for _ in 0..get_varint(&self.buf, &mut pos) {
+            get_str(&self.buf, &mut pos);
+        }
+        pos
     }
 
     fn master_fields(&self) -> Vec<&[u8]> {
@@ -238,26 +340,64 @@ impl Node {
         (0..n).map(|_| get_str(&self.buf, &mut pos)).collect()
     }
 
+    /// Whether the flat field/value list `fields` has exactly the master field names.
+    fn same_fields(&self, fields: &[&[u8]]) -> bool {
+        if fields.len() != 2 * self.nf as usize {
+            return false;
+        }
+        let mut pos = 0;
+        get_varint(&self.buf, &mut pos);
+        fields.iter().step_by(2).all(|f| get_str(&self.buf, &mut pos) == *f)
+    }
+
+    /// Appends an entry (its ID above every ID in the node), encoding straight into the buffer.
     fn append(&mut self, master: StreamId, id: StreamId, fields: &[&[u8]]) {
         let nf = fields.len() / 2;
-        let mf = self.master_fields();
-        let same = mf.len() == nf && (0..nf).all(|i| mf[i] == fields[2 * i]);
-        self.buf.push(if same { F_SAMEFIELDS } else { 0 });
-        put_varint(&mut self.buf, id.ms - master.ms);
-        put_varint(&mut self.buf, id.seq);
-        if same {
-            for i in 0..nf {
-                put_str(&mut self.buf, fields[2 * i + 1]);
+        let same = self.same_fields(fields);
+        let dms = id.ms - master.ms;
+        let buf = &mut self.buf;
+        buf.push(if same { F_SAMEFIELDS } else { 0 });
+        put_varint(buf, dms);
+        put_varint(buf, id.seq);
+        // Listpack bytes: flags, ms and seq deltas, (field count), strings, element count.
+        let mut lp = 2 + lp_int_len(dms as i64) + lp_int_len(id.seq.wrapping_sub(master.seq) as i64);
+        let elements = if same {
+            for v in fields.iter().skip(1).step_by(2) {
+                put_str(buf, v);
+                lp += lp_str_len(v);
             }
+            nf + 3
         } else {
-            put_varint(&mut self.buf, nf as u64);
+            put_varint(buf, nf as u64);
+            lp += lp_int_len(nf as i64);
             for f in fields {
-                put_str(&mut self.buf, f);
+                put_str(buf, f);
+                lp += lp_str_len(f);
             }
-        }
+            2 * nf + 4
+        };
+        lp += lp_int_len(elements as i64);
+        self.lp += lp as u64;
         self.live += 1;
         self.total += 1;
-        self.lp_bytes += entry_lp_bytes(fields, same) as u32;
+        self.last = id;
+    }
+
+    /// Reads the entry at `*pos` without its values: (offset, flags, id); advances `pos` to
+    /// the next entry.
+    fn next(&self, master: StreamId, pos: &mut usize) -> (usize, u8, StreamId) {
+        let buf = &self.buf;
+        let at = *pos;
+        let flags = buf[*pos];
+        *pos += 1;
+        let dms = get_varint(buf, pos);
+        let seq = get_varint(buf, pos);
+        let n = if flags & F_SAMEFIELDS != 0 { self.nf as usize } else { 2 * get_varint(buf, pos) as usize };
+        for _ in 0..n {
+            let l = get_varint(buf, pos) as usize;
+            *pos += l;
+        }
+        (at, flags, StreamId::new(master.ms + dms, seq))
     }
 
     /// Decodes the entry at `pos`: (offset of flags, flags, id, fields); advances `pos`.
@@ -291,25 +431,30 @@ impl Node {
         (at, flags, id, out)
     }
 
-    /// Offsets, IDs and deleted flags of every entry, in order (cheap scan without values).
+    /// Offsets, IDs and deleted flags of the entries from the first live one, in order.
     fn scan(&self, master: StreamId) -> Vec<(usize, StreamId, bool)> {
-        let mf_len = self.master_fields().len();
-        let mut pos = self.start as usize;
-        let mut v = Vec::with_capacity(self.total as usize);
+        let mut pos = self.head;
+        let mut v = Vec::with_capacity(self.live as usize);
         while pos < self.buf.len() {
-            let at = pos;
-            let flags = self.buf[pos];
-            pos += 1;
-            let dms = get_varint(&self.buf, &mut pos);
-            let seq = get_varint(&self.buf, &mut pos);
-            let n = if flags & F_SAMEFIELDS != 0 { mf_len } else { 2 * get_varint(&self.buf, &mut pos) as usize };
-            for _ in 0..n {
-                let l = get_varint(&self.buf, &mut pos) as usize;
-                pos += l;
-            }
-            v.push((at, StreamId::new(master.ms + dms, seq), flags & F_DELETED != 0));
+            let (at, flags, id) = self.next(master, &mut pos);
+            v.push((at, id, flags & F_DELETED != 0));
         }
         v
+    }
+
+    /// Offset and deleted flag of entry `id`, if the node holds it.
+    fn find(&self, master: StreamId, id: StreamId) -> Option<(usize, bool)> {
+        if id > self.last {
+            return None;
+        }
+        let mut pos = self.head;
+        while pos < self.buf.len() {
+            let (at, flags, e) = self.next(master, &mut pos);
+            if e >= id {
+                return (e == id).then_some((at, flags & F_DELETED != 0));
+            }
+        }
+        None
     }
 
     fn entry_at<'a>(&'a self, master: StreamId, at: usize) -> Entry<'a> {
@@ -319,24 +464,18 @@ impl Node {
         (id, f)
     }
 
-    fn mark_deleted(&mut self, at: usize) {
+    /// Flags the live entry at `at` deleted (Redis also leaves it in place).
+    fn mark_deleted(&mut self, master: StreamId, at: usize) {
         self.buf[at] |= F_DELETED;
         self.live -= 1;
-    }
-}
-
-fn entry_lp_bytes(fields: &[&[u8]], same: bool) -> usize {
-    // flags, ms-diff, seq-diff, (field count), values (and fields), lp-count: small ints ~2 bytes.
-    let mut n = 2 + 2 + 2 + 2;
-    for (i, f) in fields.iter().enumerate() {
-        if !same || i % 2 == 1 {
-            n += lp_elem_len(f);
+        if at == self.head {
+            let mut pos = at;
+            while pos < self.buf.len() && self.buf[pos] & F_DELETED != 0 {
+                self.next(master, &mut pos);
+            }
+            self.head = pos;
         }
     }
-    if !same {
-        n += 2;
-    }
-    n
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,28 +667,29 @@ impl Log {
     }
 
     /// Appends an entry; the caller checked `id > last_id`. `fields` is a flat field/value
-    /// list. A new node starts when the last one holds `max_entries` entries (0 = no limit) or
-    /// would exceed `max_bytes` (0 = no limit).
+    /// list. As in Redis, a new node starts when the last one holds `max_entries` entries,
+    /// deleted ones included (0 = no limit), or when its listpack size plus the new strings'
+    /// lengths reaches `max_bytes` (0 = Redis's 1 GB cap).
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]], max_entries: u64, max_bytes: u64) {
-        let add = entry_lp_bytes(fields, false) as u64;
-        let need_new = match self.nodes.iter_mut().next_back() {
-            None => true,
-            Some((_, n)) => {
-                (max_bytes > 0 && n.lp_bytes as u64 + add >= max_bytes)
-                    || (max_entries > 0 && n.total as u64 >= max_entries)
-            }
-        };
-        if need_new {
-            if let Some((_, n)) = self.nodes.iter_mut().next_back() {
-                n.buf.shrink_to_fit();
-            }
-            self.nodes.insert(id, Node::new(fields));
-        }
-        let (&master, node) = self.nodes.iter_mut().next_back().unwrap();
-        node.append(master, id, fields);
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+        if let Some(mut last) = self.nodes.last_entry() {
+            let node = last.get();
+            let cap = if max_bytes == 0 || max_bytes > LP_MAX_NODE { LP_MAX_NODE } else { max_bytes };
+            let strings: u64 = fields.iter().map(|f| f.len() as u64).sum();
+            let full = node.lp_bytes() + strings >= cap || (max_entries > 0 && node.total as u64 >= max_entries);
+            if !full {
+                let master = *last.key();
+                last.get_mut().append(master, id, fields);
+                return;
+            }
+            // The node is complete: give back its growth slack.
+            last.get_mut().buf.shrink_to_fit();
+        }
+        let mut node = Node::new(fields.iter().step_by(2).copied());
+        node.append(id, id, fields);
+        self.nodes.insert(id, node);
     }
 
     /// Every node as stored, for the RDB writer: master ID, master field names, and every
@@ -559,7 +699,7 @@ impl Log {
             .iter()
             .map(|(&master, node)| {
                 let mf = node.master_fields();
-                let mut pos = node.start as usize;
+                let mut pos = node.start();
                 let mut entries = Vec::with_capacity(node.total as usize);
                 while pos < node.buf.len() {
                     let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
@@ -579,9 +719,8 @@ impl Log {
         master_fields: &[&[u8]],
         entries: &[(StreamId, bool, Vec<&[u8]>)],
     ) -> Result<(), &'static str> {
-        let flat: Vec<&[u8]> = master_fields.iter().flat_map(|f| [*f, &b""[..]]).collect();
-        let mut node = Node::new(&flat);
-        let mut prev = self.nodes.iter().next_back().and_then(|(&m, n)| n.scan(m).last().map(|e| e.1));
+        let mut node = Node::new(master_fields.iter().copied());
+        let mut prev = self.nodes.last_key_value().map(|(_, n)| n.last);
         for (id, deleted, fields) in entries {
             if id.ms < master.ms || prev.is_some_and(|p| *id <= p) {
                 return Err("stream entry IDs out of order");
@@ -592,7 +731,7 @@ impl Log {
             let at = node.buf.len();
             node.append(master, *id, fields);
             if *deleted {
-                node.mark_deleted(at);
+                node.mark_deleted(master, at);
             }
             prev = Some(*id);
         }
@@ -618,7 +757,7 @@ impl Log {
         if !rev {
             for (&master, node) in iter {
                 let mf = node.master_fields();
-                let mut pos = node.start as usize;
+                let mut pos = node.head;
                 while pos < node.buf.len() {
                     let (_, flags, id, f) = node.decode(master, &mut pos, &mf);
                     if id > end {
@@ -653,7 +792,7 @@ impl Log {
 
     fn locate(&self, id: StreamId) -> Option<(StreamId, usize, bool)> {
         let (&master, node) = self.nodes.range(..=id).next_back()?;
-        node.scan(master).into_iter().find(|e| e.1 == id).map(|(at, _, del)| (master, at, del))
+        node.find(master, id).map(|(at, del)| (master, at, del))
     }
 
     /// The live entry `id`, if present.
@@ -673,7 +812,7 @@ impl Log {
     pub fn delete(&mut self, id: StreamId) -> bool {
         let Some((master, at, false)) = self.locate(id) else { return false };
         let node = self.nodes.get_mut(&master).unwrap();
-        node.mark_deleted(at);
+        node.mark_deleted(master, at);
         if node.live == 0 {
             self.nodes.remove(&master);
         }
@@ -686,41 +825,46 @@ impl Log {
 
     /// Trims per `strategy`; `approx` removes whole nodes only; `limit` caps the entries
     /// removed (0 = no cap). Returns the number of entries removed.
+    ///
+    /// Cost: a node that can go is unlinked from the map as a whole (its entries are neither
+    /// visited nor moved), so approximate trimming is O(1) per removed node plus one look at the
+    /// first node; exact trimming also deletes entries of the first node one by one, starting
+    /// at its first live entry.
     pub fn trim(&mut self, strategy: Trim, approx: bool, limit: u64) -> u64 {
         let mut removed = 0u64;
-        while let Some((&master, node)) = self.nodes.iter().next() {
-            let done = match strategy {
-                Trim::MaxLen(n) => self.length <= n,
-                Trim::MinId(_) => false,
-            };
-            if done {
-                break;
-            }
+        while let Some(mut first) = self.nodes.first_entry() {
+            let node = first.get();
+            let live = node.live as u64;
             // Can the whole node go?
             let whole = match strategy {
-                Trim::MaxLen(n) => self.length - node.live as u64 >= n,
-                Trim::MinId(min) => {
-                    // Every entry of the node is below min: its last entry is.
-                    let last = node.scan(master).last().map(|e| e.1).unwrap_or(master);
-                    last < min
+                Trim::MaxLen(n) => {
+                    if self.length <= n {
+                        break;
+                    }
+                    self.length - live >= n
                 }
+                // Every entry of the node is below min: its last entry is.
+                Trim::MinId(min) => node.last < min,
             };
             if whole {
-                if limit > 0 && removed + node.live as u64 > limit {
+                if limit > 0 && removed + live > limit {
                     break;
                 }
-                removed += node.live as u64;
-                self.length -= node.live as u64;
-                self.nodes.remove(&master);
+                removed += live;
+                self.length -= live;
+                first.remove();
                 continue;
             }
             if approx {
                 break;
             }
             // Exact trimming: delete entries of this node one by one.
-            let node = self.nodes.get_mut(&master).unwrap();
-            for (at, id, del) in node.scan(master) {
-                if del {
+            let master = *first.key();
+            let node = first.get_mut();
+            let mut pos = node.head;
+            while pos < node.buf.len() {
+                let (at, flags, id) = node.next(master, &mut pos);
+                if flags & F_DELETED != 0 {
                     continue;
                 }
                 let stop = match strategy {
@@ -730,12 +874,12 @@ impl Log {
                 if stop {
                     break;
                 }
-                node.mark_deleted(at);
+                node.mark_deleted(master, at);
                 self.length -= 1;
                 removed += 1;
             }
             if node.live == 0 {
-                self.nodes.remove(&master);
+                first.remove();
             }
             break;
         }
@@ -974,5 +1118,170 @@ mod tests {
             s.append(id(1_700_000_000_000 + i / 3, i % 3), &[b"f", b"v"], 100, 4096);
         }
         assert!(s.heap_bytes() < 10_000 * 12, "{} bytes", s.heap_bytes());
+    }
+
+    /// The first ID of every node, in order.
+    fn masters(s: &Stream) -> Vec<StreamId> {
+        s.nodes.keys().copied().collect()
+    }
+
+    #[test]
+    fn approximate_trim_drops_whole_nodes_and_never_too_many() {
+        for n in [0u64, 1, 50, 99, 100, 101, 250, 899, 900, 901, 999, 1000, 1001, 5000] {
+            let mut s = Stream::new();
+            fill(&mut s, 1000, 100);
+            let before = masters(&s);
+            let removed = s.trim(Trim::MaxLen(n), true, 0);
+            assert_eq!(removed + s.len(), 1000);
+            // Never below the requested length, and not one node more could have gone.
+            assert!(s.len() >= n.min(1000), "n={n} len={}", s.len());
+            assert!(s.len() < n + 100 || s.len() == 1000, "n={n} len={}", s.len());
+            // Whole nodes: the remaining nodes are the last ones, untouched.
+            assert_eq!(removed % 100, 0);
+            assert_eq!(masters(&s), before[(removed / 100) as usize..].to_vec());
+            if !s.is_empty() {
+                assert_eq!(s.first_id(), masters(&s)[0]);
+            }
+            assert_eq!((s.entries_added, s.last_id), (1000, id(1000, 0)));
+            assert_eq!(s.max_deleted_id, StreamId::MIN);
+        }
+        // LIMIT: whole nodes only, never more entries than the limit.
+        let mut s = Stream::new();
+        fill(&mut s, 1000, 100);
+        assert_eq!(s.trim(Trim::MaxLen(0), true, 250), 200);
+        assert_eq!(s.trim(Trim::MaxLen(0), true, 99), 0);
+        assert_eq!(s.first_id(), id(201, 0));
+    }
+
+    #[test]
+    fn xadd_style_approximate_trim_keeps_length_in_one_node_band() {
+        let mut s = Stream::new();
+        let fields: [&[u8]; 2] = [b"field", b"value"];
+        for i in 1..=20_000u64 {
+            s.append(id(i, 0), &fields, 100, 4096);
+            let removed = s.trim(Trim::MaxLen(1000), true, 100 * 100);
+            assert!(removed == 0 || removed == 100);
+            assert!(s.len() <= 1100 && s.len() >= i.min(1000));
+        }
+        assert_eq!(s.node_count(), s.len().div_ceil(100) as usize);
+        assert_eq!(s.entries_added, 20_000);
+        assert_eq!(s.last_entry().unwrap().0, id(20_000, 0));
+    }
+
+    #[test]
+    fn exact_trim_is_exact() {
+        for n in [0u64, 1, 37, 100, 101, 555, 999, 1000, 2000] {
+            let mut s = Stream::new();
+            fill(&mut s, 1000, 100);
+            s.trim(Trim::MaxLen(n), false, 0);
+            assert_eq!(s.len(), n.min(1000));
+            if n > 0 {
+                assert_eq!(s.first_id(), id(1000 - n.min(1000) + 1, 0));
+                assert_eq!(s.range(StreamId::MIN, StreamId::MAX, 0, false).len() as u64, n.min(1000));
+            } else {
+                assert_eq!(s.first_entry(), None);
+            }
+        }
+        // Repeated exact trimming by one entry walks each node once (head offset), and stays exact.
+        let mut s = Stream::new();
+        for i in 1..=1000 {
+            s.append(id(i, 0), &[b"f", b"v"], 100, 4096);
+            assert_eq!(s.trim(Trim::MaxLen(10), false, 0), u64::from(i > 10));
+            assert_eq!(s.len(), i.min(10));
+            assert_eq!(s.first_id(), id(i.max(10) - 9, 0));
+        }
+    }
+
+    #[test]
+    fn minid_trimming() {
+        let mut s = Stream::new();
+        fill(&mut s, 1000, 100);
+        // Approximate: only nodes whose last entry is below the minimum.
+        assert_eq!(s.trim(Trim::MinId(id(250, 0)), true, 0), 200);
+        assert_eq!(s.first_id(), id(201, 0));
+        assert_eq!(s.trim(Trim::MinId(id(300, 0)), true, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(id(301, 0)), true, 0), 100);
+        // Exact: everything below the minimum, nothing at or above it.
+        assert_eq!(s.trim(Trim::MinId(id(333, 1)), false, 0), 33);
+        assert_eq!(s.first_id(), id(334, 0));
+        assert_eq!(s.trim(Trim::MinId(id(334, 0)), false, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(StreamId::MAX), false, 0), 667);
+        assert!(s.is_empty());
+        assert_eq!((s.node_count(), s.first_id()), (0, StreamId::MIN));
+    }
+
+    #[test]
+    fn trimming_with_deleted_entries() {
+        let mut s = Stream::new();
+        fill(&mut s, 300, 100);
+        // Delete the head of the first node and the last entry of the stream.
+        for i in 1..=5 {
+            assert!(s.delete(id(i, 0)));
+        }
+        assert!(s.delete(id(300, 0)));
+        assert_eq!((s.len(), s.first_id(), s.max_deleted_id), (294, id(6, 0), id(300, 0)));
+        assert_eq!(s.last_entry().unwrap().0, id(299, 0));
+        assert_eq!(s.last_id, id(300, 0));
+        assert!(s.get(id(3, 0)).is_none() && s.get(id(6, 0)).is_some());
+        // The first node holds 95 live entries: it goes as a whole once 95 can go.
+        assert_eq!(s.trim(Trim::MaxLen(200), true, 0), 0);
+        assert_eq!(s.trim(Trim::MaxLen(199), true, 0), 95);
+        assert_eq!(s.first_id(), id(101, 0));
+        // Exact trimming skips deleted entries and counts live ones only (101, 103, 104 go).
+        assert!(s.delete(id(102, 0)));
+        assert_eq!(s.trim(Trim::MaxLen(195), false, 0), 3);
+        assert_eq!(s.first_id(), id(105, 0));
+        assert_eq!(s.len(), 195);
+        // Deleted entries still count towards a node's size: the last node (100 entries, one
+        // deleted) is full, the next append opens a new one.
+        let nodes = s.node_count();
+        s.append(id(301, 0), &[b"f", b"v"], 100, 4096);
+        assert_eq!(s.node_count(), nodes + 1);
+        assert_eq!(s.last_entry().unwrap().0, id(301, 0));
+        // A node whose entries are all deleted is dropped.
+        assert!(s.delete(id(301, 0)));
+        assert_eq!(s.node_count(), nodes);
+        assert_eq!(s.max_deleted_id, id(301, 0));
+        assert_eq!(s.entries_added, 301);
+    }
+
+    #[test]
+    fn node_sizes_follow_listpack_bytes() {
+        // Header 7, master entry: count, deleted, field count (2 each), "f" (3), terminator (2).
+        let mut n = Node::new([&b"f"[..]].into_iter());
+        assert_eq!(n.lp_bytes(), 7 + 2 + 2 + 2 + 3 + 2);
+        // flags, ms, seq (2 each), "v" (3), element count (2).
+        n.append(id(5, 0), id(5, 0), &[b"f", b"v"]);
+        assert_eq!(n.lp_bytes(), 18 + 11);
+        // Integer-like strings are integers: 1000 takes 3 bytes, a 64-byte string 67.
+        let long = [b'a'; 64];
+        n.append(id(5, 0), id(6, 1), &[b"f", b"1000"]);
+        assert_eq!(n.lp_bytes(), 29 + 2 + 2 + 2 + 3 + 2);
+        n.append(id(5, 0), id(7, 0), &[b"f", &long]);
+        assert_eq!(n.lp_bytes(), 40 + 2 + 2 + 2 + 67 + 2);
+        // Different fields: field count and names stored, element count 2n+4.
+        n.append(id(5, 0), id(8, 0), &[b"g", b"-1", b"h", b"007"]);
+        assert_eq!(n.lp_bytes(), 115 + 2 + 2 + 2 + 2 + 3 + 3 + 3 + 5 + 2);
+        assert_eq!(canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(canonical_i64(b"9223372036854775808"), None);
+        assert_eq!(canonical_i64(b"-0"), None);
+        assert_eq!(canonical_i64(b"+1"), None);
+        assert_eq!(canonical_i64(b"0"), Some(0));
+        // The byte rule: a node ends when its size plus the new strings reaches the limit.
+        let mut s = Stream::new();
+        let v = [b'x'; 1000];
+        for i in 1..=10 {
+            s.append(id(i, 0), &[b"f", &v], 0, 4096);
+        }
+        // A node of k entries is 18 + 1012k bytes; the 5th entry's strings (1001 bytes) would
+        // take 4066 to 4096 or more, so it opens a new node: nodes of 4, 4 and 2 entries.
+        assert_eq!(s.node_count(), 3);
+        assert_eq!(masters(&s), vec![id(1, 0), id(5, 0), id(9, 0)]);
+    }
+
+    #[test]
+    fn node_stays_small() {
+        // One map slot per ~100 entries: keep the per-node bookkeeping small.
+        assert!(std::mem::size_of::<Node>() <= 72, "{}", std::mem::size_of::<Node>());
     }
 }
