@@ -10,7 +10,7 @@
 //!
 //! SCAN's cursor encodes a shard and a position in that shard's table:
 //! `cursor = table_cursor * shard_count + shard`. Shards are visited in order and each table
-//! with its reverse-binary cursor (`Table::scan_step`), so a full iteration returns every key
+//! with its hash-order cursor (`Table::scan_step`: a position in the 32-bit hash space), so a full iteration returns every key
 //! present throughout, even while the keyspace grows or shrinks.
 //!
 //! Keyspace events (Redis's, class `g`): `del` (DEL, UNLINK, EXPIRE into the past),
