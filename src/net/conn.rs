@@ -353,8 +353,13 @@ async fn idle(timeout_secs: u64) {
 }
 
 async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
-    // `appendfsync always`: the writes these replies acknowledge are made durable first.
-    crate::persist::aof::sync_written();
+    // The AOF data of the writes these replies acknowledge goes to the file first (and to the
+    // disk with `appendfsync always`). Yielding first lets the other connections of this
+    // thread that have input run their commands, so one write (and one fsync) covers them all.
+    if crate::persist::aof::must_write() {
+        tokio::task::yield_now().await;
+        crate::persist::aof::write_and_sync().await;
+    }
     stream.write_all(&out.buf).await?;
     server.stats.total_net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     out.buf.clear();

@@ -41,12 +41,15 @@
 //! them (`Db::find`, SCAN and RANDOMKEY note each with [`lazy_expired`]; the dispatcher logs
 //! the `DEL`s before the command).
 //!
-//! Each batch is written (one `write`) before the reply is sent, under a process-wide mutex.
-//! With `appendfsync always`, replies wait for a group commit: before a connection writes its
-//! replies, [`sync_written`] fsyncs once for every append made so far by any client (as Redis
-//! fsyncs once per event-loop iteration), so no write is acknowledged before it is on disk and
-//! concurrent clients share one fsync. With `everysec` a background task fsyncs once a second
-//! ([`fsync_task`]); with `no` the OS decides.
+//! Each propagated batch is appended to an in-memory buffer under a process-wide mutex (in the
+//! order the commands ran). Before a connection writes its replies, [`write_and_sync`] writes
+//! everything buffered so far, by all clients, with one `write` (the connection first yields,
+//! so the other connections of its thread with input run their commands and join); with
+//! `appendfsync always` it then waits for a group commit (one fsync for every write made so
+//! far). So no reply goes out before its write is in the file, or on disk with `always`. With
+//! `everysec` a background task fsyncs once a second ([`fsync_task`]); with `no` the OS
+//! decides. Writes made outside a client (active expiry, eviction) are written by the next
+//! connection's flush or the once-a-second task.
 //!
 //! ## Damage and write failures
 //! - Loading: a file that ends inside a command, or inside a `MULTI` without its `EXEC`, is a
@@ -130,9 +133,12 @@ static WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
 /// The last background fsync failed (cleared by the next one that succeeds), with its errno.
 static FSYNC_ERR: AtomicBool = AtomicBool::new(false);
 static FSYNC_ERRNO: AtomicI32 = AtomicI32::new(0);
-/// Logged commands whose write failed (`everysec`/`no`): written before anything else by the
-/// next write, or by the retry once a second ([`retry_pending`]). Locked inside [`WRITER`].
+/// Logged commands not written to the file yet: what [`feed`] buffered since the last
+/// [`write_and_sync`] (before replies go out), and data whose write failed
+/// (`everysec`/`no`), retried once a second ([`retry_pending`]). Locked inside [`WRITER`].
 static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Whether [`PENDING`] holds data (set and cleared under its lock; read without it).
+static BUFFERED: AtomicBool = AtomicBool::new(false);
 /// INFO's `aof_base_size` and `aof_current_size` (base plus incremental files, in bytes; as
 /// Redis, 0 for a base created empty at start-up).
 static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
@@ -259,6 +265,7 @@ fn append(w: &mut Writer, buf: &[u8], always: bool) {
     match res.as_mut() {
         Ok(()) => {
             pending.clear();
+            BUFFERED.store(false, Ordering::Release);
             if WRITE_ERR.swap(false, Ordering::Relaxed) {
                 log::warning("AOF write error looks solved, redstart can write again.");
             }
@@ -284,16 +291,11 @@ fn append(w: &mut Writer, buf: &[u8], always: bool) {
     }
 }
 
-/// `appendfsync always`: makes every append so far durable, with one `fsync` for all the
-/// appends made since the last one, by any client on any thread (group commit, as Redis fsyncs
-/// once per event-loop iteration before writing replies). Called before replies are written to
-/// a socket, so no client hears of a write before it is on disk. Cheap when nothing is pending
-/// (two atomic loads).
-pub fn sync_written() {
-    if SYNCED.load(Ordering::Acquire) >= WRITTEN.load(Ordering::Acquire) {
-        return;
-    }
-    let _g = GROUP_SYNC.lock();
+/// The group commit's fsync (see [`write_and_sync`]), with the group-commit lock held: makes
+/// every append made so far durable.
+fn sync_locked(_g: parking_lot::MutexGuard<'_, ()>) {
+    // The target before the handle: a writer switch in between has synced the old file up to
+    // the switch (`sync_before_switch`), so this fsync of the new file covers `target`.
     let target = WRITTEN.load(Ordering::Acquire);
     if SYNCED.load(Ordering::Acquire) >= target {
         return;
@@ -336,6 +338,7 @@ pub fn retry_pending(always: bool) {
 /// that was pending, and its successful write shows the disk works again.
 fn writer_switched() {
     PENDING.lock().clear();
+    BUFFERED.store(false, Ordering::Release);
     WRITE_ERR.store(false, Ordering::Relaxed);
 }
 
@@ -487,6 +490,7 @@ pub fn feed(server: &Server, fill: impl FnOnce(&mut Batch)) {
     }
     // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
     let always = server.config.read().appendfsync == "always";
+    FSYNC.store(if always { FSYNC_ALWAYS } else { fsync_mode(&server.config.read().appendfsync) }, Ordering::Relaxed);
     let mut guard = WRITER.lock();
     let Some(w) = guard.as_mut() else { return };
     w.buf.clear();
@@ -494,10 +498,57 @@ pub fn feed(server: &Server, fill: impl FnOnce(&mut Batch)) {
     if w.buf.is_empty() {
         return;
     }
-    let buf = std::mem::take(&mut w.buf);
-    append(w, &buf, always);
-    w.buf = buf;
+    // Buffered: the connection writes everything buffered by then, with one `write` (and one
+    // fsync with `always`), before it sends its replies (`write_and_sync`), as Redis writes
+    // its AOF buffer once per event-loop iteration.
+    let mut pending = PENDING.lock();
+    pending.extend_from_slice(&w.buf);
+    BUFFERED.store(true, Ordering::Release);
 }
+
+/// Whether a connection must call [`write_and_sync`] before sending replies: AOF data is
+/// buffered, or written but not yet fsynced under `appendfsync always`. Two atomic loads.
+#[inline]
+pub fn must_write() -> bool {
+    BUFFERED.load(Ordering::Acquire) || SYNCED.load(Ordering::Acquire) < WRITTEN.load(Ordering::Acquire)
+}
+
+/// Writes everything [`feed`] buffered (one `write` for all clients' commands since the last
+/// call) and, with `appendfsync always`, waits until it is on disk. Connections call it before
+/// writing replies, so no reply goes out before its write reached the file (and, with
+/// `always`, the disk).
+///
+/// The fsync is a group commit: the first connection to need it fsyncs, in its own thread, for
+/// every write made so far; connections that arrive meanwhile wait for it without blocking
+/// their threads, which serve other connections, whose writes go into the next fsync (Redis
+/// gets the same effect by fsyncing once per event-loop iteration).
+pub async fn write_and_sync() {
+    if BUFFERED.load(Ordering::Acquire) {
+        let always = FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS;
+        if let Some(w) = WRITER.lock().as_mut() {
+            append(w, &[], always);
+        }
+    }
+    let mine = WRITTEN.load(Ordering::Acquire);
+    while SYNCED.load(Ordering::Acquire) < mine {
+        let notified = SYNC_DONE.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a completion between the check and the await wakes us.
+        notified.as_mut().enable();
+        if SYNCED.load(Ordering::Acquire) >= mine {
+            break;
+        }
+        if let Some(guard) = GROUP_SYNC.try_lock() {
+            sync_locked(guard);
+            SYNC_DONE.notify_waiters();
+            continue;
+        }
+        notified.await;
+    }
+}
+
+/// Completions of group commits.
+static SYNC_DONE: std::sync::LazyLock<tokio::sync::Notify> = std::sync::LazyLock::new(tokio::sync::Notify::new);
 
 /// Logs `DEL key`: a key deleted by active expiry or eviction (called with the key's shard
 /// locked, as Redis propagates those deletions).
@@ -829,7 +880,10 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
         let old_file = old_file.clone();
         move || {
             let mut w = WRITER.lock();
-            if let Some(old) = w.as_ref() {
+            if let Some(old) = w.as_mut() {
+                // What was buffered belongs to the old file (the child's base holds its effect
+                // too, but a failed rewrite keeps the old file).
+                append(old, &[], FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS);
                 sync_before_switch(&old.file);
             }
             let old = w.replace(Writer { file, db: None, buf: Vec::new() });
