@@ -235,6 +235,8 @@ fn pending_output_counts_as_client_memory() {
     let mut c = Conn::connect(s.port);
     const BIG: usize = 4 * 1024 * 1024;
     c.cmd(&[b"SET", b"big", &vec![b'x'; BIG]]);
+    // The 4 MB read buffer the SET needed is replaced at the next read: baseline after it.
+    c.run("PING");
     let i = info(&mut c, "memory");
     let (used0, clients0) = (field(&i, "used_memory"), field(&i, "mem_clients_normal"));
     assert!(clients0 > 0 && clients0 < 1024 * 1024, "{clients0}");
@@ -436,10 +438,20 @@ fn implicit_deletes_follow_server_del_and_expire_flags() {
     assert_eq!(freed(&mut c), 2);
     assert_eq!(c.run("EXPIRE a 0"), b":1\r\n");
     assert_eq!(freed(&mut c), 2, "EXPIRE follows lazyfree-lazy-expire, not server-del");
-    // lazyfree-lazy-expire: EXPIRE into the past.
+    // A value overwritten by SET is a server-side delete too.
+    big(&mut c, "a");
+    assert_eq!(c.run("SET a plain"), b"+OK\r\n");
+    assert_eq!(freed(&mut c), 3);
+    assert_eq!(c.run("DEL a"), b":1\r\n");
+    // lazyfree-lazy-expire: EXPIRE into the past, and a key found expired by a lookup.
     assert_eq!(c.run("CONFIG SET lazyfree-lazy-expire yes"), b"+OK\r\n");
     assert_eq!(c.run("PEXPIREAT b 1"), b":1\r\n");
-    assert_eq!(freed(&mut c), 3);
+    assert_eq!(freed(&mut c), 4);
+    big(&mut c, "a");
+    assert_eq!(c.run("PEXPIRE a 1"), b":1\r\n");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(c.run("EXISTS a"), b":0\r\n");
+    assert_eq!(freed(&mut c), 5);
     assert_eq!(c.run("DBSIZE"), b":0\r\n");
 }
 

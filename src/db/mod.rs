@@ -26,7 +26,6 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::stats::Global;
 use smallvec::SmallVec;
 
-use small::SmallBytes;
 use table::Table;
 use value::{Entry, EntryMut, Value, NO_EXPIRE};
 use watch::Watchers;
@@ -518,8 +517,10 @@ impl<'l, 'a> Db<'l, 'a> {
     }
 
     /// Stores `value` under `key`, replacing any old value, with expiry `expire_at`
-    /// ([`NO_EXPIRE`] for none). Returns the old entry if there was one.
-    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Entry> {
+    /// ([`NO_EXPIRE`] for none). Returns whether it replaced a live key. The old value is
+    /// freed after the shard is released (`lazyfree-lazy-server-del`: on the lazyfree thread
+    /// when costly).
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) -> bool {
         let h = self.ks.hash(key);
         let (sid, slot) = self.find(key);
         let db = self.db;
@@ -530,11 +531,10 @@ impl<'l, 'a> Db<'l, 'a> {
             Slot::Found(idx) => {
                 let mut e = shard.dbs[db].get_mut(idx);
                 let old_value = std::mem::replace(e.value, value);
-                let old_expire = e.expire_at;
                 // An overwrite is an access: LRU clock refreshed, LFU counter kept and bumped.
                 e.set_lru(evict::accessed(e.lru(), now));
                 shard.set_expire(db, idx, expire_at);
-                Some(Entry { key: SmallBytes::default(), value: old_value, expire_at: old_expire, lru: 0 })
+                Some(old_value)
             }
             Slot::Missing => {
                 shard.dbs[db].insert(h, key, value, lru, expire_at);
@@ -545,10 +545,16 @@ impl<'l, 'a> Db<'l, 'a> {
         // clients that must notice (XREADGROUP).
         shard.blocked.signal(&self.ks.blocked, db, key);
         shard.watchers.touch(db, key);
-        if old.is_none() {
-            self.raise(crate::notify::NEW, "new", key);
+        match old {
+            None => {
+                self.raise(crate::notify::NEW, "new", key);
+                false
+            }
+            Some(v) => {
+                crate::lazyfree::server_del_value(v);
+                true
+            }
         }
-        old
     }
 
     /// Stores the string `bytes` under `key` exactly as `set(key, Value::from_bytes(bytes), ..)`
@@ -636,8 +642,9 @@ mod tests {
         let ks = Keyspace::new(16, 4);
         let mut locks = ks.lock_all();
         let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
-        assert!(db.set(b"a", Value::from_bytes(b"1"), NO_EXPIRE).is_none());
-        assert!(db.set(b"b", Value::from_bytes(b"2"), 1_500).is_none());
+        assert!(!db.set(b"a", Value::from_bytes(b"1"), NO_EXPIRE));
+        assert!(!db.set(b"b", Value::from_bytes(b"2"), 1_500));
+        assert!(db.set(b"b", Value::from_bytes(b"3"), 1_500), "replaced");
         assert!(db.get(b"a").is_some());
         assert!(db.get(b"b").is_some());
         db.now = 1_500;
