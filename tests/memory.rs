@@ -209,15 +209,34 @@ fn info_memory_fields() {
 }
 
 #[test]
-fn lru_evicts_idle_keys_first() {
+fn lru_evicts_older_keys_first() {
     let (_s, mut c) = start("allkeys-lru");
     pipeline(&mut c, set_cmds("old:", 1_000, false));
-    // The LRU clock has one-second resolution, as Redis's.
+    // The LRU clock has one-second resolution, as Redis's: the old keys are at least two
+    // seconds older than any key written after the sleep.
     std::thread::sleep(std::time::Duration::from_millis(2_100));
-    pipeline(&mut c, (0..500).map(|i| words(&format!("GET old:{i}"))));
-    pipeline(&mut c, set_cmds("new:", 40_000, false));
-    let exists = pipeline(&mut c, (0..1_000).map(|i| words(&format!("EXISTS old:{i}"))));
-    let touched = exists[..500].iter().filter(|r| *r == b":1\r\n").count();
-    let idle = exists[500..].iter().filter(|r| *r == b":1\r\n").count();
-    assert!(idle * 2 <= touched, "idle keys should go first: {idle} idle vs {touched} recently read survived");
+    // New keys, a batch at a time, until about 40% of the old keys were evicted. (Not a fixed
+    // number: on a slow machine new keys written over several seconds would age too.)
+    let mut exists = Vec::new();
+    let mut inserted = 0;
+    for batch in 0..200 {
+        let from = batch * 500;
+        pipeline(&mut c, (from..from + 500).map(|i| words(&format!("SET new:{i} {VALUE}"))));
+        inserted += 500;
+        exists = pipeline(&mut c, (0..1_000).map(|i| words(&format!("EXISTS old:{i}"))));
+        if exists.iter().filter(|r| *r == b":1\r\n").count() <= 600 {
+            break;
+        }
+    }
+    let old_alive = exists.iter().filter(|r| *r == b":1\r\n").count();
+    assert!(old_alive <= 600, "eviction reached the old keys");
+    let dbsize: usize = text(&c.run("DBSIZE"))[1..].trim().parse().unwrap();
+    let new_alive = dbsize - old_alive;
+    // Sampled LRU (Redis's algorithm: 5 samples per eviction and a pool of 16 candidates) only
+    // compares a key with what the samples hold, so old keys do not all go before any new one,
+    // but they go much faster: random eviction would take both at the same rate. (Measured:
+    // about 40% of the old keys against 8% of the new ones, in redstart and in redis-server.)
+    let old_rate = (1_000 - old_alive) as f64 / 1_000.0;
+    let new_rate = (inserted - new_alive) as f64 / inserted as f64;
+    assert!(old_rate > 2.0 * new_rate, "old keys evicted {old_rate:.3}, new keys {new_rate:.3}");
 }
