@@ -26,10 +26,11 @@
 //! - MEMORY MALLOC-STATS answers as Redis built with libc malloc does; MEMORY PURGE calls
 //!   glibc's `malloc_trim(0)`.
 //! - Lowering `maxmemory` with CONFIG SET evicts at the next command, not inside CONFIG SET.
-//!   `maxmemory-eviction-tenacity` is accepted but the eviction budget is fixed (50 ms per
-//!   command; a command that runs out of budget still runs, as with Redis's `EVICT_RUNNING`);
-//!   there is no background eviction. `lazyfree-lazy-eviction` and `lazyfree-lazy-expire` act
-//!   once `db::evict` and the expiry paths free through `crate::lazyfree::{evicted, expired}`.
+//!   `maxmemory-eviction-tenacity` sets how long one command may evict (Redis's scale: 500 µs
+//!   at the default 10, unlimited at 100); a command that runs out of time still runs, as with
+//!   Redis's `EVICT_RUNNING`, and the next command goes on evicting (Redis also continues from
+//!   a timer; redstart has no background eviction). `lazyfree-lazy-eviction` and
+//!   `lazyfree-lazy-expire` hand evicted and expired values to the lazyfree thread.
 //! - `used_memory` minus `mem_not_counted_for_evict` (free capacity of the keyspace tables) is
 //!   what `maxmemory` limits; Redis subtracts replication and AOF buffers there.
 

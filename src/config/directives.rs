@@ -246,7 +246,7 @@ pub static DIRECTIVES: &[Directive] = &[
         c.maxmemory_samples = num(v);
         crate::db::evict::set_samples(c.maxmemory_samples);
     }),
-    i("maxmemory-eviction-tenacity", 0, 100, "10"),
+    i("maxmemory-eviction-tenacity", 0, 100, "10").apply(|_, v| crate::db::evict::set_tenacity(num(v))),
     b("replica-ignore-maxmemory", "yes").alias("slave-ignore-maxmemory"),
     i("active-expire-effort", 1, 10, "1"),
     Directive::new("maxmemory-clients", Kind::MemOrPercent, "0").apply(|_, v| crate::client::set_maxmemory_clients(v)),

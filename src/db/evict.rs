@@ -112,6 +112,24 @@ pub fn set_samples(n: u32) {
     SAMPLES.store(n.max(1), Ordering::Relaxed);
 }
 
+/// `maxmemory-eviction-tenacity` (0..=100, default 10).
+static TENACITY: AtomicU32 = AtomicU32::new(10);
+
+pub fn set_tenacity(n: u32) {
+    TENACITY.store(n.min(100), Ordering::Relaxed);
+}
+
+/// How long one command may spend evicting before it runs anyway (Redis's documented scale for
+/// `maxmemory-eviction-tenacity`): 50 µs per step up to 10 (500 µs, the default), then 15% more
+/// per step (about 2 minutes at 99), and no limit at 100.
+pub fn eviction_time_limit(tenacity: u32) -> Option<Duration> {
+    match tenacity {
+        0..=10 => Some(Duration::from_micros(50 * tenacity as u64)),
+        11..=99 => Some(Duration::from_secs_f64(500e-6 * 1.15f64.powi(tenacity as i32 - 10))),
+        _ => None,
+    }
+}
+
 pub fn set_lfu_log_factor(n: u32) {
     LFU_LOG_FACTOR.store(n, Ordering::Relaxed);
 }
@@ -284,6 +302,7 @@ pub fn perform_with(
         return (Outcome::Fail, 0);
     }
     let start = Instant::now();
+    let limit = eviction_time_limit(TENACITY.load(Ordering::Relaxed));
     let mut evicted = 0u64;
     while used() > max {
         let freed =
@@ -297,7 +316,8 @@ pub fn perform_with(
         // values: stop while it works instead of evicting more than needed (Redis lets the
         // command run in that state too).
         let waiting = crate::lazyfree::enabled(crate::lazyfree::Flag::Eviction) && crate::lazyfree::pending() > 0;
-        if waiting || (evicted.is_multiple_of(16) && start.elapsed() > Duration::from_millis(50)) {
+        let out_of_time = evicted.is_multiple_of(16) && limit.is_some_and(|l| start.elapsed() > l);
+        if waiting || out_of_time {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);
             return (Outcome::Running, evicted);
         }
@@ -429,6 +449,17 @@ mod tests {
     use super::*;
     use crate::db::value::{Value, NO_EXPIRE};
     use crate::db::Db;
+
+    #[test]
+    fn tenacity_scale() {
+        assert_eq!(eviction_time_limit(0), Some(Duration::ZERO));
+        assert_eq!(eviction_time_limit(10), Some(Duration::from_micros(500)));
+        let l11 = eviction_time_limit(11).unwrap();
+        assert!(l11 > Duration::from_micros(570) && l11 < Duration::from_micros(580), "{l11:?}");
+        let l99 = eviction_time_limit(99).unwrap();
+        assert!(l99 > Duration::from_secs(100) && l99 < Duration::from_secs(140), "{l99:?}");
+        assert_eq!(eviction_time_limit(100), None);
+    }
 
     fn fill(ks: &Keyspace, n: usize, ttl_every: usize) {
         let mut locks = ks.lock_all();
