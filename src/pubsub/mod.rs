@@ -5,13 +5,35 @@
 //! A publisher looks the channel up under the registry's read lock, encodes the message frame
 //! once per protocol version (RESP2 `*3 message ...`, RESP3 `>3 message ...`; once per pattern
 //! for `pmessage`) into a shared [`Bytes`], and appends a handle to it to each subscriber's
-//! [`Mailbox`] (a short mutex-protected queue). Nothing touches a socket under the registry
-//! lock: the subscriber's own connection task is woken and writes the queued frames between
-//! its replies. Each mailbox is appended to under its own lock in the publisher's program
-//! order, so the messages of one publisher reach every subscriber in publish order, whatever
-//! core either runs on. A message a client publishes to itself (RESP3, or a keyspace event
-//! caused by its own command) is written straight into its reply buffer, before the reply, as
-//! Redis does.
+//! [`Mailbox`] (a short mutex-protected queue). Each mailbox is appended to under its own lock
+//! in the publisher's program order, and every path out of a mailbox (below) takes frames from
+//! its head under that lock, so the messages of one publisher reach every subscriber in publish
+//! order, whatever core either runs on. A message a client publishes to itself (RESP3, or a
+//! keyspace event caused by its own command) is written straight into its reply buffer, before
+//! the reply, as Redis does.
+//!
+//! Nothing touches a socket under the registry lock. Two ways lead from a mailbox to the socket:
+//! - Direct (the fast path, Redis's "write pending clients before sleeping"): while a
+//!   subscriber's connection is idle — waiting for input, its own replies all written and its
+//!   mailbox empty — it lends its socket to the mailbox ([`Mailbox::go_idle`]). A publisher
+//!   running inside a connection's command batch ([`in_batch`]) does not wake the subscriber's
+//!   task: it records the mailbox in its thread's pending list, and when the batch ends (before
+//!   the publisher's own replies are written, [`flush_pending`]) writes each pending mailbox's
+//!   queued frames to its socket with one non-blocking `writev`, under the mailbox lock. A fan-out
+//!   of a pipeline of PUBLISHes to 1,000 subscribers thus costs 1,000 `writev`s on the
+//!   publisher's thread and no task wake-ups, and the publisher reads its next commands only
+//!   after its previous messages went out (the natural back-pressure of Redis's single loop,
+//!   which keeps fan-out latency bounded).
+//! - Through the connection: if the socket is full (`EAGAIN`, partial write) the mailbox takes
+//!   the socket back and wakes the connection task, which moves the queued frames into its
+//!   output buffer and writes them when the socket drains. While the connection is busy
+//!   (executing commands, writing replies) publishers only queue; it drains the mailbox before
+//!   each command and before going idle again, so pushes and replies keep Redis's order.
+//!   Deliveries outside a command batch (active expiry's keyspace events) wake the task too.
+//!
+//! The socket is only lent while the connection holds it open: the connection takes it back
+//! under the mailbox lock before it closes it (a guard in the connection loop), so a publisher
+//! never writes to a closed or reused descriptor.
 //!
 //! ## Slow consumers
 //! `client-output-buffer-limit` is mirrored into atomics ([`set_output_limits`], called by the
@@ -26,12 +48,15 @@
 //! order is also a hash order, seeded per process); patterns are kept in subscription order, so a
 //! message matching several patterns of one client arrives in the order they were subscribed.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::io::IoSlice;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
@@ -129,6 +154,59 @@ struct Queue {
     soft_since: Option<Instant>,
     /// Over the limit: the client is being closed, further messages are dropped.
     closed: bool,
+    /// The connection's socket while the connection is idle and lends it (see Delivery);
+    /// `None` while the connection is busy or gone.
+    idle_fd: Option<RawFd>,
+}
+
+/// Most frames handed to one `writev`.
+const MAX_IOV: usize = 64;
+/// A batch that queued this many frames flushes its pending mailboxes before going on, so a long
+/// pipeline of PUBLISHes does not pile messages up in memory.
+const FLUSH_FRAMES: usize = 16 * 1024;
+
+thread_local! {
+    /// True while this thread runs a connection's command (the batch's end flushes).
+    static IN_BATCH: Cell<bool> = const { Cell::new(false) };
+    /// Mailboxes given a first frame by this thread's current batch: written by `flush_pending`.
+    static PENDING: RefCell<Vec<Arc<Mailbox>>> = const { RefCell::new(Vec::new()) };
+    /// Frames queued by this thread since its last `flush_pending`.
+    static PENDING_FRAMES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `f` (a command of a connection's batch) so that its deliveries are written by the
+/// batch's [`flush_pending`] instead of waking each subscriber's task. The caller must call
+/// `flush_pending` before it waits for anything.
+pub fn in_batch<R>(f: impl FnOnce() -> R) -> R {
+    let was = IN_BATCH.with(|b| b.replace(true));
+    let r = f();
+    IN_BATCH.with(|b| b.set(was));
+    r
+}
+
+/// True when the current batch queued enough frames that it should flush before going on.
+pub fn should_flush() -> bool {
+    PENDING_FRAMES.with(|c| c.get()) >= FLUSH_FRAMES
+}
+
+/// Writes the frames queued for the mailboxes this thread's batches delivered to (see Delivery).
+/// Returns the bytes written to sockets.
+pub fn flush_pending() -> u64 {
+    PENDING_FRAMES.with(|c| c.set(0));
+    let mut list = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if list.is_empty() {
+        return 0;
+    }
+    let written = list.iter().map(|mb| mb.write_direct()).sum();
+    list.clear();
+    // Keep the list's capacity for the next batch.
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_empty() {
+            *p = list;
+        }
+    });
+    written
 }
 
 impl Mailbox {
@@ -155,12 +233,14 @@ impl Mailbox {
         self.resp3.store(on, Ordering::Relaxed);
     }
 
-    /// Queues one frame, enforcing the pubsub output-buffer limit.
-    fn deliver(&self, frame: &Bytes, lim: Limit) {
+    /// Queues one frame, enforcing the pubsub output-buffer limit, and sees that it gets
+    /// written: by the current batch's `flush_pending`, or by the woken connection.
+    fn deliver(self: &Arc<Self>, frame: &Bytes, lim: Limit) {
         let mut q = self.queue.lock();
         if q.closed {
             return;
         }
+        let first = q.frames.is_empty();
         q.frames.push_back(frame.clone());
         q.bytes += frame.len();
         let used = (q.bytes + self.in_flight.load(Ordering::Relaxed)) as u64;
@@ -169,6 +249,7 @@ impl Mailbox {
             q.closed = true;
             q.frames = VecDeque::new();
             q.bytes = 0;
+            q.idle_fd = None;
             drop(q);
             crate::log::warning(&format!(
                 "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -178,11 +259,75 @@ impl Mailbox {
             self.info.kill();
             return;
         }
-        let wake = q.frames.len() == 1;
         drop(q);
-        if wake {
+        if IN_BATCH.with(|b| b.get()) {
+            PENDING_FRAMES.with(|c| c.set(c.get() + 1));
+            // A mailbox that already held frames was scheduled by whoever queued its first one
+            // (or its busy connection drains it).
+            if first {
+                PENDING.with(|p| p.borrow_mut().push(self.clone()));
+            }
+        } else if first {
             self.notify.notify_one();
         }
+    }
+
+    /// Writes the queued frames to the lent socket, if the connection is idle. On a full
+    /// socket or an error the connection takes over (it is woken). Returns the bytes written.
+    fn write_direct(&self) -> u64 {
+        let mut q = self.queue.lock();
+        let mut written = 0u64;
+        while let Some(fd) = q.idle_fd {
+            if q.frames.is_empty() {
+                break;
+            }
+            let res = {
+                let iov: smallvec::SmallVec<[IoSlice; MAX_IOV]> =
+                    q.frames.iter().take(MAX_IOV).map(|f| IoSlice::new(f)).collect();
+                // SAFETY: `idle_fd` holds the connection's socket only between `go_idle` and
+                // `go_busy`/`detach`, which the connection calls under this lock (held here)
+                // before it closes the socket, so the descriptor is open and is that socket.
+                let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+                socket2::SockRef::from(&fd)
+                    .send_vectored_with_flags(&iov, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+                    .map(|n| (n, n == iov.iter().map(|s| s.len()).sum::<usize>()))
+            };
+            match res {
+                Ok((n, all)) => {
+                    written += n as u64;
+                    q.consume(n);
+                    if !all {
+                        // The socket is full: the connection waits for it to drain.
+                        q.idle_fd = None;
+                        self.notify.notify_one();
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // Full (`EAGAIN`) or broken: the connection takes over and finds out.
+                    q.idle_fd = None;
+                    self.notify.notify_one();
+                }
+            }
+        }
+        written
+    }
+
+    /// The connection is about to wait for input with all its output written: lends it its
+    /// socket `fd` (see Delivery). False, lending nothing, if frames are waiting (the connection
+    /// writes them first).
+    pub fn go_idle(&self, fd: RawFd) -> bool {
+        let mut q = self.queue.lock();
+        if !q.frames.is_empty() {
+            return false;
+        }
+        q.idle_fd = Some(fd);
+        true
+    }
+
+    /// The connection takes its socket back: it woke up, or it is closing the socket.
+    pub fn go_busy(&self) {
+        self.queue.lock().idle_fd = None;
     }
 
     /// Waits until frames are queued (returns at once if some are).
@@ -217,6 +362,23 @@ impl Mailbox {
     /// Bytes queued and not yet taken by the connection.
     pub fn queued_bytes(&self) -> usize {
         self.queue.lock().bytes
+    }
+}
+
+impl Queue {
+    /// Drops the first `n` queued bytes (written to the socket).
+    fn consume(&mut self, mut n: usize) {
+        self.bytes -= n;
+        while n > 0 {
+            let Some(f) = self.frames.front_mut() else { break };
+            if f.len() <= n {
+                n -= f.len();
+                self.frames.pop_front();
+            } else {
+                f.advance(n);
+                n = 0;
+            }
+        }
     }
 }
 
