@@ -189,7 +189,7 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
             }
         }
         // This batch's messages go out before its replies (and before the next read).
-        fan_out_pending(server);
+        fan_out_pending_after_yield(server).await;
         if let Some(mb) = &client.pubsub.mailbox {
             mb.drain_into(&mut out.buf);
         }
@@ -275,6 +275,16 @@ fn fan_out_pending(server: &Server) {
     let n = crate::pubsub::flush_pending();
     if n > 0 {
         server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// `fan_out_pending`, after letting the other connections of this thread that have input run
+/// their commands first (as Redis writes its pending clients once per event-loop pass): their
+/// messages join the same `writev` per subscriber, and this connection's replies wait for it.
+async fn fan_out_pending_after_yield(server: &Server) {
+    if crate::pubsub::has_pending() {
+        tokio::task::yield_now().await;
+        fan_out_pending(server);
     }
 }
 
@@ -415,7 +425,7 @@ async fn idle(timeout_secs: u64) {
 
 async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
     // Messages published by the commands these replies answer go out first.
-    fan_out_pending(server);
+    fan_out_pending_after_yield(server).await;
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
     // thread that have input run their commands, so one write (and one fsync) covers them all.

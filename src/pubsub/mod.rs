@@ -157,6 +157,11 @@ struct Queue {
     /// The connection's socket while the connection is idle and lends it (see Delivery);
     /// `None` while the connection is busy or gone.
     idle_fd: Option<RawFd>,
+    /// A publisher is writing the head of `frames` to the lent socket, outside the lock: other
+    /// publishers leave the mailbox to it, and the connection waits before taking the socket.
+    writing: bool,
+    /// The batch token (`BATCH_TOKEN`) of the last thread batch that put it on its pending list.
+    scheduled: u64,
 }
 
 /// Most frames handed to one `writev`.
@@ -172,6 +177,13 @@ thread_local! {
     static PENDING: RefCell<Vec<Arc<Mailbox>>> = const { RefCell::new(Vec::new()) };
     /// Frames queued by this thread since its last `flush_pending`.
     static PENDING_FRAMES: Cell<usize> = const { Cell::new(0) };
+    /// Identifies this thread's current pending list, so a mailbox goes on it once.
+    static BATCH_TOKEN: Cell<u64> = Cell::new(next_token());
+}
+
+fn next_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Runs `f` (a command of a connection's batch) so that its deliveries are written by the
@@ -189,6 +201,11 @@ pub fn should_flush() -> bool {
     PENDING_FRAMES.with(|c| c.get()) >= FLUSH_FRAMES
 }
 
+/// True if this thread's batches queued frames that `flush_pending` has not written yet.
+pub fn has_pending() -> bool {
+    PENDING.with(|p| !p.borrow().is_empty())
+}
+
 /// Writes the frames queued for the mailboxes this thread's batches delivered to (see Delivery).
 /// Returns the bytes written to sockets.
 pub fn flush_pending() -> u64 {
@@ -197,6 +214,7 @@ pub fn flush_pending() -> u64 {
     if list.is_empty() {
         return 0;
     }
+    BATCH_TOKEN.with(|t| t.set(next_token()));
     let written = list.iter().map(|mb| mb.write_direct()).sum();
     list.clear();
     // Keep the list's capacity for the next batch.
@@ -259,15 +277,19 @@ impl Mailbox {
             self.info.kill();
             return;
         }
-        drop(q);
         if IN_BATCH.with(|b| b.get()) {
+            // Every batch writes the mailboxes it delivered to (once each), even when another
+            // thread's batch queued the first frame: each publisher pays for its own fan-out,
+            // which keeps publishers from running ahead of delivery.
             PENDING_FRAMES.with(|c| c.set(c.get() + 1));
-            // A mailbox that already held frames was scheduled by whoever queued its first one
-            // (or its busy connection drains it).
-            if first {
+            let token = BATCH_TOKEN.with(|t| t.get());
+            if q.scheduled != token {
+                q.scheduled = token;
+                drop(q);
                 PENDING.with(|p| p.borrow_mut().push(self.clone()));
             }
         } else if first {
+            drop(q);
             self.notify.notify_one();
         }
     }
@@ -276,22 +298,33 @@ impl Mailbox {
     /// socket or an error the connection takes over (it is woken). Returns the bytes written.
     fn write_direct(&self) -> u64 {
         let mut q = self.queue.lock();
+        if q.writing {
+            // Another thread is writing this socket; it also writes what was queued meanwhile.
+            return 0;
+        }
         let mut written = 0u64;
         while let Some(fd) = q.idle_fd {
             if q.frames.is_empty() {
                 break;
             }
+            // The syscall runs outside the lock, so publishers on other threads queue without
+            // waiting for it; only this writer removes frames while `writing` is set.
+            let head: smallvec::SmallVec<[Bytes; MAX_IOV]> = q.frames.iter().take(MAX_IOV).cloned().collect();
+            q.writing = true;
+            drop(q);
             let res = {
-                let iov: smallvec::SmallVec<[IoSlice; MAX_IOV]> =
-                    q.frames.iter().take(MAX_IOV).map(|f| IoSlice::new(f)).collect();
+                let iov: smallvec::SmallVec<[IoSlice; MAX_IOV]> = head.iter().map(|f| IoSlice::new(f)).collect();
                 // SAFETY: `idle_fd` holds the connection's socket only between `go_idle` and
-                // `go_busy`/`detach`, which the connection calls under this lock (held here)
+                // `go_busy`; `go_busy` waits for `writing` to clear, and the connection calls it
                 // before it closes the socket, so the descriptor is open and is that socket.
                 let fd = unsafe { BorrowedFd::borrow_raw(fd) };
                 socket2::SockRef::from(&fd)
                     .send_vectored_with_flags(&iov, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
                     .map(|n| (n, n == iov.iter().map(|s| s.len()).sum::<usize>()))
             };
+            drop(head);
+            q = self.queue.lock();
+            q.writing = false;
             match res {
                 Ok((n, all)) => {
                     written += n as u64;
@@ -327,7 +360,16 @@ impl Mailbox {
 
     /// The connection takes its socket back: it woke up, or it is closing the socket.
     pub fn go_busy(&self) {
-        self.queue.lock().idle_fd = None;
+        loop {
+            let mut q = self.queue.lock();
+            if !q.writing {
+                q.idle_fd = None;
+                return;
+            }
+            drop(q);
+            // A publisher on another thread is in one non-blocking `writev` to the socket.
+            std::thread::yield_now();
+        }
     }
 
     /// Waits until frames are queued (returns at once if some are).
