@@ -793,6 +793,90 @@ mod tests {
         assert_eq!(a.queued_bytes(), 0, "queue dropped");
     }
 
+    /// A connected, non-blocking Unix socket pair with small buffers.
+    fn socket_pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        socket2::SockRef::from(&a).set_send_buffer_size(4096).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn batch_writes_idle_subscribers_directly_in_order() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let clients = Clients::default();
+        let ps = PubSub::default();
+        let a = mailbox(&clients, false);
+        let (sock, mut peer) = socket_pair();
+        ps.add(Kind::Channel, b"c", &a);
+        assert!(a.go_idle(sock.as_raw_fd()));
+        in_batch(|| {
+            ps.publish(b"c", b"1", None);
+            ps.publish(b"c", b"2", None);
+        });
+        assert!(has_pending());
+        assert_eq!(a.queued_bytes(), 2 * 31, "queued until the batch ends");
+        let n = flush_pending();
+        assert_eq!(n, 2 * 31);
+        assert!(!has_pending());
+        assert_eq!(a.queued_bytes(), 0);
+        let mut got = vec![0u8; 62];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got[..], b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n2\r\n");
+    }
+
+    #[test]
+    fn busy_connection_keeps_its_queue_and_full_socket_hands_back() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let clients = Clients::default();
+        let ps = PubSub::default();
+        let a = mailbox(&clients, false);
+        let (sock, mut peer) = socket_pair();
+        ps.add(Kind::Channel, b"c", &a);
+        // Busy (never lent, or taken back): publishers only queue.
+        in_batch(|| ps.publish(b"c", b"x", None));
+        assert_eq!(flush_pending(), 0);
+        assert_eq!(a.queued_bytes(), 31);
+        assert!(!a.go_idle(sock.as_raw_fd()), "frames waiting: the connection writes them first");
+        let mut v = Vec::new();
+        a.drain_into(&mut v);
+        assert!(a.go_idle(sock.as_raw_fd()));
+        a.go_busy();
+        in_batch(|| ps.publish(b"c", b"y", None));
+        assert_eq!(flush_pending(), 0, "taken back: nothing written");
+        a.drain_into(&mut v);
+        let mut want = encode_message(false, b"message", None, b"c", b"x").to_vec();
+        want.extend_from_slice(&encode_message(false, b"message", None, b"c", b"y"));
+        assert_eq!(v, want, "the connection got both, in order");
+        // Lent, then the socket fills: what does not fit stays queued, in order, and the
+        // mailbox hands the socket back (a later batch writes nothing).
+        assert!(a.go_idle(sock.as_raw_fd()));
+        let big = vec![b'z'; 1000];
+        in_batch(|| {
+            for _ in 0..500 {
+                ps.publish(b"c", &big, None);
+            }
+        });
+        let written = flush_pending() as usize;
+        let frame = encode_message(false, b"message", None, b"c", &big).len();
+        assert!(written > 0 && written < 500 * frame, "partly written: {written}");
+        assert_eq!(a.queued_bytes(), 500 * frame - written);
+        in_batch(|| ps.publish(b"c", b"late", None));
+        assert_eq!(flush_pending(), 0);
+        // The connection's side: what the socket took, then the queue, is the whole sequence.
+        let mut got = vec![0u8; written];
+        peer.read_exact(&mut got).unwrap();
+        a.drain_into(&mut got);
+        let mut want = Vec::new();
+        for _ in 0..500 {
+            want.extend_from_slice(&encode_message(false, b"message", None, b"c", &big));
+        }
+        want.extend_from_slice(&encode_message(false, b"message", None, b"c", b"late"));
+        assert!(got == want, "bytes in publish order");
+    }
+
     #[test]
     fn client_subs_order_and_counts() {
         let mut s = ClientSubs::default();
