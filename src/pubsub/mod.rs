@@ -823,7 +823,10 @@ mod tests {
         assert_eq!(a.queued_bytes(), 0);
         let mut got = vec![0u8; 62];
         peer.read_exact(&mut got).unwrap();
-        assert_eq!(&got[..], b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n2\r\n");
+        assert_eq!(
+            &got[..],
+            b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n2\r\n"
+        );
     }
 
     #[test]
