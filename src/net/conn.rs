@@ -123,7 +123,7 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     server.clients.unregister(client.id);
 }
 
-async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
+async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Writer::new(false);
     let mut parser = Parser::new();
@@ -219,7 +219,7 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
         let mailbox = client.pubsub.mailbox.clone();
         if let Some(mb) = &mailbox {
             // Frames that arrived since the last drain: write them first.
-            if !mb.go_idle(stream.as_raw_fd()) {
+            if !mb.go_idle(stream.as_raw_fd(), Some(&thread_inbox(server))) {
                 continue;
             }
             if lent.0.is_none() {
@@ -268,6 +268,28 @@ impl Drop for Lent {
             mb.go_busy();
         }
     }
+}
+
+/// This I/O thread's pub/sub inbox (`pubsub::Inbox`), created with the task that serves it on
+/// the thread's first subscriber.
+fn thread_inbox(server: &Arc<Server>) -> Arc<crate::pubsub::Inbox> {
+    if let Some(i) = crate::pubsub::local_inbox() {
+        return i;
+    }
+    let inbox = Arc::new(crate::pubsub::Inbox::default());
+    crate::pubsub::set_local_inbox(inbox.clone());
+    let serving = inbox.clone();
+    let server = server.clone();
+    tokio::spawn(async move {
+        serving
+            .serve(|n| {
+                if n > 0 {
+                    server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+                }
+            })
+            .await
+    });
+    inbox
 }
 
 /// Writes the pub/sub messages this thread's commands queued for idle subscribers.

@@ -145,6 +145,35 @@ pub struct Mailbox {
     notify: Notify,
     /// Bytes the connection took out of the queue and has not written to the socket yet.
     in_flight: AtomicUsize,
+    /// The inbox of the I/O thread that runs the connection (set when it first lends its socket).
+    owner: std::sync::OnceLock<Arc<Inbox>>,
+}
+
+/// An I/O thread's share of other threads' fan-outs: mailboxes of its connections that other
+/// threads' batches delivered to. Each batch writes the subscribers of its own thread and hands
+/// the others over, one lock and one wake-up per thread, so every socket is written by its own
+/// thread (frames from several publishers and threads coalesce in one `writev`) and the threads
+/// write their halves in parallel.
+#[derive(Default)]
+pub struct Inbox {
+    list: Mutex<Vec<Arc<Mailbox>>>,
+    notify: Notify,
+}
+
+impl Inbox {
+    /// Writes the mailboxes handed over so far; returns the bytes written.
+    pub fn flush(&self) -> u64 {
+        let list = std::mem::take(&mut *self.list.lock());
+        list.iter().map(|mb| mb.write_direct()).sum()
+    }
+
+    /// Serves the inbox forever (a task on its thread): flushes whenever mailboxes arrive.
+    pub async fn serve(&self, on_written: impl Fn(u64)) {
+        loop {
+            self.notify.notified().await;
+            on_written(self.flush());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -177,6 +206,8 @@ thread_local! {
     static PENDING: RefCell<Vec<Arc<Mailbox>>> = const { RefCell::new(Vec::new()) };
     /// Frames queued by this thread since its last `flush_pending`.
     static PENDING_FRAMES: Cell<usize> = const { Cell::new(0) };
+    /// This thread's inbox, once a connection of it lent its socket (`set_local_inbox`).
+    static LOCAL_INBOX: RefCell<Option<Arc<Inbox>>> = const { RefCell::new(None) };
     /// Identifies this thread's current pending list, so a mailbox goes on it once.
     static BATCH_TOKEN: Cell<u64> = Cell::new(next_token());
 }
@@ -201,6 +232,17 @@ pub fn should_flush() -> bool {
     PENDING_FRAMES.with(|c| c.get()) >= FLUSH_FRAMES
 }
 
+/// The calling I/O thread's inbox: the connection loop creates it (and spawns the task serving
+/// it) on a thread's first subscriber and passes it here.
+pub fn local_inbox() -> Option<Arc<Inbox>> {
+    LOCAL_INBOX.with(|l| l.borrow().clone())
+}
+
+/// Records the calling thread's inbox (see `local_inbox`).
+pub fn set_local_inbox(inbox: Arc<Inbox>) {
+    LOCAL_INBOX.with(|l| *l.borrow_mut() = Some(inbox));
+}
+
 /// True if this thread's batches queued frames that `flush_pending` has not written yet.
 pub fn has_pending() -> bool {
     PENDING.with(|p| !p.borrow().is_empty())
@@ -215,8 +257,28 @@ pub fn flush_pending() -> u64 {
         return 0;
     }
     BATCH_TOKEN.with(|t| t.set(next_token()));
-    let written = list.iter().map(|mb| mb.write_direct()).sum();
-    list.clear();
+    let local = LOCAL_INBOX.with(|l| l.borrow().clone());
+    let mut remote: smallvec::SmallVec<[(Arc<Inbox>, Vec<Arc<Mailbox>>); 4]> = smallvec::SmallVec::new();
+    let mut written = 0;
+    for mb in list.drain(..) {
+        match mb.owner.get() {
+            Some(o) if !local.as_ref().is_some_and(|l| Arc::ptr_eq(l, o)) => {
+                match remote.iter_mut().find(|(r, _)| Arc::ptr_eq(r, o)) {
+                    Some((_, v)) => v.push(mb),
+                    None => remote.push((o.clone(), vec![mb])),
+                }
+            }
+            _ => written += mb.write_direct(),
+        }
+    }
+    for (inbox, mbs) in remote {
+        inbox.list.lock().extend(mbs);
+        inbox.notify.notify_one();
+    }
+    // What other threads handed to this one joins this flush.
+    if let Some(l) = &local {
+        written += l.flush();
+    }
     // Keep the list's capacity for the next batch.
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
@@ -235,6 +297,7 @@ impl Mailbox {
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            owner: std::sync::OnceLock::new(),
         })
     }
 
@@ -347,9 +410,12 @@ impl Mailbox {
     }
 
     /// The connection is about to wait for input with all its output written: lends it its
-    /// socket `fd` (see Delivery). False, lending nothing, if frames are waiting (the connection
+    /// socket `fd` (see Delivery); `owner` is its thread's inbox. False, lending nothing, if frames are waiting (the connection
     /// writes them first).
-    pub fn go_idle(&self, fd: RawFd) -> bool {
+    pub fn go_idle(&self, fd: RawFd, owner: Option<&Arc<Inbox>>) -> bool {
+        if let Some(o) = owner {
+            self.owner.get_or_init(|| o.clone());
+        }
         let mut q = self.queue.lock();
         if !q.frames.is_empty() {
             return false;
@@ -810,7 +876,7 @@ mod tests {
         let a = mailbox(&clients, false);
         let (sock, mut peer) = socket_pair();
         ps.add(Kind::Channel, b"c", &a);
-        assert!(a.go_idle(sock.as_raw_fd()));
+        assert!(a.go_idle(sock.as_raw_fd(), None));
         in_batch(|| {
             ps.publish(b"c", b"1", None);
             ps.publish(b"c", b"2", None);
@@ -842,10 +908,10 @@ mod tests {
         in_batch(|| ps.publish(b"c", b"x", None));
         assert_eq!(flush_pending(), 0);
         assert_eq!(a.queued_bytes(), 31);
-        assert!(!a.go_idle(sock.as_raw_fd()), "frames waiting: the connection writes them first");
+        assert!(!a.go_idle(sock.as_raw_fd(), None), "frames waiting: the connection writes them first");
         let mut v = Vec::new();
         a.drain_into(&mut v);
-        assert!(a.go_idle(sock.as_raw_fd()));
+        assert!(a.go_idle(sock.as_raw_fd(), None));
         a.go_busy();
         in_batch(|| ps.publish(b"c", b"y", None));
         assert_eq!(flush_pending(), 0, "taken back: nothing written");
@@ -855,7 +921,7 @@ mod tests {
         assert_eq!(v, want, "the connection got both, in order");
         // Lent, then the socket fills: what does not fit stays queued, in order, and the
         // mailbox hands the socket back (a later batch writes nothing).
-        assert!(a.go_idle(sock.as_raw_fd()));
+        assert!(a.go_idle(sock.as_raw_fd(), None));
         let big = vec![b'z'; 1000];
         in_batch(|| {
             for _ in 0..500 {
