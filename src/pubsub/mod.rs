@@ -17,13 +17,18 @@
 //!   subscriber's connection is idle — waiting for input, its own replies all written and its
 //!   mailbox empty — it lends its socket to the mailbox ([`Mailbox::go_idle`]). A publisher
 //!   running inside a connection's command batch ([`in_batch`]) does not wake the subscriber's
-//!   task: it records the mailbox in its thread's pending list, and when the batch ends (before
-//!   the publisher's own replies are written, [`flush_pending`]) writes each pending mailbox's
-//!   queued frames to its socket with one non-blocking `writev`, under the mailbox lock. A fan-out
-//!   of a pipeline of PUBLISHes to 1,000 subscribers thus costs 1,000 `writev`s on the
-//!   publisher's thread and no task wake-ups, and the publisher reads its next commands only
-//!   after its previous messages went out (the natural back-pressure of Redis's single loop,
-//!   which keeps fan-out latency bounded).
+//!   task: it records the mailbox in its thread's pending list, and when the batch ends (after a
+//!   yield that lets the thread's other ready connections run their commands too, before the
+//!   publisher's own replies are written: [`flush_pending`]) each pending mailbox's queued
+//!   frames go to its socket with one non-blocking `writev`, outside the mailbox lock (a
+//!   `writing` flag keeps other writers and the connection out meanwhile). Each socket is
+//!   written by the I/O thread that runs its connection: the batch writes its own thread's
+//!   subscribers and hands the others over to their thread's [`Inbox`] (one lock and one
+//!   wake-up per thread per batch), whose task writes them. A fan-out of a pipeline of
+//!   PUBLISHes to 1,000 subscribers thus costs about 1,000 `writev`s split over the threads and
+//!   no per-subscriber task wake-up, frames from several publishers coalesce, and a publisher
+//!   reads its next commands only after its thread wrote its messages (the natural
+//!   back-pressure of Redis's single loop, which keeps fan-out latency bounded).
 //! - Through the connection: if the socket is full (`EAGAIN`, partial write) the mailbox takes
 //!   the socket back and wakes the connection task, which moves the queued frames into its
 //!   output buffer and writes them when the socket drains. While the connection is busy
