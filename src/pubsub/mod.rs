@@ -237,6 +237,9 @@ pub fn should_flush() -> bool {
     PENDING_FRAMES.with(|c| c.get()) >= FLUSH_FRAMES
 }
 
+/// Mailboxes for another thread's inbox, collected during one flush.
+type Handover = (Arc<Inbox>, Vec<Arc<Mailbox>>);
+
 /// The calling I/O thread's inbox: the connection loop creates it (and spawns the task serving
 /// it) on a thread's first subscriber and passes it here.
 pub fn local_inbox() -> Option<Arc<Inbox>> {
@@ -263,7 +266,7 @@ pub fn flush_pending() -> u64 {
     }
     BATCH_TOKEN.with(|t| t.set(next_token()));
     let local = LOCAL_INBOX.with(|l| l.borrow().clone());
-    let mut remote: smallvec::SmallVec<[(Arc<Inbox>, Vec<Arc<Mailbox>>); 4]> = smallvec::SmallVec::new();
+    let mut remote: smallvec::SmallVec<[Handover; 4]> = smallvec::SmallVec::new();
     let mut written = 0;
     for mb in list.drain(..) {
         match mb.owner.get() {
