@@ -306,6 +306,11 @@ fn fan_out_pending(server: &Server) {
 async fn fan_out_pending_after_yield(server: &Server) {
     if crate::pubsub::has_pending() {
         tokio::task::yield_now().await;
+        // As in Redis, the AOF gets the batch's writes before any client hears of them (the
+        // keyspace events and messages included), not only before the replies.
+        if crate::persist::aof::must_write() {
+            crate::persist::aof::write_and_sync().await;
+        }
         fan_out_pending(server);
     }
 }
