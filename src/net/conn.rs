@@ -9,14 +9,19 @@
 //! checked before every read and while waiting), when it is idle longer than `timeout`, when
 //! its unparsed query buffer passes `client-query-buffer-limit`, and after QUIT.
 //!
-//! Pub/sub: a subscribed client's messages arrive in its mailbox (`crate::pubsub`). The loop
-//! also waits on the mailbox and writes its frames between replies: before each command (so a
-//! message published to this client earlier precedes what its own command writes) and before
-//! each flush. A write that blocks because the client stopped reading still ends when the
-//! client is killed (output-buffer limit, CLIENT KILL). `client-output-buffer-limit` also
-//! applies to the replies of one batch (class `normal`, or `pubsub` while subscribed).
-//! Subscribed clients are exempt from `timeout`, as in Redis. On close every subscription is
-//! dropped.
+//! Pub/sub: a subscribed client's messages arrive in its mailbox (`crate::pubsub`, "Delivery").
+//! Commands run inside `pubsub::in_batch`, and the batch's fan-out (`pubsub::flush_pending`:
+//! one `writev` per subscriber that got messages) is written before the batch's own replies,
+//! so a publisher reads its next commands only once its messages are out. While a subscriber
+//! waits for input with nothing left to write it lends its socket to its mailbox, so publishers
+//! write to it directly; when it wakes (input, kill, or its mailbox saying the socket is full)
+//! it takes the socket back and writes queued frames between replies: before each command (so
+//! a message published to this client earlier precedes what its own command writes) and before
+//! each flush. A guard takes the socket back before the connection closes it. A write that
+//! blocks because the client stopped reading still ends when the client is killed
+//! (output-buffer limit, CLIENT KILL). `client-output-buffer-limit` also applies to the replies
+//! of one batch (class `normal`, or `pubsub` while subscribed). Subscribed clients are exempt
+//! from `timeout`, as in Redis. On close every subscription is dropped.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -111,17 +116,21 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     info.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
     let _ = serve(&server, &mut stream, &mut client).await;
+    // Fan-out a batch cut short (parse error, QUIT, kill) left for this thread's subscribers.
+    fan_out_pending(&server);
     crate::cmd::txn::unwatch_all(&server, &mut client);
     crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
     server.clients.unregister(client.id);
 }
 
-async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
+async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Writer::new(false);
     let mut parser = Parser::new();
     let info = client.info.clone();
     let mut obuf_soft_since = None;
+    // Declared after `stream` is borrowed, so dropped before the socket closes.
+    let mut lent = Lent(None);
     loop {
         // Configuration read once per batch, not per command: the lock is shared by all cores.
         let (max_bulk_len, query_limit, timeout) = {
@@ -154,6 +163,7 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
                     rbuf.advance(consumed);
                 }
                 Err(e) => {
+                    fan_out_pending(server);
                     out.error(&format!("ERR {e}"));
                     let _ = stream.write_all(&out.buf).await;
                     return Ok(());
@@ -165,6 +175,7 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
                 }
             }
             if client.close_after_reply {
+                fan_out_pending(server);
                 stream.write_all(&out.buf).await?;
                 return Ok(());
             }
@@ -173,8 +184,12 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
             }
             if out.len() >= FLUSH_AT {
                 flush_unless_killed(server, stream, &mut out, client).await?;
+            } else if crate::pubsub::should_flush() {
+                fan_out_pending(server);
             }
         }
+        // This batch's messages go out before its replies (and before the next read).
+        fan_out_pending_after_yield(server).await;
         if let Some(mb) = &client.pubsub.mailbox {
             mb.drain_into(&mut out.buf);
         }
@@ -202,19 +217,101 @@ async fn serve<S: Transport>(server: &Server, stream: &mut S, client: &mut Clien
         rbuf.reserve(want);
         let read = read_some(&*stream, &mut rbuf);
         let mailbox = client.pubsub.mailbox.clone();
+        if let Some(mb) = &mailbox {
+            // Frames that arrived since the last drain: write them first.
+            if !mb.go_idle(stream.as_raw_fd(), Some(&thread_inbox(server))) {
+                continue;
+            }
+            if lent.0.is_none() {
+                lent.0 = Some(mb.clone());
+            }
+        }
         let timeout = if client.pubsub.active() { 0 } else { timeout };
-        let n = tokio::select! {
-            r = read => r?,
-            _ = info.kill_notify.notified() => return Ok(()),
-            _ = idle(timeout) => return Ok(()),
-            // Messages for this subscriber: back to the top, which writes them.
-            _ = mail(mailbox.as_deref()) => continue,
+        let woke = tokio::select! {
+            r = read => Woke::Read(r),
+            _ = info.kill_notify.notified() => Woke::Close,
+            _ = idle(timeout) => Woke::Close,
+            // Messages the publishers could not write (full socket, or a delivery outside a
+            // command batch): back to the top, which writes them.
+            _ = mail(mailbox.as_deref()) => Woke::Mail,
+        };
+        if let Some(mb) = &mailbox {
+            mb.go_busy();
+        }
+        let n = match woke {
+            Woke::Read(r) => r?,
+            Woke::Close => return Ok(()),
+            Woke::Mail => continue,
         };
         if n == 0 {
             return Ok(());
         }
         server.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
         info.last_interaction_ms.store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Why a waiting connection woke up.
+enum Woke {
+    Read(std::io::Result<usize>),
+    Close,
+    Mail,
+}
+
+/// The mailbox a connection lends its socket to; takes the socket back when dropped, which
+/// happens before the socket is closed (see `pubsub`, "Delivery").
+struct Lent(Option<Arc<crate::pubsub::Mailbox>>);
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(mb) = &self.0 {
+            mb.go_busy();
+        }
+    }
+}
+
+/// This I/O thread's pub/sub inbox (`pubsub::Inbox`), created with the task that serves it on
+/// the thread's first subscriber.
+fn thread_inbox(server: &Arc<Server>) -> Arc<crate::pubsub::Inbox> {
+    if let Some(i) = crate::pubsub::local_inbox() {
+        return i;
+    }
+    let inbox = Arc::new(crate::pubsub::Inbox::default());
+    crate::pubsub::set_local_inbox(inbox.clone());
+    let serving = inbox.clone();
+    let server = server.clone();
+    tokio::spawn(async move {
+        serving
+            .serve(|n| {
+                if n > 0 {
+                    server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+                }
+            })
+            .await
+    });
+    inbox
+}
+
+/// Writes the pub/sub messages this thread's commands queued for idle subscribers.
+fn fan_out_pending(server: &Server) {
+    let n = crate::pubsub::flush_pending();
+    if n > 0 {
+        server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// `fan_out_pending`, after letting the other connections of this thread that have input run
+/// their commands first (as Redis writes its pending clients once per event-loop pass): their
+/// messages join the same `writev` per subscriber, and this connection's replies wait for it.
+async fn fan_out_pending_after_yield(server: &Server) {
+    if crate::pubsub::has_pending() {
+        tokio::task::yield_now().await;
+        // As in Redis, the AOF gets the batch's writes before any client hears of them (the
+        // keyspace events and messages included), not only before the replies.
+        if crate::persist::aof::must_write() {
+            crate::persist::aof::write_and_sync().await;
+        }
+        fan_out_pending(server);
     }
 }
 
@@ -227,7 +324,7 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
         mb.drain_into(&mut out.buf);
     }
     let mark = out.len();
-    dispatch::execute(server, client, out, args);
+    crate::pubsub::in_batch(|| dispatch::execute(server, client, out, args));
     if out.buf.get(mark) == Some(&b'-') {
         crate::cmd::server::record_error(&out.buf[mark + 1..]);
     }
@@ -311,6 +408,7 @@ async fn wait_blocked<S: Transport>(
     blocked: crate::cmd::blocking::Blocked,
     query_limit: usize,
 ) -> std::io::Result<bool> {
+    fan_out_pending(server);
     if !out.is_empty() {
         if let Err(e) = flush(server, stream, out).await {
             blocked.cancel(server);
@@ -353,6 +451,8 @@ async fn idle(timeout_secs: u64) {
 }
 
 async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
+    // Messages published by the commands these replies answer go out first.
+    fan_out_pending_after_yield(server).await;
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
     // thread that have input run their commands, so one write (and one fsync) covers them all.
