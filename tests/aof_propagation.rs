@@ -558,25 +558,7 @@ fn int(c: &mut Conn, line: &str) -> i64 {
 
 /// The scalar items of a reply, in order (arrays flattened).
 fn items(raw: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut p = 0;
-    while p < raw.len() {
-        let end = p + raw[p..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let head = &raw[p + 1..end];
-        match raw[p] {
-            b'$' => {
-                let n: usize = std::str::from_utf8(head).unwrap().parse().unwrap();
-                out.push(text(&raw[end + 2..end + 2 + n]));
-                p = end + 2 + n + 2;
-            }
-            b'*' => p = end + 2,
-            _ => {
-                out.push(text(&raw[p..end]));
-                p = end + 2;
-            }
-        }
-    }
-    out
+    reply_items(raw).iter().map(|b| text(b)).collect()
 }
 
 fn restart(s: Proc, d: &Path) -> (Proc, Conn) {

@@ -324,59 +324,10 @@ fn rss_pages(pid: u32) -> u64 {
     statm.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
-fn memory_purge_returns_freed_heap_to_the_system() {
-    let s = start_redstart(&[]);
-    let pid = s.child.id();
-    let mut c = Conn::connect(s.port);
-    let base = rss_pages(pid);
-    // 100,000 keys with 200-byte values: tens of MB of small heap blocks.
-    for chunk in 0..100 {
-        let mut batch = Vec::new();
-        for i in 0..1000 {
-            let key = format!("key:{chunk}:{i}");
-            batch.extend_from_slice(&encode(&[b"SET", key.as_bytes(), &[b'v'; 200]]));
-        }
-        c.send_raw(&batch);
-        for _ in 0..1000 {
-            assert_eq!(c.read_reply(), b"+OK\r\n");
-        }
-    }
-    let full = rss_pages(pid);
-    assert!(full > base + 2_500, "RSS grew by {} pages", full - base);
-    // Delete 99 keys in 100: the freed blocks leave whole free pages between the survivors,
-    // which only malloc_trim returns (the top of the heap is still in use).
-    for chunk in 0..100 {
-        let mut batch = Vec::new();
-        for i in (0..1000).filter(|i| i % 100 != 0) {
-            batch.extend_from_slice(&encode(&[b"DEL", format!("key:{chunk}:{i}").as_bytes()]));
-        }
-        c.send_raw(&batch);
-        for _ in 0..990 {
-            assert_eq!(c.read_reply(), b":1\r\n");
-        }
-    }
-    let deleted = rss_pages(pid);
-    assert_eq!(c.run("MEMORY PURGE"), b"+OK\r\n");
-    let purged = rss_pages(pid);
-    let figures = format!("RSS pages: {base} at start, {full} full, {deleted} after DEL, {purged} after PURGE");
-    // glibc keeps the free pages between live blocks until trimmed. The server's own periodic
-    // trim may already have given some back after the DELs; after PURGE at least half of what
-    // the keys had taken is returned (measured: about 70-85%), and PURGE never adds any.
-    assert!(purged <= deleted + 16, "{figures}");
-    assert!(purged + (full - base) / 2 < full, "{figures}");
-    // The remaining keys are intact.
-    assert_eq!(c.run("DBSIZE"), b":1000\r\n");
-    assert_eq!(c.run("STRLEN key:7:100"), b":200\r\n");
-}
-
-/// Without MEMORY PURGE: the server's once-a-second check trims the heap by itself when much
-/// freed memory stays resident (`alloc::release_free_memory`).
-#[test]
-fn freed_memory_is_returned_without_purge() {
-    let s = start_redstart(&[]);
-    let pid = s.child.id();
-    let mut c = Conn::connect(s.port);
+/// Loads 100,000 keys with 200-byte values (tens of MB of small heap blocks), then deletes 99 in
+/// 100: the freed blocks leave whole free pages between the survivors, which only malloc_trim
+/// returns (the top of the heap is still in use). Returns the RSS pages before and when full.
+fn fill_then_delete_99_percent(c: &mut Conn, pid: u32) -> (u64, u64) {
     let base = rss_pages(pid);
     for chunk in 0..100 {
         let mut batch = Vec::new();
@@ -400,6 +351,37 @@ fn freed_memory_is_returned_without_purge() {
             assert_eq!(c.read_reply(), b":1\r\n");
         }
     }
+    (base, full)
+}
+
+#[test]
+fn memory_purge_returns_freed_heap_to_the_system() {
+    let s = start_redstart(&[]);
+    let pid = s.child.id();
+    let mut c = Conn::connect(s.port);
+    let (base, full) = fill_then_delete_99_percent(&mut c, pid);
+    let deleted = rss_pages(pid);
+    assert_eq!(c.run("MEMORY PURGE"), b"+OK\r\n");
+    let purged = rss_pages(pid);
+    let figures = format!("RSS pages: {base} at start, {full} full, {deleted} after DEL, {purged} after PURGE");
+    // glibc keeps the free pages between live blocks until trimmed. The server's own periodic
+    // trim may already have given some back after the DELs; after PURGE at least half of what
+    // the keys had taken is returned (measured: about 70-85%), and PURGE never adds any.
+    assert!(purged <= deleted + 16, "{figures}");
+    assert!(purged + (full - base) / 2 < full, "{figures}");
+    // The remaining keys are intact.
+    assert_eq!(c.run("DBSIZE"), b":1000\r\n");
+    assert_eq!(c.run("STRLEN key:7:100"), b":200\r\n");
+}
+
+/// Without MEMORY PURGE: the server's once-a-second check trims the heap by itself when much
+/// freed memory stays resident (`alloc::release_free_memory`).
+#[test]
+fn freed_memory_is_returned_without_purge() {
+    let s = start_redstart(&[]);
+    let pid = s.child.id();
+    let mut c = Conn::connect(s.port);
+    let (base, full) = fill_then_delete_99_percent(&mut c, pid);
     // Within a few seconds at least half of what the keys had taken is resident no more.
     let t = Instant::now();
     let mut now = rss_pages(pid);

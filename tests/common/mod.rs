@@ -362,6 +362,13 @@ pub fn compare(scenario: impl Fn(u16) -> Vec<Vec<u8>>) {
 /// The items of a reply (bulk strings and scalars; arrays, maps and sets flattened), sorted:
 /// for comparing replies whose order is arbitrary.
 pub fn sorted_items(raw: &[u8]) -> Vec<Vec<u8>> {
+    let mut items = reply_items(raw);
+    items.sort();
+    items
+}
+
+/// The items of a reply (bulk strings and scalars; arrays, maps and sets flattened), in order.
+pub fn reply_items(raw: &[u8]) -> Vec<Vec<u8>> {
     let mut items = Vec::new();
     let mut p = 0;
     while p < raw.len() {
@@ -380,6 +387,5 @@ pub fn sorted_items(raw: &[u8]) -> Vec<Vec<u8>> {
             }
         }
     }
-    items.sort();
     items
 }
