@@ -7,19 +7,11 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{Connection, Value as RV};
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("redstart-aof-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn con(port: u16) -> Connection {
     redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap()
@@ -149,19 +141,6 @@ fn incr_file(dir: &Path) -> PathBuf {
     dir.join("appendonlydir").join("appendonly.aof.1.incr.aof")
 }
 
-/// Starts redstart on `dir` with `extra` and expects it to refuse; returns its output.
-fn refused(dir: &Path, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redstart"))
-        .args(["--port", &free_port().to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
-        .args(["--appendonly", "yes"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "started with a damaged AOF");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[test]
 fn layout_and_deterministic_form() {
     let dir = tmpdir("layout");
@@ -264,7 +243,7 @@ fn truncated_tail_and_corrupt_middle() {
     let partial = b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1";
     std::fs::write(&path, [good.as_slice(), partial].concat()).unwrap();
 
-    let msg = refused(&dir, &["--aof-load-truncated", "no"]);
+    let msg = refused_with_aof(&dir, &["--aof-load-truncated", "no"]);
     assert!(msg.contains("Unexpected end of file") && msg.contains(&format!("offset {}", good.len())), "{msg}");
 
     // aof-load-truncated yes (the default): the partial command is dropped and cut off the file.
@@ -286,7 +265,7 @@ fn truncated_tail_and_corrupt_middle() {
     let at = second + bad[second..].iter().position(|&b| b == b'*').unwrap();
     bad[at] = b'?';
     std::fs::write(&path, &bad).unwrap();
-    let msg = refused(&dir, &[]);
+    let msg = refused_with_aof(&dir, &[]);
     assert!(msg.contains(&format!("offset {at}")), "{msg}");
 }
 

@@ -13,13 +13,6 @@ use std::time::{Duration, Instant};
 
 type Cmd = Vec<Vec<u8>>;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("redstart-aofprop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn aof_args(dir: &Path) -> Vec<String> {
     ["--dir", dir.to_str().unwrap(), "--appendonly", "yes", "--appendfsync", "always"]
         .iter()

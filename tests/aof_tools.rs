@@ -10,13 +10,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("redstart-aoftools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// Runs `prog args` with `answer` on stdin; returns the exit status and stdout.
 fn tool(prog: &str, args: &[&str], answer: &str) -> (i32, String) {
     let mut child = Command::new(prog)
@@ -275,19 +268,6 @@ fn manifests_written_by_redstart() {
     assert!(out.contains("not the last file"), "{out}");
 }
 
-/// Starts redstart on `dir` with the AOF on and expects it to refuse; returns its output.
-fn refused(dir: &Path, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redstart"))
-        .args(["--port", &free_port().to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
-        .args(["--appendonly", "yes"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "started with a damaged AOF");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[test]
 fn start_up_with_damaged_files() {
     let ad = server_dir("startup");
@@ -300,14 +280,14 @@ fn start_up_with_damaged_files() {
     let at = incr.len() - cmd("SET b 2").len();
     bad[at] = b'!';
     std::fs::write(ad.join(INCR), &bad).unwrap();
-    let msg = refused(&root, &["--aof-load-truncated", "yes"]);
+    let msg = refused_with_aof(&root, &["--aof-load-truncated", "yes"]);
     assert!(msg.contains(INCR) && msg.contains(&format!("offset {at}")), "{msg}");
     assert!(msg.contains("redstart check-aof --fix") && msg.contains(MANIFEST), "{msg}");
 
     // A MULTI without EXEC at the end: refused with aof-load-truncated no ...
     let tail = [cmd("MULTI"), cmd("SET c 3"), cmd("INCR a")].concat();
     std::fs::write(ad.join(INCR), [incr.clone(), tail].concat()).unwrap();
-    let msg = refused(&root, &["--aof-load-truncated", "no"]);
+    let msg = refused_with_aof(&root, &["--aof-load-truncated", "no"]);
     assert!(msg.contains("Unexpected end of file") && msg.contains(&format!("offset {}", incr.len())), "{msg}");
     assert!(msg.contains("redstart check-aof --fix"), "{msg}");
     // ... and reverted with yes: the transaction never ran and is cut off the file, so the

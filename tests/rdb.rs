@@ -6,18 +6,11 @@
 mod common;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::{Connection, Value as RV};
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("redstart-rdb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn con(port: u16) -> Connection {
     redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap()

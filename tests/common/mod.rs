@@ -389,3 +389,26 @@ pub fn reply_items(raw: &[u8]) -> Vec<Vec<u8>> {
     }
     items
 }
+
+/// Starts redstart on `dir` with the AOF on (and `extra` options) and expects it to refuse to
+/// start; returns its output.
+pub fn refused_with_aof(dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redstart"))
+        .args(["--port", &free_port().to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
+        .args(["--appendonly", "yes"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started with a damaged AOF");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A fresh empty directory for one test: named after the test binary (this file is compiled
+/// into each), `name` and the process id, so parallel tests and binaries never share one.
+pub fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("redstart-{}-{name}-{}", env!("CARGO_CRATE_NAME"), std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
