@@ -199,6 +199,10 @@ pub fn unsubscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind, word: &[u8
         if ctx.client.pubsub.take(kind, name) {
             if let Some(mb) = &mb {
                 ctx.server.pubsub.remove(kind, name, mb);
+                // Messages published before the removal (another core's publisher may have
+                // queued them while this command ran) go before the confirmation: none of
+                // the channel's messages may follow it.
+                mb.drain_into(&mut ctx.out.buf);
             }
         }
         let n = count_for(ctx, kind);
@@ -235,6 +239,10 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// Drops every subscription of the client (RESET; the connection does the same on close).
 pub fn unsubscribe_all(ctx: &mut Ctx) {
     crate::pubsub::remove_all(&ctx.server.pubsub, &mut ctx.client.pubsub);
+    // As in `unsubscribe_generic`: what was published before the removal precedes the reply.
+    if let Some(mb) = &ctx.client.pubsub.mailbox {
+        mb.drain_into(&mut ctx.out.buf);
+    }
     sync_counts(ctx);
 }
 
