@@ -4,11 +4,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
 use tokio::sync::Notify;
 
 use crate::client::Clients;
-use crate::config::Config;
+use crate::config::{Config, ConfigCell};
 use crate::db::Keyspace;
 use crate::pubsub::PubSub;
 
@@ -17,13 +16,11 @@ use crate::pubsub::PubSub;
 pub struct Stats {
     pub total_connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub total_net_input_bytes: AtomicU64,
-    pub total_net_output_bytes: AtomicU64,
 }
 
 pub struct Server {
     pub keyspace: Keyspace,
-    pub config: RwLock<Config>,
+    pub config: ConfigCell,
     pub clients: Clients,
     /// Channel, pattern and shard-channel subscriptions.
     pub pubsub: PubSub,
@@ -48,7 +45,7 @@ impl Server {
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect();
         Arc::new(Server {
             keyspace: Keyspace::new(config.databases, (threads * 16).max(32)),
-            config: RwLock::new(config),
+            config: ConfigCell::new(config),
             clients: Clients::default(),
             pubsub: PubSub::default(),
             stats: Stats::default(),

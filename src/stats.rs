@@ -28,8 +28,12 @@ const PER_CMD: usize = 4;
 pub enum Global {
     KeyspaceHits = 0,
     KeyspaceMisses = 1,
+    NetInputBytes = 2,
+    NetOutputBytes = 3,
+    /// Successful write commands, never reset (`persist::Dirty` subtracts what saves covered).
+    Writes = 4,
 }
-const GLOBALS: usize = 2;
+const GLOBALS: usize = 5;
 
 struct Block {
     globals: [AtomicU64; GLOBALS],
@@ -97,7 +101,8 @@ pub fn total(which: Global) -> u64 {
 /// where commands run right after the reset count again.
 pub fn reset() {
     for b in BLOCKS.lock().iter() {
-        for c in b.globals.iter().chain(b.cmds.iter()) {
+        let resettable = b.globals.iter().enumerate().filter(|&(i, _)| i != Global::Writes as usize).map(|(_, c)| c);
+        for c in resettable.chain(b.cmds.iter()) {
             c.store(0, Ordering::Relaxed);
         }
     }

@@ -207,9 +207,7 @@ pub fn level_of(name: &str) -> u8 {
 
 fn resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let s = &ctx.server.stats;
-    for c in
-        [&s.total_connections_received, &s.rejected_connections, &s.total_net_input_bytes, &s.total_net_output_bytes]
-    {
+    for c in [&s.total_connections_received, &s.rejected_connections] {
         c.store(0, Ordering::Relaxed);
     }
     let k = &ctx.server.keyspace.stats;

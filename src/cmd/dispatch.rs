@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use super::table::{subcommand, table};
 use super::{flags, CmdError, CommandSpec, Ctx};
 use crate::client::Client;
-use crate::db::{now_ms, Locks};
+use crate::db::{now_us, Locks};
 use crate::server::Server;
 use resp::Writer;
 
@@ -199,7 +199,8 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     } else {
         lock_for(server, spec, args)
     };
-    let mut ctx = Ctx { server, client, out, locks, now: now_ms(), prop: Propagation::default() };
+    let clock_us = now_us();
+    let mut ctx = Ctx { server, client, out, locks, now: clock_us / 1000, clock_us, prop: Propagation::default() };
     run(&mut ctx, spec, args);
     if blocked.ready_pending() {
         super::blocking::serve_ready(&mut ctx);
@@ -252,10 +253,14 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
             ctx.prop.txn = Some(Vec::new());
         }
     }
-    let start = std::time::Instant::now();
+    // Two clock readings per command, the first shared with `ctx.now`.
+    let start = match std::mem::take(&mut ctx.clock_us) {
+        0 => now_us(),
+        t => t,
+    };
     let mark = ctx.out.len();
     let result = (spec.handler)(ctx, args);
-    meta.record_call(start.elapsed().as_micros() as u64);
+    meta.record_call(now_us().saturating_sub(start));
     if result.is_ok() && spec.has(super::flags::WRITE) {
         crate::persist::note_write(ctx.server);
     }

@@ -346,6 +346,9 @@ pub struct Ctx<'a> {
     pub locks: Locks<'a>,
     /// Cached time for the whole command (Redis uses one clock reading per command).
     pub now: u64,
+    /// The clock reading `now` came from, in microseconds, until `dispatch::run` uses it as
+    /// the command's start time (0 afterwards: later commands of an EXEC read the clock).
+    pub clock_us: u64,
     /// What the command propagates to the AOF instead of itself (see `dispatch`'s module
     /// comment, `Ctx::propagate`).
     pub prop: dispatch::Propagation,

@@ -439,7 +439,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("current_fork_perc:0.00");
             line!("current_save_keys_processed:0");
             line!("current_save_keys_total:0");
-            line!("rdb_changes_since_last_save:{}", ld(&ps.dirty));
+            line!("rdb_changes_since_last_save:{}", ps.dirty.get());
             line!("rdb_bgsave_in_progress:{}", in_bg as u8);
             line!("rdb_last_save_time:{}", ld(&ps.lastsave));
             line!("rdb_last_bgsave_status:{}", if flag(&ps.last_bgsave_ok) { "ok" } else { "err" });
@@ -471,8 +471,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("total_connections_received:{}", st.total_connections_received.load(Ordering::Relaxed));
             line!("total_commands_processed:{total}");
             line!("instantaneous_ops_per_sec:{}", ops_per_sec(total));
-            line!("total_net_input_bytes:{}", st.total_net_input_bytes.load(Ordering::Relaxed));
-            line!("total_net_output_bytes:{}", st.total_net_output_bytes.load(Ordering::Relaxed));
+            line!("total_net_input_bytes:{}", crate::stats::total(crate::stats::Global::NetInputBytes));
+            line!("total_net_output_bytes:{}", crate::stats::total(crate::stats::Global::NetOutputBytes));
             line!("total_net_repl_input_bytes:0");
             line!("total_net_repl_output_bytes:0");
             line!("instantaneous_input_kbps:0.00");

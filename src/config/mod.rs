@@ -13,8 +13,11 @@
 //! `* -::*`, its shipped redis.conf uses ours); `daemonize yes` is accepted but redstart stays in
 //! the foreground; `rename-command`, `user` and `loadmodule` lines are accepted and ignored.
 
+pub mod cell;
 pub mod directives;
 pub mod rewrite;
+
+pub use cell::ConfigCell;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -35,6 +35,11 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// Unix time in microseconds (one clock reading gives a command both its `now` and its start).
+pub fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
 /// The process-wide key hash: the high 32 bits pick the shard, the low bits the table slot.
 /// One random seed per process (not per keyspace) so that a table can rehash its keys on its
 /// own when it resizes.

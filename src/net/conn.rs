@@ -117,7 +117,7 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     let mut client = Client::new(info.clone(), !needs_auth);
     let _ = serve(&server, &mut stream, &mut client).await;
     // Fan-out a batch cut short (parse error, QUIT, kill) left for this thread's subscribers.
-    fan_out_pending(&server);
+    fan_out_pending();
     crate::cmd::txn::unwatch_all(&server, &mut client);
     crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
     server.clients.unregister(client.id);
@@ -163,7 +163,7 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
                     rbuf.advance(consumed);
                 }
                 Err(e) => {
-                    fan_out_pending(server);
+                    fan_out_pending();
                     out.error(&format!("ERR {e}"));
                     let _ = stream.write_all(&out.buf).await;
                     return Ok(());
@@ -175,7 +175,7 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
                 }
             }
             if client.close_after_reply {
-                fan_out_pending(server);
+                fan_out_pending();
                 stream.write_all(&out.buf).await?;
                 return Ok(());
             }
@@ -185,11 +185,11 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
             if out.len() >= FLUSH_AT {
                 flush_unless_killed(server, stream, &mut out, client).await?;
             } else if crate::pubsub::should_flush() {
-                fan_out_pending(server);
+                fan_out_pending();
             }
         }
         // This batch's messages go out before its replies (and before the next read).
-        fan_out_pending_after_yield(server).await;
+        fan_out_pending_after_yield().await;
         if let Some(mb) = &client.pubsub.mailbox {
             mb.drain_into(&mut out.buf);
         }
@@ -219,7 +219,7 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
         let mailbox = client.pubsub.mailbox.clone();
         if let Some(mb) = &mailbox {
             // Frames that arrived since the last drain: write them first.
-            if !mb.go_idle(stream.as_raw_fd(), Some(&thread_inbox(server))) {
+            if !mb.go_idle(stream.as_raw_fd(), Some(&thread_inbox())) {
                 continue;
             }
             if lent.0.is_none() {
@@ -246,7 +246,7 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
         if n == 0 {
             return Ok(());
         }
-        server.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        crate::stats::add(crate::stats::Global::NetInputBytes, n as u64);
         info.last_interaction_ms.store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
@@ -272,19 +272,18 @@ impl Drop for Lent {
 
 /// This I/O thread's pub/sub inbox (`pubsub::Inbox`), created with the task that serves it on
 /// the thread's first subscriber.
-fn thread_inbox(server: &Arc<Server>) -> Arc<crate::pubsub::Inbox> {
+fn thread_inbox() -> Arc<crate::pubsub::Inbox> {
     if let Some(i) = crate::pubsub::local_inbox() {
         return i;
     }
     let inbox = Arc::new(crate::pubsub::Inbox::default());
     crate::pubsub::set_local_inbox(inbox.clone());
     let serving = inbox.clone();
-    let server = server.clone();
     tokio::spawn(async move {
         serving
             .serve(|n| {
                 if n > 0 {
-                    server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+                    crate::stats::add(crate::stats::Global::NetOutputBytes, n);
                 }
             })
             .await
@@ -293,17 +292,17 @@ fn thread_inbox(server: &Arc<Server>) -> Arc<crate::pubsub::Inbox> {
 }
 
 /// Writes the pub/sub messages this thread's commands queued for idle subscribers.
-fn fan_out_pending(server: &Server) {
+fn fan_out_pending() {
     let n = crate::pubsub::flush_pending();
     if n > 0 {
-        server.stats.total_net_output_bytes.fetch_add(n, Ordering::Relaxed);
+        crate::stats::add(crate::stats::Global::NetOutputBytes, n);
     }
 }
 
 /// `fan_out_pending`, after letting the other connections of this thread that have input run
 /// their commands first (as Redis writes its pending clients once per event-loop pass): their
 /// messages join the same `writev` per subscriber, and this connection's replies wait for it.
-async fn fan_out_pending_after_yield(server: &Server) {
+async fn fan_out_pending_after_yield() {
     if crate::pubsub::has_pending() {
         tokio::task::yield_now().await;
         // As in Redis, the AOF gets the batch's writes before any client hears of them (the
@@ -311,7 +310,7 @@ async fn fan_out_pending_after_yield(server: &Server) {
         if crate::persist::aof::must_write() {
             crate::persist::aof::write_and_sync().await;
         }
-        fan_out_pending(server);
+        fan_out_pending();
     }
 }
 
@@ -384,7 +383,7 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
     // gets its reply, as in Redis; the kill only cuts short a write that cannot complete.
     tokio::select! {
         biased;
-        r = flush(server, stream, out) => r?,
+        r = flush(stream, out) => r?,
         _ = info.kill_notify.notified() => {
             return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
         }
@@ -408,9 +407,9 @@ async fn wait_blocked<S: Transport>(
     blocked: crate::cmd::blocking::Blocked,
     query_limit: usize,
 ) -> std::io::Result<bool> {
-    fan_out_pending(server);
+    fan_out_pending();
     if !out.is_empty() {
-        if let Err(e) = flush(server, stream, out).await {
+        if let Err(e) = flush(stream, out).await {
             blocked.cancel(server);
             return Err(e);
         }
@@ -450,9 +449,9 @@ async fn idle(timeout_secs: u64) {
     tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
 }
 
-async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
+async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
     // Messages published by the commands these replies answer go out first.
-    fan_out_pending_after_yield(server).await;
+    fan_out_pending_after_yield().await;
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
     // thread that have input run their commands, so one write (and one fsync) covers them all.
@@ -461,7 +460,7 @@ async fn flush<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, out: &mut
         crate::persist::aof::write_and_sync().await;
     }
     stream.write_all(&out.buf).await?;
-    server.stats.total_net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
     out.buf.clear();
     if out.buf.capacity() > 1 << 20 {
         out.buf.shrink_to(64 * 1024);

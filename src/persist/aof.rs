@@ -489,8 +489,11 @@ pub fn feed(server: &Server, fill: impl FnOnce(&mut Batch)) {
         return;
     }
     // Read per write so that `CONFIG SET appendfsync always` applies to the next write.
-    let always = server.config.read().appendfsync == "always";
-    FSYNC.store(if always { FSYNC_ALWAYS } else { fsync_mode(&server.config.read().appendfsync) }, Ordering::Relaxed);
+    // Stored only when it changed: a store on every write would pass the line between cores.
+    let mode = fsync_mode(&server.config.read().appendfsync);
+    if FSYNC.load(Ordering::Relaxed) != mode {
+        FSYNC.store(mode, Ordering::Relaxed);
+    }
     let mut guard = WRITER.lock();
     let Some(w) = guard.as_mut() else { return };
     w.buf.clear();
@@ -1086,7 +1089,7 @@ fn load(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<(), St
     st.loading.store(false, Ordering::Relaxed);
     if r.is_ok() {
         // The replayed commands are not changes since the last save (as Redis).
-        st.dirty.store(0, Ordering::Relaxed);
+        st.dirty.reset();
         log::notice("DB loaded from append only file");
     }
     r

@@ -44,7 +44,7 @@ use crate::server::Server;
 /// Persistence state shared by the commands, the cron and INFO.
 pub struct State {
     /// Write commands since the last successful save.
-    pub dirty: AtomicU64,
+    pub dirty: Dirty,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
     pub bgsave_in_progress: AtomicBool,
@@ -68,7 +68,7 @@ pub struct State {
 impl State {
     pub fn new(now_unix: u64) -> State {
         State {
-            dirty: AtomicU64::new(0),
+            dirty: Dirty::default(),
             lastsave: AtomicU64::new(now_unix),
             bgsave_in_progress: AtomicBool::new(false),
             bgsave_started: AtomicU64::new(0),
@@ -98,8 +98,30 @@ fn unix_now() -> u64 {
 
 /// Counts one successful write command (the dispatcher calls this).
 #[inline]
-pub fn note_write(server: &Server) {
-    server.persist.dirty.fetch_add(1, Ordering::Relaxed);
+pub fn note_write(_server: &Server) {
+    crate::stats::add(crate::stats::Global::Writes, 1);
+}
+
+/// `rdb_changes_since_last_save`: the write commands counted by every thread (per-thread
+/// counters, so cores do not share a cache line per write) minus those a save has covered.
+#[derive(Default)]
+pub struct Dirty {
+    covered: AtomicU64,
+}
+
+impl Dirty {
+    /// Changes not covered by a save yet.
+    pub fn get(&self) -> u64 {
+        crate::stats::total(crate::stats::Global::Writes).saturating_sub(self.covered.load(Ordering::Relaxed))
+    }
+    /// A save covered `n` changes (the count it read when it started).
+    pub fn covered(&self, n: u64) {
+        self.covered.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Every change so far is covered (after loading a file).
+    pub fn reset(&self) {
+        self.covered.store(crate::stats::total(crate::stats::Global::Writes), Ordering::Relaxed);
+    }
 }
 
 /// Redis's `-MISCONF` condition: the last BGSAVE failed, save points are set and
@@ -144,12 +166,12 @@ pub fn save(server: &Server) -> Result<(), String> {
     let img = rdb_image(server);
     let result = {
         let mut locks = server.keyspace.lock_all();
-        let dirty_before = st.dirty.load(Ordering::Relaxed);
+        let dirty_before = st.dirty.get();
         fork::write_image(&mut locks, &server.keyspace, &img, now_ms(), 0, None).map(|_| dirty_before)
     };
     match result {
         Ok(dirty_before) => {
-            st.dirty.fetch_sub(dirty_before, Ordering::Relaxed);
+            st.dirty.covered(dirty_before);
             st.lastsave.store(unix_now(), Ordering::Relaxed);
             st.last_bgsave_ok.store(true, Ordering::Relaxed);
             st.saves.fetch_add(1, Ordering::Relaxed);
@@ -186,14 +208,14 @@ pub fn bgsave(server: &Server) -> Result<(), &'static str> {
     let dirty_at_fork = Arc::new(AtomicU64::new(0));
     let at_fork = {
         let d = dirty_at_fork.clone();
-        move || d.store(me.persist.dirty.load(Ordering::Relaxed), Ordering::Relaxed)
+        move || d.store(me.persist.dirty.get(), Ordering::Relaxed)
     };
     let me2 = st.server.get().and_then(Weak::upgrade).expect("server alive");
     let done = move |r: Result<fork::Report, String>, took: Duration| {
         let st = &me2.persist;
         let ok = match r {
             Ok(rep) => {
-                st.dirty.fetch_sub(dirty_at_fork.load(Ordering::Relaxed), Ordering::Relaxed);
+                st.dirty.covered(dirty_at_fork.load(Ordering::Relaxed));
                 st.lastsave.store(unix_now(), Ordering::Relaxed);
                 st.saves.fetch_add(1, Ordering::Relaxed);
                 st.last_cow.store(rep.cow_bytes, Ordering::Relaxed);
@@ -245,7 +267,7 @@ pub async fn cron(server: Arc<Server>) {
             continue;
         }
         let now = unix_now();
-        let dirty = st.dirty.load(Ordering::Relaxed);
+        let dirty = st.dirty.get();
         let since = now.saturating_sub(st.lastsave.load(Ordering::Relaxed));
         // After a failed BGSAVE, retry only every 5 seconds (as Redis).
         let may_try = st.last_bgsave_ok.load(Ordering::Relaxed)
