@@ -395,6 +395,11 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let config_file = if cfg.config_file.is_empty() { &server.config_file } else { &cfg.config_file };
             line!("config_file:{config_file}");
             line!("io_threads_active:0");
+            // redstart's own: its I/O workers and how many clients each runs (`net::workers`).
+            let workers = crate::net::workers::snapshot();
+            line!("redstart_io_threads:{}", workers.len());
+            let per: Vec<String> = workers.iter().map(|(c, _)| c.to_string()).collect();
+            line!("redstart_io_thread_clients:{}", per.join(","));
             if cfg.port != 0 {
                 let binds: Vec<String> = cfg.bind.iter().map(|b| format!("bind={b}")).collect();
                 line!("listener0:name=tcp,{},port={}", binds.join(","), cfg.port);
@@ -517,6 +522,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("total_writes_processed:0");
             line!("io_threaded_reads_processed:0");
             line!("io_threaded_writes_processed:0");
+            line!("redstart_client_moves:{}", crate::net::workers::moves());
             line!("client_query_buffer_limit_disconnections:0");
             line!("client_output_buffer_limit_disconnections:0");
             line!("reply_buffer_shrinks:0");

@@ -43,15 +43,29 @@ const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// A client socket (TCP or Unix).
-pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + std::os::fd::AsFd + Unpin {
+pub trait Transport:
+    AsyncRead + AsyncWrite + AsRawFd + std::os::fd::AsFd + Unpin + Send + Sync + Sized + 'static
+{
+    /// The socket detached from its worker's reactor, while it moves to another worker.
+    type Detached: Send + 'static;
+    fn detach(self) -> std::io::Result<Self::Detached>;
+    /// Registers a detached socket with the calling worker's reactor.
+    fn attach(s: Self::Detached) -> std::io::Result<Self>;
     /// Waits until the socket is readable, for `read_some`.
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
     /// Runs `f` as tokio's `try_io` for reading: a `WouldBlock` from `f` clears readiness.
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R>;
 }
 
 impl Transport for tokio::net::TcpStream {
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+    type Detached = std::net::TcpStream;
+    fn detach(self) -> std::io::Result<Self::Detached> {
+        self.into_std()
+    }
+    fn attach(s: Self::Detached) -> std::io::Result<Self> {
+        Self::from_std(s)
+    }
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
         self.readable()
     }
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
@@ -60,7 +74,14 @@ impl Transport for tokio::net::TcpStream {
 }
 
 impl Transport for tokio::net::UnixStream {
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+    type Detached = std::os::unix::net::UnixStream;
+    fn detach(self) -> std::io::Result<Self::Detached> {
+        self.into_std()
+    }
+    fn attach(s: Self::Detached) -> std::io::Result<Self> {
+        Self::from_std(s)
+    }
+    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
         self.readable()
     }
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
@@ -111,24 +132,91 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     let Some(info) = server.clients.try_register(peer, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        super::workers::conn_closed();
         return;
     };
     info.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
-    let mut client = Client::new(info.clone(), !needs_auth);
-    let _ = serve(&server, &mut stream, &mut client).await;
-    // Fan-out a batch cut short (parse error, QUIT, kill) left for this thread's subscribers.
-    fan_out_pending();
-    crate::cmd::txn::unwatch_all(&server, &mut client);
-    crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
-    server.clients.unregister(client.id);
+    let client = Client::new(info.clone(), !needs_auth);
+    drive(server, stream, client, ConnState::new()).await
 }
 
-async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut Client) -> std::io::Result<()> {
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = Writer::new(false);
-    let mut parser = Parser::new();
+/// What a connection carries from one batch to the next, and to another worker when it moves.
+struct ConnState {
+    rbuf: BytesMut,
+    out: Writer,
+    parser: Parser,
+    obuf_soft_since: Option<std::time::Instant>,
+    /// Read from its socket since it last moved (a connection moves at most once per read, so
+    /// it cannot bounce between workers without serving its client).
+    settled: bool,
+}
+
+impl ConnState {
+    fn new() -> ConnState {
+        ConnState {
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            out: Writer::new(false),
+            parser: Parser::new(),
+            obuf_soft_since: None,
+            settled: true,
+        }
+    }
+}
+
+/// Serves the connection on this worker until it closes or moves to another worker
+/// (`workers`, "Placement follows load").
+async fn drive<S: Transport>(server: Arc<Server>, mut stream: S, mut client: Client, mut st: ConnState) {
+    if let Ok(Some(to)) = serve(&server, &mut stream, &mut client, &mut st).await {
+        match stream.detach() {
+            Ok(raw) => {
+                super::workers::spawn_moved(to, resume::<S>(server, raw, client, st));
+                return;
+            }
+            Err(e) => crate::log::verbose(&format!("Moving a client connection: {e}")),
+        }
+    }
+    close(&server, &mut client);
+}
+
+/// A moved connection's continuation on its new worker (boxed: `drive` and `resume` call each
+/// other).
+fn resume<S: Transport>(
+    server: Arc<Server>,
+    raw: S::Detached,
+    mut client: Client,
+    st: ConnState,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match S::attach(raw) {
+            Ok(stream) => drive(server, stream, client, st).await,
+            Err(e) => {
+                crate::log::warning(&format!("Registering a moved client connection: {e}"));
+                close(&server, &mut client);
+            }
+        }
+    })
+}
+
+/// The connection is closing: its subscriptions, watched keys and registry entry go.
+fn close(server: &Server, client: &mut Client) {
+    // Fan-out a batch cut short (parse error, QUIT, kill) left for this thread's subscribers.
+    fan_out_pending();
+    crate::cmd::txn::unwatch_all(server, client);
+    crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
+    server.clients.unregister(client.id);
+    super::workers::conn_closed();
+}
+
+/// Runs the connection's batches. `Ok(Some(worker))`: the connection is between two batches
+/// with nothing pending and should move to `worker`.
+async fn serve<S: Transport>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut Client,
+    st: &mut ConnState,
+) -> std::io::Result<Option<usize>> {
+    let ConnState { rbuf, out, parser, obuf_soft_since, settled } = st;
     let info = client.info.clone();
-    let mut obuf_soft_since = None;
     // Declared after `stream` is borrowed, so dropped before the socket closes.
     let mut lent = Lent(None);
     loop {
@@ -141,49 +229,49 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
         // that completes an oversized command still closes the connection.
         if rbuf.len() > query_limit {
             crate::log::warning("Closing client that reached max query buffer length");
-            return Ok(());
+            return Ok(None);
         }
         // Execute every complete command already buffered.
         loop {
             let limits =
                 Limits { max_bulk_len, max_multibulk_len: i32::MAX as i64, unauthenticated: !client.authenticated };
-            match parser.parse(&rbuf, limits) {
+            match parser.parse(rbuf, limits) {
                 Ok(None) => break,
                 Ok(Some(Parsed::Empty { consumed })) => rbuf.advance(consumed),
                 Ok(Some(Parsed::Multibulk { consumed })) => {
                     {
                         let args: SmallVec<[&[u8]; 8]> = parser.spans().iter().map(|&(s, e)| &rbuf[s..e]).collect();
-                        execute(server, client, &mut out, &args);
+                        execute(server, client, out, &args);
                     }
                     rbuf.advance(consumed);
                 }
                 Ok(Some(Parsed::Inline { consumed, args })) => {
                     let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
-                    execute(server, client, &mut out, &argv);
+                    execute(server, client, out, &argv);
                     rbuf.advance(consumed);
                 }
                 Err(e) => {
                     fan_out_pending();
                     out.error(&format!("ERR {e}"));
                     let _ = stream.write_all(&out.buf).await;
-                    return Ok(());
+                    return Ok(None);
                 }
             }
             if let Some(b) = client.block.pending.take() {
-                if !wait_blocked(server, stream, client, &mut out, &mut rbuf, b, query_limit).await? {
-                    return Ok(());
+                if !wait_blocked(server, stream, client, out, rbuf, b, query_limit).await? {
+                    return Ok(None);
                 }
             }
             if client.close_after_reply {
                 fan_out_pending();
                 stream.write_all(&out.buf).await?;
-                return Ok(());
+                return Ok(None);
             }
-            if over_output_limit(client, &out, &mut obuf_soft_since) {
-                return Ok(());
+            if over_output_limit(client, out, obuf_soft_since) {
+                return Ok(None);
             }
             if out.len() >= FLUSH_AT {
-                flush_unless_killed(server, stream, &mut out, client).await?;
+                flush_unless_killed(server, stream, out, client).await?;
             } else if crate::pubsub::should_flush() {
                 fan_out_pending();
             }
@@ -194,15 +282,15 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
             mb.drain_into(&mut out.buf);
         }
         if !out.is_empty() {
-            flush_unless_killed(server, stream, &mut out, client).await?;
+            flush_unless_killed(server, stream, out, client).await?;
         }
         if info.killed.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(None);
         }
         // A read buffer grown for a large command is given back once it is drained, as Redis
         // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down.
         if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
-            rbuf = BytesMut::with_capacity(READ_CHUNK);
+            *rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.qbuf.store(rbuf.len(), Ordering::Relaxed);
         info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
@@ -211,11 +299,20 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
         if info.update_mem() {
             server.clients.evict_for_memory();
         }
+        // Between two batches, with every reply written: the one point where a connection may
+        // move to another worker (`workers`). Subscribers stay: their sockets are lent to
+        // publishers and their mailboxes belong to this thread's inbox.
+        if *settled && client.pubsub.mailbox.is_none() && out.is_empty() {
+            if let Some(to) = super::workers::should_move() {
+                *settled = false;
+                return Ok(Some(to));
+            }
+        }
         // Read more, sizing the read to a large bulk in progress (but never its declared
         // length up front: the client may be lying).
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
         rbuf.reserve(want);
-        let read = read_some(&*stream, &mut rbuf);
+        let read = read_some(&*stream, rbuf);
         let mailbox = client.pubsub.mailbox.clone();
         if let Some(mb) = &mailbox {
             // Frames that arrived since the last drain: write them first.
@@ -240,12 +337,13 @@ async fn serve<S: Transport>(server: &Arc<Server>, stream: &mut S, client: &mut 
         }
         let n = match woke {
             Woke::Read(r) => r?,
-            Woke::Close => return Ok(()),
+            Woke::Close => return Ok(None),
             Woke::Mail => continue,
         };
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
+        *settled = true;
         crate::stats::add(crate::stats::Global::NetInputBytes, n as u64);
         info.last_interaction_ms.store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }

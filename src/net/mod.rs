@@ -9,6 +9,7 @@
 //! and are closed.
 
 pub mod conn;
+pub mod workers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
@@ -153,52 +154,7 @@ To accept connections from other hosts, set a password (requirepass), or disable
 'CONFIG SET protected-mode no' from the loopback interface or the '--protected-mode no' option, making sure \
 the server is not reachable from untrusted networks.\r\n";
 
-/// The connection workers: one thread per core, each running a single-threaded tokio runtime.
-///
-/// A connection lives on one worker for its whole life: no work stealing, no cross-thread
-/// wake-ups on the request path, and the worker that reads a request also writes its reply.
-/// Acceptors hand each new connection to the next worker, round robin.
-pub struct Workers {
-    handles: Vec<tokio::runtime::Handle>,
-    next: std::sync::atomic::AtomicUsize,
-}
-
-static WORKERS: std::sync::OnceLock<Workers> = std::sync::OnceLock::new();
-
-/// Starts `n` worker threads (once; later calls keep the first set).
-pub fn start_workers(n: usize) {
-    WORKERS.get_or_init(|| {
-        let handles = (0..n.max(1))
-            .map(|i| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
-                let handle = rt.handle().clone();
-                std::thread::Builder::new()
-                    .name(format!("redstart-io-{i}"))
-                    .spawn(move || rt.block_on(std::future::pending::<()>()))
-                    .expect("worker thread");
-                handle
-            })
-            .collect();
-        Workers { handles, next: std::sync::atomic::AtomicUsize::new(0) }
-    });
-}
-
-/// Runs a connection future on the next worker (or on the current runtime if no workers were
-/// started, as in unit tests).
-fn spawn_conn<F>(make: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    match WORKERS.get() {
-        Some(w) => {
-            let i = w.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % w.handles.len();
-            w.handles[i].spawn(make);
-        }
-        None => {
-            tokio::spawn(make);
-        }
-    }
-}
+pub use workers::start as start_workers;
 
 /// Accepts TCP connections forever, handing each to a worker.
 pub async fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
@@ -234,10 +190,13 @@ pub async fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
                         continue;
                     }
                 };
-                spawn_conn(async move {
+                workers::spawn_new(async move {
                     match tokio::net::TcpStream::from_std(std_stream) {
                         Ok(stream) => conn::run(server, stream, Peer::Tcp { addr, local }).await,
-                        Err(e) => crate::log::warning(&format!("Registering client connection: {e}")),
+                        Err(e) => {
+                            workers::conn_closed();
+                            crate::log::warning(&format!("Registering client connection: {e}"))
+                        }
                     }
                 });
             }
@@ -269,10 +228,13 @@ pub async fn serve_unix(server: Arc<Server>, listener: UnixListener, path: Strin
                 let server = server.clone();
                 let peer = Peer::Unix { path: path.clone() };
                 let Ok(std_stream) = stream.into_std() else { continue };
-                spawn_conn(async move {
+                workers::spawn_new(async move {
                     match tokio::net::UnixStream::from_std(std_stream) {
                         Ok(stream) => conn::run(server, stream, peer).await,
-                        Err(e) => crate::log::warning(&format!("Registering client connection: {e}")),
+                        Err(e) => {
+                            workers::conn_closed();
+                            crate::log::warning(&format!("Registering client connection: {e}"))
+                        }
                     }
                 });
             }

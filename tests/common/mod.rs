@@ -97,12 +97,23 @@ fn spawn_on_free_port(name: &'static str, mut make: impl FnMut(u16) -> Child) ->
 /// without save points in a directory of its own (so no test reads or writes a `dump.rdb` in the
 /// source tree); `extra` may override both.
 pub fn start_redstart(extra: &[&str]) -> Proc {
+    start_redstart_with_env(extra, &[])
+}
+
+/// [`start_redstart`] with environment variables. Connections are placed round robin over the
+/// I/O threads (`REDSTART_PLACEMENT=spread`, see `net::workers`), so that the tests exercise
+/// the cross-thread paths (fan-out, blocking, WATCH), unless the environment running the tests
+/// or `env` chooses another placement.
+pub fn start_redstart_with_env(extra: &[&str], env: &[(&str, &str)]) -> Proc {
+    let placement = std::env::var("REDSTART_PLACEMENT").unwrap_or_else(|_| "spread".to_string());
     spawn_on_free_port("redstart", |port| {
         let dir = std::env::temp_dir().join(format!("redstart-test-{port}"));
         std::fs::create_dir_all(&dir).unwrap();
         Command::new(env!("CARGO_BIN_EXE_redstart"))
             .args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
             .args(extra)
+            .env("REDSTART_PLACEMENT", &placement)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
