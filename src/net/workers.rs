@@ -34,6 +34,10 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const HOT: f64 = 0.90;
 /// ... to a worker under this.
 pub const COOL: f64 = 0.50;
+/// Ticks in a row a move must be called for before it happens.
+pub const SUSTAIN: u32 = 3;
+/// Connections move only while the machine has this much idle CPU (cores).
+pub const IDLE_NEEDED: f64 = 0.5;
 /// New connections go to the first worker under this.
 pub const ROOM: f64 = 0.60;
 
@@ -144,6 +148,8 @@ fn cpu_ns(clock: libc::clockid_t) -> u64 {
 fn balancer() {
     let Some(ws) = WORKERS.get() else { return };
     let mut last: Vec<u64> = vec![0; ws.list.len()];
+    let mut last_idle = None;
+    let mut streak = 0;
     let mut at = std::time::Instant::now();
     loop {
         std::thread::sleep(TICK);
@@ -174,12 +180,44 @@ fn balancer() {
             }
             continue;
         }
+        // Moving load to another worker only helps if a core is free to run it: with every
+        // core busy (here, for instance, a load generator on the same machine) two workers
+        // only add wake-ups and lock contention.
+        // Both must hold for [`SUSTAIN`] ticks in a row, so a burst (clients connecting, a
+        // benchmark starting) moves nothing.
+        let idle = idle_cores(&mut last_idle, wall);
         let conns: Vec<usize> = ws.list.iter().map(|w| w.conns.load(Ordering::Relaxed)).collect();
-        if let Some((from, to, n)) = rebalance(&loads, &conns) {
+        let decision = rebalance(&loads, &conns).filter(|_| idle >= IDLE_NEEDED);
+        streak = if decision.is_some() { streak + 1 } else { 0 };
+        if streak < SUSTAIN {
+            continue;
+        }
+        streak = 0;
+        if let Some((from, to, n)) = decision {
             ws.list[from].shed_to.store(to, Ordering::Relaxed);
             ws.list[from].shed.store(n, Ordering::Relaxed);
         }
     }
+}
+
+/// Idle CPU of the whole machine since the last call, in cores (`/proc/stat`: idle + iowait).
+/// Unknown (no `/proc`): as if plenty were idle.
+fn idle_cores(last: &mut Option<u64>, wall_ns: f64) -> f64 {
+    let Some(now) = std::fs::read_to_string("/proc/stat").ok().and_then(|s| parse_idle(&s)) else {
+        return f64::MAX;
+    };
+    let prev = last.replace(now);
+    let Some(prev) = prev else { return 0.0 };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    now.saturating_sub(prev) as f64 / hz / (wall_ns / 1e9)
+}
+
+/// Idle + iowait ticks from the `cpu` line of `/proc/stat`.
+fn parse_idle(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    Some(f.get(3)? + f.get(4).copied().unwrap_or(0))
 }
 
 /// The balancer's decision from each worker's CPU use (share of a core) and connection count:
@@ -278,6 +316,13 @@ mod tests {
     fn a_saturated_worker_sheds_a_quarter_to_the_least_busy() {
         assert_eq!(rebalance(&[0.95, 0.1, 0.3], &[40, 3, 5]), Some((0, 1, 10)));
         assert_eq!(rebalance(&[0.2, 0.97], &[1, 3]), Some((1, 0, 1)));
+    }
+
+    #[test]
+    fn idle_ticks_from_proc_stat() {
+        let stat = "cpu  100 5 50 1000 20 0 3 0 0 0\ncpu0 50 2 25 500 10 0 1 0 0 0\n";
+        assert_eq!(parse_idle(stat), Some(1020));
+        assert_eq!(parse_idle("intr 1 2 3"), None);
     }
 
     #[test]
