@@ -7,17 +7,20 @@
 //! **Placement follows load.** Spreading connections over every core costs CPU when the load
 //! is light: each worker then wakes for a few events at a time, and a wake-up (epoll wait,
 //! context switch) costs as much as a request. Measured on 2 cores with redis-benchmark
-//! (`-c 50 -P 1` GET): 11.4–12.2 µs of server CPU per request with 50 connections spread over
-//! both workers, 7.0–8.2 µs with all of them on one (Redis: 7.6–7.8). So a new connection goes
+//! (`-c 50 -P 1` GET), server CPU per request with 50 connections spread over both workers
+//! against all of them on one: 11.4–12.2 µs against 7.0–8.2 in a first run (Redis 7.6–7.8),
+//! 10.6 against 9.35 averaged over four interleaved rounds (Redis 9.8). So a new connection goes
 //! to the lowest-numbered worker that has room (CPU use under [`ROOM`] over the last tick), and
 //! load that outgrows a worker moves: a balancer measures every worker's CPU time (its thread's
-//! CPU clock) each [`TICK`], and when a worker is busier than [`HOT`] while another is under
-//! [`COOL`], it asks a quarter of the busy worker's connections to move there. A connection
-//! moves itself between two batches, when it has no reply pending and is not subscribed,
-//! blocked or holding its socket's readiness elsewhere (`conn`): it deregisters its socket from
-//! its worker's reactor, and its task continues on the other worker with the same state (read
-//! buffer, parser, transaction, watched keys). A server under heavy load thus uses every core,
-//! and a lightly loaded one runs like Redis's single loop.
+//! CPU clock) each [`TICK`]; when a worker is busier than [`HOT`] while another is under
+//! [`COOL`] and the machine has an idle core ([`IDLE_NEEDED`], from `/proc/stat`), for
+//! [`SUSTAIN`] ticks in a row, it asks a quarter of the busy worker's connections to move
+//! there; when the whole load fits under [`COOL`] again, the other workers' connections move
+//! back to the first. A connection moves itself between two batches, when it has no reply
+//! pending and is not subscribed (`conn`): it deregisters its socket from its worker's reactor,
+//! and its task continues on the other worker with the same state (read buffer, parser,
+//! transaction, watched keys). A server under heavy load thus uses every core, and a lightly
+//! loaded one runs like Redis's single loop.
 //!
 //! `REDSTART_PLACEMENT` (for tests and measurements) overrides the policy: `spread` places
 //! connections round robin and never moves them (the policy before this module);
@@ -187,7 +190,8 @@ fn balancer() {
         // benchmark starting) moves nothing.
         let idle = idle_cores(&mut last_idle, wall);
         let conns: Vec<usize> = ws.list.iter().map(|w| w.conns.load(Ordering::Relaxed)).collect();
-        let decision = rebalance(&loads, &conns).filter(|_| idle >= IDLE_NEEDED);
+        let decision =
+            rebalance(&loads, &conns).filter(|_| idle >= IDLE_NEEDED).or_else(|| consolidate(&loads, &conns));
         streak = if decision.is_some() { streak + 1 } else { 0 };
         if streak < SUSTAIN {
             continue;
@@ -308,9 +312,27 @@ pub fn snapshot() -> Vec<(usize, u32)> {
         .unwrap_or_default()
 }
 
+/// The other half of the balancer: when the whole load would fit in one worker with room to
+/// spare (together under [`COOL`]), the connections of the highest-numbered worker that has
+/// any go back to worker 0, so a server whose burst has passed runs on one thread again.
+pub fn consolidate(loads: &[f64], conns: &[usize]) -> Option<(usize, usize, usize)> {
+    let from = (1..conns.len()).rev().find(|&i| conns[i] > 0)?;
+    (loads.iter().sum::<f64>() < COOL).then_some((from, 0, conns[from]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_light_load_goes_back_to_the_first_worker() {
+        assert_eq!(consolidate(&[0.2, 0.1, 0.05], &[10, 4, 2]), Some((2, 0, 2)));
+        assert_eq!(consolidate(&[0.2, 0.1, 0.0], &[10, 4, 0]), Some((1, 0, 4)));
+        // Already on one worker, or too busy to fit on one.
+        assert_eq!(consolidate(&[0.3, 0.0], &[10, 0]), None);
+        assert_eq!(consolidate(&[0.4, 0.3], &[10, 10]), None);
+        assert_eq!(consolidate(&[0.1], &[3]), None);
+    }
 
     #[test]
     fn a_saturated_worker_sheds_a_quarter_to_the_least_busy() {
