@@ -249,3 +249,28 @@ fn shutdown_stops_the_process() {
     let mut p = Pair::new();
     p.check_all(&["MULTI", "SHUTDOWN", "EXEC"]);
 }
+
+/// `total_net_input_bytes` / `total_net_output_bytes` (per-thread counters in redstart, summed
+/// by INFO) count the same bytes as Redis for the same traffic after CONFIG RESETSTAT, on
+/// one connection and then on a second one.
+#[test]
+fn net_byte_counters_match_redis() {
+    let mut p = Pair::new();
+    let field = |info: &[u8], f: &str| -> u64 {
+        let s = String::from_utf8_lossy(info);
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{f}:")).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no {f} in INFO"))
+    };
+    p.check("CONFIG RESETSTAT");
+    p.check_all(&["SET k hello", "GET k", "GET missing", "DEL k", "PING"]);
+    let (mut a2, mut b2) = p.conns();
+    for line in ["SET other 12345", "INCR other", "ECHO bytes"] {
+        assert_eq!(a2.run(line), b2.run(line), "{line}");
+    }
+    drop((a2, b2));
+    let (x, y) = p.both("INFO stats");
+    for f in ["total_net_input_bytes", "total_net_output_bytes"] {
+        assert_eq!(field(&x, f), field(&y, f), "{f} (left: redstart, right: redis-server)");
+    }
+}
