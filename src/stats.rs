@@ -49,6 +49,11 @@ pub fn init(commands: usize) {
 }
 
 fn new_block() -> &'static Block {
+    // The command table sets the number of rows; a thread may count bytes before any command
+    // ran (its first read), so make sure the table is built before sizing the block.
+    if COMMANDS.get().is_none() {
+        crate::cmd::server::init_command_stats();
+    }
     let n = *COMMANDS.get().unwrap_or(&0) * PER_CMD;
     let block: &'static Block =
         Box::leak(Box::new(Block { globals: Default::default(), cmds: (0..n).map(|_| AtomicU64::new(0)).collect() }));

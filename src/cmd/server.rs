@@ -192,6 +192,11 @@ fn meta_table() -> &'static MetaTable {
     })
 }
 
+/// Builds the command-statistics table (and sizes the per-thread counters, `stats::init`).
+pub fn init_command_stats() {
+    meta_table();
+}
+
 /// The counters of a command-table row (one hash lookup).
 #[inline]
 pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {

@@ -15,8 +15,11 @@
 //! CPU clock) each [`TICK`]; when a worker is busier than [`HOT`] while another is under
 //! [`COOL`] and the machine has an idle core ([`IDLE_NEEDED`], from `/proc/stat`), for
 //! [`SUSTAIN`] ticks in a row, it asks a quarter of the busy worker's connections to move
-//! there; when the whole load fits under [`COOL`] again, the other workers' connections move
-//! back to the first. A connection moves itself between two batches, when it has no reply
+//! there. Such a spread is on probation for [`TRIAL_TICKS`]: unless the rate of commands
+//! rose by [`GAIN`] (it does not when every core is busy or the clients are the limit, and
+//! then a second worker only adds wake-ups and shard-lock contention), the connections move
+//! back and no spread is tried for [`COOLDOWN_TICKS`]. When the whole load fits under
+//! [`COOL`] again, the other workers' connections move back to the first. A connection moves itself between two batches, when it has no reply
 //! pending and is not subscribed (`conn`): it deregisters its socket from its worker's reactor,
 //! and its task continues on the other worker with the same state (read buffer, parser,
 //! transaction, watched keys). A server under heavy load thus uses every core, and a lightly
@@ -37,6 +40,11 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const HOT: f64 = 0.90;
 /// ... to a worker under this.
 pub const COOL: f64 = 0.50;
+/// Ticks a spread is on probation, the command-rate gain it must show to stay, and the ticks
+/// without spreading after one is undone.
+pub const TRIAL_TICKS: usize = 5;
+pub const GAIN: f64 = 1.10;
+pub const COOLDOWN_TICKS: u32 = 100;
 /// Ticks in a row a move must be called for before it happens.
 pub const SUSTAIN: u32 = 3;
 /// Connections move only while the machine has this much idle CPU (cores).
@@ -153,6 +161,10 @@ fn balancer() {
     let mut last: Vec<u64> = vec![0; ws.list.len()];
     let mut last_idle = None;
     let mut streak = 0;
+    let mut last_calls = crate::stats::all_cmds_total(crate::stats::Cmd::Calls);
+    let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
+    let mut trial: Option<Trial> = None;
+    let mut cooldown = 0u32;
     let mut at = std::time::Instant::now();
     loop {
         std::thread::sleep(TICK);
@@ -183,15 +195,48 @@ fn balancer() {
             }
             continue;
         }
-        // Moving load to another worker only helps if a core is free to run it: with every
-        // core busy (here, for instance, a load generator on the same machine) two workers
-        // only add wake-ups and lock contention.
+        let calls = crate::stats::all_cmds_total(crate::stats::Cmd::Calls);
+        let rate = calls.saturating_sub(last_calls) as f64 / (wall / 1e9);
+        last_calls = calls;
+        recent.push_back(rate);
+        if recent.len() > SUSTAIN as usize {
+            recent.pop_front();
+        }
+        // A spread on probation: undone if the command rate did not rise (on a machine whose
+        // cores are all busy, or a load limited by its clients, a second worker only adds
+        // wake-ups and lock contention), and no spread is tried again for a while.
+        if let Some(t) = trial.as_mut() {
+            t.rates.push(rate);
+            if t.rates.len() < TRIAL_TICKS {
+                continue;
+            }
+            let t = trial.take().expect("trial");
+            let paid = spread_paid(t.rate_before, &t.rates);
+            crate::log::verbose(&format!(
+                "I/O thread {} -> {}: {} connections moved, commands/s {:.0} before, {:.0} after: {}",
+                t.from,
+                t.to,
+                t.moved,
+                t.rate_before,
+                t.rates.iter().sum::<f64>() / t.rates.len().max(1) as f64,
+                if paid { "kept" } else { "moving them back" }
+            ));
+            if !paid {
+                ws.list[t.to].shed_to.store(t.from, Ordering::Relaxed);
+                ws.list[t.to].shed.store(t.moved, Ordering::Relaxed);
+                cooldown = COOLDOWN_TICKS;
+                streak = 0;
+                continue;
+            }
+        }
+        cooldown = cooldown.saturating_sub(1);
+        // Moving load to another worker only helps if a core is free to run it.
         // Both must hold for [`SUSTAIN`] ticks in a row, so a burst (clients connecting, a
         // benchmark starting) moves nothing.
         let idle = idle_cores(&mut last_idle, wall);
         let conns: Vec<usize> = ws.list.iter().map(|w| w.conns.load(Ordering::Relaxed)).collect();
-        let decision =
-            rebalance(&loads, &conns).filter(|_| idle >= IDLE_NEEDED).or_else(|| consolidate(&loads, &conns));
+        let spread = rebalance(&loads, &conns).filter(|_| idle >= IDLE_NEEDED && cooldown == 0);
+        let decision = spread.or_else(|| consolidate(&loads, &conns));
         streak = if decision.is_some() { streak + 1 } else { 0 };
         if streak < SUSTAIN {
             continue;
@@ -200,8 +245,28 @@ fn balancer() {
         if let Some((from, to, n)) = decision {
             ws.list[from].shed_to.store(to, Ordering::Relaxed);
             ws.list[from].shed.store(n, Ordering::Relaxed);
+            if spread.is_some() {
+                let rate_before = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+                trial = Some(Trial { from, to, moved: n, rate_before, rates: Vec::new() });
+            }
         }
     }
+}
+
+/// A spread on probation (see the balancer).
+struct Trial {
+    from: usize,
+    to: usize,
+    moved: usize,
+    rate_before: f64,
+    rates: Vec<f64>,
+}
+
+/// Whether a spread paid for itself: the command rate over the ticks after it is at least
+/// [`GAIN`] times the rate before it.
+pub fn spread_paid(rate_before: f64, rates_after: &[f64]) -> bool {
+    let after = rates_after.iter().sum::<f64>() / rates_after.len().max(1) as f64;
+    after >= rate_before * GAIN
 }
 
 /// Idle CPU of the whole machine since the last call, in cores (`/proc/stat`: idle + iowait).
@@ -323,6 +388,13 @@ pub fn consolidate(loads: &[f64], conns: &[usize]) -> Option<(usize, usize, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spread_stays_only_if_the_command_rate_rose() {
+        assert!(spread_paid(100_000.0, &[120_000.0, 115_000.0, 118_000.0]));
+        assert!(!spread_paid(100_000.0, &[101_000.0, 99_000.0, 104_000.0]));
+        assert!(!spread_paid(100_000.0, &[]));
+    }
 
     #[test]
     fn a_light_load_goes_back_to_the_first_worker() {
