@@ -101,7 +101,11 @@ pub fn start(n: usize) {
         started = true;
         let list = (0..n.max(1))
             .map(|i| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("worker runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .on_thread_park(crate::persist::aof::before_park)
+                    .build()
+                    .expect("worker runtime");
                 let clock = Arc::new(OnceLock::new());
                 let set_clock = clock.clone();
                 let handle = rt.handle().clone();
@@ -323,6 +327,11 @@ where
     };
     ws.list[i].conns.fetch_add(1, Ordering::Relaxed);
     ws.list[i].handle.spawn(fut);
+}
+
+/// The index of the worker the calling thread is, if it is one.
+pub fn current() -> Option<usize> {
+    CURRENT.with(|c| c.get())
 }
 
 /// The worker a connection running on this thread should move to, if its worker is shedding

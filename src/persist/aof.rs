@@ -533,6 +533,14 @@ pub async fn write_and_sync() {
         }
     }
     let mine = WRITTEN.load(Ordering::Acquire);
+    // On an I/O worker the fsync waits for the thread's park hook ([`before_park`]): it runs
+    // when no connection of the thread has anything left to do, so one fsync covers every
+    // connection whose request had arrived (Redis fsyncs in `beforeSleep`). Elsewhere the
+    // first waiter fsyncs.
+    let on_worker = crate::net::workers::current().is_some();
+    if on_worker && SYNCED.load(Ordering::Acquire) < mine {
+        WAITING.with(|w| w.set(w.get() + 1));
+    }
     while SYNCED.load(Ordering::Acquire) < mine {
         let notified = SYNC_DONE.notified();
         tokio::pin!(notified);
@@ -541,13 +549,42 @@ pub async fn write_and_sync() {
         if SYNCED.load(Ordering::Acquire) >= mine {
             break;
         }
-        if let Some(guard) = GROUP_SYNC.try_lock() {
-            sync_locked(guard);
-            SYNC_DONE.notify_waiters();
-            continue;
+        if !on_worker {
+            if let Some(guard) = GROUP_SYNC.try_lock() {
+                sync_locked(guard);
+                SYNC_DONE.notify_waiters();
+                continue;
+            }
         }
         notified.await;
     }
+    if on_worker {
+        WAITING.with(|w| w.set(w.get().saturating_sub(1)));
+    }
+}
+
+thread_local! {
+    /// Connections of this I/O thread waiting for an `appendfsync always` fsync.
+    static WAITING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The I/O workers' park hook (tokio `on_thread_park`, Redis's `beforeSleep`): when this
+/// thread's connections wait for an fsync and none has anything else to do, write what is
+/// buffered and fsync once for all of them, then wake them (the runtime runs them instead of
+/// parking).
+pub fn before_park() {
+    if WAITING.with(|w| w.get()) == 0 {
+        return;
+    }
+    if BUFFERED.load(Ordering::Acquire) {
+        if let Some(w) = WRITER.lock().as_mut() {
+            append(w, &[], true);
+        }
+    }
+    if SYNCED.load(Ordering::Acquire) < WRITTEN.load(Ordering::Acquire) {
+        sync_locked(GROUP_SYNC.lock());
+    }
+    SYNC_DONE.notify_waiters();
 }
 
 /// Completions of group commits.
