@@ -121,7 +121,11 @@ fn noeviction_refuses_writes_but_serves_reads_and_del() {
     assert_eq!(text(&replies[first_oom]), "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
     assert!(first_oom > 10_000, "the limit is not hit early (first OOM at write {first_oom})");
     assert_eq!(info_field(&mut c, "stats", "evicted_keys"), 0);
-    assert_eq!(int(&c.run("DBSIZE")), first_oom as i64, "no key was evicted");
+    // Every acknowledged write is there (a write after the first refusal may succeed when
+    // used_memory dips, e.g. as buffers are freed: count acknowledgements, not positions).
+    let acked = replies.iter().filter(|r| r.as_slice() == b"+OK\r\n").count();
+    assert!(acked >= first_oom);
+    assert_eq!(int(&c.run("DBSIZE")), acked as i64, "no key was evicted");
     assert!(c.run("GET k:0").starts_with(b"$100"), "reads work");
     assert!(c.run("SET other x").starts_with(b"-OOM"));
     assert!(c.run("APPEND k:0 x").starts_with(b"-OOM"));

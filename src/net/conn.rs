@@ -557,8 +557,10 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::
         tokio::task::yield_now().await;
         crate::persist::aof::write_and_sync().await;
     }
-    stream.write_all(&out.buf).await?;
+    // Counted before the write, so a client that has read a reply also sees it counted
+    // (with several I/O threads, INFO on another connection could otherwise run first).
     crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
+    stream.write_all(&out.buf).await?;
     out.buf.clear();
     if out.buf.capacity() > 1 << 20 {
         out.buf.shrink_to(64 * 1024);
