@@ -38,35 +38,33 @@ impl ConfigCell {
     pub fn write(&self) -> ConfigWrite<'_> {
         let lock = self.writers.lock();
         let copy = Config::clone(&self.current.load());
-        ConfigWrite { cell: self, copy: Some(copy), _lock: lock }
+        ConfigWrite { cell: self, copy, _lock: lock }
     }
 }
 
 /// An edit in progress (see [`ConfigCell::write`]).
 pub struct ConfigWrite<'a> {
     cell: &'a ConfigCell,
-    copy: Option<Config>,
+    copy: Config,
     _lock: MutexGuard<'a, ()>,
 }
 
 impl Deref for ConfigWrite<'_> {
     type Target = Config;
     fn deref(&self) -> &Config {
-        self.copy.as_ref().expect("config copy")
+        &self.copy
     }
 }
 
 impl DerefMut for ConfigWrite<'_> {
     fn deref_mut(&mut self) -> &mut Config {
-        self.copy.as_mut().expect("config copy")
+        &mut self.copy
     }
 }
 
 impl Drop for ConfigWrite<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.copy.take() {
-            self.cell.current.store(Arc::new(c));
-        }
+        self.cell.current.store(Arc::new(std::mem::take(&mut self.copy)));
     }
 }
 

@@ -222,7 +222,7 @@ fn balancer() {
                 t.to,
                 t.moved,
                 t.rate_before,
-                t.rates.iter().sum::<f64>() / t.rates.len().max(1) as f64,
+                mean(t.rates.iter()),
                 if paid { "kept" } else { "moving them back" }
             ));
             if !paid {
@@ -250,7 +250,7 @@ fn balancer() {
             ws.list[from].shed_to.store(to, Ordering::Relaxed);
             ws.list[from].shed.store(n, Ordering::Relaxed);
             if spread.is_some() {
-                let rate_before = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+                let rate_before = mean(recent.iter());
                 trial = Some(Trial { from, to, moved: n, rate_before, rates: Vec::new() });
             }
         }
@@ -269,8 +269,13 @@ struct Trial {
 /// Whether a spread paid for itself: the command rate over the ticks after it is at least
 /// [`GAIN`] times the rate before it.
 pub fn spread_paid(rate_before: f64, rates_after: &[f64]) -> bool {
-    let after = rates_after.iter().sum::<f64>() / rates_after.len().max(1) as f64;
-    after >= rate_before * GAIN
+    !rates_after.is_empty() && mean(rates_after.iter()) >= rate_before * GAIN
+}
+
+/// The mean of some rates (0 for none).
+fn mean<'a>(xs: impl ExactSizeIterator<Item = &'a f64>) -> f64 {
+    let n = xs.len().max(1) as f64;
+    xs.sum::<f64>() / n
 }
 
 /// Idle CPU of the whole machine since the last call, in cores (`/proc/stat`: idle + iowait).
@@ -337,7 +342,7 @@ pub fn current() -> Option<usize> {
 /// The worker a connection running on this thread should move to, if its worker is shedding
 /// load; claims one of the moves asked for. One relaxed load when nothing is asked.
 pub fn should_move() -> Option<usize> {
-    let i = CURRENT.with(|c| c.get())?;
+    let i = current()?;
     let w = WORKERS.get()?.list.get(i)?;
     if w.shed.load(Ordering::Relaxed) == 0 {
         return None;
@@ -363,7 +368,7 @@ where
         tokio::spawn(fut);
         return;
     };
-    if let Some(i) = CURRENT.with(|c| c.get()) {
+    if let Some(i) = current() {
         ws.list[i].conns.fetch_sub(1, Ordering::Relaxed);
     }
     ws.list[to].conns.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +378,7 @@ where
 
 /// A connection on this thread ended.
 pub fn conn_closed() {
-    if let (Some(i), Some(ws)) = (CURRENT.with(|c| c.get()), WORKERS.get()) {
+    if let (Some(i), Some(ws)) = (current(), WORKERS.get()) {
         ws.list[i].conns.fetch_sub(1, Ordering::Relaxed);
     }
 }
