@@ -10,9 +10,10 @@
 //! its unparsed query buffer passes `client-query-buffer-limit`, and after QUIT.
 //!
 //! Pub/sub: a subscribed client's messages arrive in its mailbox (`crate::pubsub`, "Delivery").
-//! Commands run inside `pubsub::in_batch`, and the batch's fan-out (`pubsub::flush_pending`:
-//! one `writev` per subscriber that got messages) is written before the batch's own replies,
-//! so a publisher reads its next commands only once its messages are out. While a subscriber
+//! Commands run inside `pubsub::in_batch`; the fan-out of the thread's batches
+//! (`pubsub::flush_pending`: one `writev` per subscriber that got messages) is written by the
+//! thread's park hook ([`before_park`]) once every connection with input has run its commands
+//! and written its replies, or after a bounded number of batches. While a subscriber
 //! waits for input with nothing left to write it lends its socket to its mailbox, so publishers
 //! write to it directly; when it wakes (input, kill, or its mailbox saying the socket is full)
 //! it takes the socket back and writes queued frames between replies: before each command (so
@@ -273,11 +274,15 @@ async fn serve<S: Transport>(
             if out.len() >= FLUSH_AT {
                 flush_unless_killed(server, stream, out, client).await?;
             } else if crate::pubsub::should_flush() {
-                fan_out_pending();
+                fan_out_now().await;
             }
         }
-        // This batch's messages go out before its replies (and before the next read).
-        fan_out_pending_after_yield().await;
+        // This batch's messages wait for the thread's park hook (`before_park`), unless the
+        // thread has been too busy to park for a while (or has no such hook).
+        let due = crate::pubsub::batch_ended();
+        if due || (crate::pubsub::has_pending() && super::workers::current().is_none()) {
+            fan_out_now().await;
+        }
         if let Some(mb) = &client.pubsub.mailbox {
             mb.drain_into(&mut out.buf);
         }
@@ -397,16 +402,27 @@ fn fan_out_pending() {
     }
 }
 
-/// `fan_out_pending`, after letting the other connections of this thread that have input run
-/// their commands first (as Redis writes its pending clients once per event-loop pass): their
-/// messages join the same `writev` per subscriber, and this connection's replies wait for it.
-async fn fan_out_pending_after_yield() {
+/// `fan_out_pending` now, from a connection's batch. As in Redis, the AOF gets the writes
+/// before any client hears of them (the keyspace events and messages included), not only
+/// before the replies.
+async fn fan_out_now() {
+    if crate::persist::aof::must_write() {
+        crate::persist::aof::write_and_sync().await;
+    }
+    fan_out_pending();
+}
+
+/// The I/O threads' park hook (tokio `on_thread_park`, Redis's `beforeSleep`): runs when none of
+/// the thread's tasks can make progress. The `appendfsync always` group commit, then the pub/sub
+/// messages the thread's batches queued: every connection that had input has run its commands
+/// and written its replies by now (Redis answers the publisher before it writes the
+/// subscribers too), so one `writev` per subscriber carries the messages of every publisher
+/// of this pass, and the publishers' next commands are on their way meanwhile.
+pub(crate) fn before_park() {
+    crate::persist::aof::before_park();
     if crate::pubsub::has_pending() {
-        tokio::task::yield_now().await;
-        // As in Redis, the AOF gets the batch's writes before any client hears of them (the
-        // keyspace events and messages included), not only before the replies.
         if crate::persist::aof::must_write() {
-            crate::persist::aof::write_and_sync().await;
+            crate::persist::aof::write_and_sync_now();
         }
         fan_out_pending();
     }
@@ -548,8 +564,6 @@ async fn idle(timeout_secs: u64) {
 }
 
 async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
-    // Messages published by the commands these replies answer go out first.
-    fan_out_pending_after_yield().await;
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
     // thread that have input run their commands, so one write (and one fsync) covers them all.

@@ -103,7 +103,7 @@ pub fn start(n: usize) {
             .map(|i| {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .on_thread_park(crate::persist::aof::before_park)
+                    .on_thread_park(super::conn::before_park)
                     .build()
                     .expect("worker runtime");
                 let clock = Arc::new(OnceLock::new());

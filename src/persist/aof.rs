@@ -573,12 +573,19 @@ thread_local! {
 /// buffered and fsync once for all of them, then wake them (the runtime runs them instead of
 /// parking).
 pub fn before_park() {
-    if WAITING.with(|w| w.get()) == 0 {
-        return;
+    if WAITING.with(|w| w.get()) > 0 {
+        write_and_sync_now();
     }
+}
+
+/// [`write_and_sync`] without waiting for a group commit: writes what is buffered and, with
+/// `appendfsync always`, fsyncs in the calling thread (waking every connection waiting for that
+/// fsync). For the I/O thread's park hook, before it sends pub/sub messages.
+pub fn write_and_sync_now() {
+    let always = FSYNC.load(Ordering::Relaxed) == FSYNC_ALWAYS;
     if BUFFERED.load(Ordering::Acquire) {
         if let Some(w) = WRITER.lock().as_mut() {
-            append(w, &[], true);
+            append(w, &[], always);
         }
     }
     if SYNCED.load(Ordering::Acquire) < WRITTEN.load(Ordering::Acquire) {

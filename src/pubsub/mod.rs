@@ -17,18 +17,19 @@
 //!   subscriber's connection is idle — waiting for input, its own replies all written and its
 //!   mailbox empty — it lends its socket to the mailbox ([`Mailbox::go_idle`]). A publisher
 //!   running inside a connection's command batch ([`in_batch`]) does not wake the subscriber's
-//!   task: it records the mailbox in its thread's pending list, and when the batch ends (after a
-//!   yield that lets the thread's other ready connections run their commands too, before the
-//!   publisher's own replies are written: [`flush_pending`]) each pending mailbox's queued
-//!   frames go to its socket with one non-blocking `writev`, outside the mailbox lock (a
-//!   `writing` flag keeps other writers and the connection out meanwhile). Each socket is
-//!   written by the I/O thread that runs its connection: the batch writes its own thread's
-//!   subscribers and hands the others over to their thread's [`Inbox`] (one lock and one
-//!   wake-up per thread per batch), whose task writes them. A fan-out of a pipeline of
-//!   PUBLISHes to 1,000 subscribers thus costs about 1,000 `writev`s split over the threads and
-//!   no per-subscriber task wake-up, frames from several publishers coalesce, and a publisher
-//!   reads its next commands only after its thread wrote its messages (the natural
-//!   back-pressure of Redis's single loop, which keeps fan-out latency bounded).
+//!   task: it records the mailbox in its thread's pending list. The list is written when the
+//!   I/O thread has nothing left to run (its park hook, Redis's `beforeSleep`: every connection
+//!   with input has run its commands and written its replies by then, the publishers' included,
+//!   as Redis answers the publisher before the subscribers), or after [`MAX_PASS_BATCHES`]
+//!   batches or [`FLUSH_FRAMES`] frames on a thread too busy to park ([`batch_ended`],
+//!   [`should_flush`]). [`flush_pending`] writes each pending mailbox's queued frames to its
+//!   socket with one non-blocking `writev`, outside the mailbox lock (a `writing` flag keeps
+//!   other writers and the connection out meanwhile). Each socket is written by the I/O thread
+//!   that runs its connection: a flush writes its own thread's subscribers and hands the others
+//!   over to their thread's [`Inbox`] (one lock and one wake-up per thread per flush), whose task
+//!   writes them. A fan-out of the PUBLISH pipelines of several publishers to 1,000 subscribers
+//!   thus costs about 1,000 `writev`s per pass and no per-subscriber task wake-up, and the
+//!   publishers' next commands arrive while it is written, so the next pass coalesces again.
 //! - Through the connection: if the socket is full (`EAGAIN`, partial write) the mailbox takes
 //!   the socket back and wakes the connection task, which moves the queued frames into its
 //!   output buffer and writes them when the socket drains. While the connection is busy
@@ -200,9 +201,13 @@ struct Queue {
 
 /// Most frames handed to one `writev`.
 const MAX_IOV: usize = 64;
-/// A batch that queued this many frames flushes its pending mailboxes before going on, so a long
-/// pipeline of PUBLISHes does not pile messages up in memory.
-const FLUSH_FRAMES: usize = 16 * 1024;
+/// A batch that queued this many frames since the thread's last flush flushes before going on,
+/// so a long pipeline of PUBLISHes does not pile messages up in memory (a frame is a 32-byte
+/// handle to the shared message; 4 MB at most).
+const FLUSH_FRAMES: usize = 128 * 1024;
+/// Connection batches an I/O thread may run with frames pending before one flushes them, for a
+/// thread so busy that it never gets to its park hook (which flushes, see Delivery).
+const MAX_PASS_BATCHES: u32 = 64;
 
 thread_local! {
     /// True while this thread runs a connection's command (the batch's end flushes).
@@ -211,6 +216,8 @@ thread_local! {
     static PENDING: RefCell<Vec<Arc<Mailbox>>> = const { RefCell::new(Vec::new()) };
     /// Frames queued by this thread since its last `flush_pending`.
     static PENDING_FRAMES: Cell<usize> = const { Cell::new(0) };
+    /// Connection batches that ended with frames pending since the last `flush_pending`.
+    static PASS_BATCHES: Cell<u32> = const { Cell::new(0) };
     /// This thread's inbox, once a connection of it lent its socket (`set_local_inbox`).
     static LOCAL_INBOX: RefCell<Option<Arc<Inbox>>> = const { RefCell::new(None) };
     /// Identifies this thread's current pending list, so a mailbox goes on it once.
@@ -256,10 +263,23 @@ pub fn has_pending() -> bool {
     PENDING.with(|p| !p.borrow().is_empty())
 }
 
+/// A connection's batch ended. True when the thread's pending frames should be flushed now
+/// rather than by its park hook: the thread ran `MAX_PASS_BATCHES` batches without parking.
+pub fn batch_ended() -> bool {
+    if !has_pending() {
+        return false;
+    }
+    PASS_BATCHES.with(|c| {
+        c.set(c.get() + 1);
+        c.get() >= MAX_PASS_BATCHES
+    })
+}
+
 /// Writes the frames queued for the mailboxes this thread's batches delivered to (see Delivery).
 /// Returns the bytes written to sockets.
 pub fn flush_pending() -> u64 {
     PENDING_FRAMES.with(|c| c.set(0));
+    PASS_BATCHES.with(|c| c.set(0));
     let mut list = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     if list.is_empty() {
         return 0;
@@ -901,6 +921,25 @@ mod tests {
             &got[..],
             b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n2\r\n"
         );
+    }
+
+    #[test]
+    fn a_thread_too_busy_to_park_flushes_after_max_pass_batches() {
+        let clients = Clients::default();
+        let ps = PubSub::default();
+        let a = mailbox(&clients, false);
+        ps.add(Kind::Channel, b"c", &a);
+        assert!(!batch_ended(), "nothing pending: nothing to flush");
+        in_batch(|| ps.publish(b"c", b"1", None));
+        for i in 1..MAX_PASS_BATCHES {
+            assert!(!batch_ended(), "batch {i} leaves the flush to the park hook");
+        }
+        assert!(batch_ended(), "batch {MAX_PASS_BATCHES} flushes");
+        flush_pending();
+        assert!(!has_pending());
+        in_batch(|| ps.publish(b"c", b"2", None));
+        assert!(!batch_ended(), "a flush starts a new pass");
+        flush_pending();
     }
 
     #[test]
