@@ -25,6 +25,7 @@
 //! only moves the last element into the hole (so an element present for the whole scan is
 //! never moved from an unvisited position to a visited one).
 
+use crate::db::small::{SmallBytes, INLINE_MAX};
 use indexmap::IndexMap;
 
 // ---------------------------------------------------------------------------------------------
@@ -382,7 +383,14 @@ impl PairPack {
 // Hash
 // ---------------------------------------------------------------------------------------------
 
-pub type Table = IndexMap<Box<[u8]>, Box<[u8]>, ahash::RandomState>;
+pub type Table = IndexMap<SmallBytes, SmallBytes, ahash::RandomState>;
+
+/// Replaces a table value, in place when the length is unchanged.
+fn set_value(v: &mut SmallBytes, value: &[u8]) {
+    if !v.overwrite(value) {
+        *v = SmallBytes::new(value);
+    }
+}
 
 /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
@@ -485,15 +493,29 @@ impl Hash {
                 }
                 new
             }
-            Hash::Table(t) => {
-                if let Some(v) = t.get_mut(field) {
-                    *v = value.into();
+            // A short field is built inline (no allocation), so one probe finds or inserts it;
+            // a long one is looked up before it is copied to the heap. Values are rewritten in
+            // place when the length is unchanged.
+            Hash::Table(t) if field.len() <= INLINE_MAX => match t.entry(SmallBytes::new(field)) {
+                indexmap::map::Entry::Occupied(mut e) => {
+                    set_value(e.get_mut(), value);
                     false
-                } else {
-                    t.insert(field.into(), value.into());
+                }
+                indexmap::map::Entry::Vacant(e) => {
+                    e.insert(SmallBytes::new(value));
                     true
                 }
-            }
+            },
+            Hash::Table(t) => match t.get_mut(field) {
+                Some(v) => {
+                    set_value(v, value);
+                    false
+                }
+                None => {
+                    t.insert(SmallBytes::new(field), SmallBytes::new(value));
+                    true
+                }
+            },
         }
     }
 
@@ -611,7 +633,7 @@ impl<'a> Iterator for PairIter<'a> {
 
 pub enum HashIter<'a> {
     Pack(PairIter<'a>),
-    Table(indexmap::map::Iter<'a, Box<[u8]>, Box<[u8]>>),
+    Table(indexmap::map::Iter<'a, SmallBytes, SmallBytes>),
 }
 
 impl<'a> Iterator for HashIter<'a> {
@@ -627,6 +649,28 @@ impl<'a> Iterator for HashIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_fields_and_values_short_and_long() {
+        let lim = HashLimits { entries: 0, value: 64 };
+        let mut h = Hash::new();
+        let long_field = vec![b'f'; INLINE_MAX + 1];
+        let long_value = vec![b'v'; 100];
+        assert!(h.set(b"a", b"1", lim), "new short field");
+        assert_eq!(h.encoding(), "hashtable");
+        assert!(h.set(&long_field, b"2", lim), "new long field");
+        assert!(!h.set(b"a", b"9", lim), "same length: rewritten in place");
+        assert!(!h.set(b"a", &long_value, lim), "longer value: replaced");
+        assert!(!h.set(&long_field, b"22", lim), "long field found, value replaced");
+        assert_eq!(h.get(b"a"), Some(&long_value[..]));
+        assert_eq!(h.get(&long_field), Some(&b"22"[..]));
+        assert!(!h.set(b"a", b"", lim));
+        assert_eq!(h.get(b"a"), Some(&b""[..]));
+        assert_eq!(h.len(), 2);
+        assert!(h.remove(&long_field));
+        assert!(!h.contains(&long_field));
+        assert_eq!(h.len(), 1);
+    }
 
     #[test]
     fn pack_push_find_remove_replace() {

@@ -21,6 +21,7 @@
 use indexmap::IndexSet;
 
 use super::hash::{scan_positions, Pack};
+use crate::db::small::{SmallBytes, INLINE_MAX};
 
 /// `set-max-intset-entries`, `set-max-listpack-entries`, `set-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
@@ -168,7 +169,7 @@ impl IntSet {
 // Set
 // ---------------------------------------------------------------------------------------------
 
-pub type Table = IndexSet<Box<[u8]>, ahash::RandomState>;
+pub type Table = IndexSet<SmallBytes, ahash::RandomState>;
 
 /// A member as stored: intsets hold integers, the other encodings bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -267,8 +268,9 @@ impl Set {
 
     fn convert_to_table(&mut self) {
         let mut t = Table::with_capacity_and_hasher(self.len() + 1, Default::default());
+        let mut buf = itoa::Buffer::new();
         for e in self.iter() {
-            t.insert(e.to_vec().into());
+            t.insert(SmallBytes::new(e.bytes(&mut buf)));
         }
         *self = Set::Table(Box::new(t));
     }
@@ -318,14 +320,10 @@ impl Set {
                 }
                 true
             }
-            Set::Table(t) => {
-                if t.contains(x) {
-                    false
-                } else {
-                    t.insert(x.into());
-                    true
-                }
-            }
+            // A short member is built inline (no allocation), so one probe both finds and
+            // inserts it; a long one is looked up before it is copied to the heap.
+            Set::Table(t) if x.len() <= INLINE_MAX => t.insert(SmallBytes::new(x)),
+            Set::Table(t) => !t.contains(x) && t.insert(SmallBytes::new(x)),
         }
     }
 
@@ -400,7 +398,7 @@ impl Set {
 pub enum SetIter<'a> {
     Int(&'a IntSet, usize),
     Pack(super::hash::PackIter<'a>),
-    Table(indexmap::set::Iter<'a, Box<[u8]>>),
+    Table(indexmap::set::Iter<'a, SmallBytes>),
 }
 
 impl<'a> Iterator for SetIter<'a> {
@@ -424,6 +422,23 @@ impl<'a> Iterator for SetIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_members_short_and_long() {
+        let lim = SetLimits { intset_entries: 512, listpack_entries: 0, listpack_value: 64 };
+        let mut s = Set::create(b"x", 2, lim);
+        let long = vec![b'm'; INLINE_MAX + 1];
+        assert!(s.add(b"short", lim));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.add(&long, lim));
+        assert!(!s.add(b"short", lim), "inline member found in one probe");
+        assert!(!s.add(&long, lim), "heap member found before it is copied");
+        assert!(s.contains(b"short") && s.contains(&long));
+        assert_eq!(s.len(), 2);
+        assert!(s.remove(&long));
+        assert!(!s.contains(&long));
+        assert_eq!(s.iter().map(|e| e.to_vec()).collect::<Vec<_>>(), vec![b"short".to_vec()]);
+    }
 
     fn members(s: &Set) -> Vec<Vec<u8>> {
         s.iter().map(|e| e.to_vec()).collect()
