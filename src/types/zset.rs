@@ -34,6 +34,8 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::db::small::SmallBytes;
+
 use super::hash::splice_exact;
 
 /// Maximum entries per chunk of the `Big` encoding.
@@ -322,11 +324,11 @@ impl Pack {
 // Big: hash map + chunked sorted list with a Fenwick tree over chunk sizes
 // ---------------------------------------------------------------------------------------------
 
-type Item = (f64, Box<[u8]>);
+type Item = (f64, SmallBytes);
 
 #[derive(Clone, Debug, Default)]
 pub struct Big {
-    dict: HashMap<Box<[u8]>, f64, ahash::RandomState>,
+    dict: HashMap<SmallBytes, f64, ahash::RandomState>,
     chunks: Vec<Vec<Item>>,
     /// Fenwick tree (1-based, stored 0-based) over `chunks[i].len()`.
     fen: Vec<usize>,
@@ -421,7 +423,7 @@ impl Big {
         (c, self.chunks[c].partition_point(|(s, m)| lt(*s, m)))
     }
 
-    fn insert_sorted(&mut self, score: f64, member: Box<[u8]>) {
+    fn insert_sorted(&mut self, score: f64, member: SmallBytes) {
         if self.chunks.is_empty() {
             self.chunks.push(vec![(score, member)]);
             self.fen = vec![1];
@@ -463,13 +465,14 @@ impl Big {
                 return false;
             }
             *old = score;
-            let key: Box<[u8]> = member.into();
             self.remove_sorted(prev, member);
-            self.insert_sorted(score, key);
+            self.insert_sorted(score, SmallBytes::new(member));
             return false;
         }
-        self.dict.insert(member.into(), score);
-        self.insert_sorted(score, member.into());
+        // Short members are kept inline (no allocation), in the map and in the order alike.
+        let key = SmallBytes::new(member);
+        self.dict.insert(key.clone(), score);
+        self.insert_sorted(score, key);
         true
     }
 
@@ -545,6 +548,7 @@ impl Zset {
         }
         let mut big = Big::default();
         for (m, s) in items {
+            let m = SmallBytes::from(m);
             big.dict.insert(m.clone(), s);
             if big.chunks.last().is_none_or(|c| c.len() >= CHUNK / 2) {
                 big.chunks.push(Vec::with_capacity(CHUNK / 2));
@@ -731,9 +735,9 @@ impl Zset {
             Zset::Pack(p) => p.bytes(),
             Zset::Big(b) => {
                 std::mem::size_of::<Big>()
-                    + b.dict.capacity() * (std::mem::size_of::<(Box<[u8]>, f64)>() + 1)
+                    + b.dict.capacity() * (std::mem::size_of::<(SmallBytes, f64)>() + 1)
                     + b.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<Item>()).sum::<usize>()
-                    + b.dict.keys().map(|k| 2 * k.len()).sum::<usize>()
+                    + b.dict.keys().filter(|k| !k.is_inline()).map(|k| 2 * k.len()).sum::<usize>()
             }
         }
     }
