@@ -1,8 +1,12 @@
 //! Pub/sub fan-out load generator for `scripts/bench-pubsub` (not a test).
 //!
-//! `pubsub_bench <port> <publishers> <subscribers> <channel|pattern> <messages per publisher>`
+//! `pubsub_bench <port> <publishers> <subscribers> <channel|pattern> <messages per publisher> [rate]`
 //! connects the subscribers (SUBSCRIBE bench:ch, or PSUBSCRIBE bench:*), then each publisher
-//! sends its messages (64-byte payloads carrying the send time) with up to 16 in flight.
+//! sends its messages (64-byte payloads carrying the send time). Without `rate` (closed loop,
+//! for throughput) each publisher keeps up to 16 in flight, so the load saturates whichever side
+//! is slower and latency is mostly queueing. With `rate` (open loop, for latency) each publisher
+//! sends `rate` messages per second on a 1 ms clock, whatever the replies do, the way a status
+//! bus publishes: the latency of a fixed load both servers can carry.
 //! Prints one line: `delivered_per_s p50_us p99_us` — deliveries (messages received summed over
 //! subscribers) per second from the first send to the last receipt, and publish-to-receive
 //! latency percentiles over every delivery.
@@ -25,7 +29,7 @@ fn cmd(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Reads until `n` occurrences of `needle` have been seen (counting across reads).
-async fn read_count(s: &mut TcpStream, needle: &[u8], n: usize) {
+async fn read_count(s: &mut (impl AsyncReadExt + Unpin), needle: &[u8], n: usize) {
     let mut buf = Vec::new();
     let mut seen = 0;
     let mut chunk = vec![0u8; 64 * 1024];
@@ -51,6 +55,7 @@ async fn main() {
     let subscribers: usize = a[3].parse().unwrap();
     let pattern = a[4] == "pattern";
     let per_pub: usize = a[5].parse().unwrap();
+    let rate: Option<f64> = a.get(6).map(|r| r.parse().unwrap());
     let total = publishers * per_pub;
     let epoch = Instant::now();
 
@@ -97,18 +102,38 @@ async fn main() {
         pubs.push(tokio::spawn(async move {
             let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
             s.set_nodelay(true).unwrap();
-            let mut sent = 0;
-            while sent < per_pub {
-                let n = 16.min(per_pub - sent);
-                let mut batch = Vec::new();
-                for _ in 0..n {
-                    let mut p = format!("{:020}", epoch.elapsed().as_nanos() as u64).into_bytes();
-                    p.resize(PAYLOAD, b'x');
-                    batch.extend_from_slice(&cmd(&[b"PUBLISH", b"bench:ch", &p]));
+            let stamped = || {
+                let mut p = format!("{:020}", epoch.elapsed().as_nanos() as u64).into_bytes();
+                p.resize(PAYLOAD, b'x');
+                cmd(&[b"PUBLISH", b"bench:ch", &p])
+            };
+            match rate {
+                None => {
+                    let mut sent = 0;
+                    while sent < per_pub {
+                        let n = 16.min(per_pub - sent);
+                        let batch: Vec<u8> = (0..n).flat_map(|_| stamped()).collect();
+                        s.write_all(&batch).await.unwrap();
+                        read_count(&mut s, b"\r\n", n).await;
+                        sent += n;
+                    }
                 }
-                s.write_all(&batch).await.unwrap();
-                read_count(&mut s, b"\r\n", n).await;
-                sent += n;
+                Some(rate) => {
+                    let (mut rd, mut wr) = s.into_split();
+                    let replies = tokio::spawn(async move { read_count(&mut rd, b"\r\n", per_pub).await });
+                    let t0 = Instant::now();
+                    let mut tick = tokio::time::interval(Duration::from_millis(1));
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    let mut sent = 0;
+                    while sent < per_pub {
+                        tick.tick().await;
+                        let due = ((t0.elapsed().as_secs_f64() * rate) as usize).clamp(sent, per_pub);
+                        let batch: Vec<u8> = (sent..due).flat_map(|_| stamped()).collect();
+                        wr.write_all(&batch).await.unwrap();
+                        sent = due;
+                    }
+                    replies.await.unwrap();
+                }
             }
         }));
     }
