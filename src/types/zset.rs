@@ -11,28 +11,29 @@
 //!   what Redis does too, and the buffer is bounded by `zset-max-listpack-entries` ×
 //!   `zset-max-listpack-value`. Every change reallocates the buffer to its exact new size (as
 //!   Redis reallocs a listpack): no growth slack, and no freed tails left behind in the heap.
-//! - [`Big`] (`skiplist`): a member → score hash map for O(1) `ZSCORE`, plus an ordered
-//!   "chunked list": sorted chunks of at most [`CHUNK`] `(score, member)` pairs, with a Fenwick
-//!   tree over the chunk sizes.
+//! - [`Big`] (`skiplist`): each member stored once, in a slab of nodes (member bytes inline
+//!   when short, and score; freed slots are reused, and the slab is rebuilt densely when most
+//!   of it is vacant); a hash table of node indices for O(1) `ZSCORE`; and an ordered
+//!   "chunked list": sorted chunks of at most [`CHUNK`] `(score, node index)` pairs, with a
+//!   Fenwick tree over the chunk sizes. The order compares scores in place and reads a node's
+//!   member only to break a tie.
 //!
 //! Why the chunked list rather than a skiplist with spans: it has the same O(log n) bounds for
 //! what Redis needs (find by (score, member): binary search over chunk tails then inside one
 //! chunk; rank ↔ position: a Fenwick prefix sum / descent over chunk sizes; insert and delete:
 //! a bounded memmove inside one chunk plus a Fenwick update, with an O(n / CHUNK) rebuild only
 //! when a chunk splits or disappears, i.e. amortised O(1) extra per operation), while using
-//! about 24 bytes per element instead of a skiplist node's ~50 bytes of pointers and spans, is
+//! 16 bytes per element instead of a skiplist node's ~50 bytes of pointers and spans, is
 //! cache-friendly for range scans, and needs no `unsafe`. Range deletions drain whole chunk
-//! slices at once.
-//!
-//! Members are stored twice in `Big` (map key and chunk entry); sharing them would need
-//! reference counting (`Arc`, 16 bytes of header per member) for little gain.
+//! slices at once. Indices rather than pointers let the map and the order share one copy of
+//! each member without reference counts.
 //!
 //! Lexicographic ranges assume, as Redis documents, that all members share one score. For the
 //! `Pack` encoding the lex interval is found like Redis's listpack scan (first entry ≥ min from
 //! the head, then forward while ≤ max), so even mixed-score sets answer as Redis does there.
 
+use hashbrown::HashTable;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use crate::db::small::SmallBytes;
 
@@ -40,6 +41,9 @@ use super::hash::splice_exact;
 
 /// Maximum entries per chunk of the `Big` encoding.
 pub const CHUNK: usize = 256;
+
+/// Nodes of a range read ahead of the entries (see `Big::range`).
+const PREFETCH: usize = 64;
 
 /// The encoding thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 #[derive(Clone, Copy, Debug)]
@@ -324,11 +328,25 @@ impl Pack {
 // Big: hash map + chunked sorted list with a Fenwick tree over chunk sizes
 // ---------------------------------------------------------------------------------------------
 
-type Item = (f64, SmallBytes);
+/// A member of a `Big` set, stored once: its bytes (inline when short) and its score.
+#[derive(Clone, Debug, Default)]
+struct Node {
+    member: SmallBytes,
+    score: f64,
+}
+
+/// An entry of the order: the score (compared first, without touching the node) and the
+/// member's node.
+type Item = (f64, u32);
 
 #[derive(Clone, Debug, Default)]
 pub struct Big {
-    dict: HashMap<SmallBytes, f64, ahash::RandomState>,
+    /// Every member, once; vacant slots (listed in `free`) hold an empty member.
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    /// Node indices, hashed by member: member -> node in O(1).
+    dict: HashTable<u32>,
+    hasher: ahash::RandomState,
     chunks: Vec<Vec<Item>>,
     /// Fenwick tree (1-based, stored 0-based) over `chunks[i].len()`.
     fen: Vec<usize>,
@@ -341,6 +359,26 @@ impl PartialEq for Big {
 }
 
 impl Big {
+    /// A set of `items`, given in order (score, then member) with distinct members.
+    fn from_sorted(items: impl Iterator<Item = (SmallBytes, f64)>) -> Big {
+        let mut big = Big::default();
+        let (lo, _) = items.size_hint();
+        big.nodes.reserve_exact(lo);
+        for (member, score) in items {
+            let i = u32::try_from(big.nodes.len()).expect("a sorted set holds under 2^32 members");
+            let h = big.hasher.hash_one(member.as_bytes());
+            big.nodes.push(Node { member, score });
+            let Big { dict, nodes, hasher, .. } = &mut big;
+            dict.insert_unique(h, i, |&j| hasher.hash_one(nodes[j as usize].member.as_bytes()));
+            if big.chunks.last().is_none_or(|c| c.len() >= CHUNK / 2) {
+                big.chunks.push(Vec::with_capacity(CHUNK / 2));
+            }
+            big.chunks.last_mut().expect("pushed").push((score, i));
+        }
+        big.rebuild();
+        big
+    }
+
     fn rebuild(&mut self) {
         let n = self.chunks.len();
         self.fen = self.chunks.iter().map(|c| c.len()).collect();
@@ -395,44 +433,63 @@ impl Big {
         self.dict.is_empty()
     }
 
+    fn member(&self, i: u32) -> &[u8] {
+        self.nodes[i as usize].member.as_bytes()
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(member);
+        self.dict.find(h, |&i| self.member(i) == member).copied()
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|i| self.nodes[i as usize].score)
+    }
+
     /// First rank whose entry fails `pred`, assuming `pred` holds for a prefix of the order.
-    fn partition(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let c = self.chunks.partition_point(|ch| {
-            let (s, m) = ch.last().expect("chunks are never empty");
-            pred(*s, m)
-        });
+    /// With `score_only` the predicate is given an empty member: a search by score then never
+    /// reads a node (each probe would be a cache miss).
+    fn partition(&self, score_only: bool, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let holds = |&(s, i): &Item| pred(s, if score_only { &[] } else { self.member(i) });
+        let c = self.chunks.partition_point(|ch| holds(ch.last().expect("chunks are never empty")));
         if c == self.chunks.len() {
             return self.len();
         }
-        self.prefix(c) + self.chunks[c].partition_point(|(s, m)| pred(*s, m))
+        self.prefix(c) + self.chunks[c].partition_point(holds)
     }
 
-    /// Chunk and offset of (score, member), or where it would be inserted.
+    /// Chunk and offset of (score, member), or where it would be inserted. Members are only
+    /// read for entries with an equal score.
     fn position(&self, score: f64, member: &[u8]) -> (usize, usize) {
-        let lt = |s: f64, m: &[u8]| cmp_entry(s, m, score, member) == Ordering::Less;
-        let c = self.chunks.partition_point(|ch| {
-            let (s, m) = ch.last().expect("chunks are never empty");
-            lt(*s, m)
-        });
+        let lt = |&(s, i): &Item| match s.partial_cmp(&score).unwrap_or(Ordering::Equal) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => self.member(i) < member,
+        };
+        let c = self.chunks.partition_point(|ch| lt(ch.last().expect("chunks are never empty")));
         if c == self.chunks.len() {
             return match self.chunks.len() {
                 0 => (0, 0),
                 n => (n - 1, self.chunks[n - 1].len()),
             };
         }
-        (c, self.chunks[c].partition_point(|(s, m)| lt(*s, m)))
+        (c, self.chunks[c].partition_point(lt))
     }
 
-    fn insert_sorted(&mut self, score: f64, member: SmallBytes) {
+    fn insert_sorted(&mut self, score: f64, node: u32) {
         if self.chunks.is_empty() {
-            self.chunks.push(vec![(score, member)]);
+            self.chunks.push(vec![(score, node)]);
             self.fen = vec![1];
             return;
         }
-        let (c, o) = self.position(score, &member);
-        self.chunks[c].insert(o, (score, member));
+        let (c, o) = self.position(score, self.member(node));
+        self.chunks[c].insert(o, (score, node));
         if self.chunks[c].len() > CHUNK {
             let tail = self.chunks[c].split_off(CHUNK / 2);
+            // The head keeps the capacity it grew to (twice what it now holds): give the slack
+            // back, or chunks filled in order (ascending scores) would stay half empty.
+            self.chunks[c].shrink_to_fit();
             self.chunks.insert(c + 1, tail);
             self.rebuild();
         } else {
@@ -440,6 +497,7 @@ impl Big {
         }
     }
 
+    /// Takes (score, member) out of the order; the member's node is still in place.
     fn remove_sorted(&mut self, score: f64, member: &[u8]) {
         let (c, o) = self.position(score, member);
         self.chunks[c].remove(o);
@@ -459,43 +517,92 @@ impl Big {
 
     /// Adds or updates; true if the member is new.
     fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        if let Some(old) = self.dict.get_mut(member) {
-            let prev = *old;
+        let h = self.hasher.hash_one(member);
+        if let Some(&i) = self.dict.find(h, |&i| self.member(i) == member) {
+            let prev = self.nodes[i as usize].score;
             if prev.to_bits() == score.to_bits() {
                 return false;
             }
-            *old = score;
             self.remove_sorted(prev, member);
-            self.insert_sorted(score, SmallBytes::new(member));
+            self.nodes[i as usize].score = score;
+            self.insert_sorted(score, i);
             return false;
         }
-        // Short members are kept inline (no allocation), in the map and in the order alike.
-        let key = SmallBytes::new(member);
-        self.dict.insert(key.clone(), score);
-        self.insert_sorted(score, key);
+        // Short members are kept inline (no allocation).
+        let node = Node { member: SmallBytes::new(member), score };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                u32::try_from(self.nodes.len() - 1).expect("a sorted set holds under 2^32 members")
+            }
+        };
+        let Big { dict, nodes, hasher, .. } = self;
+        dict.insert_unique(h, i, |&j| hasher.hash_one(nodes[j as usize].member.as_bytes()));
+        self.insert_sorted(score, i);
         true
     }
 
+    /// Takes node `i` out of the map and frees its slot (its member's heap bytes included).
+    fn release(&mut self, i: u32) {
+        let h = self.hasher.hash_one(self.member(i));
+        if let Ok(e) = self.dict.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        self.nodes[i as usize] = Node::default();
+        self.free.push(i);
+    }
+
+    /// After removals: when most node slots are vacant, rebuilds the set densely so memory
+    /// follows the set down (amortised O(1) per removal).
+    fn maybe_compact(&mut self) {
+        if self.nodes.len() >= 64 && self.free.len() * 2 > self.nodes.len() {
+            let nodes = std::mem::take(&mut self.nodes);
+            let order: Vec<u32> = self.chunks.iter().flatten().map(|&(_, i)| i).collect();
+            let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+            *self = Big::from_sorted(order.into_iter().map(|i| {
+                let n = slots[i as usize].take().expect("each node is in the order once");
+                (n.member, n.score)
+            }));
+        }
+    }
+
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let s = self.dict.remove(member)?;
+        let i = self.find(member)?;
+        let s = self.nodes[i as usize].score;
         self.remove_sorted(s, member);
+        self.release(i);
+        self.maybe_compact();
         Some(s)
     }
 
     fn get(&self, r: usize) -> (&[u8], f64) {
         let (c, o) = self.locate(r);
-        let (s, m) = &self.chunks[c][o];
-        (m, *s)
+        let (s, i) = self.chunks[c][o];
+        (self.member(i), s)
     }
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
-        self.chunks.iter().flatten().map(|(s, m)| (&**m, *s))
+        self.chunks.iter().flatten().map(|&(s, i)| (self.member(i), s))
     }
 
     /// Entries at ranks `lo..hi`.
     fn range(&self, lo: usize, hi: usize) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         let (c, o) = if lo < self.len() { self.locate(lo) } else { (self.chunks.len(), 0) };
-        self.chunks[c..].iter().flatten().skip(o).take(hi.saturating_sub(lo)).map(|(s, m)| (&**m, *s))
+        let items = || self.chunks[c..].iter().flatten().skip(o).take(hi.saturating_sub(lo));
+        // Touch the first nodes of the range in a loop whose loads do not depend on each
+        // other, so their cache misses overlap instead of being paid one after another while
+        // the entries are read (ZRANGEBYSCORE ... LIMIT 0 10 on a 100,000-member set: one
+        // miss per entry otherwise).
+        let mut touched = 0u64;
+        for &(_, i) in items().take(PREFETCH) {
+            touched ^= self.nodes[i as usize].score.to_bits();
+        }
+        std::hint::black_box(touched);
+        items().map(|&(s, i)| (self.member(i), s))
     }
 
     fn remove_range(&mut self, lo: usize, hi: usize) {
@@ -504,8 +611,9 @@ impl Big {
         while left > 0 {
             let (c, o) = self.locate(lo);
             let take = left.min(self.chunks[c].len() - o);
-            for (_, m) in self.chunks[c].drain(o..o + take) {
-                self.dict.remove(&m);
+            let gone: Vec<Item> = self.chunks[c].drain(o..o + take).collect();
+            for (_, i) in gone {
+                self.release(i);
             }
             left -= take;
             if self.chunks[c].is_empty() {
@@ -513,6 +621,17 @@ impl Big {
             }
             self.rebuild();
         }
+        self.maybe_compact();
+    }
+
+    /// Approximate heap bytes.
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Big>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.free.capacity() * 4
+            + self.dict.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<Item>()).sum::<usize>()
+            + self.nodes.iter().filter(|n| !n.member.is_inline()).map(|n| n.member.len()).sum::<usize>()
     }
 }
 
@@ -546,16 +665,7 @@ impl Zset {
         if fits {
             return Zset::Pack(Pack::from_sorted(items.iter().map(|(m, s)| (&**m, *s))));
         }
-        let mut big = Big::default();
-        for (m, s) in items {
-            let m = SmallBytes::from(m);
-            big.dict.insert(m.clone(), s);
-            if big.chunks.last().is_none_or(|c| c.len() >= CHUNK / 2) {
-                big.chunks.push(Vec::with_capacity(CHUNK / 2));
-            }
-            big.chunks.last_mut().expect("pushed").push((s, m));
-        }
-        big.rebuild();
+        let big = Big::from_sorted(items.into_iter().map(|(m, s)| (SmallBytes::from(m), s)));
         Zset::Big(Box::new(big))
     }
 
@@ -589,22 +699,14 @@ impl Zset {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             Zset::Pack(p) => p.find(member).map(|(_, d)| d.score),
-            Zset::Big(b) => b.dict.get(member).copied(),
+            Zset::Big(b) => b.score(member),
         }
     }
 
     /// Converts the compact encoding to the big one.
     fn convert(&mut self) {
         if let Zset::Pack(p) = self {
-            let mut big = Big::default();
-            for d in p.iter() {
-                big.dict.insert(d.member.into(), d.score);
-                if big.chunks.last().is_none_or(|c| c.len() >= CHUNK / 2) {
-                    big.chunks.push(Vec::with_capacity(CHUNK / 2));
-                }
-                big.chunks.last_mut().expect("pushed").push((d.score, d.member.into()));
-            }
-            big.rebuild();
+            let big = Big::from_sorted(p.iter().map(|d| (SmallBytes::new(d.member), d.score)));
             *self = Zset::Big(Box::new(big));
         }
     }
@@ -647,7 +749,7 @@ impl Zset {
         match self {
             Zset::Pack(p) => p.find(member).map(|(i, d)| (i, d.score)),
             Zset::Big(b) => {
-                let s = *b.dict.get(member)?;
+                let s = b.score(member)?;
                 let (c, o) = b.position(s, member);
                 Some((b.prefix(c) + o, s))
             }
@@ -684,7 +786,8 @@ impl Zset {
 
     /// First rank at or after `from` whose entry fails `pred` (a linear scan for the compact
     /// encoding, a binary search for the big one: they agree when `pred` holds on a prefix).
-    fn partition_from(&self, from: usize, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+    /// `score_only`: `pred` looks at the score alone (see `Big::partition`).
+    fn partition_from(&self, from: usize, score_only: bool, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             Zset::Pack(p) => {
                 from + p
@@ -693,26 +796,26 @@ impl Zset {
                     .position(|d| !pred(d.score, d.member))
                     .unwrap_or(p.len().saturating_sub(from))
             }
-            Zset::Big(b) => b.partition(pred).max(from),
+            Zset::Big(b) => b.partition(score_only, pred).max(from),
         }
     }
 
     /// First rank whose score fails `pred` (which must hold on a prefix of the order).
     pub fn partition_by_score_key(&self, pred: impl Fn(f64) -> bool) -> usize {
-        self.partition_from(0, |s, _| pred(s))
+        self.partition_from(0, true, |s, _| pred(s))
     }
 
     /// Ranks `lo..hi` of the entries whose score lies in `r`.
     pub fn score_interval(&self, r: &ScoreRange) -> (usize, usize) {
-        let lo = self.partition_from(0, |s, _| !r.gte_min(s));
-        let hi = self.partition_from(lo, |s, _| r.lte_max(s));
+        let lo = self.partition_from(0, true, |s, _| !r.gte_min(s));
+        let hi = self.partition_from(lo, true, |s, _| r.lte_max(s));
         (lo, hi)
     }
 
     /// Ranks `lo..hi` of the entries whose member lies in `r` (see the module comment).
     pub fn lex_interval(&self, r: &LexRange) -> (usize, usize) {
-        let lo = self.partition_from(0, |_, m| !r.gte_min(m));
-        let hi = self.partition_from(lo, |_, m| r.lte_max(m));
+        let lo = self.partition_from(0, false, |_, m| !r.gte_min(m));
+        let hi = self.partition_from(lo, false, |_, m| r.lte_max(m));
         (lo, hi)
     }
 
@@ -733,12 +836,7 @@ impl Zset {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Zset::Pack(p) => p.bytes(),
-            Zset::Big(b) => {
-                std::mem::size_of::<Big>()
-                    + b.dict.capacity() * (std::mem::size_of::<(SmallBytes, f64)>() + 1)
-                    + b.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<Item>()).sum::<usize>()
-                    + b.dict.keys().filter(|k| !k.is_inline()).map(|k| 2 * k.len()).sum::<usize>()
-            }
+            Zset::Big(b) => b.heap_bytes(),
         }
     }
 }
@@ -747,7 +845,7 @@ impl Zset {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
     /// Model key: (score ordered bits, member).
     fn key(s: f64, m: &[u8]) -> (i64, Vec<u8>) {
@@ -770,6 +868,11 @@ mod tests {
     }
 
     fn run(seed: u64, lim: Limits, ops: usize, members: u32) {
+        run_with(seed, lim, ops, members, "m")
+    }
+
+    /// `run` with members named `{prefix}{n}` (a long prefix gives members stored on the heap).
+    fn run_with(seed: u64, lim: Limits, ops: usize, members: u32, prefix: &str) {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut z = Zset::with_hint(0, 0, lim);
         let mut model: BTreeMap<(i64, Vec<u8>), f64> = BTreeMap::new();
@@ -785,7 +888,7 @@ mod tests {
             }
         };
         for step in 0..ops {
-            let m = format!("m{}", rng.gen_range(0..members)).into_bytes();
+            let m = format!("{prefix}{}", rng.gen_range(0..members)).into_bytes();
             match rng.gen_range(0..10) {
                 0..=4 => {
                     let s = pick_score(&mut rng);
@@ -863,6 +966,46 @@ mod tests {
         // splits, merges and the Fenwick tree.
         run(2, Limits { max_entries: 0, max_value: 64 }, 40_000, 3000);
         run(3, Limits { max_entries: 0, max_value: 64 }, 5_000, 20);
+        // Members longer than the inline size, and scores that tie often (a member comparison
+        // reads the node), with a slot free list that fills and compacts.
+        run_with(4, Limits { max_entries: 0, max_value: 64 }, 20_000, 500, "member-with-a-long-name-");
+    }
+
+    #[test]
+    fn big_encoding_frees_and_reuses_node_slots() {
+        let lim = Limits { max_entries: 0, max_value: 64 };
+        let mut z = Zset::with_hint(0, 0, lim);
+        let long = |i: u32| format!("a-member-long-enough-for-the-heap-{i:05}").into_bytes();
+        for i in 0..10_000 {
+            assert!(z.insert(&long(i), (i % 7) as f64, lim));
+        }
+        let Zset::Big(b) = &z else { panic!("big encoding") };
+        let full = b.heap_bytes();
+        assert_eq!(b.nodes.len(), 10_000);
+        // Removing one member leaves its slot vacant, and the next new member takes it.
+        assert_eq!(z.remove(&long(5)), Some(5.0));
+        let Zset::Big(b) = &z else { panic!() };
+        assert_eq!((b.free.len(), b.len()), (1, 9_999));
+        assert!(z.insert(b"new", 0.5, lim));
+        let Zset::Big(b) = &z else { panic!() };
+        assert_eq!((b.free.len(), b.nodes.len()), (0, 10_000));
+        assert_eq!(z.rank(b"new").map(|(_, s)| s), Some(0.5));
+        // Removing most members compacts the nodes: memory follows the set down.
+        assert_eq!(z.remove_range(0, 9_000), 9_000);
+        for i in 0..10_000 {
+            z.remove(&long(i));
+            if z.len() <= 100 {
+                break;
+            }
+        }
+        let Zset::Big(b) = &z else { panic!() };
+        assert!(b.nodes.len() < 2 * b.len().max(64), "{} nodes for {} members", b.nodes.len(), b.len());
+        assert!(b.heap_bytes() * 20 < full, "{} after, {full} before", b.heap_bytes());
+        let entries: Vec<(Vec<u8>, f64)> = z.entries().into_iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        for (r, (m, s)) in entries.iter().enumerate() {
+            assert_eq!(z.rank(m), Some((r, *s)));
+        }
+        assert!(entries.windows(2).all(|w| cmp_entry(w[0].1, &w[0].0, w[1].1, &w[1].0) == Ordering::Less));
     }
 
     #[test]
