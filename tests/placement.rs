@@ -120,3 +120,75 @@ fn a_lightly_loaded_server_keeps_connections_on_one_worker() {
     assert!(per[1..].iter().all(|&n| n == 0), "{per:?}");
     assert_eq!(info_field(&mut conns[0], "stats", "redstart_client_moves"), "0");
 }
+
+#[test]
+fn subscribers_move_between_workers_and_keep_every_message_in_order() {
+    let server = start_redstart_with_env(&[], &[("REDSTART_PLACEMENT", "churn")]);
+    let port = server.port;
+    let moves = || -> u64 {
+        let mut admin = Conn::connect(port);
+        info_field(&mut admin, "stats", "redstart_client_moves").parse().unwrap()
+    };
+    {
+        let mut admin = Conn::connect(port);
+        if info_field(&mut admin, "server", "redstart_io_threads") == "1" {
+            eprintln!("one I/O thread on this machine: nothing can move");
+            return;
+        }
+    }
+    // Two channel subscribers (RESP2) and a pattern subscriber (RESP3).
+    let mut subs: Vec<Conn> = (0..3).map(|_| Conn::connect(port)).collect();
+    assert_eq!(text(&subs[0].run("SUBSCRIBE ch")), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+    assert_eq!(text(&subs[1].run("SUBSCRIBE ch")), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+    assert!(text(&subs[2].run("HELLO 3")).starts_with('%'));
+    assert_eq!(text(&subs[2].run("PSUBSCRIBE c*")), ">3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:1\r\n");
+    // With only the subscribers connected and nothing published, the move requests are all
+    // that wakes them, and they move (about 10 times a second each).
+    let before = moves();
+    thread::sleep(Duration::from_millis(1000));
+    let idle_moves = moves() - before;
+    assert!(idle_moves >= 6, "idle subscribers moved {idle_moves} times in 1 s");
+    // Two publishers, paced over about a second, while everyone keeps moving.
+    const PER: usize = 1500;
+    let publishers: Vec<_> = (0..2)
+        .map(|id| {
+            thread::spawn(move || {
+                let mut c = Conn::connect(port);
+                for batch in 0..PER / 50 {
+                    let mut bytes = Vec::new();
+                    for seq in batch * 50..(batch + 1) * 50 {
+                        bytes.extend_from_slice(&encode(&[b"PUBLISH", b"ch", format!("p{id}:{seq}").as_bytes()]));
+                    }
+                    c.send_raw(&bytes);
+                    for _ in 0..50 {
+                        assert_eq!(text(&c.read_reply()), ":3\r\n");
+                    }
+                    thread::sleep(Duration::from_millis(30));
+                }
+            })
+        })
+        .collect();
+    // Every subscriber gets every message, each publisher's in order.
+    for (n, sub) in subs.iter_mut().enumerate() {
+        let mut next = [0usize; 2];
+        for _ in 0..2 * PER {
+            let frame = sub.read_reply();
+            let items = reply_items(&frame);
+            let payload = text(items.last().unwrap());
+            let (p, seq) = payload.strip_prefix('p').unwrap().split_once(':').unwrap();
+            let (p, seq): (usize, usize) = (p.parse().unwrap(), seq.parse().unwrap());
+            assert_eq!(seq, next[p], "subscriber {n}, publisher {p}: {payload} out of order");
+            next[p] += 1;
+        }
+        assert_eq!(next, [PER, PER], "subscriber {n}");
+    }
+    for p in publishers {
+        p.join().unwrap();
+    }
+    // Still subscribed where they are now: one more message reaches each.
+    let mut c = Conn::connect(port);
+    assert_eq!(text(&c.run("PUBLISH ch last")), ":3\r\n");
+    for sub in &mut subs {
+        assert_eq!(text(reply_items(&sub.read_reply()).last().unwrap()), "last");
+    }
+}

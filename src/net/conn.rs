@@ -305,9 +305,10 @@ async fn serve<S: Transport>(
             server.clients.evict_for_memory();
         }
         // Between two batches, with every reply written: the one point where a connection may
-        // move to another worker (`workers`). Subscribers stay: their sockets are lent to
-        // publishers and their mailboxes belong to this thread's inbox.
-        if *settled && client.pubsub.mailbox.is_none() && out.is_empty() {
+        // move to another worker (`workers`). A subscriber too: it has taken its socket back
+        // from its mailbox, and lends it again from the new thread, naming that thread's inbox
+        // (frames queued meanwhile wait in the mailbox and are written there first).
+        if *settled && out.is_empty() {
             if let Some(to) = super::workers::should_move() {
                 *settled = false;
                 return Ok(Some(to));
@@ -328,14 +329,21 @@ async fn serve<S: Transport>(
                 lent.0 = Some(mb.clone());
             }
         }
+        // `timeout` counts from the client's last input, not from this wait: a wake-up that
+        // read nothing (mail, a move request) does not restart it.
         let timeout = if client.pubsub.active() { 0 } else { timeout };
+        let quiet_ms = (info.created.elapsed().as_millis() as u64)
+            .saturating_sub(info.last_interaction_ms.load(Ordering::Relaxed));
         let woke = tokio::select! {
             r = read => Woke::Read(r),
             _ = info.kill_notify.notified() => Woke::Close,
-            _ = idle(timeout) => Woke::Close,
+            _ = idle(timeout, quiet_ms) => Woke::Close,
             // Messages the publishers could not write (full socket, or a delivery outside a
             // command batch): back to the top, which writes them.
             _ = mail(mailbox.as_deref()) => Woke::Mail,
+            // Connections are asked to move: back to the top, where the move happens. Such a
+            // wait ends only this way for a subscriber that only receives.
+            _ = super::workers::shed_asked() => Woke::Shed,
         };
         if let Some(mb) = &mailbox {
             mb.go_busy();
@@ -344,6 +352,11 @@ async fn serve<S: Transport>(
             Woke::Read(r) => r?,
             Woke::Close => return Ok(None),
             Woke::Mail => continue,
+            Woke::Shed => {
+                // Waiting for input served the client as far as it asked: it may move again.
+                *settled = true;
+                continue;
+            }
         };
         if n == 0 {
             return Ok(None);
@@ -359,6 +372,7 @@ enum Woke {
     Read(std::io::Result<usize>),
     Close,
     Mail,
+    Shed,
 }
 
 /// The mailbox a connection lends its socket to; takes the socket back when dropped, which
@@ -556,11 +570,12 @@ async fn wait_blocked<S: Transport>(
     Ok(true)
 }
 
-async fn idle(timeout_secs: u64) {
+/// Resolves when a client quiet for `quiet_ms` already reaches `timeout_secs` (never for 0).
+async fn idle(timeout_secs: u64, quiet_ms: u64) {
     if timeout_secs == 0 {
         std::future::pending::<()>().await;
     }
-    tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
+    tokio::time::sleep(Duration::from_millis((timeout_secs * 1000).saturating_sub(quiet_ms))).await;
 }
 
 async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::io::Result<()> {

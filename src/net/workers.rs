@@ -19,11 +19,14 @@
 //! rose by [`GAIN`] (it does not when every core is busy or the clients are the limit, and
 //! then a second worker only adds wake-ups and shard-lock contention), the connections move
 //! back and no spread is tried for [`COOLDOWN_TICKS`]. When the whole load fits under
-//! [`COOL`] again, the other workers' connections move back to the first. A connection moves itself between two batches, when it has no reply
-//! pending and is not subscribed (`conn`): it deregisters its socket from its worker's reactor,
-//! and its task continues on the other worker with the same state (read buffer, parser,
-//! transaction, watched keys). A server under heavy load thus uses every core, and a lightly
-//! loaded one runs like Redis's single loop.
+//! [`COOL`] again, the other workers' connections move back to the first. A connection moves
+//! itself between two batches, when it has no reply pending (`conn`): it deregisters its socket
+//! from its worker's reactor, and its task continues on the other worker with the same state
+//! (read buffer, parser, transaction, watched keys, subscriptions and mailbox). Connections
+//! waiting for input are woken when moves are asked for ([`shed_asked`]), so a subscriber that
+//! only receives moves too: a large fan-out is then written by several threads, and a
+//! subscriber stranded on a second worker by a burst comes back to the first. A server under
+//! heavy load thus uses every core, and a lightly loaded one runs like Redis's single loop.
 //!
 //! `REDSTART_PLACEMENT` (for tests and measurements) overrides the policy: `spread` places
 //! connections round robin and never moves them (the policy before this module);
@@ -80,6 +83,21 @@ pub struct Worker {
     /// Connections asked to move, and where to.
     shed: AtomicUsize,
     shed_to: AtomicUsize,
+    /// Wakes the worker's waiting connections when moves are asked for: a connection that only
+    /// receives (a subscriber, written to by publishers) would otherwise never reach the point
+    /// between batches where it moves.
+    shed_wake: tokio::sync::Notify,
+}
+
+impl Worker {
+    /// Asks `n` of this worker's connections to move to worker `to`.
+    fn ask_to_shed(&self, to: usize, n: usize) {
+        self.shed_to.store(to, Ordering::Relaxed);
+        self.shed.store(n, Ordering::Relaxed);
+        if n > 0 {
+            self.shed_wake.notify_waiters();
+        }
+    }
 }
 
 pub struct Workers {
@@ -124,6 +142,7 @@ pub fn start(n: usize) {
                     conns: AtomicUsize::new(0),
                     shed: AtomicUsize::new(0),
                     shed_to: AtomicUsize::new(0),
+                    shed_wake: tokio::sync::Notify::new(),
                 }
             })
             .collect();
@@ -194,8 +213,7 @@ fn balancer() {
         }
         if policy() == Policy::Churn {
             for (i, w) in ws.list.iter().enumerate() {
-                w.shed_to.store((i + 1) % ws.list.len(), Ordering::Relaxed);
-                w.shed.store(w.conns.load(Ordering::Relaxed), Ordering::Relaxed);
+                w.ask_to_shed((i + 1) % ws.list.len(), w.conns.load(Ordering::Relaxed));
             }
             continue;
         }
@@ -226,8 +244,7 @@ fn balancer() {
                 if paid { "kept" } else { "moving them back" }
             ));
             if !paid {
-                ws.list[t.to].shed_to.store(t.from, Ordering::Relaxed);
-                ws.list[t.to].shed.store(t.moved, Ordering::Relaxed);
+                ws.list[t.to].ask_to_shed(t.from, t.moved);
                 cooldown = COOLDOWN_TICKS;
                 streak = 0;
                 continue;
@@ -247,8 +264,7 @@ fn balancer() {
         }
         streak = 0;
         if let Some((from, to, n)) = decision {
-            ws.list[from].shed_to.store(to, Ordering::Relaxed);
-            ws.list[from].shed.store(n, Ordering::Relaxed);
+            ws.list[from].ask_to_shed(to, n);
             if spread.is_some() {
                 let rate_before = mean(recent.iter());
                 trial = Some(Trial { from, to, moved: n, rate_before, rates: Vec::new() });
@@ -359,6 +375,17 @@ pub fn should_move() -> Option<usize> {
     w.shed.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).ok()?;
     let to = w.shed_to.load(Ordering::Relaxed);
     (to != i).then_some(to)
+}
+
+/// Resolves when the calling thread's worker is asked to shed connections (never, on a thread
+/// that is not a worker): a connection waiting for input awaits it too, and goes back to the
+/// point where [`should_move`] is checked. A request made between that check and the wait is
+/// missed by that connection; the balancer asks again on a later tick if it still needs to.
+pub async fn shed_asked() {
+    match current().and_then(|i| WORKERS.get()?.list.get(i)) {
+        Some(w) => w.shed_wake.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 static MOVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -151,8 +151,9 @@ pub struct Mailbox {
     notify: Notify,
     /// Bytes the connection took out of the queue and has not written to the socket yet.
     in_flight: AtomicUsize,
-    /// The inbox of the I/O thread that runs the connection (set when it first lends its socket).
-    owner: std::sync::OnceLock<Arc<Inbox>>,
+    /// The inbox of the I/O thread that runs the connection (set whenever it lends its socket:
+    /// a subscriber may move to another thread between two batches, see `net::workers`).
+    owner: arc_swap::ArcSwapOption<Inbox>,
 }
 
 /// An I/O thread's share of other threads' fan-outs: mailboxes of its connections that other
@@ -289,14 +290,20 @@ pub fn flush_pending() -> u64 {
     let mut remote: smallvec::SmallVec<[Handover; 4]> = smallvec::SmallVec::new();
     let mut written = 0;
     for mb in list.drain(..) {
-        match mb.owner.get() {
+        let owner = mb.owner.load();
+        let to = match &*owner {
             Some(o) if !local.as_ref().is_some_and(|l| Arc::ptr_eq(l, o)) => {
-                match remote.iter_mut().find(|(r, _)| Arc::ptr_eq(r, o)) {
-                    Some((_, v)) => v.push(mb),
-                    None => remote.push((o.clone(), vec![mb])),
-                }
+                Some(remote.iter().position(|(r, _)| Arc::ptr_eq(r, o)).unwrap_or_else(|| {
+                    remote.push((o.clone(), Vec::new()));
+                    remote.len() - 1
+                }))
             }
-            _ => written += mb.write_direct(),
+            _ => None,
+        };
+        drop(owner);
+        match to {
+            Some(i) => remote[i].1.push(mb),
+            None => written += mb.write_direct(),
         }
     }
     for (inbox, mbs) in remote {
@@ -325,7 +332,7 @@ impl Mailbox {
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
-            owner: std::sync::OnceLock::new(),
+            owner: arc_swap::ArcSwapOption::empty(),
         })
     }
 
@@ -442,7 +449,11 @@ impl Mailbox {
     /// writes them first).
     pub fn go_idle(&self, fd: RawFd, owner: Option<&Arc<Inbox>>) -> bool {
         if let Some(o) = owner {
-            self.owner.get_or_init(|| o.clone());
+            if !self.owner.load().as_ref().is_some_and(|cur| Arc::ptr_eq(cur, o)) {
+                // First idle, or the connection moved: frames handed to the old thread's inbox
+                // meanwhile are still written (by that thread, under the same protocol).
+                self.owner.store(Some(o.clone()));
+            }
         }
         let mut q = self.queue.lock();
         if !q.frames.is_empty() {
