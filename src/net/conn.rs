@@ -221,6 +221,9 @@ async fn serve<S: Transport>(
     // Declared after `stream` is borrowed, so dropped before the socket closes.
     let mut lent = Lent(None);
     loop {
+        // What the read buffer holds before this batch consumes anything: `capacity()` only
+        // counts the space after the consumed bytes, so it is taken now (see below).
+        let rbuf_held = rbuf.capacity();
         // Configuration read once per batch, not per command: the lock is shared by all cores.
         let (max_bulk_len, query_limit, timeout) = {
             let c = server.config.read();
@@ -293,8 +296,10 @@ async fn serve<S: Transport>(
             return Ok(None);
         }
         // A read buffer grown for a large command is given back once it is drained, as Redis
-        // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down.
-        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+        // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down. The
+        // size is judged from before the batch: once a 4 MB command is consumed, `capacity()`
+        // reports only what lies after it, while the connection still holds the 4 MB.
+        if rbuf.is_empty() && rbuf_held.max(rbuf.capacity()) > 1 << 20 {
             *rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.qbuf.store(rbuf.len(), Ordering::Relaxed);
