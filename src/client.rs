@@ -129,7 +129,7 @@ impl ClientInfo {
         // cores. The sum is therefore exact to within MEM_STEP per client.
         if new != old && (new == 0 || old == 0 || new.abs_diff(old) >= MEM_STEP) {
             let old = self.mem.swap(new, Ordering::Relaxed);
-            CLIENTS_MEM.fetch_add(new as i64 - old as i64, Ordering::Relaxed);
+            CLIENTS_MEM.fetch_add(new as i64 - old as i64, Ordering::Release);
         }
         let limit = client_eviction_limit();
         limit > 0 && clients_mem() > limit
@@ -241,9 +241,10 @@ const MEM_STEP: usize = 16 * 1024;
 /// Redis's floor for the client eviction limit, so a tiny setting cannot lock every client out.
 pub const MIN_CLIENT_EVICTION_LIMIT: u64 = 128 * 1024;
 
-/// Total memory of all connected clients (INFO `mem_clients_normal`).
+/// Total memory of all connected clients (INFO `mem_clients_normal`). Acquire, paired with the
+/// Release of `update_mem`: a later read of `used_memory` covers the buffers counted here.
 pub fn clients_mem() -> u64 {
-    CLIENTS_MEM.load(Ordering::Relaxed).max(0) as u64
+    CLIENTS_MEM.load(Ordering::Acquire).max(0) as u64
 }
 
 /// Clients disconnected by client eviction (INFO stats `evicted_clients`).

@@ -274,11 +274,16 @@ struct Figures {
 }
 
 fn figures(server: &Server) -> Figures {
+    // Clients' buffers first, then used_memory: a connection allocates a buffer before it
+    // publishes its size, so read in this order `used` covers every buffer that `clients`
+    // counts, even when another thread grows one in between (read the other way round, a
+    // thread preempted between the two reads reported client buffers that used_memory did not
+    // contain yet).
+    let clients = crate::client::clients_mem();
     let used = mem::used_memory();
     let startup = mem::startup_memory().min(used);
     let tables = evict::table_overhead(&server.keyspace);
     let keys: u64 = server.keyspace.info().iter().map(|&(_, k, _, _)| k as u64).sum();
-    let clients = crate::client::clients_mem();
     let overhead = (startup + clients + tables.iter().map(|&(_, b)| b).sum::<u64>()).min(used);
     Figures {
         used,
