@@ -337,8 +337,11 @@ async fn serve<S: Transport>(
         // `timeout` counts from the client's last input, not from this wait: a wake-up that
         // read nothing (mail, a move request) does not restart it.
         let timeout = if client.pubsub.active() { 0 } else { timeout };
-        let quiet_ms = (info.created.elapsed().as_millis() as u64)
-            .saturating_sub(info.last_interaction_ms.load(Ordering::Relaxed));
+        let quiet_ms = if timeout == 0 {
+            0
+        } else {
+            (info.created.elapsed().as_millis() as u64).saturating_sub(info.last_interaction_ms.load(Ordering::Relaxed))
+        };
         let woke = tokio::select! {
             r = read => Woke::Read(r),
             _ = info.kill_notify.notified() => Woke::Close,
@@ -346,9 +349,9 @@ async fn serve<S: Transport>(
             // Messages the publishers could not write (full socket, or a delivery outside a
             // command batch): back to the top, which writes them.
             _ = mail(mailbox.as_deref()) => Woke::Mail,
-            // Connections are asked to move: back to the top, where the move happens. Such a
-            // wait ends only this way for a subscriber that only receives.
-            _ = super::workers::shed_asked() => Woke::Shed,
+            // A subscriber that only receives never ends a batch: a move request wakes it,
+            // back to the top, where the move happens.
+            _ = shed_asked(mailbox.is_some()) => Woke::Shed,
         };
         if let Some(mb) = &mailbox {
             mb.go_busy();
@@ -358,7 +361,7 @@ async fn serve<S: Transport>(
             Woke::Close => return Ok(None),
             Woke::Mail => continue,
             Woke::Shed => {
-                // Waiting for input served the client as far as it asked: it may move again.
+                // A subscriber is served by its deliveries, not its reads: it may move again.
                 *settled = true;
                 continue;
             }
@@ -473,6 +476,17 @@ async fn mail(mb: Option<&crate::pubsub::Mailbox>) {
     match mb {
         Some(mb) => mb.ready().await,
         None => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves when a subscriber's worker asks connections to move (see `workers::shed_asked`).
+/// Other connections reach the move point with their next command, so they do not register
+/// with the worker's wake-up on every wait.
+async fn shed_asked(subscriber: bool) {
+    if subscriber {
+        super::workers::shed_asked().await
+    } else {
+        std::future::pending::<()>().await
     }
 }
 

@@ -22,9 +22,9 @@
 //! [`COOL`] again, the other workers' connections move back to the first. A connection moves
 //! itself between two batches, when it has no reply pending (`conn`): it deregisters its socket
 //! from its worker's reactor, and its task continues on the other worker with the same state
-//! (read buffer, parser, transaction, watched keys, subscriptions and mailbox). Connections
-//! waiting for input are woken when moves are asked for ([`shed_asked`]), so a subscriber that
-//! only receives moves too: a large fan-out is then written by several threads, and a
+//! (read buffer, parser, transaction, watched keys, subscriptions and mailbox). Subscribers
+//! waiting for input are woken when moves are asked for ([`shed_asked`]), so one that only
+//! receives moves too: a large fan-out is then written by several threads, and a
 //! subscriber stranded on a second worker by a burst comes back to the first. A server under
 //! heavy load thus uses every core, and a lightly loaded one runs like Redis's single loop.
 //!
@@ -83,9 +83,9 @@ pub struct Worker {
     /// Connections asked to move, and where to.
     shed: AtomicUsize,
     shed_to: AtomicUsize,
-    /// Wakes the worker's waiting connections when moves are asked for: a connection that only
-    /// receives (a subscriber, written to by publishers) would otherwise never reach the point
-    /// between batches where it moves.
+    /// Wakes the worker's waiting subscribers when moves are asked for: one that only receives
+    /// (written to by publishers) would otherwise never reach the point between batches where
+    /// it moves.
     shed_wake: tokio::sync::Notify,
 }
 
@@ -378,7 +378,7 @@ pub fn should_move() -> Option<usize> {
 }
 
 /// Resolves when the calling thread's worker is asked to shed connections (never, on a thread
-/// that is not a worker): a connection waiting for input awaits it too, and goes back to the
+/// that is not a worker): a subscriber waiting for input awaits it too, and goes back to the
 /// point where [`should_move`] is checked. A request made between that check and the wait is
 /// missed by that connection; the balancer asks again on a later tick if it still needs to.
 pub async fn shed_asked() {
