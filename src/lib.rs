@@ -19,10 +19,10 @@
 
 pub mod alloc;
 pub mod client;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod db;
-pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod notify;
@@ -113,7 +113,7 @@ async fn active_expire(server: Arc<server::Server>) {
             {}
             // The blocking pool's threads may exit when idle: publish their memory counts.
             alloc::flush();
-            alloc::release_free_memory(db::now_ms(), 1_000);
+            alloc::release_free_memory(clock::now_ms(), 1_000);
         })
         .await;
     }

@@ -28,7 +28,7 @@ pub fn set_level(level: u8) {
 }
 
 fn timestamp() -> String {
-    let ms = crate::db::now_ms();
+    let ms = crate::clock::now_ms();
     let secs = (ms / 1000) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86400));
     let sod = secs.rem_euclid(86400);

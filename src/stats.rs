@@ -6,6 +6,7 @@
 //! uncontended atomic adds), and INFO sums the blocks of all threads. Blocks are registered once
 //! per thread and live for the process (only the fixed I/O worker threads run commands).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -37,7 +38,9 @@ const GLOBALS: usize = 5;
 
 struct Block {
     globals: [AtomicU64; GLOBALS],
-    cmds: Box<[AtomicU64]>,
+    /// Per-command counters, allocated at the thread's first command (a thread may count bytes
+    /// before the command table exists).
+    cmds: OnceLock<Box<[AtomicU64]>>,
 }
 
 static COMMANDS: OnceLock<usize> = OnceLock::new();
@@ -49,16 +52,25 @@ pub fn init(commands: usize) {
 }
 
 fn new_block() -> &'static Block {
-    // The command table sets the number of rows; a thread may count bytes before any command
-    // ran (its first read), so make sure the table is built before sizing the block.
-    if COMMANDS.get().is_none() {
-        crate::cmd::server::init_command_stats();
-    }
-    let n = *COMMANDS.get().unwrap_or(&0) * PER_CMD;
-    let block: &'static Block =
-        Box::leak(Box::new(Block { globals: Default::default(), cmds: (0..n).map(|_| AtomicU64::new(0)).collect() }));
+    let block: &'static Block = Box::leak(Box::new(Block { globals: Default::default(), cmds: OnceLock::new() }));
     BLOCKS.lock().push(block);
     block
+}
+
+impl Block {
+    /// The per-command counters, sized by [`init`] (which the command table calls before any
+    /// command runs).
+    fn cmds(&self) -> &[AtomicU64] {
+        self.cmds.get_or_init(|| {
+            let n = COMMANDS.get().copied().unwrap_or(0) * PER_CMD;
+            (0..n).map(|_| AtomicU64::new(0)).collect()
+        })
+    }
+
+    /// The per-command counters if this thread counted any.
+    fn cmds_if_any(&self) -> &[AtomicU64] {
+        self.cmds.get().map_or(&[], |c| c)
+    }
 }
 
 thread_local! {
@@ -69,7 +81,7 @@ thread_local! {
 #[inline]
 pub fn add_cmd(index: usize, which: Cmd, n: u64) {
     LOCAL.with(|b| {
-        if let Some(c) = b.cmds.get(index * PER_CMD + which as usize) {
+        if let Some(c) = b.cmds().get(index * PER_CMD + which as usize) {
             c.fetch_add(n, Ordering::Relaxed);
         }
     });
@@ -84,7 +96,7 @@ pub fn add(which: Global, n: u64) {
 /// Sum over all threads of command `index`'s counter `which`.
 pub fn cmd_total(index: usize, which: Cmd) -> u64 {
     let i = index * PER_CMD + which as usize;
-    BLOCKS.lock().iter().map(|b| b.cmds.get(i).map_or(0, |c| c.load(Ordering::Relaxed))).sum()
+    BLOCKS.lock().iter().map(|b| b.cmds_if_any().get(i).map_or(0, |c| c.load(Ordering::Relaxed))).sum()
 }
 
 /// Sum over all threads of every command's `which` counter.
@@ -92,7 +104,7 @@ pub fn all_cmds_total(which: Cmd) -> u64 {
     BLOCKS
         .lock()
         .iter()
-        .flat_map(|b| b.cmds.iter().skip(which as usize).step_by(PER_CMD))
+        .flat_map(|b| b.cmds_if_any().iter().skip(which as usize).step_by(PER_CMD))
         .map(|c| c.load(Ordering::Relaxed))
         .sum()
 }
@@ -102,15 +114,48 @@ pub fn total(which: Global) -> u64 {
     BLOCKS.lock().iter().map(|b| b.globals[which as usize].load(Ordering::Relaxed)).sum()
 }
 
-/// Zeroes every counter (CONFIG RESETSTAT). Concurrent increments may survive, as in Redis
+/// Zeroes every counter, error counts included (CONFIG RESETSTAT). Concurrent increments may survive, as in Redis
 /// where commands run right after the reset count again.
 pub fn reset() {
     for b in BLOCKS.lock().iter() {
         let resettable = b.globals.iter().enumerate().filter(|&(i, _)| i != Global::Writes as usize).map(|(_, c)| c);
-        for c in resettable.chain(b.cmds.iter()) {
+        for c in resettable.chain(b.cmds_if_any().iter()) {
             c.store(0, Ordering::Relaxed);
         }
     }
+    ERRORS.lock().clear();
+    TOTAL_ERRORS.store(0, Ordering::Relaxed);
+}
+
+/// Error replies sent, by error code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+static ERRORS: Mutex<BTreeMap<String, u64>> = parking_lot::const_mutex(BTreeMap::new());
+static TOTAL_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Redis stops tracking new error codes past this many distinct ones.
+const MAX_ERROR_CODES: usize = 128;
+
+/// Counts an error reply; `msg` is the reply after its `-`. Called by the connection for each
+/// top-level error reply.
+pub fn record_error(msg: &[u8]) {
+    TOTAL_ERRORS.fetch_add(1, Ordering::Relaxed);
+    let end = msg.iter().position(|&b| b == b' ' || b == b'\r').unwrap_or(msg.len());
+    let code = &msg[..end];
+    let Ok(code) = std::str::from_utf8(code) else { return };
+    let mut errors = ERRORS.lock();
+    if let Some(n) = errors.get_mut(code) {
+        *n += 1;
+    } else if errors.len() < MAX_ERROR_CODES {
+        errors.insert(code.to_string(), 1);
+    }
+}
+
+/// INFO `total_error_replies`.
+pub fn total_errors() -> u64 {
+    TOTAL_ERRORS.load(Ordering::Relaxed)
+}
+
+/// INFO errorstats: (error code, count) in code order.
+pub fn error_counts() -> Vec<(String, u64)> {
+    ERRORS.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
 }
 
 #[cfg(test)]
@@ -137,5 +182,12 @@ mod tests {
         }
         assert!(cmd_total(3, Cmd::Calls) >= before + 4000);
         assert!(total(Global::KeyspaceHits) >= hits + 4000);
+    }
+
+    #[test]
+    fn error_codes_are_counted() {
+        record_error(b"TESTCODE something");
+        record_error(b"TESTCODE else");
+        assert_eq!(error_counts().iter().find(|(c, _)| c == "TESTCODE").map(|(_, n)| *n), Some(2));
     }
 }

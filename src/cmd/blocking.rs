@@ -69,7 +69,8 @@ use tokio::sync::Notify;
 
 use super::{args, dispatch, CmdError, CmdResult, Ctx};
 use crate::client::{Client, ClientInfo};
-use crate::db::{now_ms, Db};
+use crate::clock::now_ms;
+use crate::db::Db;
 use crate::server::Server;
 use resp::Writer;
 

@@ -214,7 +214,6 @@ fn resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     k.expired_keys.store(0, Ordering::Relaxed);
     // Command statistics, keyspace hits and misses (per-thread counters).
     crate::stats::reset();
-    crate::cmd::server::reset_errors();
     ctx.out.ok();
     Ok(())
 }

@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 use super::table::{subcommand, table};
 use super::{flags, CmdError, CommandSpec, Ctx};
 use crate::client::Client;
-use crate::db::{now_us, Locks};
+use crate::clock::now_us;
+use crate::db::Locks;
 use crate::server::Server;
 use resp::Writer;
 

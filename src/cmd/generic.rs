@@ -22,11 +22,11 @@
 //!   integer below 10000 (refcount 2147483647, one LRU clock for all keys holding it); redstart
 //!   reports the shared refcount but keeps a per-key access time.
 //! - Lazy freeing (UNLINK, FLUSHALL/FLUSHDB ASYNC, DEL with `lazyfree-lazy-user-del`, flushes
-//!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::lazyfree`: values
+//!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::db::lazyfree`: values
 //!   that are cheap to free are freed inline.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::db::small::SmallBytes;
+use crate::types::small::SmallBytes;
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
@@ -244,7 +244,7 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
             // Freed after the reply is written, on the lazyfree thread when configured.
-            crate::lazyfree::user_del(e);
+            crate::db::lazyfree::user_del(e);
         }
     }
     if n == 0 {
@@ -260,7 +260,7 @@ fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if let Some(e) = ctx.db().remove(k) {
             n += 1;
             notify::event(ctx, notify::GENERIC, "del", k);
-            crate::lazyfree::drop_entry(e);
+            crate::db::lazyfree::drop_entry(e);
         }
     }
     if n == 0 {
@@ -322,7 +322,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     e.key = dst.into();
     // The replaced destination goes as Redis's implicit deletes do (`lazyfree-lazy-server-del`).
     if let Some(old) = db.put(e) {
-        crate::lazyfree::server_del(old);
+        crate::db::lazyfree::server_del(old);
     }
     notify::event(ctx, notify::GENERIC, "rename_from", src);
     notify::event(ctx, notify::GENERIC, "rename_to", dst);
@@ -368,7 +368,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
         if let Some(old) = db.remove(dst) {
-            crate::lazyfree::server_del(old);
+            crate::db::lazyfree::server_del(old);
         }
     }
     // A copy is a new object: its access time starts now.
@@ -501,7 +501,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
     if when <= now as i64 {
         // A deadline in the past deletes the key as expiry does (`lazyfree-lazy-expire`).
         if let Some(e) = db.remove(args[1]) {
-            crate::lazyfree::expired(e);
+            crate::db::lazyfree::expired(e);
         }
         ctx.propagate(&[&b"DEL"[..], args[1]]);
         notify::event(ctx, notify::GENERIC, "del", args[1]);
@@ -827,7 +827,7 @@ fn object_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// `lazyfree-lazy-user-flush` decides.
 fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
     match args {
-        [_] => Ok(crate::lazyfree::enabled(crate::lazyfree::Flag::UserFlush)),
+        [_] => Ok(crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::UserFlush)),
         [_, m] if args::is(m, "async") => Ok(true),
         [_, m] if args::is(m, "sync") => Ok(false),
         _ => Err(CmdError::Syntax),
@@ -848,7 +848,7 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
         }
     }
     if lazy {
-        crate::lazyfree::drop_entries(removed);
+        crate::db::lazyfree::drop_entries(removed);
     }
 }
 

@@ -370,8 +370,8 @@ pub fn info_memory(server: &Server, cfg: &Config, o: &mut String, human: fn(u64)
     for l in ["mem_cluster_links:0", "mem_aof_buffer:0", "mem_allocator:libc", "active_defrag_running:0"] {
         line(l.to_string());
     }
-    line(format!("lazyfree_pending_objects:{}", crate::lazyfree::pending()));
-    line(format!("lazyfreed_objects:{}", crate::lazyfree::freed()));
+    line(format!("lazyfree_pending_objects:{}", crate::db::lazyfree::pending()));
+    line(format!("lazyfreed_objects:{}", crate::db::lazyfree::freed()));
 }
 
 /// Total RAM from /proc/meminfo (0 where unavailable).

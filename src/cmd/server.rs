@@ -18,9 +18,9 @@
 //!   `/proc/self/stat`; the HELP texts are redstart's own wording.
 //! - DEBUG implements SLEEP only (and is always enabled).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -192,11 +192,6 @@ fn meta_table() -> &'static MetaTable {
     })
 }
 
-/// Builds the command-statistics table (and sizes the per-thread counters, `stats::init`).
-pub fn init_command_stats() {
-    meta_table();
-}
-
 /// The counters of a command-table row (one hash lookup).
 #[inline]
 pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
@@ -210,33 +205,6 @@ pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
 /// The full name of the command stored as a client's last command (`NULL` before any).
 pub fn last_cmd_name(index: usize) -> &'static str {
     meta_table().all.get(index).map_or("NULL", |m| m.full_name)
-}
-
-/// Error replies sent, by error code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
-static ERRORS: Mutex<BTreeMap<String, u64>> = parking_lot::const_mutex(BTreeMap::new());
-static TOTAL_ERRORS: AtomicU64 = AtomicU64::new(0);
-/// Redis stops tracking new error codes past this many distinct ones.
-const MAX_ERROR_CODES: usize = 128;
-
-/// Counts an error reply; `msg` is the reply after its `-`. Called by the connection for each
-/// top-level error reply.
-pub fn record_error(msg: &[u8]) {
-    TOTAL_ERRORS.fetch_add(1, Ordering::Relaxed);
-    let end = msg.iter().position(|&b| b == b' ' || b == b'\r').unwrap_or(msg.len());
-    let code = &msg[..end];
-    let Ok(code) = std::str::from_utf8(code) else { return };
-    let mut errors = ERRORS.lock();
-    if let Some(n) = errors.get_mut(code) {
-        *n += 1;
-    } else if errors.len() < MAX_ERROR_CODES {
-        errors.insert(code.to_string(), 1);
-    }
-}
-
-/// Forgets the error counters (CONFIG RESETSTAT).
-pub fn reset_errors() {
-    ERRORS.lock().clear();
-    TOTAL_ERRORS.store(0, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +363,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("uptime_in_days:{}", uptime / 86400);
             line!("hz:{}", cfg.hz);
             line!("configured_hz:{}", cfg.hz);
-            line!("lru_clock:{}", crate::db::lru_clock(crate::db::now_ms()));
+            line!("lru_clock:{}", crate::db::lru_clock(crate::clock::now_ms()));
             line!("executable:{}", server.executable);
             let config_file = if cfg.config_file.is_empty() { &server.config_file } else { &cfg.config_file };
             line!("config_file:{config_file}");
@@ -521,7 +489,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("tracking_total_items:0");
             line!("tracking_total_prefixes:0");
             line!("unexpected_error_replies:0");
-            line!("total_error_replies:{}", TOTAL_ERRORS.load(Ordering::Relaxed));
+            line!("total_error_replies:{}", stats::total_errors());
             line!("dump_payload_sanitizations:0");
             line!("total_reads_processed:0");
             line!("total_writes_processed:0");
@@ -587,7 +555,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         }
         "errorstats" => {
             o.push_str("# Errorstats\r\n");
-            for (code, n) in ERRORS.lock().iter() {
+            for (code, n) in stats::error_counts() {
                 line!("errorstat_{code}:count={n}");
             }
         }
@@ -1033,12 +1001,5 @@ mod tests {
         assert_eq!(lookup(b"COMMAND|count").map(|s| s.name), Some("count"));
         assert!(lookup(b"nosuch").is_none());
         assert!(lookup(b"command|nosuch").is_none());
-    }
-
-    #[test]
-    fn error_codes_are_counted() {
-        record_error(b"TESTCODE something");
-        record_error(b"TESTCODE else");
-        assert_eq!(ERRORS.lock().get("TESTCODE"), Some(&2));
     }
 }

@@ -251,12 +251,12 @@ pub static DIRECTIVES: &[Directive] = &[
     i("active-expire-effort", 1, 10, "1"),
     Directive::new("maxmemory-clients", Kind::MemOrPercent, "0").apply(|_, v| crate::client::set_maxmemory_clients(v)),
     // Lazy freeing.
-    b("lazyfree-lazy-eviction", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::Eviction, yes(v))),
-    b("lazyfree-lazy-expire", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::Expire, yes(v))),
-    b("lazyfree-lazy-server-del", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::ServerDel, yes(v))),
+    b("lazyfree-lazy-eviction", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::Eviction, yes(v))),
+    b("lazyfree-lazy-expire", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::Expire, yes(v))),
+    b("lazyfree-lazy-server-del", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::ServerDel, yes(v))),
     b("replica-lazy-flush", "no").alias("slave-lazy-flush"),
-    b("lazyfree-lazy-user-del", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::UserDel, yes(v))),
-    b("lazyfree-lazy-user-flush", "no").apply(|_, v| crate::lazyfree::set(crate::lazyfree::Flag::UserFlush, yes(v))),
+    b("lazyfree-lazy-user-del", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::UserDel, yes(v))),
+    b("lazyfree-lazy-user-flush", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::UserFlush, yes(v))),
     // Threads, kernel.
     i("io-threads", 1, 128, "1").immutable(),
     b("io-threads-do-reads", "no").immutable(),

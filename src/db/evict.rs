@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::small::SmallBytes;
+use crate::types::small::SmallBytes;
 use super::value::{EntryRef, Stored, NO_EXPIRE};
 use super::Keyspace;
 
@@ -315,7 +315,7 @@ pub fn perform_with(
         // With lazy eviction the memory comes back when the lazyfree thread has freed the
         // values: stop while it works instead of evicting more than needed (Redis lets the
         // command run in that state too).
-        let waiting = crate::lazyfree::enabled(crate::lazyfree::Flag::Eviction) && crate::lazyfree::pending() > 0;
+        let waiting = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Eviction) && crate::db::lazyfree::pending() > 0;
         let out_of_time = evicted.is_multiple_of(16) && limit.is_some_and(|l| start.elapsed() > l);
         if waiting || out_of_time {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);
@@ -369,7 +369,7 @@ fn evict_random(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
             if let Some(idx) = pick(&mut rng, &shard.dbs[db], policy.volatile_only()) {
                 let e = remove(&mut shard, db, idx, on_evicted);
                 drop(shard);
-                crate::lazyfree::evicted(e);
+                crate::db::lazyfree::evicted(e);
                 return true;
             }
         }
@@ -420,7 +420,7 @@ fn evict_pooled(ks: &Keyspace, policy: Policy, on_evicted: &mut dyn FnMut(usize,
                 }
                 let e = remove(&mut shard, c.db, idx, on_evicted);
                 drop(shard);
-                crate::lazyfree::evicted(e);
+                crate::db::lazyfree::evicted(e);
                 return true;
             }
         }
@@ -463,7 +463,7 @@ mod tests {
 
     fn fill(ks: &Keyspace, n: usize, ttl_every: usize) {
         let mut locks = ks.lock_all();
-        let now = crate::db::now_ms();
+        let now = crate::clock::now_ms();
         let mut db = Db { ks, locks: &mut locks, db: 0, now };
         for i in 0..n {
             let at = if ttl_every > 0 && i % ttl_every == 0 { now + 1_000_000 + i as u64 } else { NO_EXPIRE };

@@ -12,33 +12,23 @@
 
 pub mod evict;
 pub mod glob;
-pub mod small;
+pub mod lazyfree;
 pub mod table;
 pub mod thin;
 pub mod value;
 pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::clock::now_ms;
 use crate::stats::Global;
 use smallvec::SmallVec;
 
 use table::Table;
 use value::{Entry, EntryMut, Value, NO_EXPIRE};
 use watch::Watchers;
-
-/// Wall-clock time in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-/// Unix time in microseconds (one clock reading gives a command both its `now` and its start).
-pub fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
 
 /// The process-wide key hash: the high 32 bits pick the shard, the low bits the table slot.
 /// One random seed per process (not per keyspace) so that a table can rehash its keys on its
@@ -173,7 +163,7 @@ impl Shard {
                 let (e, _) = self.dbs[db].remove_stored(i);
                 self.watchers.touch(db, e.key.as_bytes());
                 on_expired(db, e.key.as_bytes());
-                crate::lazyfree::expired_stored(e);
+                crate::db::lazyfree::expired_stored(e);
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
@@ -391,7 +381,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 let at = shard.dbs[db].expire_at(idx);
                 if at != NO_EXPIRE && at <= now {
                     let (gone, _) = shard.dbs[db].remove_stored(idx);
-                    crate::lazyfree::expired_stored(gone);
+                    crate::db::lazyfree::expired_stored(gone);
                     crate::persist::aof::lazy_expired(db, key);
                     shard.watchers.touch(db, key);
                     if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, key) {
@@ -556,7 +546,7 @@ impl<'l, 'a> Db<'l, 'a> {
                 false
             }
             Some(v) => {
-                crate::lazyfree::server_del_value(v);
+                crate::db::lazyfree::server_del_value(v);
                 true
             }
         }

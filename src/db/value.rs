@@ -7,7 +7,7 @@ use crate::types::hash::Hash;
 use crate::types::set::Set;
 use resp::parse_i64;
 
-use super::small::SmallBytes;
+use crate::types::small::SmallBytes;
 use super::thin::ThinBytes;
 
 /// Largest string that `OBJECT ENCODING` reports as `embstr` (Redis's

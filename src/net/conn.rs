@@ -461,7 +461,7 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
     let mark = out.len();
     crate::pubsub::in_batch(|| dispatch::execute(server, client, out, args));
     if out.buf.get(mark) == Some(&b'-') {
-        crate::cmd::server::record_error(&out.buf[mark + 1..]);
+        crate::stats::record_error(&out.buf[mark + 1..]);
     }
     if client.take_reply_suppressed() {
         out.truncate(mark);
@@ -582,7 +582,7 @@ async fn wait_blocked<S: Transport>(
     let reply = blocked.finish(server);
     if client.reply_mode == crate::client::ReplyMode::On {
         if reply.first() == Some(&b'-') {
-            crate::cmd::server::record_error(&reply[1..]);
+            crate::stats::record_error(&reply[1..]);
         }
         out.raw(&reply);
     }

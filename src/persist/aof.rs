@@ -765,7 +765,7 @@ pub fn start(server: &Server) -> Result<bool, String> {
             let base = format!("{fname}.1.base.rdb");
             // Nothing is loaded when the AOF is created, so the base is an empty RDB image.
             let mut buf = Vec::new();
-            rdb::put_header(&mut buf, crate::db::now_ms(), 0, true);
+            rdb::put_header(&mut buf, crate::clock::now_ms(), 0, true);
             let crc = rdb::crc64(0, &buf);
             rdb::put_footer(&mut buf, crc, true);
             write_atomically(&dir.join(&base), &buf).map_err(|e| format!("Can't write the AOF base file: {e}"))?;
@@ -836,7 +836,7 @@ pub fn rewrite_scheduled() -> bool {
 pub fn info_rewrite_fields(o: &mut String) {
     let running = super::fork::active() == Some(super::fork::Kind::Aof);
     let cur = if running {
-        (crate::db::now_ms().saturating_sub(REWRITE_STARTED.load(Ordering::Relaxed)) / 1000) as i64
+        (crate::clock::now_ms().saturating_sub(REWRITE_STARTED.load(Ordering::Relaxed)) / 1000) as i64
     } else {
         -1
     };
@@ -959,13 +959,13 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
                 let _ = std::fs::remove_file(&tmp);
                 LAST_REWRITE_OK.store(false, Ordering::Relaxed);
                 CONSECUTIVE_FAILURES.fetch_add(1, Ordering::Relaxed);
-                LAST_FAILURE_AT.store(crate::db::now_ms(), Ordering::Relaxed);
+                LAST_FAILURE_AT.store(crate::clock::now_ms(), Ordering::Relaxed);
                 log::warning(&e);
                 log::warning("Background AOF rewrite terminated with error");
             }
         }
     };
-    REWRITE_STARTED.store(crate::db::now_ms(), Ordering::Relaxed);
+    REWRITE_STARTED.store(crate::clock::now_ms(), Ordering::Relaxed);
     log::notice("Background append only file rewriting started");
     if let Err(e) = fork::spawn(server, img, at_fork, done) {
         // `spawn` released the slot. If the switch happened, the new file is in the manifest
@@ -1040,7 +1040,7 @@ pub fn auto_rewrite(server: &Server) {
     let fails = CONSECUTIVE_FAILURES.load(Ordering::Relaxed);
     if perc == 0
         || (fails > 0
-            && crate::db::now_ms().saturating_sub(LAST_FAILURE_AT.load(Ordering::Relaxed))
+            && crate::clock::now_ms().saturating_sub(LAST_FAILURE_AT.load(Ordering::Relaxed))
                 < (fails * 10_000).min(3_600_000))
     {
         return;
@@ -1162,7 +1162,7 @@ fn load_inner(server: &Server, dir: &Path, entries: &[ManifestEntry]) -> Result<
         if data.starts_with(b"REDIS") {
             // An RDB base (or preamble): load it as an RDB image.
             let lim = super::load_limits(server);
-            let now = crate::db::now_ms();
+            let now = crate::clock::now_ms();
             let mut dup = false;
             let r = rdb::parse_file(&data, &lim, server.keyspace.databases(), |k| {
                 if k.expire_at == 0 || k.expire_at > now {

@@ -266,7 +266,7 @@ pub fn spawn(
     let start = Instant::now();
     let mut locks = ks.lock_all();
     // Clocks and config were read by the caller; `now` defines which keys count as expired.
-    let now = crate::db::now_ms();
+    let now = crate::clock::now_ms();
     at_fork();
     // SAFETY: see the module comment. The child runs only `child_main`, which reads the
     // shards through `locks` (held by this thread, hence consistent in the child), takes no

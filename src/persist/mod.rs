@@ -37,7 +37,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::db::{lru_clock, now_ms};
+use crate::clock::now_ms;
+use crate::db::lru_clock;
 use crate::log;
 use crate::server::Server;
 

@@ -25,7 +25,7 @@
 //! only moves the last element into the hole (so an element present for the whole scan is
 //! never moved from an unvisited position to a visited one).
 
-use crate::db::small::{SmallBytes, INLINE_MAX};
+use crate::types::small::{SmallBytes, INLINE_MAX};
 use indexmap::IndexMap;
 
 // ---------------------------------------------------------------------------------------------

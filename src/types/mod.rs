@@ -4,5 +4,6 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod small;
 pub mod stream;
 pub mod zset;

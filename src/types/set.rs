@@ -21,7 +21,7 @@
 use indexmap::IndexSet;
 
 use super::hash::{scan_positions, Pack};
-use crate::db::small::{SmallBytes, INLINE_MAX};
+use crate::types::small::{SmallBytes, INLINE_MAX};
 
 /// `set-max-intset-entries`, `set-max-listpack-entries`, `set-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]

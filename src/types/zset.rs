@@ -35,7 +35,7 @@
 use hashbrown::HashTable;
 use std::cmp::Ordering;
 
-use crate::db::small::SmallBytes;
+use crate::types::small::SmallBytes;
 
 use super::hash::splice_exact;
 
