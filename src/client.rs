@@ -93,6 +93,19 @@ pub struct ClientInfo {
     pub mem: AtomicUsize,
 }
 
+/// What the keyspace knows of a client blocked on keys.
+impl crate::db::blocked::BlockedClient for ClientInfo {
+    fn client_id(&self) -> u64 {
+        self.id
+    }
+    fn set_blocked(&self, on: bool) {
+        self.blocked.store(on, Ordering::Relaxed);
+    }
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
 impl ClientInfo {
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
     pub fn kill(&self) {
@@ -292,7 +305,7 @@ pub struct Client {
     pub pubsub: crate::pubsub::ClientSubs,
     pub info: Arc<ClientInfo>,
     /// Blocking-command state (`cmd::blocking`).
-    pub block: crate::cmd::blocking::ClientBlock,
+    pub block: crate::db::blocked::ClientBlock,
 }
 
 impl Client {

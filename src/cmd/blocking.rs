@@ -33,16 +33,16 @@
 //! its locks.
 //!
 //! # How it works
-//! - Per shard ([`ShardWaiters`]): FIFO queues of waiters per (db, key), and the keys signalled
-//!   ready. Per keyspace ([`BlockedIndex`]): the number of blocked clients, a "some key is
-//!   ready" flag, and the waiters by client id (CLIENT UNBLOCK).
+//! - The state lives in the keyspace (`db::blocked`): per shard, FIFO queues of waiters per
+//!   (db, key) and the keys signalled ready; per keyspace, the number of blocked clients, a
+//!   "some key is ready" flag, and the waiters by client id (CLIENT UNBLOCK).
 //! - Dispatch: when a client is blocked on a key in one of the shards a write command touches
 //!   (a relaxed load of the global count, then of per-shard counts), the command takes every
 //!   shard lock from the start, so that the command and the serving of the keys it made ready
 //!   form one atomic step. A waiter that registers between that check and the command's lock
 //!   is still served (the command finds it, then serves under every lock right after). After the command, if a key was signalled,
 //!   [`serve_ready`] (all shards held) re-runs each ready key's waiters in FIFO order while the
-//!   key holds the wanted type; the reply bytes go into the waiter's [`Slot`] and its task is
+//!   key holds the wanted type; the reply bytes go into the waiter's `Slot` and its task is
 //!   woken. Serving can make more keys ready (BLMOVE chains); the loop runs until none is.
 //! - The blocked connection awaits its slot, its deadline, a kill, and its socket (EOF = the
 //!   client left). On timeout/unblock/disconnect it removes its waiter under the keys' shard
@@ -53,287 +53,27 @@
 //! Lock order: shard locks (ascending) → `BlockedIndex::clients` → a slot's state. No lock is
 //! held across an `.await`.
 //!
-//! INFO `blocked_clients` is [`BlockedIndex::blocked_clients`]; CLIENT LIST shows the `b` flag
+//! INFO `blocked_clients` is `BlockedIndex::blocked_clients`; CLIENT LIST shows the `b` flag
 //! (`ClientInfo::blocked`, set by [`block`], cleared when the waiter is forgotten).
 //!
 //! Differences from Redis: SWAPDB/FLUSHALL/FLUSHDB do not re-check waiters (Redis re-scans
 //! blocked keys after SWAPDB, and wakes blocked XREADGROUP clients on FLUSHALL); INFO
 //! `total_blocking_keys` is not computed yet.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use super::{args, dispatch, CmdError, CmdResult, Ctx};
 use crate::client::{Client, ClientInfo};
-use crate::clock::now_ms;
+use crate::db::blocked::{forget, Blocked, Slot, SlotState, Waiter};
 use crate::db::Db;
-use crate::server::Server;
 use resp::Writer;
-
-/// What a slot holds.
-enum SlotState {
-    Waiting,
-    /// Claimed by a serve in progress (all shards held).
-    Serving,
-    Served(Vec<u8>),
-    Unblocked {
-        error: bool,
-    },
-}
-
-/// Where a waiter's outcome is delivered.
-pub struct Slot {
-    state: Mutex<SlotState>,
-    notify: Notify,
-}
-
-impl Slot {
-    fn set(&self, s: SlotState) {
-        *self.state.lock() = s;
-        self.notify.notify_one();
-    }
-
-    /// CLIENT UNBLOCK: true if the waiter was waiting (not being served or done).
-    fn unblock(&self, error: bool) -> bool {
-        let mut st = self.state.lock();
-        if matches!(*st, SlotState::Waiting) {
-            *st = SlotState::Unblocked { error };
-            drop(st);
-            self.notify.notify_one();
-            return true;
-        }
-        false
-    }
-}
-
-/// One blocked request.
-pub struct Waiter {
-    id: u64,
-    info: Arc<ClientInfo>,
-    db: usize,
-    resp: u8,
-    args: Vec<Vec<u8>>,
-    keys: Vec<Vec<u8>>,
-    wants: &'static str,
-    /// Re-run whenever the key is signalled, whatever it holds (XREADGROUP: a deleted key, a
-    /// type change or a destroyed group ends the wait with the command's error, as in 7.2).
-    any_change: bool,
-    slot: Arc<Slot>,
-}
-
-/// A shard's waiters.
-#[derive(Default)]
-pub struct ShardWaiters {
-    queues: HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>,
-    ready: Vec<(usize, Vec<u8>)>,
-}
-
-impl ShardWaiters {
-    pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
-    }
-
-    /// Marks `key` of `db` ready if someone waits on it. Cheap when nobody waits in this shard.
-    pub fn signal(&mut self, index: &BlockedIndex, db: usize, key: &[u8]) {
-        if self.queues.is_empty() {
-            return;
-        }
-        let k = (db, key.to_vec());
-        if self.queues.contains_key(&k) && !self.ready.contains(&k) {
-            self.ready.push(k);
-            index.ready.store(true, Ordering::Release);
-        }
-    }
-
-    fn remove(&mut self, db: usize, key: &[u8], id: u64) -> bool {
-        let k = (db, key.to_vec());
-        let Some(q) = self.queues.get_mut(&k) else { return false };
-        let before = q.len();
-        q.retain(|w| w.id != id);
-        let removed = q.len() != before;
-        if q.is_empty() {
-            self.queues.remove(&k);
-        }
-        removed
-    }
-}
-
-/// Keyspace-wide blocking state.
-pub struct BlockedIndex {
-    count: AtomicUsize,
-    /// Waiter registrations per shard (shard id modulo the table size; a collision only makes
-    /// a write lock every shard needlessly).
-    per_shard: [AtomicU32; SHARD_SLOTS],
-    ready: AtomicBool,
-    next_id: AtomicU64,
-    clients: Mutex<HashMap<u64, Arc<Slot>>>,
-}
-
-const SHARD_SLOTS: usize = 256;
-
-impl Default for BlockedIndex {
-    fn default() -> Self {
-        BlockedIndex {
-            count: AtomicUsize::new(0),
-            per_shard: std::array::from_fn(|_| AtomicU32::new(0)),
-            ready: AtomicBool::new(false),
-            next_id: AtomicU64::new(0),
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl BlockedIndex {
-    fn shard_slot(&self, sid: usize) -> &AtomicU32 {
-        &self.per_shard[sid % SHARD_SLOTS]
-    }
-
-    /// Whether a write command must take every shard: some client waits on a key in one of
-    /// the shards the command touches, so the serving of that key must happen within the
-    /// command's atomic step. Only called while `any()` holds.
-    pub fn write_needs_all_shards(&self, server: &Server, spec: &super::CommandSpec, args: &[&[u8]]) -> bool {
-        let ks = &server.keyspace;
-        spec.key_positions(args)
-            .iter()
-            .filter_map(|&i| args.get(i))
-            .any(|k| self.shard_slot(ks.shard_of(k)).load(Ordering::Relaxed) > 0)
-    }
-
-    /// Whether any client is blocked (a relaxed load: dispatch checks it per write command).
-    #[inline]
-    pub fn any(&self) -> bool {
-        self.count.load(Ordering::Relaxed) > 0
-    }
-
-    #[inline]
-    pub fn ready_pending(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-
-    /// Number of blocked clients.
-    pub fn blocked_clients(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
-/// The per-client blocking state (a field of `Client`).
-#[derive(Default)]
-pub struct ClientBlock {
-    /// Set by dispatch for each command a client sends: whether it may block (a BLOCKING
-    /// command run directly, not queued in MULTI).
-    pub may_block: bool,
-    /// This client is a stand-in re-running a waiter's command.
-    serving: bool,
-    /// Set by `block` while serving: the waiter has to keep waiting.
-    still_waiting: bool,
-    /// Set by `block` when the command blocked; the connection takes it and waits.
-    pub pending: Option<Blocked>,
-}
 
 /// The null reply a blocking command gives when it may not block.
 #[derive(Clone, Copy)]
 pub enum NullReply {
     Array,
     Bulk,
-}
-
-/// A blocked command, owned by its connection while it waits.
-pub struct Blocked {
-    waiter: Arc<Waiter>,
-    /// Absolute deadline in Unix ms (0 = none).
-    deadline_ms: u64,
-}
-
-/// Outcome of a wait, for the connection.
-pub enum WaitEnd {
-    /// The deadline passed.
-    Timeout,
-    /// Served or unblocked (the slot says which).
-    Woken,
-}
-
-impl Blocked {
-    /// Time left before the deadline, `None` when it waits forever.
-    pub fn time_left(&self) -> Option<std::time::Duration> {
-        (self.deadline_ms != 0).then(|| std::time::Duration::from_millis(self.deadline_ms.saturating_sub(now_ms())))
-    }
-
-    /// Resolves when the waiter was served or unblocked.
-    pub async fn woken(&self) {
-        loop {
-            if matches!(*self.waiter.slot.state.lock(), SlotState::Served(_) | SlotState::Unblocked { .. }) {
-                return;
-            }
-            self.waiter.slot.notify.notified().await;
-        }
-    }
-
-    /// Waits until served, unblocked or timed out (the connection also watches its socket).
-    pub async fn wait(&self) -> WaitEnd {
-        match self.time_left() {
-            None => {
-                self.woken().await;
-                WaitEnd::Woken
-            }
-            Some(d) => tokio::select! {
-                _ = self.woken() => WaitEnd::Woken,
-                _ = tokio::time::sleep(d) => WaitEnd::Timeout,
-            },
-        }
-    }
-
-    /// Removes the waiter from its queues; true if it was still queued (not served).
-    fn dequeue(&self, server: &Server) -> bool {
-        let ks = &server.keyspace;
-        let w = &self.waiter;
-        let mut locks = ks.lock_keys(w.keys.iter().map(|k| k.as_slice()));
-        let mut removed = false;
-        for key in &w.keys {
-            let sid = ks.shard_of(key);
-            if locks.shard(sid).blocked.remove(w.db, key, w.id) {
-                ks.blocked.shard_slot(sid).fetch_sub(1, Ordering::Relaxed);
-                removed = true;
-            }
-        }
-        if removed {
-            forget(ks, w);
-        }
-        removed
-    }
-
-    /// Ends the wait (timeout, unblock, or served) and returns the reply bytes to send.
-    pub fn finish(self, server: &Server) -> Vec<u8> {
-        self.dequeue(server);
-        let st = std::mem::replace(&mut *self.waiter.slot.state.lock(), SlotState::Waiting);
-        match st {
-            SlotState::Served(bytes) => bytes,
-            SlotState::Unblocked { error: true } => b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec(),
-            _ => {
-                let mut w = Writer::new(self.waiter.resp == 3);
-                w.null_array();
-                w.buf
-            }
-        }
-    }
-
-    /// The client went away: drop the waiter (a reply already served is lost with it, as in
-    /// Redis when a client disconnects right after being served).
-    pub fn cancel(self, server: &Server) {
-        self.dequeue(server);
-    }
-}
-
-fn forget(ks: &crate::db::Keyspace, w: &Waiter) {
-    ks.blocked.count.fetch_sub(1, Ordering::Relaxed);
-    w.info.blocked.store(false, Ordering::Relaxed);
-    let mut clients = ks.blocked.clients.lock();
-    if clients.get(&w.info.id).is_some_and(|s| Arc::ptr_eq(s, &w.slot)) {
-        clients.remove(&w.info.id);
-    }
 }
 
 /// Redis's blocking timeout (float seconds) as an absolute deadline in Unix ms; 0 = forever.
@@ -404,10 +144,10 @@ pub fn block_opts(
             uniq.push(k.to_vec());
         }
     }
-    let slot = Arc::new(Slot { state: Mutex::new(SlotState::Waiting), notify: Notify::new() });
+    let slot = Arc::new(Slot::new());
     let waiter = Arc::new(Waiter {
         id: ks.blocked.next_id.fetch_add(1, Ordering::Relaxed),
-        info: ctx.client.info.clone(),
+        owner: ctx.client.info.clone(),
         db: ctx.client.db,
         resp: ctx.client.resp,
         args: args.iter().map(|a| a.to_vec()).collect(),
@@ -492,7 +232,8 @@ fn serve_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
 
 /// Runs a waiter's command on its behalf; returns its reply and whether it must keep waiting.
 fn rerun(ctx: &mut Ctx, w: &Waiter) -> (Vec<u8>, bool) {
-    let mut client = Client::new(w.info.clone(), true);
+    let info = w.owner.clone().as_any().downcast::<ClientInfo>().expect("waiters are registered by clients");
+    let mut client = Client::new(info, true);
     client.db = w.db;
     client.resp = w.resp;
     client.block.serving = true;

@@ -195,7 +195,10 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     let blocked = &server.keyspace.blocked;
     // A write to a shard where clients are blocked takes every shard, so that serving the keys
     // it makes ready happens before any other command (see `blocking`).
-    let locks = if blocked.any() && spec.has(flags::WRITE) && blocked.write_needs_all_shards(server, spec, args) {
+    let locks = if blocked.any()
+        && spec.has(flags::WRITE)
+        && blocked.waits_in_shards_of(&server.keyspace, spec.key_positions(args).iter().filter_map(|&i| args.get(i).copied()))
+    {
         server.keyspace.lock_all()
     } else {
         lock_for(server, spec, args)

@@ -11,6 +11,7 @@
 //! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
 
 pub mod evict;
+pub mod blocked;
 pub mod glob;
 pub mod lazyfree;
 pub mod table;
@@ -64,8 +65,8 @@ pub struct Shard {
     /// Keyspace events raised here (lazy `expired`, `new`, `keymiss`), published by the command
     /// holding this shard (see `notify`). Empty unless notifications are on.
     pub events: Vec<crate::notify::Pending>,
-    /// Clients blocked on keys of this shard (`cmd::blocking`).
-    pub blocked: crate::cmd::blocking::ShardWaiters,
+    /// Clients blocked on keys of this shard (`blocked`).
+    pub blocked: blocked::ShardWaiters,
 }
 
 impl Shard {
@@ -192,8 +193,8 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     databases: usize,
     pub stats: KeyspaceStats,
-    /// Blocked clients across shards (`cmd::blocking`).
-    pub blocked: crate::cmd::blocking::BlockedIndex,
+    /// Blocked clients across shards (`blocked`).
+    pub blocked: blocked::BlockedIndex,
 }
 
 /// The shards a command holds. Indexed by shard number; holds either a few shards (the

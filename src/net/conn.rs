@@ -551,13 +551,13 @@ async fn wait_blocked<S: Transport>(
     client: &mut Client,
     out: &mut Writer,
     rbuf: &mut BytesMut,
-    blocked: crate::cmd::blocking::Blocked,
+    blocked: crate::db::blocked::Blocked,
     query_limit: usize,
 ) -> std::io::Result<bool> {
     fan_out_pending();
     if !out.is_empty() {
         if let Err(e) = flush(stream, out).await {
-            blocked.cancel(server);
+            blocked.cancel(&server.keyspace);
             return Err(e);
         }
     }
@@ -576,10 +576,10 @@ async fn wait_blocked<S: Transport>(
         }
     };
     if gone || info.killed.load(Ordering::Acquire) {
-        blocked.cancel(server);
+        blocked.cancel(&server.keyspace);
         return Ok(false);
     }
-    let reply = blocked.finish(server);
+    let reply = blocked.finish(&server.keyspace);
     if client.reply_mode == crate::client::ReplyMode::On {
         if reply.first() == Some(&b'-') {
             crate::stats::record_error(&reply[1..]);
