@@ -266,6 +266,11 @@ pub fn evicted_clients() -> u64 {
 }
 
 /// Sets `maxmemory-clients` from its canonical form: a byte count, or `N%` of `maxmemory`.
+/// Takes `maxmemory-clients` from a new configuration (a `ConfigCell` subscriber).
+pub fn configure(c: &crate::config::Config) {
+    set_maxmemory_clients(c.get("maxmemory-clients"));
+}
+
 pub fn set_maxmemory_clients(v: &str) {
     let raw = match v.strip_suffix('%') {
         Some(p) => -p.parse::<i64>().unwrap_or(0),

@@ -27,6 +27,7 @@ pub mod log;
 pub mod net;
 pub mod notify;
 pub mod persist;
+pub mod propagate;
 pub mod pubsub;
 pub mod server;
 pub mod stats;
@@ -42,7 +43,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
     // The dataset is loaded before any connection is accepted (so no client sees -LOADING).
     persist::init(&server);
     // With appendonly yes the AOF is loaded instead of the RDB file, as in Redis.
-    if !persist::aof::start(&server).map_err(std::io::Error::other)? {
+    if !persist::aof::start(&server, &mut cmd::dispatch::Replay::new(&server)).map_err(std::io::Error::other)? {
         persist::load(&server).map_err(std::io::Error::other)?;
     }
     net::listen(&server).map_err(std::io::Error::other)?;
@@ -65,7 +66,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
     alloc::mark_startup();
     tokio::spawn(active_expire(server.clone()));
     tokio::spawn(persist::cron(server.clone()));
-    tokio::spawn(persist::aof::fsync_task(server.clone()));
+    tokio::spawn(persist::aof::fsync_task());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let signal = tokio::select! {
@@ -103,10 +104,12 @@ async fn active_expire(server: Arc<server::Server>) {
         let _ = tokio::task::spawn_blocking(move || {
             let start = std::time::Instant::now();
             // Up to ~25 ms of work per tick, as Redis's slow cycle allows about 25% of a core.
-            // Keyspace notifications: `expired` is published while the key's shard is locked.
+            // Each key's `expired` event and its `DEL` (`UNLINK` under lazyfree-lazy-expire)
+            // leave while the key's shard is locked, each as a unit of its own.
+            let del: &[u8] = if db::lazyfree::enabled(db::lazyfree::Flag::Expire) { b"UNLINK" } else { b"DEL" };
             let mut on_expired = |db: usize, key: &[u8]| {
-                notify::publish(&s, notify::EXPIRED, db, "expired", key, None);
-                persist::aof::log_del(&s, db, key);
+                notify::publish(&s.pubsub, notify::EXPIRED, db, "expired", key, None);
+                s.effects.emit_one(db, &[del, key]);
             };
             while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
                 && start.elapsed() < Duration::from_millis(25)

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::client::Clients;
 use crate::config::{Config, ConfigCell};
 use crate::db::Keyspace;
+use crate::propagate::Stream;
 use crate::pubsub::PubSub;
 
 /// Server-wide counters reported by INFO.
@@ -24,6 +25,8 @@ pub struct Server {
     pub clients: Clients,
     /// Channel, pattern and shard-channel subscriptions.
     pub pubsub: PubSub,
+    /// The effects stream: every change leaving the keyspace, for the AOF (and replicas).
+    pub effects: Stream,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -34,8 +37,6 @@ pub struct Server {
     /// Executable path and config file, for INFO.
     pub executable: String,
     pub config_file: String,
-    /// RDB persistence state (`persist`).
-    pub persist: crate::persist::State,
 }
 
 impl Server {
@@ -43,19 +44,31 @@ impl Server {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect();
-        Arc::new(Server {
+        let server = Arc::new(Server {
             keyspace: Keyspace::new(config.databases, (threads * 16).max(32)),
             config: ConfigCell::new(config),
             clients: Clients::default(),
             pubsub: PubSub::default(),
+            effects: Stream::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix,
-            persist: crate::persist::State::new(started_unix),
             run_id,
             shutdown: Notify::new(),
             executable,
             config_file,
-        })
+        });
+        // The modules that keep configuration values in atomics follow every change.
+        let owners: [fn(&Config); 5] = [
+            crate::db::evict::configure,
+            crate::db::lazyfree::configure,
+            crate::notify::configure,
+            crate::pubsub::configure,
+            crate::client::configure,
+        ];
+        for f in owners {
+            server.config.subscribe(f);
+        }
+        server
     }
 }

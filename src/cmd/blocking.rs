@@ -182,7 +182,9 @@ pub fn serve_ready(ctx: &mut Ctx) {
     let ks = &ctx.server.keyspace;
     if !ctx.locks.holds_all() {
         ctx.locks.release();
+        let effects = std::mem::take(&mut ctx.locks.effects);
         ctx.locks = ks.lock_all();
+        ctx.locks.effects = effects;
     }
     while ks.blocked.ready.swap(false, Ordering::AcqRel) {
         let mut ready = Vec::new();

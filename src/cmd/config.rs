@@ -183,7 +183,15 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let backlog = ctx.server.config.read().tcp_backlog;
         crate::net::rebind(&bind, port, backlog).map_err(|why| failed(&net_arg, &why))?;
     }
-    // 4. Commit.
+    // 4. The AOF, turned on (a rewrite starts, then the AOF follows the effects stream) or off.
+    for ((d, name, _), v) in chosen.iter().zip(&parsed) {
+        if d.name == "appendonly" {
+            let on = v == "yes";
+            crate::persist::aof::set_appendonly(ctx.server, on, ctx.locks.holds_all())
+                .map_err(|why| failed(name, &why))?;
+        }
+    }
+    // 5. Commit.
     {
         let mut cfg = ctx.server.config.write();
         for ((d, _, _), v) in chosen.iter().zip(parsed) {

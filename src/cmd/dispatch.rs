@@ -4,17 +4,15 @@
 //! resolution, arity, authentication, MULTI queueing, shard locking, the handler, and
 //! statistics. Everything a command needs to know about itself comes from its table row.
 //!
-//! ## Propagation
-//! [`run`] is the one propagation point: after a write command succeeded, with its shards still
-//! locked, it hands what the command changed to the AOF (and, later, to replicas). By default a
-//! command propagates as received, after `persist::aof::rewrite` turned relative expiries into
-//! absolute ones. A handler whose effect is not reproduced by re-running it (a random pop, a
-//! generated ID, a float result, a delivery time) or that changed nothing says what to propagate
-//! instead with [`Ctx::propagate`] (one or more commands, as Redis's `alsoPropagate`) or
-//! [`Ctx::propagate_nothing`]. Several commands from one command are wrapped in `MULTI`/`EXEC`;
-//! the commands of a transaction are collected until its EXEC returns and written as one
-//! `MULTI` … `EXEC` (a single command unwrapped, nothing when nothing was written: as Redis).
-//! Keys found expired are logged as `DEL key` before the command that found them.
+//! ## Effects
+//! [`run`] brackets every command in the execution unit of `ctx.unit` (`propagate::Unit`):
+//! what the handler and the keyspace propagate is collected there (see `cmd::effects` for the
+//! handlers' API), the keyspace's own effects are drained after the handler, and a successful
+//! write that chose nothing else is propagated as received. The unit goes to the effects stream
+//! when the top-level command returns, while its shards are still locked, so writes to the same
+//! keys reach the stream in the order they ran. EXEC (and, later, scripts) run their commands
+//! through [`run`] inside their own unit: a transaction is one unit, wrapped in `MULTI`/`EXEC`
+//! when it propagates more than one command; no command is recognised by its name.
 
 use std::sync::atomic::Ordering;
 
@@ -204,58 +202,21 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         lock_for(server, spec, args)
     };
     let clock_us = now_us();
-    let mut ctx = Ctx { server, client, out, locks, now: clock_us / 1000, clock_us, prop: Propagation::default() };
+    let mut ctx = Ctx { server, client, out, locks, now: clock_us / 1000, clock_us, unit: Default::default() };
     run(&mut ctx, spec, args);
     if blocked.ready_pending() {
         super::blocking::serve_ready(&mut ctx);
     }
 }
 
-/// What the running command propagates instead of itself, and the transaction being collected
-/// (the `prop` field of [`Ctx`]). Empty vectors: nothing is allocated unless a handler overrides.
-#[derive(Default)]
-pub struct Propagation {
-    /// The running command replaced its propagation with `cmds` (empty: nothing).
-    overridden: bool,
-    cmds: Vec<Vec<Vec<u8>>>,
-    /// Inside EXEC (AOF on): every command the transaction propagates, with its database.
-    txn: Option<Vec<(usize, Vec<Vec<u8>>)>>,
-}
-
-impl Ctx<'_> {
-    /// Propagates `args` instead of the command being run (call it again to propagate several
-    /// commands, in order; they are wrapped in `MULTI`/`EXEC`).
-    pub fn propagate<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        if crate::persist::aof::enabled() {
-            self.prop.overridden = true;
-            self.prop.cmds.push(args.iter().map(|a| a.as_ref().to_vec()).collect());
-        }
-    }
-
-    /// The command being run changed nothing: propagate nothing (anything passed to
-    /// [`Ctx::propagate`] before is dropped).
-    pub fn propagate_nothing(&mut self) {
-        self.prop.overridden = true;
-        self.prop.cmds.clear();
-    }
-
-    /// Whether propagation is on (handlers may skip building what they would propagate).
-    pub fn propagating(&self) -> bool {
-        crate::persist::aof::enabled()
-    }
-}
-
 /// Runs a resolved command with the locks already in `ctx` (EXEC calls this for each queued
-/// command while holding every shard).
+/// command while holding every shard): the handler, its statistics, and its effects (see the
+/// module comment).
 pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let meta = super::server::cmd_meta(spec);
-    let aof = crate::persist::aof::enabled();
-    if aof {
-        ctx.prop.overridden = false;
-        ctx.prop.cmds.clear();
-        if spec.name == "exec" && ctx.prop.txn.is_none() {
-            ctx.prop.txn = Some(Vec::new());
-        }
+    let saved = ctx.unit.enter(&ctx.server.effects);
+    if spec.has(flags::TOUCHES_ARBITRARY_KEYS) && ctx.unit.top_level() {
+        ctx.unit.split();
     }
     // Two clock readings per command, the first shared with `ctx.now`.
     let start = match std::mem::take(&mut ctx.clock_us) {
@@ -265,84 +226,59 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let mark = ctx.out.len();
     let result = (spec.handler)(ctx, args);
     meta.record_call(now_us().saturating_sub(start));
-    if result.is_ok() && spec.has(super::flags::WRITE) {
+    let write = spec.has(flags::WRITE);
+    if result.is_ok() && write {
         crate::persist::note_write(ctx.server);
     }
-    if aof {
-        propagate(ctx, spec, args, result.is_ok() && ctx.out.len() > mark);
-    }
+    // A write that succeeded with a reply propagates as received unless it chose otherwise (a
+    // blocking command that blocked replied nothing yet; it propagates when it is served).
+    let as_received = result.is_ok() && write && ctx.out.len() > mark;
     if let Err(e) = result {
         meta.record_failed();
         debug_assert_eq!(ctx.out.len(), mark, "{} wrote a reply and then failed", spec.name);
         ctx.out.truncate(mark);
         ctx.out.error(&e.to_string());
     }
-    // Keyspace events the keyspace queued itself (lazy `expired`, `new`, `keymiss`) and the
-    // command did not publish yet: a copy for this client goes before its reply, as in Redis.
-    if crate::notify::any() {
-        crate::notify::flush_pending_before(ctx, mark);
+    // What the keyspace noticed by itself: propagated before the command, and this client's
+    // copies of the events before its reply, as in Redis.
+    ctx.publish_effects(Some(mark));
+    let db = ctx.client.db;
+    ctx.unit.leave(saved, &ctx.server.effects, as_received.then_some((db, args)));
+}
+
+/// Replays the AOF's commands at start-up (`persist::aof::Replayer`): each runs through
+/// [`execute`] for a client of its own, as Redis's fake AOF client. Replies are discarded; an
+/// unknown command stops loading.
+pub struct Replay<'s> {
+    server: &'s Server,
+    client: Client,
+    out: Writer,
+}
+
+impl<'s> Replay<'s> {
+    pub fn new(server: &'s Server) -> Replay<'s> {
+        let info = server.clients.register(crate::client::Peer::Unix { path: "aof-loading".into() });
+        Replay { server, client: Client::new(info, true), out: Writer::new(false) }
     }
 }
 
-/// The propagation point (see the module comment): `wrote` is whether a write command
-/// succeeded with a reply (a blocking command that blocked replied nothing yet; it propagates
-/// when it is served).
-fn propagate(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]], wrote: bool) {
-    use crate::persist::aof;
-    let server = ctx.server;
-    let expired = aof::take_lazy_expired();
-    for (db, key) in expired {
-        let del = vec![b"DEL".to_vec(), key];
-        match ctx.prop.txn.as_mut() {
-            Some(t) => t.push((db, del)),
-            None => aof::feed(server, |b| b.cmd(db, &del)),
+impl crate::persist::aof::Replayer for Replay<'_> {
+    fn command(&mut self, args: &[&[u8]]) -> Result<(), String> {
+        self.out.truncate(0);
+        execute(self.server, &mut self.client, &mut self.out, args);
+        if self.out.buf.starts_with(b"-ERR unknown command") {
+            return Err(format!("Unknown command '{}'", String::from_utf8_lossy(args[0])));
         }
+        Ok(())
     }
-    let overridden = std::mem::take(&mut ctx.prop.overridden);
-    if wrote && spec.has(super::flags::WRITE) {
-        let db = ctx.client.db;
-        if overridden {
-            let cmds = std::mem::take(&mut ctx.prop.cmds);
-            match ctx.prop.txn.as_mut() {
-                Some(t) => t.extend(cmds.into_iter().map(|c| (db, c))),
-                None => aof::feed(server, |b| {
-                    let wrap = cmds.len() > 1;
-                    if wrap {
-                        b.multi(db);
-                    }
-                    for c in &cmds {
-                        b.cmd(db, c);
-                    }
-                    if wrap {
-                        b.exec();
-                    }
-                }),
-            }
-        } else {
-            let rewritten = aof::rewrite(spec.name, args, ctx.now);
-            match (ctx.prop.txn.as_mut(), rewritten) {
-                (Some(t), Some(v)) => t.push((db, v)),
-                (Some(t), None) => t.push((db, args.iter().map(|a| a.to_vec()).collect())),
-                (None, Some(v)) => aof::feed(server, |b| b.cmd(db, &v)),
-                (None, None) => aof::feed(server, |b| b.cmd(db, args)),
-            }
-        }
+
+    fn drop_transaction(&mut self) {
+        self.client.multi = None;
     }
-    ctx.prop.cmds.clear();
-    if spec.name == "exec" {
-        if let Some(t) = ctx.prop.txn.take() {
-            aof::feed(server, |b| {
-                let wrap = t.len() > 1;
-                if wrap {
-                    b.multi(t[0].0);
-                }
-                for (db, c) in &t {
-                    b.cmd(*db, c);
-                }
-                if wrap {
-                    b.exec();
-                }
-            });
-        }
+}
+
+impl Drop for Replay<'_> {
+    fn drop(&mut self) {
+        self.server.clients.unregister(self.client.id);
     }
 }

@@ -30,7 +30,6 @@ use crate::types::small::SmallBytes;
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
-use std::sync::atomic::Ordering;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, acl::KEYSPACE, keys(1, -1, 1), del).doc(
@@ -87,7 +86,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the number of keys that will be touched.",
         "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
     ),
-    CommandSpec::new("randomkey", 1, READONLY | ALL_SHARDS, acl::KEYSPACE, NO_KEYS, randomkey).doc(
+    CommandSpec::new("randomkey", 1, READONLY | ALL_SHARDS | TOUCHES_ARBITRARY_KEYS, acl::KEYSPACE, NO_KEYS, randomkey).doc(
         "generic",
         "1.0.0",
         "O(1)",
@@ -153,7 +152,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
         "Returns all key names that match a pattern.",
     ),
-    CommandSpec::new("scan", -2, READONLY | ALL_SHARDS, acl::KEYSPACE, NO_KEYS, scan).doc(
+    CommandSpec::new("scan", -2, READONLY | ALL_SHARDS | TOUCHES_ARBITRARY_KEYS, acl::KEYSPACE, NO_KEYS, scan).doc(
         "generic",
         "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
@@ -242,7 +241,7 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for k in &args[1..] {
         if let Some(e) = ctx.db().remove(k) {
             n += 1;
-            notify::event(ctx, notify::GENERIC, "del", k);
+            ctx.notify(notify::GENERIC, "del", k);
             // Freed after the reply is written, on the lazyfree thread when configured.
             crate::db::lazyfree::user_del(e);
         }
@@ -259,7 +258,7 @@ fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for k in &args[1..] {
         if let Some(e) = ctx.db().remove(k) {
             n += 1;
-            notify::event(ctx, notify::GENERIC, "del", k);
+            ctx.notify(notify::GENERIC, "del", k);
             crate::db::lazyfree::drop_entry(e);
         }
     }
@@ -324,8 +323,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     if let Some(old) = db.put(e) {
         crate::db::lazyfree::server_del(old);
     }
-    notify::event(ctx, notify::GENERIC, "rename_from", src);
-    notify::event(ctx, notify::GENERIC, "rename_to", dst);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -376,7 +375,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     e.expire_at = expire_at;
     e.lru = lru_clock(ctx.now);
     ctx.db_at(dst_db).put(e);
-    notify::event_db(ctx, notify::GENERIC, "copy_to", dst, dst_db);
+    ctx.notify_db(notify::GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -393,8 +392,8 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let e = ctx.db().remove(key).expect("looked up under the same locks");
     ctx.db_at(dst_db).put(e);
-    notify::event(ctx, notify::GENERIC, "move_from", key);
-    notify::event_db(ctx, notify::GENERIC, "move_to", key, dst_db);
+    ctx.notify(notify::GENERIC, "move_from", key);
+    ctx.notify_db(notify::GENERIC, "move_to", key, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -420,10 +419,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             }
             if shard.dbs[db].get(r).is_expired(now) {
                 // Reclaim it and draw again, as Redis does.
-                let e = shard.remove_at(db, r);
-                crate::persist::aof::lazy_expired(db, &e.key);
-                shard.watchers.touch(db, &e.key);
-                ctx.server.keyspace.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                ctx.locks.expire(&ctx.server.keyspace.stats, sid, db, r);
                 break;
             }
             let key = shard.dbs[db].key_at(r);
@@ -503,11 +499,19 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
         if let Some(e) = db.remove(args[1]) {
             crate::db::lazyfree::expired(e);
         }
-        ctx.propagate(&[&b"DEL"[..], args[1]]);
-        notify::event(ctx, notify::GENERIC, "del", args[1]);
+        let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Expire);
+        ctx.propagate(&[if lazy { &b"UNLINK"[..] } else { b"DEL" }, args[1]]);
+        ctx.notify(notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);
-        notify::event(ctx, notify::GENERIC, "expire", args[1]);
+        ctx.notify(notify::GENERIC, "expire", args[1]);
+        // Propagated as `PEXPIREAT key <ms> [options]` (PEXPIREAT itself as received).
+        if name != "pexpireat" && ctx.propagating() {
+            let mut b = itoa::Buffer::new();
+            let mut argv: Vec<&[u8]> = vec![b"PEXPIREAT", args[1], b.format(when).as_bytes()];
+            argv.extend_from_slice(&args[3..]);
+            ctx.propagate(&argv);
+        }
     }
     ctx.out.int(1);
     Ok(())
@@ -553,7 +557,7 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let had = db.get(args[1]).is_some_and(|e| e.has_expire());
     if had {
         db.set_expire(args[1], NO_EXPIRE);
-        notify::event(ctx, notify::GENERIC, "persist", args[1]);
+        ctx.notify(notify::GENERIC, "persist", args[1]);
     } else {
         ctx.propagate_nothing();
     }
@@ -669,8 +673,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut hits: Vec<usize> = Vec::new();
     let mut dead: Vec<usize> = Vec::new();
     let next = loop {
-        let s = ctx.locks.shard(shard);
-        let t = &s.dbs[db];
+        let t = &ctx.locks.shard(shard).dbs[db];
         if t.is_empty() {
             tcur = 0;
         } else {
@@ -688,10 +691,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             // that `swap_remove` never moves another index of this batch.
             dead.sort_unstable_by(|a, b| b.cmp(a));
             for i in dead.drain(..) {
-                let e = s.remove_at(db, i);
-                crate::persist::aof::lazy_expired(db, &e.key);
-                s.watchers.touch(db, &e.key);
-                ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                ctx.locks.expire(&ks.stats, shard, db, i);
             }
             budget -= 1;
         }

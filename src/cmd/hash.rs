@@ -176,7 +176,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
     let added = h.set_pairs(&args[2..], lim) as i64;
     db.touch(key);
     // Redis raises `hset` even when every field already held the same value.
-    notify::event(ctx, notify::HASH, "hset", key);
+    ctx.notify(notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -204,7 +204,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     h.set(args[2], args[3], lim);
     db.touch(key);
-    notify::event(ctx, notify::HASH, "hset", key);
+    ctx.notify(notify::HASH, "hset", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -236,9 +236,9 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.touch(key);
     }
     if deleted > 0 {
-        notify::event(ctx, notify::HASH, "hdel", key);
+        ctx.notify(notify::HASH, "hdel", key);
         if empty {
-            notify::event(ctx, notify::GENERIC, "del", key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
     } else {
         ctx.propagate_nothing();
@@ -268,7 +268,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = b.format(new);
     write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
-    notify::event(ctx, notify::HASH, "hincrby", key);
+    ctx.notify(notify::HASH, "hincrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -297,7 +297,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     db.touch(key);
     // Propagated as the value it stored, so a replay does not redo the float arithmetic.
     ctx.propagate(&[&b"HSET"[..], key, args[2], text.as_bytes()]);
-    notify::event(ctx, notify::HASH, "hincrbyfloat", key);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

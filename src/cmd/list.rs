@@ -213,9 +213,9 @@ fn push_event(left: bool) -> &'static str {
 
 /// The events of a pop from one end of `key`: `lpop`/`rpop`, then `del` if it emptied the list.
 fn pop_events(ctx: &mut Ctx, key: &[u8], left: bool, deleted: bool) {
-    notify::event(ctx, notify::LIST, if left { "lpop" } else { "rpop" }, key);
+    ctx.notify(notify::LIST, if left { "lpop" } else { "rpop" }, key);
     if deleted {
-        notify::event(ctx, notify::GENERIC, "del", key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -300,7 +300,7 @@ fn push_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool, only_existing: bool) -> C
     let n = push_to(&mut ctx.db(), args[1], &args[2..], left, only_existing, fill)?;
     if n.is_some() {
         // LPUSHX/RPUSHX raise the same events as LPUSH/RPUSH.
-        notify::event(ctx, notify::LIST, push_event(left), args[1]);
+        ctx.notify(notify::LIST, push_event(left), args[1]);
     }
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -412,7 +412,7 @@ fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(i) = resolve_index(i, l.len()) else { return Err(CmdError::msg("ERR index out of range")) };
     l.set(i, args[3], fill);
     db.touch(args[1]);
-    notify::event(ctx, notify::LIST, "lset", args[1]);
+    ctx.notify(notify::LIST, "lset", args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -475,9 +475,9 @@ fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     // Redis raises `ltrim` even when the range keeps every element.
     let deleted = settle(&mut db, key);
-    notify::event(ctx, notify::LIST, "ltrim", key);
+    ctx.notify(notify::LIST, "ltrim", key);
     if deleted {
-        notify::event(ctx, notify::GENERIC, "del", key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.ok();
     Ok(())
@@ -505,7 +505,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     l.insert(pos + after as usize, args[4], fill);
     let n = l.len();
     db.touch(key);
-    notify::event(ctx, notify::LIST, "linsert", key);
+    ctx.notify(notify::LIST, "linsert", key);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -523,9 +523,9 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let removed = l.remove_matching(args[3], limit, count < 0, fill);
     if removed > 0 {
         let deleted = settle(&mut db, key);
-        notify::event(ctx, notify::LIST, "lrem", key);
+        ctx.notify(notify::LIST, "lrem", key);
         if deleted {
-            notify::event(ctx, notify::GENERIC, "del", key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.out.int(removed as i64);
@@ -650,7 +650,7 @@ fn do_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool
         push_to(&mut db, dst, &[&v], to_left, false, fill)?;
         deleted
     };
-    notify::event(ctx, notify::LIST, push_event(to_left), dst);
+    ctx.notify(notify::LIST, push_event(to_left), dst);
     pop_events(ctx, src, from_left, deleted);
     Ok(Some(v))
 }

@@ -43,6 +43,7 @@ use crate::alloc::{self as mem, chunk_size};
 use crate::client::Client;
 use crate::config::Config;
 use crate::db::evict::{self, Outcome};
+use crate::db::lazyfree;
 use crate::db::value::{Stored, StrValue, Value, KEY_INLINE};
 use crate::notify;
 use crate::server::Server;
@@ -124,9 +125,12 @@ pub fn before_command(server: &Server, client: &mut Client, out: &mut Writer, sp
 #[cold]
 fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec: &CommandSpec) -> bool {
     let me = client.id;
+    // Each evicted key's event and its `DEL` (`UNLINK` under lazyfree-lazy-eviction) leave
+    // while its shard is locked, each as a unit of its own (as Redis, outside any transaction).
+    let del: &[u8] = if lazyfree::enabled(lazyfree::Flag::Eviction) { b"UNLINK" } else { b"DEL" };
     let (outcome, _) = evict::perform(&server.keyspace, &mut |db, key| {
-        notify::publish(server, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
-        crate::persist::aof::log_del(server, db, key);
+        notify::publish(&server.pubsub, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
+        server.effects.emit_one(db, &[del, key]);
     });
     if outcome != Outcome::Fail {
         return false;

@@ -14,6 +14,7 @@ pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+pub mod effects;
 pub mod error;
 pub mod generic;
 pub mod hash;
@@ -60,6 +61,10 @@ pub mod flags {
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
     /// redstart-internal: the command may touch any key, so it locks every shard.
     pub const ALL_SHARDS: u32 = 1 << 30;
+    /// redstart-internal (Redis's `CMD_TOUCHES_ARBITRARY_KEYS`): the command may find expired
+    /// keys it was not given (SCAN, RANDOMKEY); at the top level their `DEL`s are propagated
+    /// one by one rather than wrapped in a transaction.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 29;
 
     /// Flag names in the order Redis lists them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -349,9 +354,8 @@ pub struct Ctx<'a> {
     /// The clock reading `now` came from, in microseconds, until `dispatch::run` uses it as
     /// the command's start time (0 afterwards: later commands of an EXEC read the clock).
     pub clock_us: u64,
-    /// What the command propagates to the AOF instead of itself (see `dispatch`'s module
-    /// comment, `Ctx::propagate`).
-    pub prop: dispatch::Propagation,
+    /// The execution unit the command runs in: what it propagates (see `effects`).
+    pub unit: crate::propagate::Unit,
 }
 
 impl<'a> Ctx<'a> {

@@ -62,7 +62,7 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// BGSAVE child runs or inside EXEC (every shard is locked there: the fork must wait).
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     use persist::aof::{self, Started};
-    if ctx.locks.holds_all() && persist::aof::enabled() {
+    if ctx.locks.holds_all() {
         if persist::fork::active() == Some(persist::fork::Kind::Aof) {
             return Err(CmdError::msg("ERR Background append only file rewriting already in progress"));
         }
@@ -90,7 +90,7 @@ fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // schedules the save when asked to (always inside EXEC).
     if persist::fork::active().is_some() || ctx.locks.holds_all() {
         if schedule || ctx.locks.holds_all() {
-            ctx.server.persist.bgsave_scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
+            crate::persist::state().bgsave_scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
             ctx.out.simple("Background saving scheduled");
             return Ok(());
         }
@@ -159,11 +159,16 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let mut db = ctx.db();
     if expire_at != 0 && expire_at <= now {
-        // Already expired: the key is deleted (if REPLACE found one) and nothing is stored.
+        // Already expired: the key is deleted (if REPLACE found one) and nothing is stored;
+        // the deletion propagates as `DEL` (`UNLINK` under lazyfree-lazy-server-del, Redis 7.2).
         let deleted = db.remove(key).is_some();
         ctx.out.ok();
         if deleted {
-            notify::event(ctx, notify::GENERIC, "del", key);
+            ctx.notify(notify::GENERIC, "del", key);
+            let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::ServerDel);
+            ctx.propagate(&[if lazy { &b"UNLINK"[..] } else { b"DEL" }, key]);
+        } else {
+            ctx.propagate_nothing();
         }
         return Ok(());
     }
@@ -173,7 +178,15 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             e.set_lru(lru_clock(now.saturating_sub(secs.saturating_mul(1000))));
         }
     }
+    if expire_at != 0 && !absttl && ctx.propagating() {
+        // A relative TTL propagates as an absolute one.
+        let mut b = itoa::Buffer::new();
+        let mut argv: Vec<&[u8]> = args.to_vec();
+        argv[2] = b.format(expire_at).as_bytes();
+        argv.push(b"ABSTTL");
+        ctx.propagate(&argv);
+    }
     ctx.out.ok();
-    notify::event(ctx, notify::GENERIC, "restore", key);
+    ctx.notify(notify::GENERIC, "restore", key);
     Ok(())
 }

@@ -405,7 +405,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "memory" => super::memory::info_memory(server, &cfg, o, human),
         "persistence" => {
             o.push_str("# Persistence\r\n");
-            let ps = &server.persist;
+            let ps = crate::persist::state();
             let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
             let flag = |a: &std::sync::atomic::AtomicBool| a.load(std::sync::atomic::Ordering::Relaxed);
             let in_bg = flag(&ps.bgsave_in_progress);
@@ -590,7 +590,7 @@ fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     // The start time until the first successful save, as Redis.
-    ctx.out.int(ctx.server.persist.lastsave.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    ctx.out.int(crate::persist::state().lastsave.load(std::sync::atomic::Ordering::Relaxed) as i64);
     Ok(())
 }
 

@@ -231,7 +231,7 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let added = members.iter().filter(|m| s.add(m, lim)).count();
     if added > 0 {
         db.touch(key);
-        notify::event(ctx, notify::SET, "sadd", key);
+        ctx.notify(notify::SET, "sadd", key);
     } else {
         ctx.propagate_nothing();
     }
@@ -263,9 +263,9 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.touch(key);
     }
     if removed > 0 {
-        notify::event(ctx, notify::SET, "srem", key);
+        ctx.notify(notify::SET, "srem", key);
         if empty {
-            notify::event(ctx, notify::GENERIC, "del", key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
     } else {
         ctx.propagate_nothing();
@@ -389,9 +389,9 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.propagate(&cmd);
         }
     }
-    notify::event(ctx, notify::SET, "spop", key);
+    ctx.notify(notify::SET, "spop", key);
     if empty {
-        notify::event(ctx, notify::GENERIC, "del", key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -485,9 +485,9 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     // Redis's order: `srem` (and `del`) on the source, then the destination's `new` and `sadd`
     // (none when the destination already held the member).
-    notify::event(ctx, notify::SET, "srem", src);
+    ctx.notify(notify::SET, "srem", src);
     if emptied {
-        notify::event(ctx, notify::GENERIC, "del", src);
+        ctx.notify(notify::GENERIC, "del", src);
     }
     let mut db = ctx.db();
     let added = match write(&mut db, dst)? {
@@ -501,7 +501,7 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     db.touch(dst);
     if added {
-        notify::event(ctx, notify::SET, "sadd", dst);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -701,11 +701,11 @@ fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let mut db = ctx.db();
     if n == 0 {
         if db.remove(dst).is_some() {
-            notify::event(ctx, notify::GENERIC, "del", dst);
+            ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Set(Box::new(result)), NO_EXPIRE);
-        notify::event(ctx, notify::SET, event, dst);
+        ctx.notify(notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }

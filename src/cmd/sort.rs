@@ -499,9 +499,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
                     l.push_back(v.as_deref().unwrap_or(b""), fill);
                 }
                 db.set(dest, Value::List(Box::new(l)), NO_EXPIRE);
-                notify::event(ctx, notify::LIST, "sortstore", dest);
+                ctx.notify(notify::LIST, "sortstore", dest);
             } else if db.remove(dest).is_some() {
-                notify::event(ctx, notify::GENERIC, "del", dest);
+                ctx.notify(notify::GENERIC, "del", dest);
             }
             ctx.out.int(n as i64);
         }

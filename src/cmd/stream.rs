@@ -507,7 +507,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if id_arg.is_none() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
     }
-    trim.check(ctx.server.persist.loading.load(std::sync::atomic::Ordering::Relaxed))?;
+    trim.check(crate::persist::state().loading.load(std::sync::atomic::Ordering::Relaxed))?;
     let id_at = i;
     let id_arg = id_arg.unwrap();
     if let Some(IdArg::Full(id)) = id_arg {
@@ -593,9 +593,9 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if prop {
         ctx.propagate(&prop_args);
     }
-    notify::event(ctx, notify::STREAM, "xadd", key);
+    ctx.notify(notify::STREAM, "xadd", key);
     if trimmed > 0 {
-        notify::event(ctx, notify::STREAM, "xtrim", key);
+        ctx.notify(notify::STREAM, "xtrim", key);
     }
     Ok(())
 }
@@ -659,7 +659,7 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(n);
     if n > 0 {
-        notify::event(ctx, notify::STREAM, "xdel", args[1]);
+        ctx.notify(notify::STREAM, "xdel", args[1]);
     } else {
         ctx.propagate_nothing();
     }
@@ -675,7 +675,7 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             None => return Err(CmdError::Syntax),
         }
     }
-    trim.check(ctx.server.persist.loading.load(std::sync::atomic::Ordering::Relaxed))?;
+    trim.check(crate::persist::state().loading.load(std::sync::atomic::Ordering::Relaxed))?;
     if trim.strategy.is_none() {
         return Err(CmdError::Syntax);
     }
@@ -701,7 +701,7 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(n as i64);
     if n > 0 {
-        notify::event(ctx, notify::STREAM, "xtrim", args[1]);
+        ctx.notify(notify::STREAM, "xtrim", args[1]);
     }
     Ok(())
 }
@@ -757,7 +757,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.touch(args[1]);
     ctx.out.ok();
-    notify::event(ctx, notify::STREAM, "xsetid", args[1]);
+    ctx.notify(notify::STREAM, "xsetid", args[1]);
     Ok(())
 }
 
@@ -1018,7 +1018,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
         }
     }
     for k in new_consumer {
-        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", k);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", k);
     }
     if let (true, Some(deadline)) = (must_block, block) {
         // `$` is resolved now: the waiter is re-run with the IDs it had when it blocked, so it
@@ -1332,7 +1332,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.propagate(p);
     }
     if new_consumer {
-        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1437,7 +1437,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.propagate(p);
     }
     if new_consumer {
-        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", key);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
     }
     Ok(())
 }
@@ -1522,7 +1522,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     s.groups.insert(gname.into(), Group::new(id, entries_read));
     db.touch(key);
     ctx.out.ok();
-    notify::event(ctx, notify::STREAM, "xgroup-create", key);
+    ctx.notify(notify::STREAM, "xgroup-create", key);
     Ok(())
 }
 
@@ -1554,7 +1554,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     g.entries_read = entries_read;
     db.touch(key);
     ctx.out.ok();
-    notify::event(ctx, notify::STREAM, "xgroup-setid", key);
+    ctx.notify(notify::STREAM, "xgroup-setid", key);
     Ok(())
 }
 
@@ -1569,7 +1569,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(n as i64);
     if n {
-        notify::event(ctx, notify::STREAM, "xgroup-destroy", args[2]);
+        ctx.notify(notify::STREAM, "xgroup-destroy", args[2]);
     } else {
         ctx.propagate_nothing();
     }
@@ -1586,7 +1586,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(created as i64);
     if created {
-        notify::event(ctx, notify::STREAM, "xgroup-createconsumer", args[2]);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", args[2]);
     } else {
         ctx.propagate_nothing();
     }
@@ -1602,7 +1602,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(n.unwrap_or(0) as i64);
     if n.is_some() {
-        notify::event(ctx, notify::STREAM, "xgroup-delconsumer", args[2]);
+        ctx.notify(notify::STREAM, "xgroup-delconsumer", args[2]);
     }
     Ok(())
 }

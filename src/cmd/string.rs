@@ -323,6 +323,44 @@ struct SetReq<'a> {
     keepttl: bool,
     /// Absolute expiry, already validated.
     expire: Option<u64>,
+    /// The command as received, and how it propagates (see [`SetReq::propagate`]).
+    argv: &'a [&'a [u8]],
+    form: SetForm,
+}
+
+/// Which command a [`SetReq`] came from, for its propagated form.
+#[derive(Clone, Copy, PartialEq)]
+enum SetForm {
+    /// SET, SETNX, SETEX, PSETEX.
+    Set,
+    /// GETSET: propagated as `SET key value`.
+    GetSet,
+}
+
+impl SetReq<'_> {
+    /// Propagates the SET that happened in Redis's deterministic form (`setGenericCommand`): with
+    /// an expiry, `SET key value PXAT <ms>` (NX/XX/GET dropped: the SET happened); without one,
+    /// the command minus its `GET`s; GETSET as `SET key value`.
+    fn propagate(&self, ctx: &mut Ctx) {
+        match (self.expire, self.form) {
+            (Some(at), SetForm::Set) => {
+                let mut b = itoa::Buffer::new();
+                ctx.propagate(&[&b"SET"[..], self.key, self.value, b"PXAT", b.format(at).as_bytes()]);
+            }
+            (_, SetForm::GetSet) => ctx.propagate(&[&b"SET"[..], self.key, self.value]),
+            (None, _) if self.get => {
+                let kept: Vec<&[u8]> = self
+                    .argv
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, a)| j < 3 || !a.eq_ignore_ascii_case(b"get"))
+                    .map(|(_, a)| *a)
+                    .collect();
+                ctx.propagate(&kept);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Runs a SET. Replies: the old value (GET), else `ok` on success and `abort` when NX/XX stop
@@ -365,12 +403,15 @@ fn set_generic(
     } else {
         db.set_str(r.key, r.value, r.expire.unwrap_or(NO_EXPIRE));
     }
-    notify::event(ctx, notify::STRING, "set", r.key);
+    ctx.notify(notify::STRING, "set", r.key);
     if r.expire.is_some() {
-        notify::event(ctx, notify::GENERIC, "expire", r.key);
+        ctx.notify(notify::GENERIC, "expire", r.key);
     }
     if !r.get {
         ok(ctx.out);
+    }
+    if ctx.propagating() {
+        r.propagate(ctx);
     }
     Ok(())
 }
@@ -381,18 +422,48 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some((kind, v)) => Some(expire_at(v, kind, ctx.now, "set")?),
         None => None,
     };
-    let req = SetReq { key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepttl: o.keepttl, expire };
+    let req = SetReq {
+        key: args[1],
+        value: args[2],
+        nx: o.nx,
+        xx: o.xx,
+        get: o.get,
+        keepttl: o.keepttl,
+        expire,
+        argv: args,
+        form: SetForm::Set,
+    };
     set_generic(ctx, req, |w| w.ok(), |w| w.null())
 }
 
 fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let req = SetReq { key: args[1], value: args[2], nx: true, xx: false, get: false, keepttl: false, expire: None };
+    let req = SetReq {
+        key: args[1],
+        value: args[2],
+        nx: true,
+        xx: false,
+        get: false,
+        keepttl: false,
+        expire: None,
+        argv: args,
+        form: SetForm::Set,
+    };
     set_generic(ctx, req, |w| w.int(1), |w| w.int(0))
 }
 
 fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], kind: ExpireKind, cmd: &str) -> CmdResult {
     let expire = Some(expire_at(args[2], kind, ctx.now, cmd)?);
-    let req = SetReq { key: args[1], value: args[3], nx: false, xx: false, get: false, keepttl: false, expire };
+    let req = SetReq {
+        key: args[1],
+        value: args[3],
+        nx: false,
+        xx: false,
+        get: false,
+        keepttl: false,
+        expire,
+        argv: args,
+        form: SetForm::Set,
+    };
     set_generic(ctx, req, |w| w.ok(), |w| w.null())
 }
 
@@ -421,7 +492,7 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn mset_pairs(ctx: &mut Ctx, args: &[&[u8]]) {
     for pair in args[1..].chunks_exact(2) {
         ctx.db().set_str(pair[0], pair[1], NO_EXPIRE);
-        notify::event(ctx, notify::STRING, "set", pair[0]);
+        ctx.notify(notify::STRING, "set", pair[0]);
     }
 }
 
@@ -450,7 +521,17 @@ fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let req = SetReq { key: args[1], value: args[2], nx: false, xx: false, get: true, keepttl: false, expire: None };
+    let req = SetReq {
+        key: args[1],
+        value: args[2],
+        nx: false,
+        xx: false,
+        get: true,
+        keepttl: false,
+        expire: None,
+        argv: args,
+        form: SetForm::GetSet,
+    };
     set_generic(ctx, req, |_| {}, |_| {})
 }
 
@@ -470,7 +551,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.remove(args[1]);
     ctx.propagate(&[&b"DEL"[..], args[1]]);
-    notify::event(ctx, notify::GENERIC, "del", args[1]);
+    ctx.notify(notify::GENERIC, "del", args[1]);
     Ok(())
 }
 
@@ -502,20 +583,20 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (Some(at), Some((ExpireKind::ExAt | ExpireKind::PxAt, _))) if at <= now => {
             db.remove(args[1]);
             ctx.propagate(&[&b"DEL"[..], args[1]]);
-            notify::event(ctx, notify::GENERIC, "del", args[1]);
+            ctx.notify(notify::GENERIC, "del", args[1]);
         }
         (Some(at), _) => {
             db.set_expire(args[1], at);
             // Propagated as Redis does: `PEXPIREAT key <ms>`.
             let mut b = itoa::Buffer::new();
             ctx.propagate(&[&b"PEXPIREAT"[..], args[1], b.format(at).as_bytes()]);
-            notify::event(ctx, notify::GENERIC, "expire", args[1]);
+            ctx.notify(notify::GENERIC, "expire", args[1]);
         }
         // PERSIST on a key without a TTL changes nothing (and signals no modification).
         (None, _) if o.persist && had_ttl => {
             db.set_expire(args[1], NO_EXPIRE);
             ctx.propagate(&[&b"PERSIST"[..], args[1]]);
-            notify::event(ctx, notify::GENERIC, "persist", args[1]);
+            ctx.notify(notify::GENERIC, "persist", args[1]);
         }
         _ => ctx.propagate_nothing(),
     }
@@ -546,7 +627,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             n
         }
     };
-    notify::event(ctx, notify::STRING, "append", key);
+    ctx.notify(notify::STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -642,7 +723,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             n
         }
     };
-    notify::event(ctx, notify::STRING, "setrange", key);
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -668,7 +749,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             n
         }
     };
-    notify::event(ctx, notify::STRING, "incrby", key);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(n);
     Ok(())
 }
@@ -723,7 +804,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     // Propagated as the value it stored, so a replay does not redo the float arithmetic.
     ctx.propagate(&[&b"SET"[..], key, text.as_bytes(), b"KEEPTTL"]);
-    notify::event(ctx, notify::STRING, "incrbyfloat", key);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

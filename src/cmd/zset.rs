@@ -471,11 +471,11 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>, event: 
     let mut db = ctx.db();
     if n == 0 {
         if db.remove(dst).is_some() {
-            notify::event(ctx, notify::GENERIC, "del", dst);
+            ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Zset(Box::new(Zset::from_items(items, lim))), NO_EXPIRE);
-        notify::event(ctx, notify::ZSET, event, dst);
+        ctx.notify(notify::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -602,7 +602,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
         None => {}
     }
     if added + updated > 0 {
-        notify::event(ctx, notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if incr {
         if processed > 0 {
@@ -636,10 +636,10 @@ fn modify<T>(
         db.touch(key);
     }
     if changed {
-        notify::event(ctx, notify::ZSET, event, key);
+        ctx.notify(notify::ZSET, event, key);
     }
     if empty {
-        notify::event(ctx, notify::GENERIC, "del", key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(Some(r))
 }

@@ -7,6 +7,10 @@
 //! guard that costs a thread-local bookkeeping slot, never a write to shared memory; a change
 //! (CONFIG SET, start-up) copies the snapshot, edits the copy and publishes it whole, so a
 //! reader sees either every value of one CONFIG SET or none.
+//!
+//! Modules that keep a value where they can read it with shard locks held (an atomic) register
+//! a subscriber ([`ConfigCell::subscribe`]): it runs at once and after every change, with the
+//! new configuration. The configuration thus knows none of the modules that read it.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -18,13 +22,14 @@ use super::Config;
 
 pub struct ConfigCell {
     current: ArcSwap<Config>,
-    /// Serialises writers, so two concurrent changes cannot lose one another's edits.
-    writers: Mutex<()>,
+    /// Serialises writers, so two concurrent changes cannot lose one another's edits. Holds the
+    /// subscribers, called by each writer after it published.
+    writers: Mutex<Vec<fn(&Config)>>,
 }
 
 impl ConfigCell {
     pub fn new(config: Config) -> ConfigCell {
-        ConfigCell { current: ArcSwap::from_pointee(config), writers: Mutex::new(()) }
+        ConfigCell { current: ArcSwap::from_pointee(config), writers: Mutex::new(Vec::new()) }
     }
 
     /// The current snapshot (later changes are not seen through this guard).
@@ -33,12 +38,19 @@ impl ConfigCell {
         self.current.load()
     }
 
+    /// Calls `f` with the current configuration now and with the new one after every change.
+    pub fn subscribe(&self, f: fn(&Config)) {
+        let mut subs = self.writers.lock();
+        f(&self.current.load());
+        subs.push(f);
+    }
+
     /// A private copy of the configuration to edit; it replaces the live one when the guard
-    /// is dropped. Readers meanwhile see the previous snapshot.
+    /// is dropped (then the subscribers run). Readers meanwhile see the previous snapshot.
     pub fn write(&self) -> ConfigWrite<'_> {
         let lock = self.writers.lock();
         let copy = Config::clone(&self.current.load());
-        ConfigWrite { cell: self, copy, _lock: lock }
+        ConfigWrite { cell: self, copy, subscribers: lock }
     }
 }
 
@@ -46,7 +58,7 @@ impl ConfigCell {
 pub struct ConfigWrite<'a> {
     cell: &'a ConfigCell,
     copy: Config,
-    _lock: MutexGuard<'a, ()>,
+    subscribers: MutexGuard<'a, Vec<fn(&Config)>>,
 }
 
 impl Deref for ConfigWrite<'_> {
@@ -64,7 +76,11 @@ impl DerefMut for ConfigWrite<'_> {
 
 impl Drop for ConfigWrite<'_> {
     fn drop(&mut self) {
-        self.cell.current.store(Arc::new(std::mem::take(&mut self.copy)));
+        let new = Arc::new(std::mem::take(&mut self.copy));
+        self.cell.current.store(new.clone());
+        for f in self.subscribers.iter() {
+            f(&new);
+        }
     }
 }
 
@@ -104,5 +120,17 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(cell.read().maxclients, 1000);
+    }
+
+    static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[test]
+    fn subscribers_see_the_current_and_every_new_configuration() {
+        let cell = ConfigCell::new(Config::default());
+        cell.write().maxclients = 7;
+        cell.subscribe(|c| SEEN.store(c.maxclients, std::sync::atomic::Ordering::Relaxed));
+        assert_eq!(SEEN.load(std::sync::atomic::Ordering::Relaxed), 7, "called at once");
+        cell.write().maxclients = 8;
+        assert_eq!(SEEN.load(std::sync::atomic::Ordering::Relaxed), 8, "called after a change");
     }
 }

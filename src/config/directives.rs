@@ -3,9 +3,13 @@
 //! typed fields.
 //!
 //! Every value is kept in canonical printed form (`Config::values`, what CONFIG GET answers and
-//! CONFIG REWRITE writes); a row's `apply` function copies the canonical value into the typed
-//! field the rest of the server reads. Rows without `apply` are recognised and stored but not
-//! acted upon yet (listed in the README).
+//! CONFIG REWRITE writes); a row's `apply` function copies the canonical value into a typed
+//! field of [`Config`] for values read on hot paths. The rest of the server reads values in
+//! three ways: a typed field, `Config::get` (the canonical text), or — for modules that keep a
+//! value in an atomic they read with shard locks held (eviction, lazy freeing, keyspace
+//! notifications, output-buffer limits, client eviction, the AOF) — a subscriber each owning
+//! module registers with `ConfigCell::subscribe`, called with every new configuration. Which
+//! directives have an effect is listed in the README.
 
 use super::Config;
 
@@ -75,9 +79,6 @@ impl Directive {
     const fn apply(mut self, f: fn(&mut Config, &str)) -> Self {
         self.apply = Some(f);
         self
-    }
-    pub fn is_implemented(&self) -> bool {
-        self.apply.is_some()
     }
     /// Directives whose value is a list of words (one argument containing spaces is split).
     pub fn multi_arg(&self) -> bool {
@@ -234,29 +235,20 @@ pub static DIRECTIVES: &[Directive] = &[
     s("requirepass", "").apply(|c, v| c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec())),
     // Clients and memory.
     i("maxclients", 1, u32::MAX as i64, "10000").apply(|c, v| c.maxclients = num(v)),
-    m("maxmemory", 0, "0").apply(|c, v| {
-        c.maxmemory = num(v);
-        crate::db::evict::set_maxmemory(c.maxmemory);
-    }),
-    e("maxmemory-policy", POLICIES, "noeviction").apply(|c, v| {
-        c.maxmemory_policy = v.to_string();
-        crate::db::evict::set_policy(v);
-    }),
-    i("maxmemory-samples", 1, I32, "5").apply(|c, v| {
-        c.maxmemory_samples = num(v);
-        crate::db::evict::set_samples(c.maxmemory_samples);
-    }),
-    i("maxmemory-eviction-tenacity", 0, 100, "10").apply(|_, v| crate::db::evict::set_tenacity(num(v))),
+    m("maxmemory", 0, "0").apply(|c, v| c.maxmemory = num(v)),
+    e("maxmemory-policy", POLICIES, "noeviction").apply(|c, v| c.maxmemory_policy = v.to_string()),
+    i("maxmemory-samples", 1, I32, "5").apply(|c, v| c.maxmemory_samples = num(v)),
+    i("maxmemory-eviction-tenacity", 0, 100, "10"),
     b("replica-ignore-maxmemory", "yes").alias("slave-ignore-maxmemory"),
     i("active-expire-effort", 1, 10, "1"),
-    Directive::new("maxmemory-clients", Kind::MemOrPercent, "0").apply(|_, v| crate::client::set_maxmemory_clients(v)),
+    Directive::new("maxmemory-clients", Kind::MemOrPercent, "0"),
     // Lazy freeing.
-    b("lazyfree-lazy-eviction", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::Eviction, yes(v))),
-    b("lazyfree-lazy-expire", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::Expire, yes(v))),
-    b("lazyfree-lazy-server-del", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::ServerDel, yes(v))),
+    b("lazyfree-lazy-eviction", "no"),
+    b("lazyfree-lazy-expire", "no"),
+    b("lazyfree-lazy-server-del", "no"),
     b("replica-lazy-flush", "no").alias("slave-lazy-flush"),
-    b("lazyfree-lazy-user-del", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::UserDel, yes(v))),
-    b("lazyfree-lazy-user-flush", "no").apply(|_, v| crate::db::lazyfree::set(crate::db::lazyfree::Flag::UserFlush, yes(v))),
+    b("lazyfree-lazy-user-del", "no"),
+    b("lazyfree-lazy-user-flush", "no"),
     // Threads, kernel.
     i("io-threads", 1, 128, "1").immutable(),
     b("io-threads-do-reads", "no").immutable(),
@@ -304,10 +296,7 @@ pub static DIRECTIVES: &[Directive] = &[
     i("latency-monitor-threshold", 0, I64, "0"),
     b("latency-tracking", "yes"),
     Directive::new("latency-tracking-info-percentiles", Kind::Percentiles, "50 99 99.9"),
-    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "").apply(|c, v| {
-        c.notify_keyspace_events = v.to_string();
-        crate::notify::set_flags(v);
-    }),
+    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "").apply(|c, v| c.notify_keyspace_events = v.to_string()),
     // Encodings.
     i("hash-max-listpack-entries", 0, I64, "512")
         .alias("hash-max-ziplist-entries")
@@ -338,16 +327,15 @@ pub static DIRECTIVES: &[Directive] = &[
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    )
-    .apply(|_, v| crate::pubsub::set_output_limits(v)),
+    ),
     m("client-query-buffer-limit", MB, "1073741824").apply(|c, v| c.client_query_buffer_limit = num(v)),
     m("proto-max-bulk-len", MB, "536870912").apply(|c, v| c.proto_max_bulk_len = num(v)),
     i("hz", 0, I32, "10").apply(|c, v| c.hz = num(v)),
     b("dynamic-hz", "yes").apply(|c, v| c.dynamic_hz = yes(v)),
     b("aof-rewrite-incremental-fsync", "yes"),
     b("rdb-save-incremental-fsync", "yes"),
-    i("lfu-log-factor", 0, I32, "10").apply(|_, v| crate::db::evict::set_lfu_log_factor(num(v))),
-    i("lfu-decay-time", 0, I32, "1").apply(|_, v| crate::db::evict::set_lfu_decay_time(num(v))),
+    i("lfu-log-factor", 0, I32, "10"),
+    i("lfu-decay-time", 0, I32, "1"),
     b("activedefrag", "no"),
     m("active-defrag-ignore-bytes", 1, "104857600"),
     i("active-defrag-threshold-lower", 0, 1000, "10"),

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use crate::config::Config;
 use crate::types::small::SmallBytes;
 use super::value::{EntryRef, Stored, NO_EXPIRE};
 use super::Keyspace;
@@ -89,6 +90,16 @@ static POLICY: AtomicU8 = AtomicU8::new(0);
 static SAMPLES: AtomicU32 = AtomicU32::new(5);
 static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
 static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+/// Takes the eviction settings from a new configuration (a `ConfigCell` subscriber).
+pub fn configure(c: &Config) {
+    set_maxmemory(c.maxmemory);
+    set_policy(&c.maxmemory_policy);
+    set_samples(c.maxmemory_samples);
+    set_tenacity(c.get("maxmemory-eviction-tenacity").parse().unwrap_or(10));
+    set_lfu_log_factor(c.get("lfu-log-factor").parse().unwrap_or(10));
+    set_lfu_decay_time(c.get("lfu-decay-time").parse().unwrap_or(1));
+}
 
 pub fn set_maxmemory(bytes: u64) {
     MAXMEMORY.store(bytes, Ordering::Relaxed);

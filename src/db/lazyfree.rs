@@ -54,6 +54,19 @@ static FLAGS: [AtomicBool; 5] = [
     AtomicBool::new(false),
 ];
 
+/// Takes the `lazyfree-lazy-*` flags from a new configuration (a `ConfigCell` subscriber).
+pub fn configure(c: &crate::config::Config) {
+    for (flag, name) in [
+        (Flag::Eviction, "lazyfree-lazy-eviction"),
+        (Flag::Expire, "lazyfree-lazy-expire"),
+        (Flag::ServerDel, "lazyfree-lazy-server-del"),
+        (Flag::UserDel, "lazyfree-lazy-user-del"),
+        (Flag::UserFlush, "lazyfree-lazy-user-flush"),
+    ] {
+        set(flag, c.get(name) == "yes");
+    }
+}
+
 /// Sets a `lazyfree-lazy-*` flag (called by the config directive's `apply`).
 pub fn set(flag: Flag, on: bool) {
     FLAGS[flag as usize].store(on, Ordering::Relaxed);

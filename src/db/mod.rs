@@ -19,7 +19,7 @@ pub mod thin;
 pub mod value;
 pub mod watch;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -45,6 +45,46 @@ pub fn lru_clock(now_ms: u64) -> u32 {
     ((now_ms / 1000) & ((1 << 24) - 1)) as u32
 }
 
+/// What a [`KeyEffect`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EffectKind {
+    /// The key was deleted because its TTL had passed (lazy expiry: a lookup, SCAN or
+    /// RANDOMKEY found it). Always recorded: it must reach the effects stream as a `DEL`.
+    Expired,
+    /// The key was created (keyspace event `new`; recorded only when wanted).
+    New,
+    /// A read lookup found no key (keyspace event `keymiss`; recorded only when wanted).
+    Miss,
+}
+
+/// A change (or a miss) the keyspace noticed by itself while a command held its shards. The
+/// keyspace knows nothing of propagation or notifications: it queues these in the command's
+/// [`Locks`], and the command layer drains them, in order, into the effects stream and the
+/// keyspace events, before the command's own effects and reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEffect {
+    pub kind: EffectKind,
+    pub db: usize,
+    pub key: Box<[u8]>,
+}
+
+/// Which optional effects ([`EffectKind::New`], [`EffectKind::Miss`]) are recorded: bit 0
+/// `New`, bit 1 `Miss`. Set from above (keyspace notifications) when their configuration
+/// changes; read with one relaxed load on every key creation and read miss.
+static WANTED: AtomicU8 = AtomicU8::new(0);
+const WANT_NEW: u8 = 1;
+const WANT_MISS: u8 = 2;
+
+/// Whether `New` and `Miss` effects are recorded (the keyspace-notification flags `n`, `m`).
+pub fn want_effects(new: bool, miss: bool) {
+    WANTED.store((new as u8 * WANT_NEW) | (miss as u8 * WANT_MISS), Ordering::Relaxed);
+}
+
+#[inline]
+fn wanted(bit: u8) -> bool {
+    WANTED.load(Ordering::Relaxed) & bit != 0
+}
+
 /// Counters the keyspace updates (reported by INFO stats).
 #[derive(Default)]
 pub struct KeyspaceStats {
@@ -62,9 +102,6 @@ pub struct Shard {
     /// the active-expiry walk as Redis does (INFO keyspace `avg_ttl`).
     avg_ttl: Box<[u64]>,
     pub watchers: Watchers,
-    /// Keyspace events raised here (lazy `expired`, `new`, `keymiss`), published by the command
-    /// holding this shard (see `notify`). Empty unless notifications are on.
-    pub events: Vec<crate::notify::Pending>,
     /// Clients blocked on keys of this shard (`blocked`).
     pub blocked: blocked::ShardWaiters,
 }
@@ -76,7 +113,6 @@ impl Shard {
             expire_cursor: vec![0; databases].into_boxed_slice(),
             avg_ttl: vec![0; databases].into_boxed_slice(),
             watchers: Watchers::default(),
-            events: Vec::new(),
             blocked: Default::default(),
         }
     }
@@ -134,10 +170,25 @@ impl Shard {
         self.dbs[db].volatile()
     }
 
+    /// Deletes entry `idx` of `db`, whose TTL has passed: the one expiry path, shared by key
+    /// lookups, SCAN, RANDOMKEY and the active cycle. Raises the WATCH flags, counts
+    /// `expired_keys` and frees the value by `lazyfree-lazy-expire`'s rule; returns the key for
+    /// the caller to report (the effects stream logs it as `DEL`/`UNLINK`, notifications
+    /// publish `expired`). The last entry moves into `idx`.
+    pub fn expire_entry(&mut self, stats: &KeyspaceStats, db: usize, idx: usize) -> Box<[u8]> {
+        let (e, _) = self.dbs[db].remove_stored(idx);
+        let key: Box<[u8]> = e.key.as_bytes().into();
+        self.watchers.touch(db, &key);
+        stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        lazyfree::expired_stored(e);
+        key
+    }
+
     /// Walks up to `budget` entries of `db` from the saved cursor, deleting expired ones and
     /// passing each deleted key to `on_expired`. Returns (entries checked, keys expired).
     fn expire_cycle(
         &mut self,
+        stats: &KeyspaceStats,
         db: usize,
         now: u64,
         budget: usize,
@@ -161,10 +212,8 @@ impl Shard {
             checked += 1;
             let at = t.expire_at(i);
             if at != NO_EXPIRE && at <= now {
-                let (e, _) = self.dbs[db].remove_stored(i);
-                self.watchers.touch(db, e.key.as_bytes());
-                on_expired(db, e.key.as_bytes());
-                crate::db::lazyfree::expired_stored(e);
+                let key = self.expire_entry(stats, db, i);
+                on_expired(db, &key);
                 expired += 1;
                 // The last entry moved into `i`: look at it next.
             } else {
@@ -198,10 +247,23 @@ pub struct Keyspace {
 }
 
 /// The shards a command holds. Indexed by shard number; holds either a few shards (the
-/// command's keys) or all of them.
+/// command's keys) or all of them. Also carries what the keyspace noticed by itself while they
+/// were held ([`KeyEffect`]s), for the command layer to drain.
 pub struct Locks<'a> {
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
     all: bool,
+    /// Effects raised through these locks, oldest first (empty, unallocated, in the common case).
+    pub effects: Vec<KeyEffect>,
+    /// How many of `effects`, from the front, the command layer has propagated already (it
+    /// propagates them as soon as the command propagates something of its own, and publishes
+    /// their events later).
+    pub effects_propagated: usize,
+}
+
+impl Drop for Locks<'_> {
+    fn drop(&mut self) {
+        debug_assert!(self.effects.is_empty(), "keyspace effects dropped without being drained: {:?}", self.effects);
+    }
 }
 
 impl Keyspace {
@@ -245,17 +307,22 @@ impl Keyspace {
     /// Locks the given shards; `ids` must be sorted and unique.
     pub fn lock_shards(&self, ids: &[usize]) -> Locks<'_> {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        Locks { guards: ids.iter().map(|&i| (i, self.shards[i].lock())).collect(), all: false }
+        Locks { guards: ids.iter().map(|&i| (i, self.shards[i].lock())).collect(), all: false, effects: Vec::new(), effects_propagated: 0 }
     }
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locks<'_> {
-        Locks { guards: self.shards.iter().enumerate().map(|(i, m)| (i, m.lock())).collect(), all: true }
+        Locks {
+            guards: self.shards.iter().enumerate().map(|(i, m)| (i, m.lock())).collect(),
+            all: true,
+            effects: Vec::new(),
+            effects_propagated: 0,
+        }
     }
 
     /// No locks (commands that touch no key).
     pub fn no_locks(&self) -> Locks<'_> {
-        Locks { guards: SmallVec::new(), all: false }
+        Locks { guards: SmallVec::new(), all: false, effects: Vec::new(), effects_propagated: 0 }
     }
 
     /// One active-expiry pass over every shard, bounded by `budget` entries per shard and
@@ -265,8 +332,8 @@ impl Keyspace {
     }
 
     /// `active_expire`, calling `on_expired(db, key)` for each key deleted while its shard is
-    /// still locked (keyspace notifications publish `expired` from there, so the event is
-    /// ordered with the commands on that key).
+    /// still locked (the caller propagates the deletion and publishes `expired` from there, so
+    /// both are ordered with the commands on that key).
     pub fn active_expire_with(&self, budget: usize, on_expired: &mut dyn FnMut(usize, &[u8])) -> usize {
         let now = now_ms();
         let mut total = 0;
@@ -276,11 +343,10 @@ impl Keyspace {
                 if shard.volatile(db) == 0 {
                     continue;
                 }
-                let (_, expired) = shard.expire_cycle(db, now, budget, on_expired);
+                let (_, expired) = shard.expire_cycle(&self.stats, db, now, budget, on_expired);
                 total += expired;
             }
         }
-        self.stats.expired_keys.fetch_add(total as u64, Ordering::Relaxed);
         total
     }
 
@@ -354,10 +420,30 @@ impl<'a> Locks<'a> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
     }
 
-    /// Releases every lock.
+    /// Releases every lock (queued effects stay for the caller to drain).
     pub fn release(&mut self) {
         self.guards.clear();
         self.all = false;
+    }
+
+    /// Deletes entry `idx` of `db` in locked shard `sid` because its TTL passed (see
+    /// [`Shard::expire_entry`]) and queues the [`EffectKind::Expired`] effect.
+    pub fn expire(&mut self, stats: &KeyspaceStats, sid: usize, db: usize, idx: usize) {
+        let key = self.shard(sid).expire_entry(stats, db, idx);
+        self.effects.push(KeyEffect { kind: EffectKind::Expired, db, key });
+    }
+
+    /// Queues an optional effect (`New`, `Miss`) when it is wanted.
+    #[inline]
+    fn note(&mut self, kind: EffectKind, db: usize, key: &[u8]) {
+        let bit = match kind {
+            EffectKind::New => WANT_NEW,
+            EffectKind::Miss => WANT_MISS,
+            EffectKind::Expired => u8::MAX,
+        };
+        if wanted(bit) {
+            self.effects.push(KeyEffect { kind, db, key: key.into() });
+        }
     }
 }
 
@@ -381,14 +467,7 @@ impl<'l, 'a> Db<'l, 'a> {
             Some(idx) => {
                 let at = shard.dbs[db].expire_at(idx);
                 if at != NO_EXPIRE && at <= now {
-                    let (gone, _) = shard.dbs[db].remove_stored(idx);
-                    crate::db::lazyfree::expired_stored(gone);
-                    crate::persist::aof::lazy_expired(db, key);
-                    shard.watchers.touch(db, key);
-                    if let Some(ev) = crate::notify::pending(crate::notify::EXPIRED, "expired", db, key) {
-                        shard.events.push(ev);
-                    }
-                    self.ks.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    self.locks.expire(&self.ks.stats, sid, db, idx);
                     (sid, Slot::Missing)
                 } else {
                     (sid, Slot::Found(idx))
@@ -448,21 +527,10 @@ impl<'l, 'a> Db<'l, 'a> {
         }
     }
 
-    /// Counts a read miss and queues the `keymiss` keyspace event.
+    /// Counts a read miss and queues the `Miss` effect (keyspace event `keymiss`).
     fn miss(&mut self, key: &[u8]) {
         crate::stats::add(Global::KeyspaceMisses, 1);
-        if let Some(ev) = crate::notify::pending(crate::notify::KEY_MISS, "keymiss", self.db, key) {
-            let sid = self.ks.shard_of(key);
-            self.locks.shard(sid).events.push(ev);
-        }
-    }
-
-    /// Queues a keyspace event raised by the keyspace itself (`new`).
-    fn raise(&mut self, class: u32, event: &'static str, key: &[u8]) {
-        if let Some(ev) = crate::notify::pending(class, event, self.db, key) {
-            let sid = self.ks.shard_of(key);
-            self.locks.shard(sid).events.push(ev);
-        }
+        self.locks.note(EffectKind::Miss, self.db, key);
     }
 
     /// Stores a whole entry under its own key (RENAME, MOVE, COPY), keeping its expiry and LRU
@@ -479,7 +547,7 @@ impl<'l, 'a> Db<'l, 'a> {
         if !shard.blocked.is_empty() {
             shard.blocked.signal(&self.ks.blocked, db, &key);
         }
-        self.raise(crate::notify::NEW, "new", &key);
+        self.locks.note(EffectKind::New, db, &key);
         old
     }
 
@@ -543,7 +611,7 @@ impl<'l, 'a> Db<'l, 'a> {
         shard.watchers.touch(db, key);
         match old {
             None => {
-                self.raise(crate::notify::NEW, "new", key);
+                self.locks.note(EffectKind::New, db, key);
                 false
             }
             Some(v) => {
@@ -648,6 +716,20 @@ mod tests {
         assert_eq!(ks.stats.expired_keys.load(Ordering::Relaxed), 1);
         assert!(db.remove(b"a").is_some());
         assert!(db.remove(b"a").is_none());
+        // The lazy expiry is reported to the layers above, once.
+        let expired = KeyEffect { kind: EffectKind::Expired, db: 0, key: b"b"[..].into() };
+        assert_eq!(std::mem::take(&mut locks.effects), vec![expired]);
+    }
+
+    #[test]
+    fn optional_effects_are_not_recorded_unless_wanted() {
+        // Notifications off (the default, never changed by unit tests: the switch is global).
+        let ks = Keyspace::new(1, 4);
+        let mut locks = ks.lock_all();
+        let mut db = Db { ks: &ks, locks: &mut locks, db: 0, now: 1_000 };
+        db.set(b"a", Value::from_bytes(b"1"), NO_EXPIRE);
+        assert!(db.get_counted(b"nothing").is_none());
+        assert!(locks.effects.is_empty());
     }
 
     #[test]

@@ -429,7 +429,7 @@ fn fan_out_pending() {
 /// before the replies.
 async fn fan_out_now() {
     if crate::persist::aof::must_write() {
-        crate::persist::aof::write_and_sync().await;
+        crate::persist::aof::write_and_sync(crate::net::workers::current().is_some()).await;
     }
     fan_out_pending();
 }
@@ -603,7 +603,7 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::
     // thread that have input run their commands, so one write (and one fsync) covers them all.
     if crate::persist::aof::must_write() {
         tokio::task::yield_now().await;
-        crate::persist::aof::write_and_sync().await;
+        crate::persist::aof::write_and_sync(crate::net::workers::current().is_some()).await;
     }
     // Counted before the write, so a client that has read a reply also sees it counted
     // (with several I/O threads, INFO on another connection could otherwise run first).

@@ -410,7 +410,7 @@ mod tests {
     fn cmd(args: &[&str]) -> Vec<u8> {
         let mut v = Vec::new();
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-        super::super::aof::encode(&mut v, &a);
+        crate::propagate::encode(&mut v, &a);
         v
     }
 

@@ -67,6 +67,11 @@ pub struct State {
 }
 
 impl State {
+    /// The server, for work done outside any command (background saves, the AOF's detaching).
+    pub fn server(&self) -> Option<Arc<Server>> {
+        self.server.get().and_then(Weak::upgrade)
+    }
+
     pub fn new(now_unix: u64) -> State {
         State {
             dirty: Dirty::default(),
@@ -88,9 +93,15 @@ impl State {
     }
 }
 
+/// The persistence state (one server per process, like the AOF's).
+pub fn state() -> &'static State {
+    static STATE: OnceLock<State> = OnceLock::new();
+    STATE.get_or_init(|| State::new(unix_now()))
+}
+
 /// Lets background saves reach the server (call once at start-up).
 pub fn init(server: &Arc<Server>) {
-    let _ = server.persist.server.set(Arc::downgrade(server));
+    let _ = state().server.set(Arc::downgrade(server));
 }
 
 fn unix_now() -> u64 {
@@ -128,7 +139,7 @@ impl Dirty {
 /// Redis's `-MISCONF` condition: the last BGSAVE failed, save points are set and
 /// `stop-writes-on-bgsave-error` is on.
 pub fn writes_refused(server: &Server) -> bool {
-    if server.persist.last_bgsave_ok.load(Ordering::Relaxed) {
+    if crate::persist::state().last_bgsave_ok.load(Ordering::Relaxed) {
         return false;
     }
     let c = server.config.read();
@@ -145,8 +156,8 @@ pub fn rdb_path(server: &Server) -> PathBuf {
 }
 
 /// A temporary file next to `dbfilename` for a save in progress.
-fn tmp_rdb_path(server: &Server, path: &std::path::Path) -> PathBuf {
-    let seq = server.persist.tmp_seq.fetch_add(1, Ordering::Relaxed);
+fn tmp_rdb_path(path: &std::path::Path) -> PathBuf {
+    let seq = crate::persist::state().tmp_seq.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!("temp-{}-{seq}.rdb", std::process::id()))
 }
 
@@ -157,13 +168,13 @@ fn rdb_image(server: &Server) -> fork::Image {
         let c = server.config.read();
         (c.get("rdbcompression") == "yes", c.get("rdbchecksum") == "yes")
     };
-    fork::Image { tmp: tmp_rdb_path(server, &path), rename_to: Some(path), compress, checksum, aof_base: false }
+    fork::Image { tmp: tmp_rdb_path(&path), rename_to: Some(path), compress, checksum, aof_base: false }
 }
 
 /// `SAVE` (and the save at shutdown): a synchronous snapshot. As Redis's SAVE blocks its only
 /// thread, this holds every shard while it writes, so the file is one point in time.
 pub fn save(server: &Server) -> Result<(), String> {
-    let st = &server.persist;
+    let st = crate::persist::state();
     let img = rdb_image(server);
     let result = {
         let mut locks = server.keyspace.lock_all();
@@ -192,10 +203,10 @@ pub const BGSAVE_OTHER_CHILD: &str = "ERR Another child process is active (AOF?)
 /// Starts a background save in a forked child (see `fork`); the caller holds no shard lock.
 /// `Err` with Redis's message when a child is already running.
 pub fn bgsave(server: &Server) -> Result<(), &'static str> {
-    let st = &server.persist;
-    let Some(me) = st.server.get().and_then(Weak::upgrade) else {
+    let st = crate::persist::state();
+    if st.server.get().and_then(Weak::upgrade).is_none() {
         return Err("ERR Background save is not available");
-    };
+    }
     if !fork::claim(fork::Kind::Rdb) {
         return Err(if fork::active() == Some(fork::Kind::Rdb) { BGSAVE_IN_PROGRESS } else { BGSAVE_OTHER_CHILD });
     }
@@ -209,11 +220,10 @@ pub fn bgsave(server: &Server) -> Result<(), &'static str> {
     let dirty_at_fork = Arc::new(AtomicU64::new(0));
     let at_fork = {
         let d = dirty_at_fork.clone();
-        move || d.store(me.persist.dirty.get(), Ordering::Relaxed)
+        move || d.store(crate::persist::state().dirty.get(), Ordering::Relaxed)
     };
-    let me2 = st.server.get().and_then(Weak::upgrade).expect("server alive");
     let done = move |r: Result<fork::Report, String>, took: Duration| {
-        let st = &me2.persist;
+        let st = crate::persist::state();
         let ok = match r {
             Ok(rep) => {
                 st.dirty.covered(dirty_at_fork.load(Ordering::Relaxed));
@@ -253,7 +263,7 @@ pub fn bgsave(server: &Server) -> Result<(), &'static str> {
 pub async fn cron(server: Arc<Server>) {
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let st = &server.persist;
+        let st = crate::persist::state();
         if fork::active().is_some() {
             continue;
         }
@@ -308,7 +318,7 @@ pub fn load(server: &Server) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
-    let st = &server.persist;
+    let st = crate::persist::state();
     st.loading.store(true, Ordering::Relaxed);
     let start = Instant::now();
     let lim = load_limits(server);

@@ -124,6 +124,11 @@ pub fn limit(class: usize) -> Limit {
     }
 }
 
+/// Takes `client-output-buffer-limit` from a new configuration (a `ConfigCell` subscriber).
+pub fn configure(c: &crate::config::Config) {
+    set_output_limits(c.get("client-output-buffer-limit"));
+}
+
 /// Stores a canonical `client-output-buffer-limit` value (`normal 0 0 0 slave ... pubsub ...`).
 pub fn set_output_limits(v: &str) {
     let words: Vec<&str> = v.split_whitespace().collect();
