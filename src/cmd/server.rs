@@ -638,11 +638,21 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    if args::is(args[1], "set-active-expire") && args.len() == 3 {
+        // As Redis (`atoi`): any non-zero number turns the active expiry cycle on.
+        let on = std::str::from_utf8(args[2]).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0) != 0;
+        ctx.server.keyspace.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
+        ctx.out.ok();
+        return Ok(());
+    }
     if args::is(args[1], "help") && args.len() == 2 {
         help_reply(
             ctx.out,
             "DEBUG",
             &[
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    0 stops the background expiry cycle (keys still expire when accessed); 1 turns",
+                "    it back on.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds> (a decimal number allowed).",
                 "HELP",

@@ -242,6 +242,8 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     databases: usize,
     pub stats: KeyspaceStats,
+    /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`).
+    pub active_expire: std::sync::atomic::AtomicBool,
     /// Blocked clients across shards (`blocked`).
     pub blocked: blocked::BlockedIndex,
 }
@@ -274,6 +276,7 @@ impl Keyspace {
             shards: (0..n).map(|_| Mutex::new(Shard::new(databases))).collect(),
             databases,
             stats: KeyspaceStats::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
             blocked: Default::default(),
         }
     }
