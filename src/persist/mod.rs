@@ -23,7 +23,7 @@
 //! - The change counter (`rdb_changes_since_last_save`) counts successful write commands, not
 //!   Redis's per-element changes; a write that changed nothing (`DEL` of a missing key) counts.
 //! - Streams are saved as Redis 7.0 does (`STREAM_LISTPACKS_2`); consumers' 7.2 active time
-//!   is not part of that layout and is lost on save (see `rdb.rs`).
+//!   is not part of that layout and is lost on save (see `rdb/mod.rs`).
 //! - `dir` is resolved at start-up by the config (chdir, as Redis); paths are joined to `dir`
 //!   so that a later `CONFIG SET dir` takes effect without chdir.
 
