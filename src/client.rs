@@ -93,6 +93,19 @@ pub struct ClientInfo {
     pub mem: AtomicUsize,
 }
 
+/// What the pub/sub registry knows of a subscribing client.
+impl crate::pubsub::Subscriber for ClientInfo {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn addr(&self) -> String {
+        self.peer.addr_string()
+    }
+    fn kill(&self) {
+        ClientInfo::kill(self)
+    }
+}
+
 /// What the keyspace knows of a client blocked on keys.
 impl crate::db::blocked::BlockedClient for ClientInfo {
     fn client_id(&self) -> u64 {

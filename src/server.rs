@@ -1,7 +1,7 @@
 //! The state every connection shares: keyspace, configuration, clients and statistics.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
@@ -27,6 +27,9 @@ pub struct Server {
     pub pubsub: PubSub,
     /// The effects stream: every change leaving the keyspace, for the AOF (and replicas).
     pub effects: Stream,
+    /// Replaces the TCP listeners (`bind`, `port`, `tcp-backlog`); set by the network layer
+    /// when it starts listening, called by CONFIG SET port/bind. `Err` is the reason to report.
+    pub rebind: OnceLock<fn(&[String], u16, u32) -> Result<(), String>>,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -50,6 +53,7 @@ impl Server {
             clients: Clients::default(),
             pubsub: PubSub::default(),
             effects: Stream::default(),
+            rebind: OnceLock::new(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix,

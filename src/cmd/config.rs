@@ -181,7 +181,9 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     if port != old_port || bind != old_bind {
         let backlog = ctx.server.config.read().tcp_backlog;
-        crate::net::rebind(&bind, port, backlog).map_err(|why| failed(&net_arg, &why))?;
+        if let Some(rebind) = ctx.server.rebind.get() {
+            rebind(&bind, port, backlog).map_err(|why| failed(&net_arg, &why))?;
+        }
     }
     // 4. The AOF, turned on (a rewrite starts, then the AOF follows the effects stream) or off.
     for ((d, name, _), v) in chosen.iter().zip(&parsed) {

@@ -98,6 +98,7 @@ pub fn listen(server: &Arc<Server>) -> Result<(), String> {
         return Err(format!("Failed listening on port {port} (tcp), aborting."));
     }
     *LISTENING.lock() = Some(Listening { server: Arc::downgrade(server), tasks: Vec::new() });
+    let _ = server.rebind.set(rebind);
     start(listeners, &[]).map_err(|e| e.to_string())
 }
 

@@ -66,7 +66,6 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-use crate::client::ClientInfo;
 use crate::db::glob::glob_match;
 
 /// Output-buffer classes of `client-output-buffer-limit`.
@@ -148,9 +147,18 @@ pub fn set_output_limits(v: &str) {
     }
 }
 
+/// What the registry needs of a subscribing client (the client registry's `ClientInfo`
+/// implements it): its id, its address for the log, and a way to disconnect it.
+pub trait Subscriber: Send + Sync {
+    fn id(&self) -> u64;
+    fn addr(&self) -> String;
+    /// Disconnects the client (its output-buffer limit was reached).
+    fn kill(&self);
+}
+
 /// A subscriber's queue of encoded push frames, drained by its connection task.
 pub struct Mailbox {
-    pub info: Arc<ClientInfo>,
+    pub client: Arc<dyn Subscriber>,
     resp3: AtomicBool,
     queue: Mutex<Queue>,
     notify: Notify,
@@ -330,9 +338,9 @@ pub fn flush_pending() -> u64 {
 }
 
 impl Mailbox {
-    pub fn new(info: Arc<ClientInfo>, resp3: bool) -> Arc<Mailbox> {
+    pub fn new(client: Arc<dyn Subscriber>, resp3: bool) -> Arc<Mailbox> {
         Arc::new(Mailbox {
-            info,
+            client,
             resp3: AtomicBool::new(resp3),
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
@@ -342,7 +350,7 @@ impl Mailbox {
     }
 
     pub fn id(&self) -> u64 {
-        self.info.id
+        self.client.id()
     }
 
     pub fn resp3(&self) -> bool {
@@ -374,10 +382,10 @@ impl Mailbox {
             drop(q);
             crate::log::warning(&format!(
                 "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                self.info.id,
-                self.info.peer.addr_string()
+                self.client.id(),
+                self.client.addr()
             ));
-            self.info.kill();
+            self.client.kill();
             return;
         }
         if IN_BATCH.with(|b| b.get()) {
@@ -817,11 +825,38 @@ pub fn remove_all(ps: &PubSub, subs: &mut ClientSubs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Clients, Peer};
+
+    /// A subscriber standing in for a client.
+    #[derive(Default)]
+    struct Fake {
+        id: u64,
+        killed: AtomicBool,
+    }
+
+    impl Subscriber for Fake {
+        fn id(&self) -> u64 {
+            self.id
+        }
+        fn addr(&self) -> String {
+            "127.0.0.1:5000".into()
+        }
+        fn kill(&self) {
+            self.killed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Registered clients: ids handed out in order.
+    #[derive(Default)]
+    struct Clients(AtomicU64, Mutex<Vec<Arc<Fake>>>);
 
     fn mailbox(clients: &Clients, resp3: bool) -> Arc<Mailbox> {
-        let peer = Peer::Tcp { addr: "127.0.0.1:5000".parse().unwrap(), local: "127.0.0.1:6379".parse().unwrap() };
-        Mailbox::new(clients.register(peer), resp3)
+        let fake = Arc::new(Fake { id: clients.0.fetch_add(1, Ordering::Relaxed) + 1, ..Default::default() });
+        clients.1.lock().push(fake.clone());
+        Mailbox::new(fake, resp3)
+    }
+
+    fn killed(clients: &Clients, mb: &Mailbox) -> bool {
+        clients.1.lock().iter().any(|f| f.id == mb.id() && f.killed.load(Ordering::Acquire))
     }
 
     fn drain(mb: &Mailbox) -> String {
@@ -899,7 +934,7 @@ mod tests {
         for _ in 0..100 {
             a.deliver(&f, lim);
         }
-        assert!(a.info.killed.load(Ordering::Acquire));
+        assert!(killed(&clients, &a));
         assert_eq!(a.queued_bytes(), 0, "queue dropped");
     }
 
