@@ -111,10 +111,11 @@ async fn active_expire(server: Arc<server::Server>) {
                 notify::publish(&s.pubsub, notify::EXPIRED, db, "expired", key, None);
                 s.effects.emit_one(db, &[del, key]);
             };
-            while s.keyspace.active_expire.load(std::sync::atomic::Ordering::Relaxed)
-                && s.keyspace.active_expire_with(4096, &mut on_expired) > 0
-                && start.elapsed() < Duration::from_millis(25)
-            {}
+            if s.keyspace.active_expire.load(std::sync::atomic::Ordering::Relaxed) {
+                while s.keyspace.active_expire_with(4096, &mut on_expired) > 0
+                    && start.elapsed() < Duration::from_millis(25)
+                {}
+            }
             // The blocking pool's threads may exit when idle: publish their memory counts.
             alloc::flush();
             alloc::release_free_memory(clock::now_ms(), 1_000);

@@ -19,6 +19,9 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
 }
 
+/// Replaces the TCP listeners: `bind` addresses, `port`, `tcp-backlog`.
+pub type Rebind = fn(&[String], u16, u32) -> Result<(), String>;
+
 pub struct Server {
     pub keyspace: Keyspace,
     pub config: ConfigCell,
@@ -29,7 +32,7 @@ pub struct Server {
     pub effects: Stream,
     /// Replaces the TCP listeners (`bind`, `port`, `tcp-backlog`); set by the network layer
     /// when it starts listening, called by CONFIG SET port/bind. `Err` is the reason to report.
-    pub rebind: OnceLock<fn(&[String], u16, u32) -> Result<(), String>>,
+    pub rebind: OnceLock<Rebind>,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,

@@ -6,162 +6,11 @@
 //! transaction at the end of the file is dropped.
 
 mod common;
+use common::aof::*;
 use common::*;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-type Cmd = Vec<Vec<u8>>;
-
-fn aof_args(dir: &Path) -> Vec<String> {
-    ["--dir", dir.to_str().unwrap(), "--appendonly", "yes", "--appendfsync", "always"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
-fn ours(dir: &Path) -> Proc {
-    let a = aof_args(dir);
-    start_redstart(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-}
-
-fn theirs(dir: &Path) -> Proc {
-    let a = aof_args(dir);
-    let p = start_redis(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
-    // redis-server answers INFO (the readiness probe) while still loading: wait for commands.
-    let mut c = Conn::connect(p.port);
-    let start = Instant::now();
-    while c.run("PING").starts_with(b"-LOADING") {
-        assert!(start.elapsed() < Duration::from_secs(10), "redis-server still loading");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    p
-}
-
-/// The incremental file's bytes (the only one: no rewrite happens in these tests).
-fn incr(dir: &Path) -> Vec<u8> {
-    let ad = dir.join("appendonlydir");
-    let mut names: Vec<_> = std::fs::read_dir(&ad)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".incr.aof"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for n in names {
-        out.extend(std::fs::read(ad.join(n)).unwrap());
-    }
-    out
-}
-
-/// Parses RESP multibulk commands (the AOF's format).
-fn parse(mut data: &[u8]) -> Vec<Cmd> {
-    fn line(d: &mut &[u8], prefix: u8) -> usize {
-        assert_eq!(d[0], prefix, "bad AOF byte in {:?}", String::from_utf8_lossy(d));
-        let nl = d.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = std::str::from_utf8(&d[1..nl]).unwrap().parse().unwrap();
-        *d = &d[nl + 2..];
-        n
-    }
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let argc = line(&mut data, b'*');
-        let mut cmd = Vec::new();
-        for _ in 0..argc {
-            let len = line(&mut data, b'$');
-            cmd.push(data[..len].to_vec());
-            data = &data[len + 2..];
-        }
-        out.push(cmd);
-    }
-    out
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-/// Replaces Unix-ms times within a day of now by `T`, and stream IDs based on them by `T-n`.
-fn normalise(cmds: &[Cmd]) -> Vec<String> {
-    let now = now_ms();
-    let near = |s: &str| s.parse::<u64>().is_ok_and(|v| v.abs_diff(now) < 86_400_000);
-    cmds.iter()
-        .map(|c| {
-            c.iter()
-                .map(|a| {
-                    let s = String::from_utf8_lossy(a).into_owned();
-                    if near(&s) {
-                        return "T".to_string();
-                    }
-                    if let Some((ms, seq)) = s.split_once('-') {
-                        // Two IDs generated in one millisecond differ by their sequence:
-                        // time-based IDs are compared without it.
-                        if near(ms) && seq.parse::<u64>().is_ok() {
-                            return "T-n".to_string();
-                        }
-                    }
-                    s
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
-
-fn show(cmds: &[Cmd]) -> Vec<String> {
-    cmds.iter()
-        .map(|c| c.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-/// redstart and redis-server, both logging to an AOF.
-struct AofPair {
-    _ours: Proc,
-    _theirs: Proc,
-    a: Conn,
-    b: Conn,
-    da: PathBuf,
-    db: PathBuf,
-}
-
-impl AofPair {
-    fn new(name: &str) -> AofPair {
-        let da = tmpdir(&format!("{name}-ours"));
-        let db = tmpdir(&format!("{name}-theirs"));
-        let o = ours(&da);
-        let t = theirs(&db);
-        let (a, b) = (Conn::connect(o.port), Conn::connect(t.port));
-        AofPair { _ours: o, _theirs: t, a, b, da, db }
-    }
-
-    fn logged(&self) -> (Vec<Cmd>, Vec<Cmd>) {
-        (parse(&incr(&self.da)), parse(&incr(&self.db)))
-    }
-
-    /// Runs `line` on both and asserts both logged the same commands for it (normalised).
-    /// Returns what redstart logged for it and its reply.
-    fn check(&mut self, line: &str) -> (Vec<Cmd>, Vec<u8>) {
-        let (ba, bb) = self.logged();
-        let ra = self.a.run(line);
-        self.b.run(line);
-        let (aa, ab) = self.logged();
-        let (na, nb) = (&aa[ba.len()..], &ab[bb.len()..]);
-        assert_eq!(normalise(na), normalise(nb), "logged for `{line}`: ours {:?} theirs {:?}", show(na), show(nb));
-        (na.to_vec(), ra)
-    }
-
-    fn check_all(&mut self, lines: &[&str]) {
-        for l in lines {
-            self.check(l);
-        }
-    }
-
-    /// Runs `line` on both without comparing (setup whose log differs on purpose).
-    fn both(&mut self, line: &str) -> (Vec<u8>, Vec<u8>) {
-        (self.a.run(line), self.b.run(line))
-    }
-}
+use std::path::Path;
+use std::time::Duration;
 
 #[test]
 fn strings_hashes_keyspace_as_redis() {
@@ -298,7 +147,7 @@ fn pops_and_served_blocking_commands_as_redis() {
         "LPOP l2 0",
     ]);
     // Blocked clients served later: the push, then the non-blocking form of what was served.
-    let (mut wa, mut wb) = (Conn::connect(p._ours.port), Conn::connect(p._theirs.port));
+    let (mut wa, mut wb) = (Conn::connect(p.ours.port), Conn::connect(p.theirs.port));
     for (block, push) in [
         ("BLPOP bl 0", "RPUSH bl v"),
         ("BRPOP bl other 0", "RPUSH bl v w"),
@@ -418,7 +267,7 @@ fn streams_as_redis() {
     assert_eq!(body(&reply), String::from_utf8_lossy(&logged[0][2]));
     // A blocked XREADGROUP served by an XADD logs the XADD, then the delivery as XCLAIM.
     p.both("XGROUP CREATE bq g $ MKSTREAM");
-    let (mut wa, mut wb) = (Conn::connect(p._ours.port), Conn::connect(p._theirs.port));
+    let (mut wa, mut wb) = (Conn::connect(p.ours.port), Conn::connect(p.theirs.port));
     send(&mut wa, "XREADGROUP GROUP g w BLOCK 0 STREAMS bq >");
     send(&mut wb, "XREADGROUP GROUP g w BLOCK 0 STREAMS bq >");
     settle();
@@ -493,51 +342,6 @@ fn transactions_and_expiry_as_redis() {
     let ours = show(&aa[ba.len()..]);
     let at = |l: &str| ours.iter().position(|x| x == l).unwrap();
     assert!(at("DEL e1") < at("SET e1 y") && at("DEL e3") < at("LPUSH e3 a"), "{ours:?}");
-}
-
-#[test]
-fn lazy_expiry_logs_del_before_the_command() {
-    // Active expiry once a second at most (hz 1): the keys are found by lookups first.
-    let d = tmpdir("lazy");
-    let a = aof_args(&d);
-    let s = start_redstart(&[a.iter().map(|s| s.as_str()).collect::<Vec<_>>(), vec!["--hz", "1"]].concat());
-    let mut c = Conn::connect(s.port);
-    // Let the once-a-second expiry tick pass, then expire and look up within the next second.
-    let start = Instant::now();
-    loop {
-        let before = parse(&incr(&d)).len();
-        c.run("SET w1 x PX 20");
-        c.run("SET w2 x PX 20");
-        std::thread::sleep(Duration::from_millis(60));
-        c.run("EXISTS w1");
-        c.run("SET w2 y");
-        let logged = show(&parse(&incr(&d))[before..]);
-        let tail = &logged[2..];
-        if tail == ["DEL w1", "DEL w2", "SET w2 y"] {
-            break;
-        }
-        // Active expiry won the race this time: both DELs before the SET anyway.
-        assert!(tail.iter().filter(|l| l.starts_with("DEL")).count() == 2, "{logged:?}");
-        assert!(start.elapsed() < Duration::from_secs(20), "{logged:?}");
-    }
-}
-
-#[test]
-fn active_expiry_logs_del() {
-    let d = tmpdir("active");
-    let s = ours(&d);
-    let mut c = Conn::connect(s.port);
-    c.run("SET gone v PX 20");
-    c.run("SET stays v");
-    let start = Instant::now();
-    loop {
-        let logged = show(&parse(&incr(&d)));
-        if logged.iter().any(|l| l == "DEL gone") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no DEL logged for an actively expired key: {logged:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn get(c: &mut Conn, line: &str) -> String {

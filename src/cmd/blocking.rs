@@ -144,7 +144,7 @@ pub fn block_opts(
             uniq.push(k.to_vec());
         }
     }
-    let slot = Arc::new(Slot::new());
+    let slot = Arc::new(Slot::default());
     let waiter = Arc::new(Waiter {
         id: ks.blocked.next_id.fetch_add(1, Ordering::Relaxed),
         owner: ctx.client.info.clone(),

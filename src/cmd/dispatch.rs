@@ -195,7 +195,8 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
     // it makes ready happens before any other command (see `blocking`).
     let locks = if blocked.any()
         && spec.has(flags::WRITE)
-        && blocked.waits_in_shards_of(&server.keyspace, spec.key_positions(args).iter().filter_map(|&i| args.get(i).copied()))
+        && blocked
+            .waits_in_shards_of(&server.keyspace, spec.key_positions(args).iter().filter_map(|&i| args.get(i).copied()))
     {
         server.keyspace.lock_all()
     } else {

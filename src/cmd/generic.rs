@@ -26,10 +26,10 @@
 //!   that are cheap to free are freed inline.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::types::small::SmallBytes;
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
+use crate::types::small::SmallBytes;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, acl::KEYSPACE, keys(1, -1, 1), del).doc(

@@ -44,11 +44,13 @@ pub struct Slot {
     notify: Notify,
 }
 
-impl Slot {
-    pub fn new() -> Slot {
+impl Default for Slot {
+    fn default() -> Slot {
         Slot { state: Mutex::new(SlotState::Waiting), notify: Notify::new() }
     }
+}
 
+impl Slot {
     pub fn set(&self, s: SlotState) {
         *self.state.lock() = s;
         self.notify.notify_one();
@@ -297,4 +299,3 @@ pub fn forget(ks: &Keyspace, w: &Waiter) {
         clients.remove(&id);
     }
 }
-
