@@ -1,19 +1,30 @@
 //! # redstart — a Redis-compatible in-memory data server
 //!
 //! ## Layout
+//! From the bottom layer up (each uses only those before it; `tests/layering.rs` checks it):
 //! - `resp` (crate `crates/resp`): the wire protocol — request parser and RESP2/RESP3 writer.
+//! - [`clock`], [`alloc`], [`log`], [`stats`]: wall-clock readings, the counting allocator
+//!   (`used_memory`), Redis-style logging, per-thread counters summed when read.
+//! - [`types`]: pure data structures behind the value types (no I/O, no commands).
+//! - [`config`]: redis.conf and command-line directives; modules that keep a setting in an
+//!   atomic subscribe to changes.
+//! - [`net::workers`]: the per-core I/O threads and connection placement.
+//! - [`db`]: the keyspace — databases split into locked shards, the hash table, values,
+//!   expiry (one path), eviction, lazy freeing, blocked-client state, glob matching, WATCH. It
+//!   reports what it does by itself (expired keys, new keys, misses) as effects in the
+//!   command's locks, and calls nothing above it.
+//! - [`pubsub`]: the pub/sub registry and subscriber mailboxes.
+//! - [`client`]: per-connection state and the client registry.
+//! - [`notify`]: keyspace notifications (event classes → pub/sub messages).
+//! - [`propagate`]: the effects stream — the one door through which changes leave the
+//!   keyspace, in execution units, to its consumers (the AOF; later, replicas).
+//! - [`server`]: the shared state tying these together.
+//! - [`persist`]: RDB files, the AOF (a consumer of the effects stream), fork-based snapshots.
+//! - [`cmd`]: the command table, dispatch, a command's effects, and one module per command
+//!   family. Each family declares its commands as table rows next to their handlers.
 //! - [`net`]: listeners and the per-connection loop (read, parse, dispatch, write). No data
 //!   types here.
-//! - [`cmd`]: the command table, dispatch, and one module per command family. Each family
-//!   declares its commands as table rows next to their handlers.
-//! - [`db`]: the keyspace — databases split into locked shards, the hash table, values, expiry,
-//!   glob matching, WATCH bookkeeping.
-//! - [`client`]: per-connection state and the client registry.
-//! - [`lazyfree`]: the background thread that frees large deleted values.
-//! - [`config`]: redis.conf and command-line directives, CONFIG GET/SET.
-//! - [`pubsub`]: the pub/sub registry and subscriber mailboxes; [`notify`]: keyspace
-//!   notifications.
-//! - [`server`]: the shared state tying these together; [`log`]: Redis-style logging.
+//! - This file: start-up, shutdown and the active expiry timer, wiring the layers together.
 //!
 //! See `ARCHITECTURE.md` for how the pieces keep Redis's guarantees on many cores.
 

@@ -696,7 +696,7 @@ impl<'l, 'a> Db<'l, 'a> {
         }
     }
 
-    /// Marks `key` as modified for WATCH (and, later, keyspace notifications and tracking).
+    /// Marks `key` as modified for WATCH.
     /// Call after changing an entry in place through `get`.
     pub fn touch(&mut self, key: &[u8]) {
         let sid = self.ks.shard_of(key);
