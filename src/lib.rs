@@ -117,7 +117,7 @@ async fn active_expire(server: Arc<server::Server>) {
             // Up to ~25 ms of work per tick, as Redis's slow cycle allows about 25% of a core.
             // Each key's `expired` event and its `DEL` (`UNLINK` under lazyfree-lazy-expire)
             // leave while the key's shard is locked, each as a unit of its own.
-            let del: &[u8] = if db::lazyfree::enabled(db::lazyfree::Flag::Expire) { b"UNLINK" } else { b"DEL" };
+            let del = propagate::deletion(db::lazyfree::enabled(db::lazyfree::Flag::Expire));
             let mut on_expired = |db: usize, key: &[u8]| {
                 notify::publish(&s.pubsub, notify::EXPIRED, db, "expired", key, None);
                 s.effects.emit_one(db, &[del, key]);

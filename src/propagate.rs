@@ -160,6 +160,16 @@ impl Stream {
     }
 }
 
+/// The command that propagates a deletion: `UNLINK` when the `lazyfree-lazy-*` flag that governs
+/// it is on (`lazy`), `DEL` otherwise, as Redis.
+pub fn deletion(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
 /// Appends `argv` as it runs in `db`, after a `SELECT` when the stream was in another database.
 fn put_command<A: AsRef<[u8]>>(buf: &mut Vec<u8>, selected: &mut Option<usize>, db: usize, argv: &[A]) {
     if *selected != Some(db) {

@@ -291,3 +291,34 @@ fn timestamps_annotate_the_aof_and_are_skipped_when_loading() {
     let mut c = Conn::connect(s.port);
     assert_eq!(reply_items(&c.run("MGET a b c")), vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
 }
+
+#[test]
+fn deletions_follow_the_lazyfree_flags() {
+    let mut p = pair("lazydel");
+    p.both("CONFIG SET lazyfree-lazy-expire yes");
+    p.both("CONFIG SET lazyfree-lazy-server-del yes");
+    // As the 7.0 oracle: GETDEL always logs DEL; GETEX to a time past logs UNLINK under
+    // lazyfree-lazy-expire.
+    let u = compare_units(&mut p, &["SET a 1", "GETDEL a", "SET b 1", "GETEX b PXAT 1"]);
+    assert_eq!(u.get(&unit(&["DEL a"])), Some(&1), "{u:?}");
+    assert_eq!(u.get(&unit(&["UNLINK b"])), Some(&1), "{u:?}");
+    // Redis 7.2 (#12320, "Update SPOP and RESTORE commands to replicate unlink commands ... when
+    // the server is configured to use async server deletes"): SPOP emptying a set and RESTORE
+    // of an expired TTL over an existing key log UNLINK under lazyfree-lazy-server-del; the 7.0
+    // oracle still logs DEL, so this part checks redstart alone.
+    let (before, _) = p.logged();
+    p.a.run("SADD s x y");
+    p.a.run("SPOP s 5");
+    p.a.run("SET r v");
+    let dump = p.a.run("DUMP r");
+    let payload = reply_items(&dump).remove(0);
+    p.a.cmd(&[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]);
+    let (after, _) = p.logged();
+    let tail = show(&after[before.len()..]);
+    assert!(tail.contains(&"UNLINK s".to_string()) && tail.contains(&"UNLINK r".to_string()), "{tail:?}");
+    p.a.run("CONFIG SET lazyfree-lazy-server-del no");
+    p.a.run("SADD t x");
+    p.a.run("SPOP t 5");
+    let (last, _) = p.logged();
+    assert_eq!(show(&last).last().map(String::as_str), Some("DEL t"));
+}

@@ -85,7 +85,7 @@ impl Ctx<'_> {
         if !self.unit.on() {
             return;
         }
-        let del: &[u8] = if lazyfree::enabled(Flag::Expire) { b"UNLINK" } else { b"DEL" };
+        let del = crate::propagate::deletion(lazyfree::enabled(Flag::Expire));
         for e in &self.locks.effects[from..] {
             if e.kind == EffectKind::Expired {
                 self.unit.push(Op::new(e.db, &[del, &e.key]));

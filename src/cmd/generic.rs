@@ -500,7 +500,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], base: u64, seconds: bool, name:
             crate::db::lazyfree::expired(e);
         }
         let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Expire);
-        ctx.propagate(&[if lazy { &b"UNLINK"[..] } else { b"DEL" }, args[1]]);
+        ctx.propagate(&[crate::propagate::deletion(lazy), args[1]]);
         ctx.notify(notify::GENERIC, "del", args[1]);
     } else {
         db.set_expire(args[1], when as u64);

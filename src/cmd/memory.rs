@@ -127,7 +127,7 @@ fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec:
     let me = client.id;
     // Each evicted key's event and its `DEL` (`UNLINK` under lazyfree-lazy-eviction) leave
     // while its shard is locked, each as a unit of its own (as Redis, outside any transaction).
-    let del: &[u8] = if lazyfree::enabled(lazyfree::Flag::Eviction) { b"UNLINK" } else { b"DEL" };
+    let del = crate::propagate::deletion(lazyfree::enabled(lazyfree::Flag::Eviction));
     let (outcome, _) = evict::perform(&server.keyspace, &mut |db, key| {
         notify::publish(&server.pubsub, notify::EVICTED, db, "evicted", key, Some((me, &mut out.buf)));
         server.effects.emit_one(db, &[del, key]);

@@ -166,7 +166,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if deleted {
             ctx.notify(notify::GENERIC, "del", key);
             let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::ServerDel);
-            ctx.propagate(&[if lazy { &b"UNLINK"[..] } else { b"DEL" }, key]);
+            ctx.propagate(&[crate::propagate::deletion(lazy), key]);
         } else {
             ctx.propagate_nothing();
         }

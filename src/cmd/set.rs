@@ -379,7 +379,9 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.touch(key);
     }
     if whole && count.is_some() {
-        ctx.propagate(&[&b"DEL"[..], key]);
+        // Redis 7.2 (#12320): `UNLINK` under lazyfree-lazy-server-del (7.0 always logs `DEL`).
+        let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::ServerDel);
+        ctx.propagate(&[crate::propagate::deletion(lazy), key]);
     } else {
         for batch in popped.chunks(1024) {
             let mut cmd: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);

@@ -582,7 +582,9 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // An absolute time already past deletes the key (after replying with its value).
         (Some(at), Some((ExpireKind::ExAt | ExpireKind::PxAt, _))) if at <= now => {
             db.remove(args[1]);
-            ctx.propagate(&[&b"DEL"[..], args[1]]);
+            // `UNLINK` under lazyfree-lazy-expire, as Redis's GETEX.
+            let lazy = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Expire);
+            ctx.propagate(&[crate::propagate::deletion(lazy), args[1]]);
             ctx.notify(notify::GENERIC, "del", args[1]);
         }
         (Some(at), _) => {
