@@ -30,7 +30,17 @@ const LAYERS: &[&str] = &[
 ];
 
 /// The command infrastructure every family may use; every other `cmd` module is a family.
-const CMD_INFRA: &[&str] = &["cmd", "cmd::args", "cmd::error", "cmd::table", "cmd::dispatch", "cmd::blocking"];
+const CMD_INFRA: &[&str] = &[
+    "cmd",
+    "cmd::args",
+    "cmd::error",
+    "cmd::table",
+    "cmd::dispatch",
+    "cmd::blocking",
+    "cmd::info",
+    "cmd::reply",
+    "cmd::session",
+];
 
 /// Files that wire the layers together (start-up), above every layer.
 const TOP: &[&str] = &["lib", "main"];
@@ -302,10 +312,14 @@ fn the_check_catches_an_upward_use() {
          fn f() { crate::persist::aof::feed(); let s = \"crate::net\"; }\n#[cfg(test)]\nmod tests { use crate::net; }\n",
     );
     let paths: BTreeSet<String> = crate_paths(&text).into_iter().collect();
-    let want: BTreeSet<String> = ["db", "db::value", "cmd", "log", "persist::aof::feed"].iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> =
+        ["db", "db::value", "cmd", "log", "persist::aof::feed"].iter().map(|s| s.to_string()).collect();
     assert_eq!(paths, want);
     assert!(rank("db::evict") < rank("cmd"));
     assert!(rank("net::workers") < rank("db"), "the worker pool sits below the keyspace");
     assert!(rank("net::conn") > rank("cmd"));
-    assert_eq!(super_paths("cmd::string", "use super::{args, hash::x}; super::txn::f();"), vec!["cmd::args", "cmd::hash", "cmd::txn"]);
+    assert_eq!(
+        super_paths("cmd::string", "use super::{args, hash::x}; super::txn::f();"),
+        vec!["cmd::args", "cmd::hash", "cmd::txn"]
+    );
 }

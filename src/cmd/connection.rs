@@ -13,8 +13,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::server::{help_reply, last_cmd_name, REDIS_VERSION};
-use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::reply::help_reply;
+use super::session::{unsubscribe_all, unwatch_all};
+use super::table::last_cmd_name;
+use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS, REDIS_VERSION};
 use crate::client::{ClientInfo, ReplyMode};
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
@@ -180,8 +182,8 @@ fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     ctx.locks.release();
-    super::txn::unwatch_all(ctx.server, ctx.client);
-    super::pubsub::unsubscribe_all(ctx);
+    unwatch_all(ctx.server, ctx.client);
+    unsubscribe_all(ctx);
     ctx.client.select(0);
     ctx.client.set_resp(2);
     ctx.out.resp3 = false;

@@ -26,10 +26,10 @@
 //!   that are cheap to free are freed inline.
 
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::types::small::SmallBytes;
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
+use crate::types::small::SmallBytes;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, acl::KEYSPACE, keys(1, -1, 1), del).doc(
@@ -602,25 +602,8 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis's SCAN cursor syntax: `strtoull` over the whole argument, no leading space.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first()? {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[1]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::parse_cursor(args[1]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let mut count: u64 = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut type_name: Option<&[u8]> = None;
@@ -893,18 +876,6 @@ fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parsing_follows_strtoull() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        for bad in [&b""[..], b" 1", b"1 ", b"0x1", b"+", b"-", b"abc"] {
-            assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
 
     /// Runs commands through the dispatcher on an in-process server (for configurations the
     /// command line cannot set yet, such as an LFU policy).

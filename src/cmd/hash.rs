@@ -3,8 +3,8 @@
 //!
 //! The data structure and its encodings (`listpack` / `hashtable`, Redis's thresholds
 //! `hash-max-listpack-entries` and `hash-max-listpack-value`) live in [`crate::types::hash`].
-//! HINCRBYFLOAT computes in C `long double` precision through the string family's
-//! [`LongDouble`], so results match Redis digit for digit.
+//! HINCRBYFLOAT computes in C `long double` precision through [`LongDouble`] (as INCRBYFLOAT
+//! does), so results match Redis digit for digit.
 //!
 //! Keyspace events (class `h`), as Redis 7 raises them: `hset` for HSET/HMSET (even when no
 //! value changed) and for HSETNX when it set the field, `hdel` (then `del` when the hash was
@@ -18,12 +18,14 @@
 
 use rand::Rng;
 
-use super::string::LongDouble;
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use super::args::{self, random_count, scan_options, MAX_REPEAT};
+use super::reply::scan_reply;
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
 use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
+use crate::types::longdouble::LongDouble;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hset).doc(
@@ -118,10 +120,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .tips(&["nondeterministic_output"]),
 ];
-
-/// Largest repetition count HRANDFIELD / SRANDMEMBER accept with a negative count (a reply of
-/// that many elements is built in memory).
-pub const MAX_REPEAT: u64 = 1 << 24;
 
 fn limits(ctx: &Ctx) -> HashLimits {
     let c = ctx.server.config.read();
@@ -384,18 +382,6 @@ fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     hgetall_generic(ctx, args[1], true, true)
 }
 
-/// The count of HRANDFIELD / SRANDMEMBER: an integer in [-i64::MAX, i64::MAX], with Redis's
-/// error texts.
-pub(crate) fn random_count(arg: &[u8]) -> Result<i64, CmdError> {
-    let n = args::int(arg)?;
-    if n == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    Ok(n)
-}
-
 fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 {
         let (mut db, out) = ctx.db_out();
@@ -464,42 +450,8 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// HSCAN / SSCAN options after the cursor: `MATCH pattern`, `COUNT n` (n ≥ 1), any order,
-/// the last one wins; anything else is a syntax error.
-pub(crate) fn scan_options<'a>(args: &[&'a [u8]]) -> Result<(Option<&'a [u8]>, usize), CmdError> {
-    let mut pattern = None;
-    let mut count = 10usize;
-    let mut i = 0;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if args::is(args[i], "count") && has_value {
-            let n = args::int(args[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as usize;
-        } else if args::is(args[i], "match") && has_value {
-            pattern = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((pattern.filter(|p| *p != b"*"), count))
-}
-
-/// Writes a SCAN-style reply: the cursor, then the items.
-pub(crate) fn scan_reply(out: &mut resp::Writer, cursor: u64, items: &[&[u8]]) {
-    out.array(2);
-    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    out.array(items.len());
-    for i in items {
-        out.bulk(i);
-    }
-}
-
 fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let (mut db, out) = ctx.db_out();
     let Some(h) = read(&mut db, args[1])? else {
         scan_reply(out, 0, &[]);

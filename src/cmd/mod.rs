@@ -8,6 +8,13 @@
 //! A handler has the shape `fn(&mut Ctx, &[&[u8]]) -> CmdResult`: it parses its arguments
 //! (`args[0]` is the command name), works through `ctx.db()`, and writes its reply into
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
+//!
+//! The modules form two layers. The command infrastructure (this file, `args`, `error`, `table`,
+//! `dispatch`, `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family;
+//! a family (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
+//! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
+//! infrastructure, never another family (`tests/layering.rs` checks it). What two families need
+//! alike lives in the infrastructure.
 
 pub mod args;
 pub mod blocking;
@@ -18,11 +25,14 @@ pub mod effects;
 pub mod error;
 pub mod generic;
 pub mod hash;
+pub mod info;
 pub mod list;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;
+pub mod reply;
 pub mod server;
+pub mod session;
 pub mod set;
 pub mod sort;
 pub mod stream;
@@ -32,6 +42,9 @@ pub mod txn;
 pub mod zset;
 
 pub use error::{CmdError, CmdResult};
+
+/// The Redis version redstart reports (INFO `redis_version`, HELLO `version`).
+pub const REDIS_VERSION: &str = "7.2.4";
 
 use crate::client::Client;
 use crate::db::{Db, Locks};

@@ -28,8 +28,9 @@ use crate::notify;
 
 use rand::Rng;
 
-use super::hash::{random_count, scan_options, scan_reply, MAX_REPEAT};
-use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use super::args::{self, random_count, scan_options, MAX_REPEAT};
+use super::reply::scan_reply;
+use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use super::{KeySpecDoc, NO_KEYS};
 use crate::db::value::{EntryMut, Value, NO_EXPIRE};
 use crate::db::{glob, Db};
@@ -508,7 +509,7 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let (mut db, out) = ctx.db_out();
     let Some(s) = read(&mut db, args[1])? else {
         scan_reply(out, 0, &[]);

@@ -28,7 +28,7 @@
 //! Differences from Redis:
 //! - Plain sets as ZUNION/ZINTER/ZDIFF sources: the set type does not exist on this branch yet;
 //!   any non-zset source answers WRONGTYPE (see [`algebra::source_entries`], one arm to add).
-//! - ZRANDMEMBER with a negative count beyond [`MAX_RANDOM_REPLY`] elements answers
+//! - ZRANDMEMBER with a negative count beyond [`args::MAX_REPEAT`] elements answers
 //!   `ERR value is out of range` instead of streaming a reply of unbounded size.
 //! - ZSCAN of a `skiplist` set walks the score order: the cursor is the (order-preserving bit
 //!   image of the) next score to return, and each call ends on a score boundary, which keeps
@@ -351,9 +351,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Most elements a negative-count ZRANDMEMBER may return (see the module comment).
-pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
 /// Owned (member, score) entries.
 type Items = Vec<(Box<[u8]>, f64)>;

@@ -3,9 +3,10 @@
 
 use rand::Rng;
 
-use super::{as_zset, modify, owned, read, write_pairs, Items, MAX_RANDOM_REPLY};
+use super::{as_zset, modify, owned, read, write_pairs, Items};
+use crate::cmd::args::{self, random_count, MAX_REPEAT};
 use crate::cmd::blocking::{self, NullReply};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{CmdError, CmdResult, Ctx};
 use crate::types::zset::Zset;
 
 // ---------------------------------------------------------------------------------------------
@@ -193,12 +194,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             },
         );
     }
-    let l = args::int(a[2])?;
-    if l == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let l = random_count(a[2])?;
     if a.len() > 4 || (a.len() == 4 && !args::is(a[3], "withscores")) {
         return Err(CmdError::Syntax);
     }
@@ -219,7 +215,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut rng = rand::thread_rng();
     let len = z.len();
     let items: Vec<(&[u8], f64)> = if l < 0 {
-        if l.unsigned_abs() > MAX_RANDOM_REPLY {
+        if l.unsigned_abs() > MAX_REPEAT {
             return Err(CmdError::msg("ERR value is out of range"));
         }
         // Decode a compact set once; pick from a big one by rank (O(log n) each).

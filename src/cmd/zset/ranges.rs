@@ -302,23 +302,6 @@ pub(super) fn zremrangebylex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 // ZSCAN
 // ---------------------------------------------------------------------------------------------
 
-/// Redis's SCAN cursor syntax: `strtoull` over the whole argument.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first()? {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Order-preserving image of a score in `u64` (never 0 for a non-NaN score).
 fn score_key(s: f64) -> u64 {
     let s = if s == 0.0 { 0.0 } else { s };
@@ -331,7 +314,7 @@ fn score_key(s: f64) -> u64 {
 }
 
 pub(super) fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(a[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::parse_cursor(a[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let (mut db, out) = ctx.db_out();
     let Some(e) = db.get_counted(a[1]) else {
         out.array(2);
@@ -340,7 +323,7 @@ pub(super) fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let z = as_zset(e)?;
-    let (pattern, count) = crate::cmd::hash::scan_options(&a[3..])?;
+    let (pattern, count) = args::scan_options(&a[3..])?;
     let count = count as u64;
     let (items, next) = match z {
         // The compact encoding is returned whole in one call, as Redis does.
