@@ -25,6 +25,7 @@
 //!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::db::lazyfree`: values
 //!   that are cheap to free are freed inline.
 
+use super::reply::scan_reply;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
@@ -642,7 +643,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     found.push(e.key.into());
                 }
             }
-            write_scan_reply(ctx, 0, &found);
+            scan_reply(ctx.out, 0, &found);
             return Ok(());
         }
     }
@@ -688,17 +689,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             break tcur * nshards + shard as u64;
         }
     };
-    write_scan_reply(ctx, next, &found);
+    scan_reply(ctx.out, next, &found);
     Ok(())
-}
-
-fn write_scan_reply(ctx: &mut Ctx, cursor: u64, keys: &[SmallBytes]) {
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    ctx.out.array(keys.len());
-    for k in keys {
-        ctx.out.bulk(k);
-    }
 }
 
 /// Never runs: the dispatcher resolves OBJECT to a subcommand (its arity requires one).

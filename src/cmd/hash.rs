@@ -19,10 +19,10 @@
 use rand::Rng;
 
 use super::args::{self, random_count, scan_options, MAX_REPEAT};
+use super::lookup::{get, get_or_create, read};
 use super::reply::scan_reply;
 use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{EntryMut, Value, NO_EXPIRE};
-use crate::db::{glob, Db};
+use crate::db::glob;
 use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
 use crate::types::longdouble::LongDouble;
@@ -126,37 +126,6 @@ fn limits(ctx: &Ctx) -> HashLimits {
     HashLimits { entries: c.hash_max_listpack_entries, value: c.hash_max_listpack_value }
 }
 
-fn as_hash<'a>(e: EntryMut<'a>) -> Result<&'a Hash, CmdError> {
-    match e.value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The hash at `key` for reading (counts a keyspace hit or miss), or WRONGTYPE.
-fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Hash>, CmdError> {
-    match db.get_counted(key) {
-        None => Ok(None),
-        Some(e) => as_hash(e).map(Some),
-    }
-}
-
-/// The hash at `key` for writing, created empty if missing; WRONGTYPE for another type. The
-/// caller must leave it non-empty or delete the key.
-fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
-    match db.get(key).map(|e| matches!(e.value, Value::Hash(_))) {
-        Some(false) => return Err(CmdError::WrongType),
-        Some(true) => {}
-        None => {
-            db.set(key, Value::Hash(Box::new(Hash::new())), NO_EXPIRE);
-        }
-    }
-    match db.get(key).map(|e| e.value) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => unreachable!("just checked or created"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writes
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +137,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let h = write(&mut db, key)?;
+    let h = get_or_create::<Hash>(&mut db, key)?;
     // Redis converts first if any field or value is too long for the listpack (`set_pairs`
     // does so).
     let added = h.set_pairs(&args[2..], lim) as i64;
@@ -194,7 +163,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let h = write(&mut db, key)?;
+    let h = get_or_create::<Hash>(&mut db, key)?;
     if h.contains(args[2]) {
         ctx.out.int(0);
         ctx.propagate_nothing();
@@ -210,23 +179,20 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
-    let (deleted, empty) = match db.get(key) {
+    let (deleted, empty) = match get::<Hash>(&mut db, key)? {
         None => (0, false),
-        Some(e) => match e.value {
-            Value::Hash(h) => {
-                let mut n = 0;
-                for f in &args[2..] {
-                    if h.remove(f) {
-                        n += 1;
-                        if h.is_empty() {
-                            break;
-                        }
+        Some(h) => {
+            let mut n = 0;
+            for f in &args[2..] {
+                if h.remove(f) {
+                    n += 1;
+                    if h.is_empty() {
+                        break;
                     }
                 }
-                (n, h.is_empty())
             }
-            _ => return Err(CmdError::WrongType),
-        },
+            (n, h.is_empty())
+        }
     };
     if empty {
         db.remove(key);
@@ -251,11 +217,9 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
     // Check the type before creating anything.
-    if let Some(e) = db.get(key) {
-        as_hash(e)?;
-    }
-    let cur = match db.get(key).map(|e| as_hash(e)) {
-        Some(Ok(h)) => match h.get(args[2]) {
+    get::<Hash>(&mut db, key)?;
+    let cur = match get::<Hash>(&mut db, key) {
+        Ok(Some(h)) => match h.get(args[2]) {
             Some(v) => resp::parse_i64(v).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
             None => 0,
         },
@@ -264,7 +228,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
     let mut b = itoa::Buffer::new();
     let text = b.format(new);
-    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    get_or_create::<Hash>(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
     ctx.notify(notify::HASH, "hincrby", key);
     ctx.out.int(new);
@@ -279,9 +243,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let cur = match db.get(key) {
+    let cur = match get::<Hash>(&mut db, key)? {
         None => LongDouble::ZERO,
-        Some(e) => match as_hash(e)?.get(args[2]) {
+        Some(h) => match h.get(args[2]) {
             Some(v) => LongDouble::parse(v).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
             None => LongDouble::ZERO,
         },
@@ -291,7 +255,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
     let text = sum.to_human();
-    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    get_or_create::<Hash>(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
     // Propagated as the value it stored, so a replay does not redo the float arithmetic.
     ctx.propagate(&[&b"HSET"[..], key, args[2], text.as_bytes()]);
@@ -306,7 +270,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match read(&mut db, args[1])?.and_then(|h| h.get(args[2])) {
+    match read::<Hash>(&mut db, args[1])?.and_then(|h| h.get(args[2])) {
         Some(v) => out.bulk(v),
         None => out.null(),
     }
@@ -315,7 +279,7 @@ fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let h = read(&mut db, args[1])?;
+    let h = read::<Hash>(&mut db, args[1])?;
     out.array(args.len() - 2);
     for f in &args[2..] {
         match h.and_then(|h| h.get(f)) {
@@ -328,21 +292,21 @@ fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let found = read(&mut db, args[1])?.is_some_and(|h| h.contains(args[2]));
+    let found = read::<Hash>(&mut db, args[1])?.is_some_and(|h| h.contains(args[2]));
     ctx.out.int(found as i64);
     Ok(())
 }
 
 fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = read(&mut db, args[1])?.map_or(0, |h| h.len());
+    let n = read::<Hash>(&mut db, args[1])?.map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = read(&mut db, args[1])?.and_then(|h| h.get(args[2])).map_or(0, |v| v.len());
+    let n = read::<Hash>(&mut db, args[1])?.and_then(|h| h.get(args[2])).map_or(0, |v| v.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -350,7 +314,7 @@ fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// HKEYS / HVALS / HGETALL.
 fn hgetall_generic(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let h = read(&mut db, key)?;
+    let h = read::<Hash>(&mut db, key)?;
     let n = h.map_or(0, |h| h.len());
     if fields && values {
         out.map(n);
@@ -385,7 +349,7 @@ fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 {
         let (mut db, out) = ctx.db_out();
-        match read(&mut db, args[1])? {
+        match read::<Hash>(&mut db, args[1])? {
             Some(h) => {
                 let i = rand::thread_rng().gen_range(0..h.len());
                 out.bulk(h.nth(i).0);
@@ -407,7 +371,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let (mut db, out) = ctx.db_out();
-    let Some(h) = read(&mut db, args[1])? else {
+    let Some(h) = read::<Hash>(&mut db, args[1])? else {
         out.array(0);
         return Ok(());
     };
@@ -453,8 +417,8 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let cursor = args::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let (mut db, out) = ctx.db_out();
-    let Some(h) = read(&mut db, args[1])? else {
-        scan_reply(out, 0, &[]);
+    let Some(h) = read::<Hash>(&mut db, args[1])? else {
+        scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
     // Options are parsed once the key is known to hold a hash, as Redis does.

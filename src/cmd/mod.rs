@@ -9,8 +9,8 @@
 //! (`args[0]` is the command name), works through `ctx.db()`, and writes its reply into
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
 //!
-//! The modules form two layers. The command infrastructure (this file, `args`, `error`, `table`,
-//! `dispatch`, `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family;
+//! The modules form two layers. The command infrastructure (this file, `args`, `error`, `lookup`,
+//! `table`, `dispatch`, `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family;
 //! a family (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
 //! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it). What two families need
@@ -27,6 +27,7 @@ pub mod generic;
 pub mod hash;
 pub mod info;
 pub mod list;
+pub mod lookup;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;

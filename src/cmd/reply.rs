@@ -4,12 +4,12 @@
 use resp::Writer;
 
 /// Writes a SCAN-style reply: the cursor, then the items.
-pub fn scan_reply(out: &mut Writer, cursor: u64, items: &[&[u8]]) {
+pub fn scan_reply<T: AsRef<[u8]>>(out: &mut Writer, cursor: u64, items: &[T]) {
     out.array(2);
     out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
     out.array(items.len());
     for i in items {
-        out.bulk(i);
+        out.bulk(i.as_ref());
     }
 }
 

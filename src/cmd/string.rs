@@ -16,11 +16,11 @@
 //! sets a TTL, `del`/`expire`/`persist` (GETDEL, GETEX), `append`, `setrange`, `incrby` (INCR,
 //! DECR and their BY forms), `incrbyfloat`.
 //!
-//! Differences from Redis: none known for these commands. WRONGTYPE paths are implemented but
-//! cannot be exercised until another type exists.
+//! Differences from Redis: none known for these commands.
 
+use super::lookup;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{EntryMut, StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
+use crate::db::value::{StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
 use crate::notify;
 use crate::types::longdouble::LongDouble;
 
@@ -157,24 +157,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The string value of an entry, or WRONGTYPE. (Only strings exist today; the wildcard arm is
-/// for the families that add variants to `Value`.)
-fn as_str<'a>(e: EntryMut<'a>) -> Result<&'a StrValue, CmdError> {
-    match e.value {
-        Value::Str(s) => Ok(s),
-        #[allow(unreachable_patterns)]
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn as_str_mut<'a>(e: EntryMut<'a>) -> Result<&'a mut StrValue, CmdError> {
-    match e.value {
-        Value::Str(s) => Ok(s),
-        #[allow(unreachable_patterns)]
-        _ => Err(CmdError::WrongType),
-    }
-}
-
 /// A string value that is never `int`-encoded (Redis's `createStringObject`: embstr when short).
 fn plain_str(b: &[u8]) -> StrValue {
     if b.len() <= EMBSTR_MAX {
@@ -301,10 +283,9 @@ fn expire_at(arg: &[u8], kind: ExpireKind, now: u64, cmd: &str) -> Result<u64, C
 
 fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match db.get_counted(args[1]) {
+    match lookup::read::<StrValue>(&mut db, args[1])? {
         None => out.null(),
-        Some(e) => {
-            let s = as_str(e)?;
+        Some(s) => {
             let mut b = itoa::Buffer::new();
             out.bulk(s.as_bytes(&mut b));
         }
@@ -372,13 +353,12 @@ fn set_generic(
 ) -> CmdResult {
     let (mut db, out) = ctx.db_out();
     let found = if r.get {
-        match db.get_counted(r.key) {
+        match lookup::read::<StrValue>(&mut db, r.key)? {
             None => {
                 out.null();
                 false
             }
-            Some(e) => {
-                let s = as_str(e)?;
+            Some(s) => {
                 let mut b = itoa::Buffer::new();
                 out.bulk(s.as_bytes(&mut b));
                 true
@@ -479,8 +459,8 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     out.array(args.len() - 1);
     let mut b = itoa::Buffer::new();
     for key in &args[1..] {
-        match db.get_counted(key).map(|e| as_str(e)) {
-            Some(Ok(s)) => out.bulk(s.as_bytes(&mut b)),
+        match lookup::read::<StrValue>(&mut db, key) {
+            Ok(Some(s)) => out.bulk(s.as_bytes(&mut b)),
             // MGET answers nil for a key of another type, never an error.
             _ => out.null(),
         }
@@ -536,14 +516,13 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match db.get_counted(args[1]) {
+    match lookup::read::<StrValue>(&mut db, args[1])? {
         None => {
             out.null();
             ctx.propagate_nothing();
             return Ok(());
         }
-        Some(e) => {
-            let s = as_str(e)?;
+        Some(s) => {
             let mut b = itoa::Buffer::new();
             out.bulk(s.as_bytes(&mut b));
         }
@@ -567,7 +546,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         Some(e) => {
             let had = e.has_expire();
-            let s = as_str(e)?;
+            let s = lookup::typed::<StrValue>(e)?;
             let at = match o.expire {
                 Some((kind, v)) => Some(expire_at(v, kind, now, "getex")?),
                 None => None,
@@ -610,14 +589,13 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let max = max_bulk(ctx);
     let (key, add) = (args[1], args[2]);
     let mut db = ctx.db();
-    let len = match db.get(key) {
+    let len = match lookup::get::<StrValue>(&mut db, key)? {
         None => {
             // A new key is stored as SET would store it (int/embstr/raw).
             db.set(key, Value::from_bytes(add), NO_EXPIRE);
             add.len()
         }
-        Some(e) => {
-            let s = as_str_mut(e)?;
+        Some(s) => {
             check_string_length(s.len() as u64, add.len() as u64, max)?;
             let buf = s.make_raw();
             buf.extend_from_slice(add);
@@ -633,10 +611,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = match db.get_counted(args[1]) {
-        None => 0,
-        Some(e) => as_str(e)?.len(),
-    };
+    let n = lookup::read::<StrValue>(&mut db, args[1])?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -664,10 +639,9 @@ fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let start = args::int(args[2])?;
     let end = args::int(args[3])?;
     let (mut db, out) = ctx.db_out();
-    match db.get_counted(args[1]) {
+    match lookup::read::<StrValue>(&mut db, args[1])? {
         None => out.bulk(b""),
-        Some(e) => {
-            let s = as_str(e)?;
+        Some(s) => {
             let mut b = itoa::Buffer::new();
             let bytes = s.as_bytes(&mut b);
             match substr_range(start, end, bytes.len()) {
@@ -688,7 +662,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, value) = (args[1], args[3]);
     let max = max_bulk(ctx);
     let mut db = ctx.db();
-    let len = match db.get(key) {
+    let len = match lookup::get::<StrValue>(&mut db, key)? {
         None => {
             // Writing nothing to a missing key creates nothing.
             if value.is_empty() {
@@ -702,8 +676,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             db.set(key, Value::Str(StrValue::Raw(Box::new(buf))), NO_EXPIRE);
             n
         }
-        Some(e) => {
-            let s = as_str_mut(e)?;
+        Some(s) => {
             if value.is_empty() {
                 // Nothing to write: the value (and its encoding) stays as it is.
                 let n = s.len();
@@ -733,13 +706,12 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let mut db = ctx.db();
-    let n = match db.get(key) {
+    let n = match lookup::get::<StrValue>(&mut db, key)? {
         None => {
             db.set(key, Value::Str(StrValue::Int(by)), NO_EXPIRE);
             by
         }
-        Some(e) => {
-            let s = as_str_mut(e)?;
+        Some(s) => {
             let cur = s.as_int().ok_or(CmdError::NotInteger)?;
             let n = cur.checked_add(by).ok_or(CmdError::Overflow)?;
             // In place: the key keeps its TTL.
@@ -776,10 +748,10 @@ fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
-    let (cur, existed) = match db.get(key) {
+    let (cur, existed) = match lookup::get::<StrValue>(&mut db, key)? {
         None => (LongDouble::ZERO, false),
-        Some(e) => {
-            let v = match as_str(e)? {
+        Some(s) => {
+            let v = match &*s {
                 StrValue::Int(n) => LongDouble::from_i64(*n),
                 s => {
                     let mut b = itoa::Buffer::new();
@@ -881,9 +853,9 @@ fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let type_err = || CmdError::msg("ERR The specified keys must contain string values");
     let mut fetch = |key: &[u8]| -> Result<Option<Vec<u8>>, ()> {
-        match db.get_counted(key) {
-            None => Ok(None),
-            Some(e) => as_str(e).map(|s| Some(s.to_vec())).map_err(|_| ()),
+        match lookup::read::<StrValue>(&mut db, key) {
+            Ok(s) => Ok(s.map(|s| s.to_vec())),
+            Err(_) => Err(()),
         }
     };
     // Both keys are looked up before the type check, as Redis does (it counts both).

@@ -2,13 +2,13 @@
 //! XGROUP (CREATE, SETID, DESTROY, CREATECONSUMER, DELCONSUMER, HELP).
 
 use super::{
-    as_stream, bad_sub, lookup, nogroup_for_key, parse_id, range_end, range_start, setid_prop, write_entry, write_id,
-    xclaim_prop,
+    bad_sub, nogroup_for_key, parse_id, range_end, range_start, setid_prop, write_entry, write_id, xclaim_prop,
 };
+use crate::cmd::lookup::get;
 use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
-use crate::types::stream::{Group, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::stream::{Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
 
 const NO_KEY_XGROUP: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 
@@ -28,7 +28,7 @@ pub(super) fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let ids = args[3..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         if let Some(g) = s.groups.get_mut(args[2]) {
             for id in ids {
                 n += g.ack(id) as i64;
@@ -73,7 +73,7 @@ pub(super) fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, args[1]);
+    let s = get::<Stream>(&mut db, args[1])?;
     let Some(g) = s.and_then(|s| s.groups.get(args[2])) else { return Err(nogroup(args[1], args[2])) };
     match ext {
         None => {
@@ -137,7 +137,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     {
         let mut db = ctx.db();
-        let s = lookup!(db, key);
+        let s = get::<Stream>(&mut db, key)?;
         if !s.map(|s| s.groups.contains_key(gname)).unwrap_or(false) {
             return Err(nogroup(key, gname));
         }
@@ -197,7 +197,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let propagating = ctx.propagating();
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, key);
+    let s = get::<Stream>(&mut db, key)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
@@ -277,7 +277,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     {
         let mut db = ctx.db();
-        lookup!(db, key);
+        get::<Stream>(&mut db, key)?;
     }
     let min_idle = resp::parse_i64(args[4])
         .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
@@ -305,7 +305,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let propagating = ctx.propagating();
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, key);
+    let s = get::<Stream>(&mut db, key)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
@@ -434,16 +434,16 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     let mut db = ctx.db();
-    let exists = lookup!(db, key).is_some();
+    let exists = get::<Stream>(&mut db, key)?.is_some();
     if !exists && !mkstream {
         return Err(CmdError::msg(NO_KEY_XGROUP));
     }
     let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], true, 0)?) };
-    let s = match lookup!(db, key) {
+    let s = match get::<Stream>(&mut db, key)? {
         Some(s) => s,
         None => {
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
-            as_stream(db.get(key).unwrap())?
+            get::<Stream>(&mut db, key)?.expect("just created")
         }
     };
     if s.groups.contains_key(gname) {
@@ -460,7 +460,7 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// The stream and group for XGROUP subcommands (their own error texts).
 macro_rules! xgroup_target {
     ($db:expr, $key:expr, $group:expr) => {{
-        let Some(s) = lookup!($db, $key) else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
+        let Some(s) = get::<Stream>(&mut $db, $key)? else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
         if !s.groups.contains_key($group) {
             return Err(nogroup_for_key($key, $group));
         }
@@ -491,7 +491,7 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xgroup_destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let Some(s) = lookup!(db, args[2]) else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
+    let Some(s) = get::<Stream>(&mut db, args[2])? else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
     let n = s.groups.remove(args[3]).is_some();
     if n {
         db.touch(args[2]);

@@ -1,12 +1,11 @@
 //! Reading: XRANGE, XREVRANGE, XLEN, and XREAD/XREADGROUP (one parser and reply path for both,
 //! BLOCK included; a group read also delivers into the group's PEL).
 
-use super::{
-    as_stream, lookup, parse_id, range_end, range_start, setid_prop, write_entries, write_entry, write_id, xclaim_prop,
-};
+use super::{parse_id, range_end, range_start, setid_prop, write_entries, write_entry, write_id, xclaim_prop};
+use crate::cmd::lookup::get;
 use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
 use crate::notify;
-use crate::types::stream::StreamId;
+use crate::types::stream::{Stream, StreamId};
 use resp::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -27,7 +26,7 @@ fn range_cmd(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
         }
     }
     let (mut db, out) = ctx.db_out();
-    let Some(s) = lookup!(db, args[1]) else {
+    let Some(s) = get::<Stream>(&mut db, args[1])? else {
         out.array(0);
         return Ok(());
     };
@@ -53,7 +52,7 @@ pub(super) fn xrevrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = lookup!(db, args[1]).map(|s| s.len()).unwrap_or(0);
+    let n = get::<Stream>(&mut db, args[1])?.map(|s| s.len()).unwrap_or(0);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -151,7 +150,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     // Validate everything before replying.
     let mut ids = Vec::with_capacity(n);
     for (k, raw) in keys.iter().zip(ids_raw) {
-        let s = lookup!(db, k);
+        let s = get::<Stream>(&mut db, k)?;
         if let Some((g, _)) = group {
             if s.as_ref().map(|s| !s.groups.contains_key(g)).unwrap_or(true) {
                 return Err(CmdError::msg(format!(
@@ -184,7 +183,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut changed = false;
     let mut new_consumer: Vec<&[u8]> = Vec::new();
     for (k, id) in keys.iter().zip(&ids) {
-        let Some(s) = lookup!(db, k) else { continue };
+        let Some(s) = get::<Stream>(&mut db, k)? else { continue };
         match group {
             None => {
                 let ReadId::After(after) = id else { unreachable!() };

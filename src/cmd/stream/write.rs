@@ -1,7 +1,8 @@
 //! Adding and removing entries: XADD, XDEL, XTRIM and XSETID, with the trimming options that
 //! XADD and XTRIM share.
 
-use super::{as_stream, invalid_id, lookup, parse_id, write_id};
+use super::{invalid_id, parse_id, write_id};
+use crate::cmd::lookup::get;
 use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
@@ -165,8 +166,8 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let propagating = ctx.propagating();
     let (mut db, out) = ctx.db_out();
-    let s = match db.get(key) {
-        Some(e) => as_stream(e)?,
+    let s = match get::<Stream>(&mut db, key)? {
+        Some(s) => s,
         None => {
             if nomkstream {
                 out.null();
@@ -174,7 +175,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Ok(());
             }
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
-            as_stream(db.get(key).unwrap())?
+            get::<Stream>(&mut db, key)?.expect("just created")
         }
     };
     let last = s.last_id;
@@ -246,7 +247,7 @@ pub(super) fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let ids = args[2..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         for id in ids {
             n += s.delete(id) as i64;
         }
@@ -280,7 +281,7 @@ pub(super) fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let mut n = 0;
     let mut prop_args: Option<Vec<Vec<u8>>> = None;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         n = trim.apply(s, max_entries);
         if n > 0 && trim.approx {
             let mut v: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
@@ -331,7 +332,7 @@ pub(super) fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     let mut db = ctx.db();
-    let Some(s) = lookup!(db, args[1]) else { return Err(CmdError::NoSuchKey) };
+    let Some(s) = get::<Stream>(&mut db, args[1])? else { return Err(CmdError::NoSuchKey) };
     if let Some(n) = entries_added {
         if s.len() > n {
             return Err(CmdError::msg(

@@ -3,10 +3,10 @@
 
 use rand::Rng;
 
-use super::{as_zset, modify, owned, read, write_pairs, Items};
+use super::{modify, owned, read, write_pairs, Items};
 use crate::cmd::args::{self, random_count, MAX_REPEAT};
 use crate::cmd::blocking::{self, NullReply};
-use crate::cmd::{CmdError, CmdResult, Ctx};
+use crate::cmd::{lookup, CmdError, CmdResult, Ctx};
 use crate::types::zset::Zset;
 
 // ---------------------------------------------------------------------------------------------
@@ -54,9 +54,7 @@ fn zpop_cmd(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
         None => None,
     };
     // Type check first (count 0 still answers WRONGTYPE), then pop.
-    if let Some(e) = ctx.db().get(a[1]) {
-        as_zset(e)?;
-    }
+    lookup::get::<Zset>(&mut ctx.db(), a[1])?;
     if count == Some(0) {
         ctx.out.array(0);
         ctx.propagate_nothing();
@@ -203,11 +201,10 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(a[1]) else {
+    let Some(z) = lookup::read::<Zset>(&mut db, a[1])? else {
         out.array(0);
         return Ok(());
     };
-    let z = as_zset(e)?;
     if l == 0 {
         out.array(0);
         return Ok(());

@@ -2,8 +2,9 @@
 //! ZRANK, ZREVRANK, the ZRANGE family (ZRANGESTORE, BYSCORE, BYLEX, REV and the legacy forms),
 //! ZREMRANGEBYRANK/SCORE/LEX and ZSCAN.
 
-use super::{as_zset, lex_range, modify, owned, rank_window, read, score_range, store_result, write_pairs};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use super::{lex_range, modify, owned, rank_window, read, score_range, store_result, write_pairs};
+use crate::cmd::reply::scan_reply;
+use crate::cmd::{args, lookup, CmdError, CmdResult, Ctx};
 use crate::db::glob;
 use crate::types::zset::{LexRange, ScoreRange, Zset};
 use resp::Writer;
@@ -220,7 +221,7 @@ fn zrange_generic(
     };
     let key = a[key_at];
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(key) else {
+    let Some(z) = lookup::read::<Zset>(&mut db, key)? else {
         match store {
             Some(dst) => {
                 db.remove(dst);
@@ -230,7 +231,6 @@ fn zrange_generic(
         }
         return Ok(());
     };
-    let z = as_zset(e)?;
     let (lo, hi) = match &range {
         Range::Rank(s, e) => match rank_window(*s, *e, z.len()) {
             None => (0, 0),
@@ -316,13 +316,10 @@ fn score_key(s: f64) -> u64 {
 pub(super) fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let cursor = args::parse_cursor(a[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(a[1]) else {
-        out.array(2);
-        out.bulk(b"0");
-        out.array(0);
+    let Some(z) = lookup::read::<Zset>(&mut db, a[1])? else {
+        scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
-    let z = as_zset(e)?;
     let (pattern, count) = args::scan_options(&a[3..])?;
     let count = count as u64;
     let (items, next) = match z {

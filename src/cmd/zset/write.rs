@@ -1,7 +1,7 @@
 //! Writes to one sorted set: ZADD, ZINCRBY (one parser, `zadd_generic`) and ZREM.
 
-use super::{as_zset_mut, float_arg, limits, modify};
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use super::{float_arg, limits, modify};
+use crate::cmd::{args, blocking, lookup, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::zset::Zset;
@@ -64,8 +64,8 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
     let mut db = ctx.db();
     let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0, 0.0);
     let mut fresh = None;
-    let z = match db.get(key) {
-        Some(e) => as_zset_mut(e)?,
+    let z = match lookup::get::<Zset>(&mut db, key)? {
+        Some(z) => z,
         None => {
             if xx {
                 if incr {
