@@ -258,20 +258,14 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let mut creds: Option<(&[u8], &[u8])> = None;
     let mut name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if args::is(args[i], "auth") && more >= 2 {
-            creds = Some((args[i + 1], args[i + 2]));
-            i += 3;
-        } else if args::is(args[i], "setname") && more >= 1 {
-            name = Some(args[i + 1]);
-            i += 2;
+    let mut c = args::Cursor::new(args, 2);
+    while let Some(a) = c.peek() {
+        if let Some(v) = c.values_of("auth", 2) {
+            creds = Some((v[0], v[1]));
+        } else if let Some(v) = c.value_of("setname") {
+            name = Some(v);
         } else {
-            return Err(CmdError::msg(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(args[i])
-            )));
+            return Err(CmdError::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(a))));
         }
     }
     if let Some((user, pass)) = creds {

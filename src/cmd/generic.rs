@@ -339,17 +339,15 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let src_db = ctx.client.db;
     let mut dst_db = src_db;
     let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if args::is(args[i], "replace") {
+    let mut c = args::Cursor::new(args, 3);
+    while !c.is_empty() {
+        if c.keyword("replace") {
             replace = true;
-        } else if args::is(args[i], "db") && i + 1 < args.len() {
-            dst_db = db_index(ctx, args[i + 1])?;
-            i += 1;
+        } else if let Some(db) = c.value_of("db") {
+            dst_db = db_index(ctx, db)?;
         } else {
             return Err(CmdError::Syntax);
         }
-        i += 1;
     }
     if src == dst && src_db == dst_db {
         return Err(CmdError::msg("ERR source and destination objects are the same"));
@@ -604,29 +602,9 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = args::parse_cursor(args[1]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
-    let mut count: u64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if args::is(args[i], "count") && has_value {
-            let n = args::int(args[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as u64;
-        } else if args::is(args[i], "match") && has_value {
-            pattern = Some(args[i + 1]);
-        } else if args::is(args[i], "type") && has_value {
-            type_name = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    let pattern = pattern.filter(|p| *p != b"*");
+    let cursor = args::scan_cursor(args[1])?;
+    let args::ScanOptions { pattern, count, type_name } = args::scan_options(args, 2, true)?;
+    let count = count as u64;
     let db = ctx.client.db;
     let now = ctx.now;
     let wanted = |key: &[u8], value: &Value| {

@@ -18,7 +18,7 @@
 
 use rand::Rng;
 
-use super::args::{self, random_count, scan_options, MAX_REPEAT};
+use super::args::{self, random_count, scan_options, ScanOptions, MAX_REPEAT};
 use super::lookup::{get, get_or_create, read};
 use super::reply::scan_reply;
 use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
@@ -415,14 +415,14 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = args::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(args[2])?;
     let (mut db, out) = ctx.db_out();
     let Some(h) = read::<Hash>(&mut db, args[1])? else {
         scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
     // Options are parsed once the key is known to hold a hash, as Redis does.
-    let (pattern, count) = scan_options(&args[3..])?;
+    let ScanOptions { pattern, count, .. } = scan_options(args, 3, false)?;
     let mut items: Vec<&[u8]> = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob::glob_match(p, f, false)) {

@@ -17,9 +17,10 @@
 //! Redis's threshold. Redis 7.2 behaviours that differ from the 7.0 oracle are followed (LPOS
 //! RANK bounds, blocking timeouts too large for 64-bit milliseconds).
 
+use super::args::{self, Cursor};
 use super::blocking::{self, NullReply};
 use super::lookup::get;
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
@@ -515,13 +516,10 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
-    let mut j = 3;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        let opt = args[j];
-        if args::is(opt, "rank") && more {
-            j += 1;
-            rank = args::int(args[j])?;
+    let mut c = Cursor::new(args, 3);
+    while !c.is_empty() {
+        if let Some(r) = c.int_of("rank")? {
+            rank = r;
             if rank == i64::MIN {
                 // Redis 7.2 bounds RANK to ±LONG_MAX (7.0 accepted LONG_MIN and overflowed).
                 return Err(CmdError::msg(
@@ -533,16 +531,13 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                 ));
             }
-        } else if args::is(opt, "count") && more {
-            j += 1;
-            count = Some(positive(args[j], "ERR COUNT can't be negative")? as usize);
-        } else if args::is(opt, "maxlen") && more {
-            j += 1;
-            maxlen = positive(args[j], "ERR MAXLEN can't be negative")? as usize;
+        } else if let Some(n) = c.value_of("count") {
+            count = Some(positive(n, "ERR COUNT can't be negative")? as usize);
+        } else if let Some(n) = c.value_of("maxlen") {
+            maxlen = positive(n, "ERR MAXLEN can't be negative")? as usize;
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let (mut db, out) = ctx.db_out();
     let Some(l) = get::<List>(&mut db, args[1])? else {
@@ -688,14 +683,13 @@ fn parse_mpop<'a>(args: &[&'a [u8]], at: usize) -> Result<(Vec<&'a [u8]>, bool, 
     let where_idx = where_idx as usize;
     let left = parse_where(args[where_idx])?;
     let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if args::is(args[j], "count") && j + 1 < args.len() && count.is_none() {
-            count = match resp::parse_i64(args[j + 1]) {
+    let mut c = Cursor::new(args, where_idx + 1);
+    while !c.is_empty() {
+        if count.is_none() && c.keyword_with("count", 1) {
+            count = match c.next().and_then(resp::parse_i64) {
                 Some(n) if n > 0 => Some(n as usize),
                 _ => return Err(CmdError::msg("ERR count should be greater than 0")),
             };
-            j += 2;
         } else {
             return Err(CmdError::Syntax);
         }

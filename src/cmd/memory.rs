@@ -36,6 +36,7 @@
 
 use std::fmt::Write as _;
 
+use super::args::Cursor;
 use super::info::human;
 use super::session::unwatch_all;
 use super::table::{cmd_meta, subcommand, table};
@@ -242,17 +243,11 @@ pub fn entry_usage(key: &[u8], value: &Value, samples: usize) -> usize {
 fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // Redis's default sample count for nested values.
     let mut samples = 5usize;
-    let mut i = 3;
-    while i < args.len() {
-        if args[i].eq_ignore_ascii_case(b"samples") && i + 1 < args.len() {
-            let n = super::args::int(args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::Syntax);
-            }
-            samples = if n == 0 { 0 } else { n as usize };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    let mut c = Cursor::new(args, 3);
+    while !c.is_empty() {
+        match c.int_of("samples")? {
+            Some(n) if n >= 0 => samples = n as usize,
+            _ => return Err(CmdError::Syntax),
         }
     }
     match ctx.db().peek(args[2]).map(|e| entry_usage(e.key, e.value, samples)) {

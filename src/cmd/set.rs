@@ -28,7 +28,7 @@ use crate::notify;
 
 use rand::Rng;
 
-use super::args::{self, random_count, scan_options, MAX_REPEAT};
+use super::args::{self, random_count, scan_options, Cursor, ScanOptions, MAX_REPEAT};
 use super::lookup::{get, read, typed, ValueType};
 use super::reply::scan_reply;
 use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
@@ -482,13 +482,13 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = args::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(args[2])?;
     let (mut db, out) = ctx.db_out();
     let Some(s) = read::<Set>(&mut db, args[1])? else {
         scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
-    let (pattern, count) = scan_options(&args[3..])?;
+    let ScanOptions { pattern, count, .. } = scan_options(args, 3, false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
     let mut buf = itoa::Buffer::new();
     let next = s.scan(cursor, count, |e| {
@@ -644,17 +644,13 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let end = 2 + numkeys as usize;
     let mut limit = 0u64;
-    let mut i = end;
-    while i < args.len() {
-        if args::is(args[i], "limit") && i + 1 < args.len() {
-            limit = match resp::parse_i64(args[i + 1]) {
-                Some(n) if n >= 0 => n as u64,
-                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
-            };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
+    let mut c = Cursor::new(args, end);
+    while !c.is_empty() {
+        limit = match c.value_of("limit").map(resp::parse_i64) {
+            Some(Some(n)) if n >= 0 => n as u64,
+            Some(_) => return Err(CmdError::msg("ERR LIMIT can't be negative")),
+            None => return Err(CmdError::Syntax),
+        };
     }
     let limit = if limit == 0 { usize::MAX } else { limit.min(usize::MAX as u64) as usize };
     let mut db = ctx.db();

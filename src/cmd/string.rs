@@ -18,8 +18,9 @@
 //!
 //! Differences from Redis: none known for these commands.
 
+use super::args::{self, Cursor};
 use super::lookup;
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
 use crate::notify;
 use crate::types::longdouble::LongDouble;
@@ -166,12 +167,6 @@ fn plain_str(b: &[u8]) -> StrValue {
     }
 }
 
-/// Redis compares option keywords as C strings: the argument counts up to its first NUL byte.
-fn kw(arg: &[u8], word: &str) -> bool {
-    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
-    args::is(&arg[..end], word)
-}
-
 /// `proto-max-bulk-len`, the largest string APPEND/SETRANGE may build (and the LCS table bound).
 fn max_bulk(ctx: &Ctx) -> i64 {
     ctx.server.config.read().proto_max_bulk_len
@@ -213,48 +208,38 @@ struct ExtOpts<'a> {
 /// allowed, the last wins) and KEEPTTL/PERSIST; any violation or unknown word is a syntax error.
 fn parse_ext_opts<'a>(args: &[&'a [u8]], from: usize, for_set: bool) -> Result<ExtOpts<'a>, CmdError> {
     let mut o = ExtOpts::default();
-    let mut j = from;
-    while j < args.len() {
-        let a = args[j];
-        let next = args.get(j + 1).copied();
+    // Redis compares these keywords as C strings: an argument counts up to its first NUL byte.
+    let mut c = Cursor::new(args, from).c_strings();
+    while !c.is_empty() {
         let kind = o.expire.map(|(k, _)| k);
         let only_expire = |k: ExpireKind| kind.is_none() || kind == Some(k);
-        if for_set && kw(a, "nx") && !o.xx {
+        if for_set && !o.xx && c.keyword("nx") {
             o.nx = true;
-        } else if for_set && kw(a, "xx") && !o.nx {
+        } else if for_set && !o.nx && c.keyword("xx") {
             o.xx = true;
-        } else if for_set && kw(a, "get") {
+        } else if for_set && c.keyword("get") {
             o.get = true;
-        } else if for_set && kw(a, "keepttl") && kind.is_none() {
+        } else if for_set && kind.is_none() && c.keyword("keepttl") {
             o.keepttl = true;
-        } else if !for_set && kw(a, "persist") && kind.is_none() {
+        } else if !for_set && kind.is_none() && c.keyword("persist") {
             o.persist = true;
-        } else if let (Some(k), Some(v)) = (expire_keyword(a), next) {
+        } else if let Some((k, v)) = expire_option(&mut c) {
             if o.keepttl || o.persist || !only_expire(k) {
                 return Err(CmdError::Syntax);
             }
             o.expire = Some((k, v));
-            j += 1;
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     Ok(o)
 }
 
-fn expire_keyword(a: &[u8]) -> Option<ExpireKind> {
-    if kw(a, "ex") {
-        Some(ExpireKind::Ex)
-    } else if kw(a, "px") {
-        Some(ExpireKind::Px)
-    } else if kw(a, "exat") {
-        Some(ExpireKind::ExAt)
-    } else if kw(a, "pxat") {
-        Some(ExpireKind::PxAt)
-    } else {
-        None
-    }
+/// `EX|PX|EXAT|PXAT value` at the cursor.
+fn expire_option<'a>(c: &mut Cursor<'_, 'a>) -> Option<(ExpireKind, &'a [u8])> {
+    [("ex", ExpireKind::Ex), ("px", ExpireKind::Px), ("exat", ExpireKind::ExAt), ("pxat", ExpireKind::PxAt)]
+        .into_iter()
+        .find_map(|(word, kind)| c.value_of(word).map(|v| (kind, v)))
 }
 
 /// The absolute expiry (Unix ms) for an expire argument, with Redis's validation: not an
@@ -865,22 +850,19 @@ fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(type_err()),
     };
     let (mut idx, mut len, mut withmatchlen, mut minmatchlen) = (false, false, false, 0i64);
-    let mut j = 3;
-    while j < args.len() {
-        let o = args[j];
-        if kw(o, "idx") {
+    let mut c = Cursor::new(args, 3).c_strings();
+    while !c.is_empty() {
+        if c.keyword("idx") {
             idx = true;
-        } else if kw(o, "len") {
+        } else if c.keyword("len") {
             len = true;
-        } else if kw(o, "withmatchlen") {
+        } else if c.keyword("withmatchlen") {
             withmatchlen = true;
-        } else if kw(o, "minmatchlen") && j + 1 < args.len() {
-            minmatchlen = args::int(args[j + 1])?.max(0);
-            j += 1;
+        } else if let Some(n) = c.int_of("minmatchlen")? {
+            minmatchlen = n.max(0);
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     if idx && len {
         return Err(CmdError::msg("ERR If you want both the length and indexes, please just use IDX."));
@@ -958,8 +940,10 @@ mod tests {
 
     #[test]
     fn option_keywords_stop_at_nul() {
-        assert!(kw(b"NX\0junk", "nx"));
-        assert!(!kw(b"NXjunk", "nx"));
+        let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"NX\0junk"];
+        assert!(parse_ext_opts(&a, 3, true).unwrap().nx);
+        let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"NXjunk"];
+        assert_eq!(parse_ext_opts(&a, 3, true).unwrap_err(), CmdError::Syntax);
         let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"EX", b"1", b"PX", b"2"];
         assert_eq!(parse_ext_opts(&a, 3, true).unwrap_err(), CmdError::Syntax);
         let a: Vec<&[u8]> = vec![b"set", b"k", b"v", b"EX", b"1", b"EX", b"2"];

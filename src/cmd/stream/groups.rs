@@ -4,8 +4,9 @@
 use super::{
     bad_sub, nogroup_for_key, parse_id, range_end, range_start, setid_prop, write_entry, write_id, xclaim_prop,
 };
+use crate::cmd::args::{self, Cursor};
 use crate::cmd::lookup::get;
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use crate::cmd::{blocking, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::stream::{Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
@@ -145,48 +146,35 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let min_idle =
         resp::parse_i64(args[4]).ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?.max(0);
     let mut ids = Vec::new();
-    let mut j = 5;
-    while j < args.len() {
-        match parse_id(args[j], true, 0) {
-            Ok(id) => ids.push(id),
-            Err(_) => break,
-        }
-        j += 1;
+    let mut c = Cursor::new(args, 5);
+    while let Some(Ok(id)) = c.peek().map(|a| parse_id(a, true, 0)) {
+        ids.push(id);
+        c.next();
     }
     let mut delivery_time: Option<i64> = None;
     let mut retrycount: Option<i64> = None;
     let mut force = false;
     let mut justid = false;
     let mut lastid: Option<StreamId> = None;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        let a = args[j];
-        if args::is(a, "force") {
+    let number = |v: &[u8], option: &str| {
+        resp::parse_i64(v).ok_or_else(|| CmdError::msg(format!("ERR Invalid {option} option argument for XCLAIM")))
+    };
+    while let Some(a) = c.peek() {
+        if c.keyword("force") {
             force = true;
-        } else if args::is(a, "justid") {
+        } else if c.keyword("justid") {
             justid = true;
-        } else if args::is(a, "idle") && more >= 1 {
-            j += 1;
-            let v =
-                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid IDLE option argument for XCLAIM"))?;
-            delivery_time = Some(now as i64 - v);
-        } else if args::is(a, "time") && more >= 1 {
-            j += 1;
-            let v =
-                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid TIME option argument for XCLAIM"))?;
-            delivery_time = Some(v);
-        } else if args::is(a, "retrycount") && more >= 1 {
-            j += 1;
-            let v = resp::parse_i64(args[j])
-                .ok_or_else(|| CmdError::msg("ERR Invalid RETRYCOUNT option argument for XCLAIM"))?;
-            retrycount = Some(v);
-        } else if args::is(a, "lastid") && more >= 1 {
-            j += 1;
-            lastid = Some(parse_id(args[j], true, 0)?);
+        } else if let Some(v) = c.value_of("idle") {
+            delivery_time = Some(now as i64 - number(v, "IDLE")?);
+        } else if let Some(v) = c.value_of("time") {
+            delivery_time = Some(number(v, "TIME")?);
+        } else if let Some(v) = c.value_of("retrycount") {
+            retrycount = Some(number(v, "RETRYCOUNT")?);
+        } else if let Some(v) = c.value_of("lastid") {
+            lastid = Some(parse_id(v, true, 0)?);
         } else {
             return Err(CmdError::msg(format!("ERR Unrecognized XCLAIM option '{}'", String::from_utf8_lossy(a))));
         }
-        j += 1;
     }
     let dtime = match delivery_time {
         Some(t) if t >= 0 && t <= now as i64 => t as u64,
@@ -285,18 +273,15 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let start = range_start(args[5])?;
     let mut count: i64 = 100;
     let mut justid = false;
-    let mut j = 6;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if args::is(args[j], "count") && more >= 1 {
-            count = args::int(args[j + 1])?;
-            if !(1..=i64::MAX / 10).contains(&count) {
+    let mut c = Cursor::new(args, 6);
+    while !c.is_empty() {
+        if let Some(n) = c.int_of("count")? {
+            if !(1..=i64::MAX / 10).contains(&n) {
                 return Err(CmdError::msg("ERR COUNT must be > 0"));
             }
-            j += 2;
-        } else if args::is(args[j], "justid") {
+            count = n;
+        } else if c.keyword("justid") {
             justid = true;
-            j += 1;
         } else {
             return Err(CmdError::Syntax);
         }
@@ -421,14 +406,12 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, gname) = (args[2], args[3]);
     let mut mkstream = false;
     let mut entries_read = ENTRIES_READ_UNKNOWN;
-    let mut i = 5;
-    while i < args.len() {
-        if args::is(args[i], "mkstream") {
+    let mut c = Cursor::new(args, 5);
+    while !c.is_empty() {
+        if c.keyword("mkstream") {
             mkstream = true;
-            i += 1;
-        } else if args::is(args[i], "entriesread") && i + 1 < args.len() {
-            entries_read = entries_read_arg(args[i + 1])?;
-            i += 2;
+        } else if let Some(n) = c.value_of("entriesread") {
+            entries_read = entries_read_arg(n)?;
         } else {
             return Err(bad_sub("CREATE", "XGROUP"));
         }

@@ -251,19 +251,16 @@ fn invalid_id() -> CmdError {
 /// for the keyword). `None` when the options do not parse; the handler then fails before it
 /// touches any key.
 fn streams_start(args: &[&[u8]]) -> Option<usize> {
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let a = args[i];
-        if (args::is(a, "block") || args::is(a, "count")) && more >= 1 {
-            i += 2;
-        } else if args::is(a, "streams") && more >= 1 {
-            return Some(i + 1);
-        } else if args::is(a, "group") && more >= 2 {
-            i += 3;
-        } else if args::is(a, "noack") {
-            i += 1;
-        } else {
+    let mut c = args::Cursor::new(args, 1);
+    while !c.is_empty() {
+        if c.keyword_with("streams", 1) {
+            return Some(c.pos());
+        }
+        let skipped = c.value_of("block").is_some()
+            || c.value_of("count").is_some()
+            || c.values_of("group", 2).is_some()
+            || c.keyword("noack");
+        if !skipped {
             return None;
         }
     }

@@ -2,8 +2,9 @@
 //! BLOCK included; a group read also delivers into the group's PEL).
 
 use super::{parse_id, range_end, range_start, setid_prop, write_entries, write_entry, write_id, xclaim_prop};
+use crate::cmd::args::Cursor;
 use crate::cmd::lookup::get;
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use crate::cmd::{blocking, CmdError, CmdResult, Ctx};
 use crate::notify;
 use crate::types::stream::{Stream, StreamId};
 use resp::Writer;
@@ -16,13 +17,11 @@ fn range_cmd(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let (start, end) =
         if rev { (range_start(args[3])?, range_end(args[2])?) } else { (range_start(args[2])?, range_end(args[3])?) };
     let mut count: Option<i64> = None;
-    let mut i = 4;
-    while i < args.len() {
-        if args::is(args[i], "count") && i + 1 < args.len() {
-            count = Some(args::int(args[i + 1])?);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    let mut c = Cursor::new(args, 4);
+    while !c.is_empty() {
+        match c.int_of("count")? {
+            Some(n) => count = Some(n),
+            None => return Err(CmdError::Syntax),
         }
     }
     let (mut db, out) = ctx.db_out();
@@ -81,13 +80,10 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut noack = false;
     let mut group: Option<(&[u8], &[u8])> = None;
     let mut streams_at = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let a = args[i];
-        if args::is(a, "block") && more >= 1 {
-            let t = resp::parse_i64(args[i + 1])
-                .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    let mut c = Cursor::new(args, 1);
+    while !c.is_empty() {
+        if let Some(t) = c.value_of("block") {
+            let t = resp::parse_i64(t).ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
             if t < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
@@ -97,35 +93,30 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
                 return Err(CmdError::msg("ERR timeout is out of range"));
             }
             block = Some(if t == 0 { 0 } else { ctx.now + t as u64 });
-            i += 2;
-        } else if args::is(a, "count") && more >= 1 {
-            let c = args::int(args[i + 1])?;
-            count = c.max(0) as usize;
-            i += 2;
-        } else if args::is(a, "streams") && more >= 1 {
-            streams_at = i + 1;
-            if !(args.len() - streams_at).is_multiple_of(2) {
+        } else if let Some(n) = c.int_of("count")? {
+            count = n.max(0) as usize;
+        } else if c.keyword_with("streams", 1) {
+            streams_at = c.pos();
+            if !c.remaining().is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
             }
             break;
-        } else if args::is(a, "group") && more >= 2 {
+        } else if let Some(g) = c.values_of("group", 2) {
             if !is_group {
                 return Err(CmdError::msg(
                     "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
-            group = Some((args[i + 1], args[i + 2]));
-            i += 3;
-        } else if args::is(a, "noack") {
+            group = Some((g[0], g[1]));
+        } else if c.keyword("noack") {
             if !is_group {
                 return Err(CmdError::msg(
                     "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
             noack = true;
-            i += 1;
         } else {
             return Err(CmdError::Syntax);
         }

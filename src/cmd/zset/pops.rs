@@ -4,7 +4,7 @@
 use rand::Rng;
 
 use super::{modify, owned, read, write_pairs, Items};
-use crate::cmd::args::{self, random_count, MAX_REPEAT};
+use crate::cmd::args::{self, random_count, Cursor, MAX_REPEAT};
 use crate::cmd::blocking::{self, NullReply};
 use crate::cmd::{lookup, CmdError, CmdResult, Ctx};
 use crate::types::zset::Zset;
@@ -104,18 +104,16 @@ fn zmpop_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, deadline: Option<u64>) -
         return Err(CmdError::Syntax);
     };
     let mut count = None;
-    let mut j = where_at + 1;
-    while j < a.len() {
-        if count.is_none() && args::is(a[j], "count") && j + 1 < a.len() {
-            j += 1;
-            match resp::parse_i64(a[j]) {
+    let mut c = Cursor::new(a, where_at + 1);
+    while !c.is_empty() {
+        if count.is_none() && c.keyword_with("count", 1) {
+            match c.next().and_then(resp::parse_i64) {
                 Some(n) if n > 0 => count = Some(n as usize),
                 _ => return Err(CmdError::msg("ERR count should be greater than 0")),
             }
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let keys = &a[at + 1..where_at];
     match pop(ctx, keys, max, count.unwrap_or(1))? {

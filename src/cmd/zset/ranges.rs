@@ -3,8 +3,9 @@
 //! ZREMRANGEBYRANK/SCORE/LEX and ZSCAN.
 
 use super::{lex_range, modify, owned, rank_window, read, score_range, store_result, write_pairs};
+use crate::cmd::args::{self, Cursor};
 use crate::cmd::reply::scan_reply;
-use crate::cmd::{args, lookup, CmdError, CmdResult, Ctx};
+use crate::cmd::{lookup, CmdError, CmdResult, Ctx};
 use crate::db::glob;
 use crate::types::zset::{LexRange, ScoreRange, Zset};
 use resp::Writer;
@@ -177,26 +178,21 @@ fn zrange_generic(
 ) -> CmdResult {
     let mut dir = rev;
     let (mut withscores, mut offset, mut count) = (false, 0i64, -1i64);
-    let mut j = key_at + 3;
-    while j < a.len() {
-        let left = a.len() - j - 1;
-        let o = a[j];
-        if store.is_none() && args::is(o, "withscores") {
+    let mut c = Cursor::new(a, key_at + 3);
+    while !c.is_empty() {
+        if store.is_none() && c.keyword("withscores") {
             withscores = true;
-        } else if args::is(o, "limit") && left >= 2 {
-            offset = args::int(a[j + 1])?;
-            count = args::int(a[j + 2])?;
-            j += 2;
-        } else if dir.is_none() && args::is(o, "rev") {
+        } else if let Some((o, n)) = c.limit()? {
+            (offset, count) = (o, n);
+        } else if dir.is_none() && c.keyword("rev") {
             dir = Some(true);
-        } else if rtype == RangeType::Auto && args::is(o, "bylex") {
+        } else if rtype == RangeType::Auto && c.keyword("bylex") {
             rtype = RangeType::Lex;
-        } else if rtype == RangeType::Auto && args::is(o, "byscore") {
+        } else if rtype == RangeType::Auto && c.keyword("byscore") {
             rtype = RangeType::Score;
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let rev = dir.unwrap_or(false);
     if rtype == RangeType::Auto {
@@ -314,13 +310,13 @@ fn score_key(s: f64) -> u64 {
 }
 
 pub(super) fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let cursor = args::parse_cursor(a[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(a[2])?;
     let (mut db, out) = ctx.db_out();
     let Some(z) = lookup::read::<Zset>(&mut db, a[1])? else {
         scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
-    let (pattern, count) = args::scan_options(&a[3..])?;
+    let args::ScanOptions { pattern, count, .. } = args::scan_options(a, 3, false)?;
     let count = count as u64;
     let (items, next) = match z {
         // The compact encoding is returned whole in one call, as Redis does.
