@@ -37,6 +37,7 @@ const CMD_INFRA: &[&str] = &[
     "cmd::error",
     "cmd::table",
     "cmd::dispatch",
+    "cmd::effects",
     "cmd::blocking",
     "cmd::info",
     "cmd::reply",

@@ -1,4 +1,5 @@
-//! Commands: the declarative command table, dispatch, and one module per command family.
+//! Commands: the declarative command table, dispatch, the infrastructure handlers share, and one
+//! module per command family.
 //!
 //! Each family module exports `pub const COMMANDS: &[CommandSpec]`, one row per command, next to
 //! its handlers. [`table`] gathers the rows into one lookup table that drives dispatch, arity
@@ -9,12 +10,13 @@
 //! (`args[0]` is the command name), works through `ctx.db()`, and writes its reply into
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
 //!
-//! The modules form two layers. The command infrastructure (this file, `args`, `error`, `lookup`,
-//! `table`, `dispatch`, `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family;
-//! a family (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
+//! The modules form two layers. The command infrastructure (this file, `args` with the argument
+//! [`args::Cursor`], `lookup` with the typed value lookups, `error`, `table`, `dispatch`,
+//! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
+//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
 //! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
-//! infrastructure, never another family (`tests/layering.rs` checks it). What two families need
-//! alike lives in the infrastructure.
+//! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
+//! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
 
 pub mod args;
 pub mod blocking;
