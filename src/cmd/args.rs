@@ -274,12 +274,12 @@ pub fn scan_options<'a>(args: &[&'a [u8]], from: usize, with_type: bool) -> Resu
     Ok(o)
 }
 
-/// Largest repetition count HRANDFIELD / SRANDMEMBER / ZRANDMEMBER accept with a negative count (a reply of
-/// that many elements is built in memory).
+/// Largest repetition count HRANDFIELD / SRANDMEMBER / ZRANDMEMBER accept with a negative count
+/// (a reply of that many elements is built in memory).
 pub const MAX_REPEAT: u64 = 1 << 24;
 
-/// The count of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER: an integer in [-i64::MAX, i64::MAX], with Redis's
-/// error texts.
+/// The count of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER: an integer in [-i64::MAX, i64::MAX],
+/// with Redis's error texts.
 pub fn random_count(arg: &[u8]) -> Result<i64, CmdError> {
     let n = int(arg)?;
     if n == i64::MIN {
