@@ -389,10 +389,7 @@ mod tests {
         assert!(!u.replaced(), "EXEC's own state is back");
         assert!(t.0.lock().len() <= "*2 $6 SELECT $1 0 ".len() * 2, "nothing emitted before the unit ends");
         u.leave(exec, &s, None::<(usize, &[&str])>);
-        assert_eq!(
-            text(&t),
-            "*2 $6 SELECT $1 0 *1 $5 MULTI *3 $3 SET $1 a $1 1 *2 $3 DEL $4 gone *1 $4 EXEC "
-        );
+        assert_eq!(text(&t), "*2 $6 SELECT $1 0 *1 $5 MULTI *3 $3 SET $1 a $1 1 *2 $3 DEL $4 gone *1 $4 EXEC ");
     }
 
     #[test]

@@ -296,7 +296,8 @@ pub static DIRECTIVES: &[Directive] = &[
     i("latency-monitor-threshold", 0, I64, "0"),
     b("latency-tracking", "yes"),
     Directive::new("latency-tracking-info-percentiles", Kind::Percentiles, "50 99 99.9"),
-    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "").apply(|c, v| c.notify_keyspace_events = v.to_string()),
+    Directive::new("notify-keyspace-events", Kind::NotifyEvents, "")
+        .apply(|c, v| c.notify_keyspace_events = v.to_string()),
     // Encodings.
     i("hash-max-listpack-entries", 0, I64, "512")
         .alias("hash-max-ziplist-entries")

@@ -44,6 +44,12 @@ pub struct Slot {
     notify: Notify,
 }
 
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::new()
+    }
+}
+
 impl Slot {
     pub fn new() -> Slot {
         Slot { state: Mutex::new(SlotState::Waiting), notify: Notify::new() }
@@ -297,4 +303,3 @@ pub fn forget(ks: &Keyspace, w: &Waiter) {
         clients.remove(&id);
     }
 }
-

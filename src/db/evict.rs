@@ -33,10 +33,10 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::config::Config;
-use crate::types::small::SmallBytes;
 use super::value::{EntryRef, Stored, NO_EXPIRE};
 use super::Keyspace;
+use crate::config::Config;
+use crate::types::small::SmallBytes;
 
 /// `maxmemory-policy` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,7 +326,8 @@ pub fn perform_with(
         // With lazy eviction the memory comes back when the lazyfree thread has freed the
         // values: stop while it works instead of evicting more than needed (Redis lets the
         // command run in that state too).
-        let waiting = crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Eviction) && crate::db::lazyfree::pending() > 0;
+        let waiting =
+            crate::db::lazyfree::enabled(crate::db::lazyfree::Flag::Eviction) && crate::db::lazyfree::pending() > 0;
         let out_of_time = evicted.is_multiple_of(16) && limit.is_some_and(|l| start.elapsed() > l);
         if waiting || out_of_time {
             ks.stats.evicted_keys.fetch_add(evicted, Ordering::Relaxed);

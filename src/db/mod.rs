@@ -10,8 +10,8 @@
 //! Modules: [`table`] (the per-database hash table with Redis's SCAN guarantee), [`value`]
 //! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
 
-pub mod evict;
 pub mod blocked;
+pub mod evict;
 pub mod glob;
 pub mod lazyfree;
 pub mod table;
@@ -310,7 +310,12 @@ impl Keyspace {
     /// Locks the given shards; `ids` must be sorted and unique.
     pub fn lock_shards(&self, ids: &[usize]) -> Locks<'_> {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        Locks { guards: ids.iter().map(|&i| (i, self.shards[i].lock())).collect(), all: false, effects: Vec::new(), effects_propagated: 0 }
+        Locks {
+            guards: ids.iter().map(|&i| (i, self.shards[i].lock())).collect(),
+            all: false,
+            effects: Vec::new(),
+            effects_propagated: 0,
+        }
     }
 
     /// Locks every shard, in order.

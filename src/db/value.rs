@@ -7,8 +7,8 @@ use crate::types::hash::Hash;
 use crate::types::set::Set;
 use resp::parse_i64;
 
-use crate::types::small::SmallBytes;
 use super::thin::ThinBytes;
+use crate::types::small::SmallBytes;
 
 /// Largest string that `OBJECT ENCODING` reports as `embstr` (Redis's
 /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).

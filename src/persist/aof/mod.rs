@@ -61,14 +61,19 @@ use parking_lot::Mutex;
 
 pub use load::{scan, scan_at, Replayer, Scan};
 pub use manifest::{parse_manifest, ManifestEntry};
-pub use rewrite::{auto_rewrite, info_rewrite_fields, last_cow_size, rewrite_scheduled, rewrites, schedule_rewrite, start_rewrite, Started};
-pub use writer::{before_park, fsync_now, fsync_task, last_write_ok, must_write, write_and_sync, write_and_sync_now, write_refusal};
+pub use rewrite::{
+    auto_rewrite, info_rewrite_fields, last_cow_size, rewrite_scheduled, rewrites, schedule_rewrite, start_rewrite,
+    Started,
+};
+pub use writer::{
+    before_park, fsync_now, fsync_task, last_write_ok, must_write, write_and_sync, write_and_sync_now, write_refusal,
+};
 
-use manifest::{Manifest, MANIFEST};
 use crate::log;
 use crate::persist::rdb;
 use crate::propagate::ConsumerId;
 use crate::server::Server;
+use manifest::{Manifest, MANIFEST};
 
 /// Redis's `aof_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,7 +177,8 @@ pub fn start(server: &Server, replay: &mut dyn Replayer) -> Result<bool, String>
         rdb::put_header(&mut buf, crate::clock::now_ms(), 0, true);
         let crc = rdb::crc64(0, &buf);
         rdb::put_footer(&mut buf, crc, true);
-        manifest::write_atomically(&m.dir.join(&base), &buf).map_err(|e| format!("Can't write the AOF base file: {e}"))?;
+        manifest::write_atomically(&m.dir.join(&base), &buf)
+            .map_err(|e| format!("Can't write the AOF base file: {e}"))?;
         log::notice(&format!("Creating AOF base file {base} on server start"));
         m.entries.push(ManifestEntry { name: base, seq: 1, kind: b'b' });
     } else {
@@ -217,7 +223,9 @@ pub fn set_appendonly(server: &Server, on: bool, in_exec: bool) -> Result<(), St
                 Ok(_) => Ok(()),
                 Err(e) => {
                     set_mode(Mode::Off);
-                    log::warning(&format!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}"));
+                    log::warning(&format!(
+                        "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}"
+                    ));
                     Err("Unable to turn on AOF. Check server logs.".into())
                 }
             }

@@ -106,7 +106,8 @@ enum NewIncr {
     None,
 }
 
-const FAILED: &str = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
+const FAILED: &str =
+    "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
 
 /// Starts a rewrite in a forked child (see the module comment), or schedules it when another
 /// child runs. Works whether the AOF is on, being turned on, or off (as Redis 7's BGREWRITEAOF).
