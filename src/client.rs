@@ -66,7 +66,7 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_interaction_ms: AtomicU64,
-    /// The last command run, as an index into the command metadata (`cmd::server::cmd_meta`);
+    /// The last command run, as an index into the command metadata (`cmd::table::cmd_meta`);
     /// `usize::MAX` before the first command. A relaxed store per command, no lock.
     pub last_cmd: AtomicUsize,
     pub resp: AtomicUsize,

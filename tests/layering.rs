@@ -30,7 +30,19 @@ const LAYERS: &[&str] = &[
 ];
 
 /// The command infrastructure every family may use; every other `cmd` module is a family.
-const CMD_INFRA: &[&str] = &["cmd", "cmd::args", "cmd::error", "cmd::table", "cmd::dispatch", "cmd::blocking"];
+const CMD_INFRA: &[&str] = &[
+    "cmd",
+    "cmd::args",
+    "cmd::lookup",
+    "cmd::error",
+    "cmd::table",
+    "cmd::dispatch",
+    "cmd::effects",
+    "cmd::blocking",
+    "cmd::info",
+    "cmd::reply",
+    "cmd::session",
+];
 
 /// Files that wire the layers together (start-up), above every layer.
 const TOP: &[&str] = &["lib", "main"];

@@ -13,8 +13,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::server::{help_reply, last_cmd_name, REDIS_VERSION};
-use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::reply::help_reply;
+use super::session::{unsubscribe_all, unwatch_all};
+use super::table::last_cmd_name;
+use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS, REDIS_VERSION};
 use crate::client::{ClientInfo, ReplyMode};
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
@@ -180,8 +182,8 @@ fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     ctx.locks.release();
-    super::txn::unwatch_all(ctx.server, ctx.client);
-    super::pubsub::unsubscribe_all(ctx);
+    unwatch_all(ctx.server, ctx.client);
+    unsubscribe_all(ctx);
     ctx.client.select(0);
     ctx.client.set_resp(2);
     ctx.out.resp3 = false;
@@ -256,20 +258,14 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let mut creds: Option<(&[u8], &[u8])> = None;
     let mut name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if args::is(args[i], "auth") && more >= 2 {
-            creds = Some((args[i + 1], args[i + 2]));
-            i += 3;
-        } else if args::is(args[i], "setname") && more >= 1 {
-            name = Some(args[i + 1]);
-            i += 2;
+    let mut c = args::Cursor::new(args, 2);
+    while let Some(a) = c.peek() {
+        if let Some(v) = c.values_of("auth", 2) {
+            creds = Some((v[0], v[1]));
+        } else if let Some(v) = c.value_of("setname") {
+            name = Some(v);
         } else {
-            return Err(CmdError::msg(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(args[i])
-            )));
+            return Err(CmdError::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(a))));
         }
     }
     if let Some((user, pass)) = creds {

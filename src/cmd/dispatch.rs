@@ -57,7 +57,7 @@ pub fn resolve(out: &mut Writer, args: &[&[u8]]) -> Option<&'static CommandSpec>
         match subcommand(spec, args[1]) {
             Some(sub) => {
                 if !arity_ok(sub) {
-                    super::server::cmd_meta(sub).record_rejected();
+                    super::table::cmd_meta(sub).record_rejected();
                     out.error(&CmdError::WrongArity(format!("{}|{}", spec.name, sub.name)).to_string());
                     return None;
                 }
@@ -73,7 +73,7 @@ pub fn resolve(out: &mut Writer, args: &[&[u8]]) -> Option<&'static CommandSpec>
         }
     }
     if !arity_ok(spec) {
-        super::server::cmd_meta(spec).record_rejected();
+        super::table::cmd_meta(spec).record_rejected();
         out.error(&CmdError::WrongArity(spec.name.to_string()).to_string());
         return None;
     }
@@ -133,7 +133,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         }
         return;
     };
-    let meta = super::server::cmd_meta(spec);
+    let meta = super::table::cmd_meta(spec);
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         meta.record_rejected();
         out.error("NOAUTH Authentication required.");
@@ -214,7 +214,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
 /// command while holding every shard): the handler, its statistics, and its effects (see the
 /// module comment).
 pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
-    let meta = super::server::cmd_meta(spec);
+    let meta = super::table::cmd_meta(spec);
     let saved = ctx.unit.enter(&ctx.server.effects);
     if spec.has(flags::TOUCHES_ARBITRARY_KEYS) && ctx.unit.top_level() {
         ctx.unit.split();

@@ -25,6 +25,7 @@
 //!   with `lazyfree-lazy-user-flush`) follows Redis's rule through `crate::db::lazyfree`: values
 //!   that are cheap to free are freed inline.
 
+use super::reply::scan_reply;
 use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
@@ -338,17 +339,15 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let src_db = ctx.client.db;
     let mut dst_db = src_db;
     let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if args::is(args[i], "replace") {
+    let mut c = args::Cursor::new(args, 3);
+    while !c.is_empty() {
+        if c.keyword("replace") {
             replace = true;
-        } else if args::is(args[i], "db") && i + 1 < args.len() {
-            dst_db = db_index(ctx, args[i + 1])?;
-            i += 1;
+        } else if let Some(db) = c.value_of("db") {
+            dst_db = db_index(ctx, db)?;
         } else {
             return Err(CmdError::Syntax);
         }
-        i += 1;
     }
     if src == dst && src_db == dst_db {
         return Err(CmdError::msg("ERR source and destination objects are the same"));
@@ -602,47 +601,10 @@ fn keys_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis's SCAN cursor syntax: `strtoull` over the whole argument, no leading space.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first()? {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[1]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
-    let mut count: u64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if args::is(args[i], "count") && has_value {
-            let n = args::int(args[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as u64;
-        } else if args::is(args[i], "match") && has_value {
-            pattern = Some(args[i + 1]);
-        } else if args::is(args[i], "type") && has_value {
-            type_name = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    let pattern = pattern.filter(|p| *p != b"*");
+    let cursor = args::scan_cursor(args[1])?;
+    let args::ScanOptions { pattern, count, type_name } = args::scan_options(args, 2, true)?;
+    let count = count as u64;
     let db = ctx.client.db;
     let now = ctx.now;
     let wanted = |key: &[u8], value: &Value| {
@@ -659,7 +621,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     found.push(e.key.into());
                 }
             }
-            write_scan_reply(ctx, 0, &found);
+            scan_reply(ctx.out, 0, &found);
             return Ok(());
         }
     }
@@ -705,17 +667,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             break tcur * nshards + shard as u64;
         }
     };
-    write_scan_reply(ctx, next, &found);
+    scan_reply(ctx.out, next, &found);
     Ok(())
-}
-
-fn write_scan_reply(ctx: &mut Ctx, cursor: u64, keys: &[SmallBytes]) {
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    ctx.out.array(keys.len());
-    for k in keys {
-        ctx.out.bulk(k);
-    }
 }
 
 /// Never runs: the dispatcher resolves OBJECT to a subcommand (its arity requires one).
@@ -893,18 +846,6 @@ fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parsing_follows_strtoull() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        for bad in [&b""[..], b" 1", b"1 ", b"0x1", b"+", b"-", b"abc"] {
-            assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
 
     /// Runs commands through the dispatcher on an in-process server (for configurations the
     /// command line cannot set yet, such as an LFU policy).

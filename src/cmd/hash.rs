@@ -3,8 +3,8 @@
 //!
 //! The data structure and its encodings (`listpack` / `hashtable`, Redis's thresholds
 //! `hash-max-listpack-entries` and `hash-max-listpack-value`) live in [`crate::types::hash`].
-//! HINCRBYFLOAT computes in C `long double` precision through the string family's
-//! [`LongDouble`], so results match Redis digit for digit.
+//! HINCRBYFLOAT computes in C `long double` precision through [`LongDouble`] (as INCRBYFLOAT
+//! does), so results match Redis digit for digit.
 //!
 //! Keyspace events (class `h`), as Redis 7 raises them: `hset` for HSET/HMSET (even when no
 //! value changed) and for HSETNX when it set the field, `hdel` (then `del` when the hash was
@@ -18,12 +18,14 @@
 
 use rand::Rng;
 
-use super::string::LongDouble;
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::db::value::{EntryMut, Value, NO_EXPIRE};
-use crate::db::{glob, Db};
+use super::args::{self, random_count, scan_options, ScanOptions, MAX_REPEAT};
+use super::lookup::{get, get_or_create, read};
+use super::reply::scan_reply;
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::db::glob;
 use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
+use crate::types::longdouble::LongDouble;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hset).doc(
@@ -119,44 +121,9 @@ pub const COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output"]),
 ];
 
-/// Largest repetition count HRANDFIELD / SRANDMEMBER accept with a negative count (a reply of
-/// that many elements is built in memory).
-pub const MAX_REPEAT: u64 = 1 << 24;
-
 fn limits(ctx: &Ctx) -> HashLimits {
     let c = ctx.server.config.read();
     HashLimits { entries: c.hash_max_listpack_entries, value: c.hash_max_listpack_value }
-}
-
-fn as_hash<'a>(e: EntryMut<'a>) -> Result<&'a Hash, CmdError> {
-    match e.value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The hash at `key` for reading (counts a keyspace hit or miss), or WRONGTYPE.
-fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Hash>, CmdError> {
-    match db.get_counted(key) {
-        None => Ok(None),
-        Some(e) => as_hash(e).map(Some),
-    }
-}
-
-/// The hash at `key` for writing, created empty if missing; WRONGTYPE for another type. The
-/// caller must leave it non-empty or delete the key.
-fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<&'d mut Hash, CmdError> {
-    match db.get(key).map(|e| matches!(e.value, Value::Hash(_))) {
-        Some(false) => return Err(CmdError::WrongType),
-        Some(true) => {}
-        None => {
-            db.set(key, Value::Hash(Box::new(Hash::new())), NO_EXPIRE);
-        }
-    }
-    match db.get(key).map(|e| e.value) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => unreachable!("just checked or created"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +137,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<i64, CmdErr
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let h = write(&mut db, key)?;
+    let h = get_or_create::<Hash>(&mut db, key)?;
     // Redis converts first if any field or value is too long for the listpack (`set_pairs`
     // does so).
     let added = h.set_pairs(&args[2..], lim) as i64;
@@ -196,7 +163,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let h = write(&mut db, key)?;
+    let h = get_or_create::<Hash>(&mut db, key)?;
     if h.contains(args[2]) {
         ctx.out.int(0);
         ctx.propagate_nothing();
@@ -212,23 +179,20 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
-    let (deleted, empty) = match db.get(key) {
+    let (deleted, empty) = match get::<Hash>(&mut db, key)? {
         None => (0, false),
-        Some(e) => match e.value {
-            Value::Hash(h) => {
-                let mut n = 0;
-                for f in &args[2..] {
-                    if h.remove(f) {
-                        n += 1;
-                        if h.is_empty() {
-                            break;
-                        }
+        Some(h) => {
+            let mut n = 0;
+            for f in &args[2..] {
+                if h.remove(f) {
+                    n += 1;
+                    if h.is_empty() {
+                        break;
                     }
                 }
-                (n, h.is_empty())
             }
-            _ => return Err(CmdError::WrongType),
-        },
+            (n, h.is_empty())
+        }
     };
     if empty {
         db.remove(key);
@@ -253,11 +217,9 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
     // Check the type before creating anything.
-    if let Some(e) = db.get(key) {
-        as_hash(e)?;
-    }
-    let cur = match db.get(key).map(|e| as_hash(e)) {
-        Some(Ok(h)) => match h.get(args[2]) {
+    get::<Hash>(&mut db, key)?;
+    let cur = match get::<Hash>(&mut db, key) {
+        Ok(Some(h)) => match h.get(args[2]) {
             Some(v) => resp::parse_i64(v).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
             None => 0,
         },
@@ -266,7 +228,7 @@ fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
     let mut b = itoa::Buffer::new();
     let text = b.format(new);
-    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    get_or_create::<Hash>(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
     ctx.notify(notify::HASH, "hincrby", key);
     ctx.out.int(new);
@@ -281,9 +243,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let lim = limits(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let cur = match db.get(key) {
+    let cur = match get::<Hash>(&mut db, key)? {
         None => LongDouble::ZERO,
-        Some(e) => match as_hash(e)?.get(args[2]) {
+        Some(h) => match h.get(args[2]) {
             Some(v) => LongDouble::parse(v).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
             None => LongDouble::ZERO,
         },
@@ -293,7 +255,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
     let text = sum.to_human();
-    write(&mut db, key)?.set(args[2], text.as_bytes(), lim);
+    get_or_create::<Hash>(&mut db, key)?.set(args[2], text.as_bytes(), lim);
     db.touch(key);
     // Propagated as the value it stored, so a replay does not redo the float arithmetic.
     ctx.propagate(&[&b"HSET"[..], key, args[2], text.as_bytes()]);
@@ -308,7 +270,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match read(&mut db, args[1])?.and_then(|h| h.get(args[2])) {
+    match read::<Hash>(&mut db, args[1])?.and_then(|h| h.get(args[2])) {
         Some(v) => out.bulk(v),
         None => out.null(),
     }
@@ -317,7 +279,7 @@ fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let h = read(&mut db, args[1])?;
+    let h = read::<Hash>(&mut db, args[1])?;
     out.array(args.len() - 2);
     for f in &args[2..] {
         match h.and_then(|h| h.get(f)) {
@@ -330,21 +292,21 @@ fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let found = read(&mut db, args[1])?.is_some_and(|h| h.contains(args[2]));
+    let found = read::<Hash>(&mut db, args[1])?.is_some_and(|h| h.contains(args[2]));
     ctx.out.int(found as i64);
     Ok(())
 }
 
 fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = read(&mut db, args[1])?.map_or(0, |h| h.len());
+    let n = read::<Hash>(&mut db, args[1])?.map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = read(&mut db, args[1])?.and_then(|h| h.get(args[2])).map_or(0, |v| v.len());
+    let n = read::<Hash>(&mut db, args[1])?.and_then(|h| h.get(args[2])).map_or(0, |v| v.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -352,7 +314,7 @@ fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// HKEYS / HVALS / HGETALL.
 fn hgetall_generic(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let h = read(&mut db, key)?;
+    let h = read::<Hash>(&mut db, key)?;
     let n = h.map_or(0, |h| h.len());
     if fields && values {
         out.map(n);
@@ -384,22 +346,10 @@ fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     hgetall_generic(ctx, args[1], true, true)
 }
 
-/// The count of HRANDFIELD / SRANDMEMBER: an integer in [-i64::MAX, i64::MAX], with Redis's
-/// error texts.
-pub(crate) fn random_count(arg: &[u8]) -> Result<i64, CmdError> {
-    let n = args::int(arg)?;
-    if n == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    Ok(n)
-}
-
 fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 {
         let (mut db, out) = ctx.db_out();
-        match read(&mut db, args[1])? {
+        match read::<Hash>(&mut db, args[1])? {
             Some(h) => {
                 let i = rand::thread_rng().gen_range(0..h.len());
                 out.bulk(h.nth(i).0);
@@ -421,7 +371,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let (mut db, out) = ctx.db_out();
-    let Some(h) = read(&mut db, args[1])? else {
+    let Some(h) = read::<Hash>(&mut db, args[1])? else {
         out.array(0);
         return Ok(());
     };
@@ -464,49 +414,15 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// HSCAN / SSCAN options after the cursor: `MATCH pattern`, `COUNT n` (n ≥ 1), any order,
-/// the last one wins; anything else is a syntax error.
-pub(crate) fn scan_options<'a>(args: &[&'a [u8]]) -> Result<(Option<&'a [u8]>, usize), CmdError> {
-    let mut pattern = None;
-    let mut count = 10usize;
-    let mut i = 0;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if args::is(args[i], "count") && has_value {
-            let n = args::int(args[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as usize;
-        } else if args::is(args[i], "match") && has_value {
-            pattern = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((pattern.filter(|p| *p != b"*"), count))
-}
-
-/// Writes a SCAN-style reply: the cursor, then the items.
-pub(crate) fn scan_reply(out: &mut resp::Writer, cursor: u64, items: &[&[u8]]) {
-    out.array(2);
-    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    out.array(items.len());
-    for i in items {
-        out.bulk(i);
-    }
-}
-
 fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(args[2])?;
     let (mut db, out) = ctx.db_out();
-    let Some(h) = read(&mut db, args[1])? else {
-        scan_reply(out, 0, &[]);
+    let Some(h) = read::<Hash>(&mut db, args[1])? else {
+        scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
     // Options are parsed once the key is known to hold a hash, as Redis does.
-    let (pattern, count) = scan_options(&args[3..])?;
+    let ScanOptions { pattern, count, .. } = scan_options(args, 3, false)?;
     let mut items: Vec<&[u8]> = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob::glob_match(p, f, false)) {

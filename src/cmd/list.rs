@@ -17,9 +17,11 @@
 //! Redis's threshold. Redis 7.2 behaviours that differ from the 7.0 oracle are followed (LPOS
 //! RANK bounds, blocking timeouts too large for 64-bit milliseconds).
 
+use super::args::{self, Cursor};
 use super::blocking::{self, NullReply};
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
-use crate::db::value::{EntryMut, Value, NO_EXPIRE};
+use super::lookup::get;
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
 use crate::types::list::{Fill, List};
@@ -170,26 +172,6 @@ fn fill(ctx: &Ctx) -> Fill {
     Fill::from_config(ctx.server.config.read().list_max_listpack_size)
 }
 
-fn as_list<'a>(e: EntryMut<'a>) -> Result<&'a mut List, CmdError> {
-    match e.value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The list at `key` (None if missing), or WRONGTYPE.
-fn get_list<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d mut List>, CmdError> {
-    match db.get(key) {
-        Some(e) => as_list(e).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Fails with WRONGTYPE if `key` holds something other than a list.
-fn check_list(db: &mut Db, key: &[u8]) -> CmdResult {
-    get_list(db, key).map(|_| ())
-}
-
 /// After a change to the list at `key`: deletes it when empty (returning true), or marks it
 /// modified.
 fn settle(db: &mut Db, key: &[u8]) -> bool {
@@ -239,7 +221,7 @@ fn push_to(
         }
         l.len()
     };
-    match get_list(db, key)? {
+    match get::<List>(db, key)? {
         Some(l) => {
             let n = push(l);
             db.touch(key);
@@ -279,7 +261,7 @@ fn positive(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
 /// returns whether the list was emptied (and deleted).
 fn pop_n(db: &mut Db, key: &[u8], left: bool, count: usize, fill: Fill) -> (Vec<Vec<u8>>, bool) {
     let mut out = Vec::new();
-    if let Ok(Some(l)) = get_list(db, key) {
+    if let Ok(Some(l)) = get::<List>(db, key) {
         let n = count.min(l.len());
         out.reserve(n);
         for _ in 0..n {
@@ -333,7 +315,7 @@ fn pop_cmd(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
     let fill = fill(ctx);
     let key = args[1];
     let (mut db, out) = ctx.db_out();
-    if get_list(&mut db, key)?.is_none() {
+    if get::<List>(&mut db, key)?.is_none() {
         match count {
             Some(_) => out.null_array(),
             None => out.null(),
@@ -379,7 +361,7 @@ fn rpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 
 fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let n = get_list(&mut ctx.db(), args[1])?.map_or(0, |l| l.len());
+    let n = get::<List>(&mut ctx.db(), args[1])?.map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -392,7 +374,7 @@ fn resolve_index(i: i64, len: usize) -> Option<usize> {
 
 fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let Some(l) = get_list(&mut db, args[1])? else {
+    let Some(l) = get::<List>(&mut db, args[1])? else {
         out.null();
         return Ok(());
     };
@@ -407,7 +389,7 @@ fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fill = fill(ctx);
     let mut db = ctx.db();
-    let Some(l) = get_list(&mut db, args[1])? else { return Err(CmdError::NoSuchKey) };
+    let Some(l) = get::<List>(&mut db, args[1])? else { return Err(CmdError::NoSuchKey) };
     let i = args::int(args[2])?;
     let Some(i) = resolve_index(i, l.len()) else { return Err(CmdError::msg("ERR index out of range")) };
     l.set(i, args[3], fill);
@@ -439,7 +421,7 @@ fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let start = args::int(args[2])?;
     let end = args::int(args[3])?;
     let (mut db, out) = ctx.db_out();
-    let Some(l) = get_list(&mut db, args[1])? else {
+    let Some(l) = get::<List>(&mut db, args[1])? else {
         out.array(0);
         return Ok(());
     };
@@ -461,7 +443,7 @@ fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fill = fill(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let Some(l) = get_list(&mut db, key)? else {
+    let Some(l) = get::<List>(&mut db, key)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -494,7 +476,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fill = fill(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let Some(l) = get_list(&mut db, key)? else {
+    let Some(l) = get::<List>(&mut db, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -515,7 +497,7 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fill = fill(ctx);
     let key = args[1];
     let mut db = ctx.db();
-    let Some(l) = get_list(&mut db, key)? else {
+    let Some(l) = get::<List>(&mut db, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -534,13 +516,10 @@ fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
-    let mut j = 3;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        let opt = args[j];
-        if args::is(opt, "rank") && more {
-            j += 1;
-            rank = args::int(args[j])?;
+    let mut c = Cursor::new(args, 3);
+    while !c.is_empty() {
+        if let Some(r) = c.int_of("rank")? {
+            rank = r;
             if rank == i64::MIN {
                 // Redis 7.2 bounds RANK to ±LONG_MAX (7.0 accepted LONG_MIN and overflowed).
                 return Err(CmdError::msg(
@@ -552,19 +531,16 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                 ));
             }
-        } else if args::is(opt, "count") && more {
-            j += 1;
-            count = Some(positive(args[j], "ERR COUNT can't be negative")? as usize);
-        } else if args::is(opt, "maxlen") && more {
-            j += 1;
-            maxlen = positive(args[j], "ERR MAXLEN can't be negative")? as usize;
+        } else if let Some(n) = c.value_of("count") {
+            count = Some(positive(n, "ERR COUNT can't be negative")? as usize);
+        } else if let Some(n) = c.value_of("maxlen") {
+            maxlen = positive(n, "ERR MAXLEN can't be negative")? as usize;
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let (mut db, out) = ctx.db_out();
-    let Some(l) = get_list(&mut db, args[1])? else {
+    let Some(l) = get::<List>(&mut db, args[1])? else {
         match count {
             Some(_) => out.array(0),
             None => out.null(),
@@ -629,11 +605,11 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn do_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Option<Vec<u8>>, CmdError> {
     let fill = fill(ctx);
     let mut db = ctx.db();
-    if get_list(&mut db, src)?.is_none() {
+    if get::<List>(&mut db, src)?.is_none() {
         return Ok(None);
     }
-    check_list(&mut db, dst)?;
-    let l = get_list(&mut db, src)?.expect("checked above");
+    get::<List>(&mut db, dst)?;
+    let l = get::<List>(&mut db, src)?.expect("checked above");
     let v = if from_left { l.pop_front(fill) } else { l.pop_back(fill) }.expect("lists are never empty");
     let deleted = if src == dst {
         if to_left {
@@ -707,14 +683,13 @@ fn parse_mpop<'a>(args: &[&'a [u8]], at: usize) -> Result<(Vec<&'a [u8]>, bool, 
     let where_idx = where_idx as usize;
     let left = parse_where(args[where_idx])?;
     let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if args::is(args[j], "count") && j + 1 < args.len() && count.is_none() {
-            count = match resp::parse_i64(args[j + 1]) {
+    let mut c = Cursor::new(args, where_idx + 1);
+    while !c.is_empty() {
+        if count.is_none() && c.keyword_with("count", 1) {
+            count = match c.next().and_then(resp::parse_i64) {
                 Some(n) if n > 0 => Some(n as usize),
                 _ => return Err(CmdError::msg("ERR count should be greater than 0")),
             };
-            j += 2;
         } else {
             return Err(CmdError::Syntax);
         }
@@ -728,7 +703,7 @@ fn mpop_first(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result
     let fill = fill(ctx);
     let (mut db, out) = ctx.db_out();
     for &key in keys {
-        if get_list(&mut db, key)?.is_some() {
+        if get::<List>(&mut db, key)?.is_some() {
             let (vals, deleted) = pop_n(&mut db, key, left, count, fill);
             out.array(2);
             out.bulk(key);
@@ -766,7 +741,7 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], left: bool) -> CmdResult {
     let fill = fill(ctx);
     let (mut db, out) = ctx.db_out();
     for &key in keys {
-        if get_list(&mut db, key)?.is_some() {
+        if get::<List>(&mut db, key)?.is_some() {
             let (v, deleted) = pop_n(&mut db, key, left, 1, fill);
             out.array(2);
             out.bulk(key);

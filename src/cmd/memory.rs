@@ -35,9 +35,11 @@
 //!   what `maxmemory` limits; Redis subtracts replication and AOF buffers there.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 
-use super::table::{subcommand, table};
+use super::args::Cursor;
+use super::info::human;
+use super::session::unwatch_all;
+use super::table::{cmd_meta, subcommand, table};
 use super::{flags, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::alloc::{self as mem, chunk_size};
 use crate::client::Client;
@@ -140,11 +142,11 @@ fn over_limit_slow(server: &Server, client: &mut Client, out: &mut Writer, spec:
     if !reject {
         return false;
     }
-    super::server::cmd_meta(spec).record_rejected();
+    cmd_meta(spec).record_rejected();
     if spec.name == "exec" && client.multi.is_some() {
         // A refused EXEC discards the transaction, as Redis's EXECABORT does.
         client.multi = None;
-        super::txn::unwatch_all(server, client);
+        unwatch_all(server, client);
         out.error(&format!("EXECABORT Transaction discarded because of: {OOM_ERROR}"));
         return true;
     }
@@ -241,17 +243,11 @@ pub fn entry_usage(key: &[u8], value: &Value, samples: usize) -> usize {
 fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // Redis's default sample count for nested values.
     let mut samples = 5usize;
-    let mut i = 3;
-    while i < args.len() {
-        if args[i].eq_ignore_ascii_case(b"samples") && i + 1 < args.len() {
-            let n = super::args::int(args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::Syntax);
-            }
-            samples = if n == 0 { 0 } else { n as usize };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    let mut c = Cursor::new(args, 3);
+    while !c.is_empty() {
+        match c.int_of("samples")? {
+            Some(n) if n >= 0 => samples = n as usize,
+            _ => return Err(CmdError::Syntax),
         }
     }
     match ctx.db().peek(args[2]).map(|e| entry_usage(e.key, e.value, samples)) {
@@ -310,7 +306,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// The INFO `# Memory` section, Redis 7.0's fields in its order.
-pub fn info_memory(server: &Server, cfg: &Config, o: &mut String, human: fn(u64) -> String) {
+pub fn info_memory(server: &Server, cfg: &Config, o: &mut String) {
     let f = figures(server);
     let sys = total_system_memory();
     let dataset = f.used - f.overhead;
@@ -531,11 +527,6 @@ fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         ctx.out.simple(line);
     }
     Ok(())
-}
-
-/// Evicted keys so far (INFO stats `evicted_keys`).
-pub fn evicted_keys(server: &Server) -> u64 {
-    server.keyspace.stats.evicted_keys.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

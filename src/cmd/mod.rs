@@ -1,4 +1,5 @@
-//! Commands: the declarative command table, dispatch, and one module per command family.
+//! Commands: the declarative command table, dispatch, the infrastructure handlers share, and one
+//! module per command family.
 //!
 //! Each family module exports `pub const COMMANDS: &[CommandSpec]`, one row per command, next to
 //! its handlers. [`table`] gathers the rows into one lookup table that drives dispatch, arity
@@ -8,6 +9,14 @@
 //! A handler has the shape `fn(&mut Ctx, &[&[u8]]) -> CmdResult`: it parses its arguments
 //! (`args[0]` is the command name), works through `ctx.db()`, and writes its reply into
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
+//!
+//! The modules form two layers. The command infrastructure (this file, `args` with the argument
+//! [`args::Cursor`], `lookup` with the typed value lookups, `error`, `table`, `dispatch`,
+//! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
+//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
+//! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
+//! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
+//! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
 
 pub mod args;
 pub mod blocking;
@@ -18,11 +27,15 @@ pub mod effects;
 pub mod error;
 pub mod generic;
 pub mod hash;
+pub mod info;
 pub mod list;
+pub mod lookup;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;
+pub mod reply;
 pub mod server;
+pub mod session;
 pub mod set;
 pub mod sort;
 pub mod stream;
@@ -32,6 +45,9 @@ pub mod txn;
 pub mod zset;
 
 pub use error::{CmdError, CmdResult};
+
+/// The Redis version redstart reports (INFO `redis_version`, HELLO `version`).
+pub const REDIS_VERSION: &str = "7.2.4";
 
 use crate::client::Client;
 use crate::db::{Db, Locks};

@@ -10,7 +10,8 @@
 //! - DUMP of a stream key writes it as Redis 7.0 does (see `persist::rdb`).
 //! - RESTORE ... FREQ is accepted and validated but ignored (no LFU counters are kept).
 
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::args::{self, Cursor};
+use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::lru_clock;
 use crate::db::value::Value;
 use crate::notify;
@@ -116,31 +117,27 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let ttl = args::int(args[2])?;
     let (mut replace, mut absttl, mut idle, mut freq) = (false, false, None, None);
-    let mut i = 4;
-    while i < args.len() {
-        let a = args[i];
-        if args::is(a, "replace") {
+    let mut c = Cursor::new(args, 4);
+    while !c.is_empty() {
+        if c.keyword("replace") {
             replace = true;
-        } else if args::is(a, "absttl") {
+        } else if c.keyword("absttl") {
             absttl = true;
-        } else if args::is(a, "idletime") && i + 1 < args.len() && freq.is_none() {
-            let v = args::int(args[i + 1])?;
+        } else if freq.is_none() && c.keyword_with("idletime", 1) {
+            let v = c.int()?;
             if v < 0 {
                 return Err(CmdError::msg("ERR Invalid IDLETIME value, must be >= 0"));
             }
             idle = Some(v as u64);
-            i += 1;
-        } else if args::is(a, "freq") && i + 1 < args.len() && idle.is_none() {
-            let v = args::int(args[i + 1])?;
+        } else if idle.is_none() && c.keyword_with("freq", 1) {
+            let v = c.int()?;
             if !(0..=255).contains(&v) {
                 return Err(CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255"));
             }
             freq = Some(v);
-            i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
-        i += 1;
     }
     let _ = freq;
     if ttl < 0 {

@@ -14,10 +14,10 @@
 //! Differences from Redis: PUBSUB HELP is redstart's own wording; there is no cluster, so shard
 //! channels are ordinary channels in their own namespace (no slot checks).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::server::help_reply;
+use super::reply::help_reply;
+use super::session::sync_counts;
 use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc, NO_KEYS};
 use crate::pubsub::{Kind, Mailbox};
 
@@ -145,15 +145,6 @@ fn mailbox(ctx: &mut Ctx) -> Arc<Mailbox> {
     ctx.client.pubsub.mailbox.get_or_insert_with(|| Mailbox::new(info, resp3)).clone()
 }
 
-/// Mirrors the subscription counts into CLIENT LIST's fields.
-fn sync_counts(ctx: &mut Ctx) {
-    let (c, p, s) = ctx.client.pubsub.counts();
-    let subs = &ctx.client.info.subs;
-    subs[0].store(c, Ordering::Relaxed);
-    subs[1].store(p, Ordering::Relaxed);
-    subs[2].store(s, Ordering::Relaxed);
-}
-
 /// One confirmation frame: `[kind, name-or-null, count]`.
 fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
     ctx.out.push(3);
@@ -234,16 +225,6 @@ fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     unsubscribe_generic(ctx, args, Kind::Shard, b"sunsubscribe")
-}
-
-/// Drops every subscription of the client (RESET; the connection does the same on close).
-pub fn unsubscribe_all(ctx: &mut Ctx) {
-    crate::pubsub::remove_all(&ctx.server.pubsub, &mut ctx.client.pubsub);
-    // As in `unsubscribe_generic`: what was published before the removal precedes the reply.
-    if let Some(mb) = &ctx.client.pubsub.mailbox {
-        mb.drain_into(&mut ctx.out.buf);
-    }
-    sync_counts(ctx);
 }
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -1,8 +1,10 @@
 //! Server commands: INFO, TIME, LASTSAVE, SHUTDOWN, DEBUG (SLEEP only), and COMMAND with its
 //! introspection subcommands (COUNT, LIST, INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP).
 //!
-//! Also home of the per-command statistics (`INFO commandstats`, `cmd=` of CLIENT LIST) and the
-//! error counters (`INFO errorstats`): [`cmd_meta`] maps each table row to its counters.
+//! INFO's sections other than `# Memory` are written here ([`info_section`]); `cmd::info`
+//! assembles them. The per-command statistics they report (`INFO commandstats`, `cmd=` of
+//! CLIENT LIST) and the error counters (`INFO errorstats`) are kept by the command table
+//! (`cmd::table::cmd_meta`).
 //!
 //! Everything `COMMAND` reports comes from the command table, never from a hand-written list.
 //!
@@ -14,27 +16,25 @@
 //!   `RW update` for writes and `RO access` for reads, where Redis is sometimes finer (`OW`,
 //!   `RM`, `insert`, `delete`, several specs per command, `notes`).
 //! - Subcommands are listed in table order (Redis lists them in hash order).
-//! - INFO memory is written by `cmd::memory` (counted allocations, see `alloc`); `avg_ttl` is 0; latencystats is not produced; CPU figures come from
-//!   `/proc/self/stat`; the HELP texts are redstart's own wording.
+//! - INFO memory is written by `cmd::memory` (counted allocations, see `alloc`); `avg_ttl` is
+//!   0; latencystats is not produced; CPU figures come from `/proc/self/stat`; the HELP texts
+//!   are redstart's own wording.
 //! - DEBUG implements SLEEP only (and is always enabled).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use super::table::{subcommand, table};
+use super::info::{self, DEFAULT_SECTIONS, SECTIONS};
+use super::reply::help_reply;
+use super::table::{all_meta, subcommand, table};
 use super::{acl, args, flags, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc};
-use super::{KeySpec, NO_KEYS};
+use super::{KeySpec, NO_KEYS, REDIS_VERSION};
 use crate::server::Server;
 use crate::stats;
 use resp::Writer;
-
-/// The Redis version redstart reports (INFO `redis_version`, HELLO `version`).
-pub const REDIS_VERSION: &str = "7.2.4";
 
 const COMMAND_SUBS: &[CommandSpec] = &[
     CommandSpec::new("count", 2, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_count).doc(
@@ -122,122 +122,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Per-command statistics and error counters.
-
-/// Counters and the full name (`client|list`) of one command-table row.
-pub struct CmdMeta {
-    /// Position in the metadata table (stored by clients as their last command, and the index
-    /// of its counters in `crate::stats`).
-    pub index: usize,
-    pub full_name: &'static str,
-}
-
-impl CmdMeta {
-    /// Counts one call that took `usec` microseconds.
-    #[inline]
-    pub fn record_call(&self, usec: u64) {
-        stats::add_cmd(self.index, stats::Cmd::Calls, 1);
-        stats::add_cmd(self.index, stats::Cmd::Usec, usec);
-    }
-    #[inline]
-    pub fn record_failed(&self) {
-        stats::add_cmd(self.index, stats::Cmd::Failed, 1);
-    }
-    #[inline]
-    pub fn record_rejected(&self) {
-        stats::add_cmd(self.index, stats::Cmd::Rejected, 1);
-    }
-    pub fn calls(&self) -> u64 {
-        stats::cmd_total(self.index, stats::Cmd::Calls)
-    }
-    pub fn usec(&self) -> u64 {
-        stats::cmd_total(self.index, stats::Cmd::Usec)
-    }
-    pub fn rejected_calls(&self) -> u64 {
-        stats::cmd_total(self.index, stats::Cmd::Rejected)
-    }
-    pub fn failed_calls(&self) -> u64 {
-        stats::cmd_total(self.index, stats::Cmd::Failed)
-    }
-}
-
-struct MetaTable {
-    by_ptr: HashMap<usize, usize, ahash::RandomState>,
-    all: Vec<CmdMeta>,
-}
-
-/// Rows not in the table (only in unit tests that build their own) share this one.
-static UNKNOWN_META: CmdMeta = CmdMeta { index: usize::MAX, full_name: "NULL" };
-
-static META: OnceLock<MetaTable> = OnceLock::new();
-
-fn meta_table() -> &'static MetaTable {
-    META.get_or_init(|| {
-        let mut specs: Vec<&'static CommandSpec> = table().iter().collect();
-        specs.sort_by_key(|s| s.name);
-        let mut all = Vec::new();
-        let mut by_ptr = HashMap::with_hasher(ahash::RandomState::new());
-        let mut add = |spec: &'static CommandSpec, full_name: &'static str| {
-            by_ptr.insert(spec as *const CommandSpec as usize, all.len());
-            all.push(CmdMeta { index: all.len(), full_name });
-        };
-        for spec in specs {
-            add(spec, spec.name);
-            for sub in spec.subcommands {
-                add(sub, Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str()));
-            }
-        }
-        crate::stats::init(all.len());
-        MetaTable { by_ptr, all }
-    })
-}
-
-/// The counters of a command-table row (one hash lookup).
-#[inline]
-pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
-    let t = meta_table();
-    match t.by_ptr.get(&(spec as *const CommandSpec as usize)) {
-        Some(&i) => &t.all[i],
-        None => &UNKNOWN_META,
-    }
-}
-
-/// The full name of the command stored as a client's last command (`NULL` before any).
-pub fn last_cmd_name(index: usize) -> &'static str {
-    meta_table().all.get(index).map_or("NULL", |m| m.full_name)
-}
-
-// ---------------------------------------------------------------------------------------------
 // INFO
-
-/// Section names in the order Redis emits them.
-const SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "commandstats",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
 
 fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut wanted: Vec<&str> = Vec::new();
@@ -253,47 +138,13 @@ fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             wanted.push(s);
         }
     }
-    let text = info_text(ctx.server, ctx.client.db, &wanted);
+    let text = info::info_text(ctx.server, ctx.client.db, &wanted);
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
 
-/// The INFO text for the given sections (any order, duplicates allowed), in Redis's format:
-/// `# Title` headers, `key:value` CRLF lines, a blank line between sections.
-pub fn info_text(server: &Server, _db: usize, wanted: &[&str]) -> String {
-    let mut out = String::with_capacity(4096);
-    for name in SECTIONS.iter().filter(|s| wanted.contains(s)) {
-        if !out.is_empty() {
-            out.push_str("\r\n");
-        }
-        section(server, name, &mut out);
-    }
-    out
-}
-
 fn now_unix_us() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
-}
-
-/// `1.37M`-style sizes, as Redis's `bytesToHuman`.
-fn human(n: u64) -> String {
-    let n = n as f64;
-    const UNITS: &[(f64, &str)] = &[
-        (1024.0, "K"),
-        (1024.0 * 1024.0, "M"),
-        (1024.0 * 1024.0 * 1024.0, "G"),
-        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
-    ];
-    if n < 1024.0 {
-        return format!("{}B", n as u64);
-    }
-    let mut unit = UNITS[0];
-    for u in UNITS {
-        if n >= u.0 {
-            unit = *u;
-        }
-    }
-    format!("{:.2}{}", n / unit.0, unit.1)
 }
 
 /// (user, system, children user, children system) CPU seconds from a `/proc/.../stat` file.
@@ -333,7 +184,9 @@ fn ops_per_sec(total: u64) -> u64 {
     }
 }
 
-fn section(server: &Server, name: &str, o: &mut String) {
+/// Writes INFO section `name` (every section but `memory`, which `cmd::memory` writes; see
+/// `cmd::info`).
+pub fn info_section(server: &Server, name: &str, o: &mut String) {
     macro_rules! line {
         ($($arg:tt)*) => {{ let _ = write!(o, $($arg)*); o.push_str("\r\n"); }};
     }
@@ -402,7 +255,6 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("total_blocking_keys:0");
             line!("total_blocking_keys_on_nokey:0");
         }
-        "memory" => super::memory::info_memory(server, &cfg, o, human),
         "persistence" => {
             o.push_str("# Persistence\r\n");
             let ps = crate::persist::state();
@@ -465,7 +317,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             line!("expired_stale_perc:0.00");
             line!("expired_time_cap_reached_count:0");
             line!("expire_cycle_cpu_milliseconds:0");
-            line!("evicted_keys:{}", super::memory::evicted_keys(server));
+            line!("evicted_keys:{}", server.keyspace.stats.evicted_keys.load(Ordering::Relaxed));
             line!("evicted_clients:{}", crate::client::evicted_clients());
             line!("total_eviction_exceeded_time:0");
             line!("current_eviction_exceeded_time:0");
@@ -538,7 +390,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "modules" => o.push_str("# Modules\r\n"),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
-            for m in &meta_table().all {
+            for m in all_meta() {
                 let calls = m.calls();
                 let rejected = m.rejected_calls();
                 let failed = m.failed_calls();
@@ -667,15 +519,6 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Err(CmdError::msg(String::from_utf8_lossy(&msg).into_owned()))
 }
 
-/// A HELP reply: a header line then `lines`, as status replies.
-pub fn help_reply(out: &mut Writer, cmd: &str, lines: &[&str]) {
-    out.array(lines.len() + 1);
-    out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
-    for l in lines {
-        out.simple(l);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // COMMAND
 
@@ -691,7 +534,7 @@ fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 
 /// Every command, containers followed by their subcommands, with full names, in name order.
 fn all_commands() -> Vec<(&'static str, &'static CommandSpec)> {
-    meta_table().all.iter().filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s))).collect()
+    all_meta().iter().filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s))).collect()
 }
 
 fn write_flags(out: &mut Writer, spec: &CommandSpec) {
@@ -988,23 +831,6 @@ fn command_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human(100), "100B");
-        assert_eq!(human(1024), "1.00K");
-        assert_eq!(human(1_435_984), "1.37M");
-    }
-
-    #[test]
-    fn every_row_has_metadata() {
-        for spec in table().iter() {
-            assert_eq!(cmd_meta(spec).full_name, spec.name);
-            for sub in spec.subcommands {
-                assert_eq!(cmd_meta(sub).full_name, format!("{}|{}", spec.name, sub.name));
-            }
-        }
-    }
 
     #[test]
     fn lookup_finds_subcommands() {

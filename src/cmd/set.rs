@@ -28,10 +28,12 @@ use crate::notify;
 
 use rand::Rng;
 
-use super::hash::{random_count, scan_options, scan_reply, MAX_REPEAT};
-use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use super::args::{self, random_count, scan_options, Cursor, ScanOptions, MAX_REPEAT};
+use super::lookup::{get, read, typed, ValueType};
+use super::reply::scan_reply;
+use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use super::{KeySpecDoc, NO_KEYS};
-use crate::db::value::{EntryMut, Value, NO_EXPIRE};
+use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::{glob, Db};
 use crate::types::set::{Elem, Set, SetLimits};
 
@@ -175,31 +177,6 @@ fn limits(ctx: &Ctx) -> SetLimits {
     }
 }
 
-fn as_set<'a>(e: EntryMut<'a>) -> Result<&'a Set, CmdError> {
-    match e.value {
-        Value::Set(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn read<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d Set>, CmdError> {
-    match db.get_counted(key) {
-        None => Ok(None),
-        Some(e) => as_set(e).map(Some),
-    }
-}
-
-/// The set at `key` for writing, or `None` if missing; WRONGTYPE for another type.
-fn write<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d mut Set>, CmdError> {
-    match db.get(key) {
-        None => Ok(None),
-        Some(e) => match e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
-}
-
 fn bulk_elem(out: &mut resp::Writer, e: Elem) {
     let mut b = itoa::Buffer::new();
     out.bulk(e.bytes(&mut b));
@@ -221,13 +198,13 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let members = &args[2..];
     let mut db = ctx.db();
-    match write(&mut db, key)? {
+    match get::<Set>(&mut db, key)? {
         Some(s) => s.maybe_convert(members.len(), lim),
         None => {
             db.set(key, Value::Set(Box::new(Set::create(members[0], members.len(), lim))), NO_EXPIRE);
         }
     }
-    let s = write(&mut db, key)?.expect("present");
+    let s = get::<Set>(&mut db, key)?.expect("present");
     let added = members.iter().filter(|m| s.add(m, lim)).count();
     if added > 0 {
         db.touch(key);
@@ -242,7 +219,7 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
-    let (removed, empty) = match write(&mut db, key)? {
+    let (removed, empty) = match get::<Set>(&mut db, key)? {
         None => (0, false),
         Some(s) => {
             let mut n = 0;
@@ -276,14 +253,14 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let found = read(&mut db, args[1])?.is_some_and(|s| s.contains(args[2]));
+    let found = read::<Set>(&mut db, args[1])?.is_some_and(|s| s.contains(args[2]));
     ctx.out.int(found as i64);
     Ok(())
 }
 
 fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let s = read(&mut db, args[1])?;
+    let s = read::<Set>(&mut db, args[1])?;
     out.array(args.len() - 2);
     for m in &args[2..] {
         out.int(s.is_some_and(|s| s.contains(m)) as i64);
@@ -293,7 +270,7 @@ fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match read(&mut db, args[1])? {
+    match read::<Set>(&mut db, args[1])? {
         None => out.set(0),
         Some(s) => {
             out.set(s.len());
@@ -307,7 +284,7 @@ fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = read(&mut db, args[1])?.map_or(0, |s| s.len());
+    let n = read::<Set>(&mut db, args[1])?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -328,7 +305,7 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut popped: Vec<Vec<u8>> = Vec::new();
     let (mut db, out) = ctx.db_out();
     let mut rng = rand::thread_rng();
-    let (empty, whole) = match write(&mut db, key)? {
+    let (empty, whole) = match get::<Set>(&mut db, key)? {
         None => {
             match count {
                 None => out.null(),
@@ -408,7 +385,7 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let (mut db, out) = ctx.db_out();
-    let s = read(&mut db, args[1])?;
+    let s = read::<Set>(&mut db, args[1])?;
     let mut rng = rand::thread_rng();
     let Some(count) = count else {
         match s {
@@ -461,20 +438,17 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (args[1], args[2], args[3]);
     let lim = limits(ctx);
     let mut db = ctx.db();
-    let Some(e) = db.get(src) else {
+    if get::<Set>(&mut db, src)?.is_none() {
         ctx.out.int(0);
         return Ok(());
-    };
-    as_set(e)?;
-    if let Some(e) = db.get(dst) {
-        as_set(e)?;
     }
+    get::<Set>(&mut db, dst)?;
     if src == dst {
-        let found = read(&mut db, src)?.is_some_and(|s| s.contains(member));
+        let found = read::<Set>(&mut db, src)?.is_some_and(|s| s.contains(member));
         ctx.out.int(found as i64);
         return Ok(());
     }
-    let s = write(&mut db, src)?.expect("checked");
+    let s = get::<Set>(&mut db, src)?.expect("checked");
     if !s.remove(member) {
         ctx.out.int(0);
         return Ok(());
@@ -492,7 +466,7 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.notify(notify::GENERIC, "del", src);
     }
     let mut db = ctx.db();
-    let added = match write(&mut db, dst)? {
+    let added = match get::<Set>(&mut db, dst)? {
         Some(d) => d.add(member, lim),
         None => {
             let mut d = Set::create(member, 1, lim);
@@ -510,13 +484,13 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = super::generic::parse_cursor(args[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(args[2])?;
     let (mut db, out) = ctx.db_out();
-    let Some(s) = read(&mut db, args[1])? else {
-        scan_reply(out, 0, &[]);
+    let Some(s) = read::<Set>(&mut db, args[1])? else {
+        scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
-    let (pattern, count) = scan_options(&args[3..])?;
+    let ScanOptions { pattern, count, .. } = scan_options(args, 3, false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
     let mut buf = itoa::Buffer::new();
     let next = s.scan(cursor, count, |e| {
@@ -525,8 +499,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             items.push(b.to_vec());
         }
     });
-    let refs: Vec<&[u8]> = items.iter().map(|v| v.as_slice()).collect();
-    scan_reply(out, next, &refs);
+    scan_reply(out, next, &items);
     Ok(())
 }
 
@@ -554,18 +527,16 @@ impl<'k> Taken<'k> {
                 t.slots.push(slot);
                 continue;
             }
-            let slot = match db.get_counted(k) {
+            let slot = match db.get_counted(k).map(typed::<Set>) {
                 None => None,
-                Some(e) => match e.value {
-                    Value::Set(s) => {
-                        t.sets.push(std::mem::replace(s, Set::new_intset()));
-                        Some(t.sets.len() - 1)
-                    }
-                    _ => {
-                        t.restore(db);
-                        return Err(CmdError::WrongType);
-                    }
-                },
+                Some(Ok(s)) => {
+                    t.sets.push(std::mem::replace(s, Set::new_intset()));
+                    Some(t.sets.len() - 1)
+                }
+                Some(Err(e)) => {
+                    t.restore(db);
+                    return Err(e);
+                }
             };
             seen.insert(k, slot);
             t.keys.push((k, slot));
@@ -583,8 +554,8 @@ impl<'k> Taken<'k> {
         let mut sets: Vec<Option<Set>> = self.sets.into_iter().map(Some).collect();
         for (k, slot) in self.keys {
             if let Some(i) = slot {
-                if let Some(Value::Set(s)) = db.peek(k).map(|e| e.value) {
-                    **s = sets[i].take().expect("each set restored once");
+                if let Some(s) = db.peek(k).and_then(|e| Set::of(e.value)) {
+                    *s = sets[i].take().expect("each set restored once");
                 }
             }
         }
@@ -675,17 +646,13 @@ fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let end = 2 + numkeys as usize;
     let mut limit = 0u64;
-    let mut i = end;
-    while i < args.len() {
-        if args::is(args[i], "limit") && i + 1 < args.len() {
-            limit = match resp::parse_i64(args[i + 1]) {
-                Some(n) if n >= 0 => n as u64,
-                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
-            };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
+    let mut c = Cursor::new(args, end);
+    while !c.is_empty() {
+        limit = match c.value_of("limit").map(resp::parse_i64) {
+            Some(Some(n)) if n >= 0 => n as u64,
+            Some(_) => return Err(CmdError::msg("ERR LIMIT can't be negative")),
+            None => return Err(CmdError::Syntax),
+        };
     }
     let limit = if limit == 0 { usize::MAX } else { limit.min(usize::MAX as u64) as usize };
     let mut db = ctx.db();

@@ -30,7 +30,8 @@
 
 use std::cmp::Ordering;
 
-use super::{acl, args, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc};
+use super::args::{self, Cursor};
+use super::{acl, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
@@ -121,34 +122,27 @@ struct Opts<'a> {
 
 fn parse<'a>(args: &[&'a [u8]], readonly: bool) -> Result<Opts<'a>, CmdError> {
     let mut o = Opts::default();
-    let mut j = 2;
-    while j < args.len() {
-        let a = args[j];
-        let left = args.len() - j - 1;
-        if args::is(a, "asc") {
+    let mut c = Cursor::new(args, 2);
+    while !c.is_empty() {
+        if c.keyword("asc") {
             o.desc = false;
-        } else if args::is(a, "desc") {
+        } else if c.keyword("desc") {
             o.desc = true;
-        } else if args::is(a, "alpha") {
+        } else if c.keyword("alpha") {
             o.alpha = true;
-        } else if args::is(a, "limit") && left >= 2 {
-            o.limit = Some((args::int(args[j + 1])?, args::int(args[j + 2])?));
-            j += 2;
-        } else if !readonly && args::is(a, "store") && left >= 1 {
-            o.store = Some(args[j + 1]);
-            j += 1;
-        } else if args::is(a, "by") && left >= 1 {
-            let p = Pattern::new(args[j + 1]);
+        } else if let Some(limit) = c.limit()? {
+            o.limit = Some(limit);
+        } else if !readonly && c.keyword_with("store", 1) {
+            o.store = c.next();
+        } else if let Some(p) = c.value_of("by") {
+            let p = Pattern::new(p);
             o.dontsort = p.star.is_none();
             o.by = Some(p);
-            j += 1;
-        } else if args::is(a, "get") && left >= 1 {
-            o.gets.push(Pattern::new(args[j + 1]));
-            j += 1;
+        } else if let Some(p) = c.value_of("get") {
+            o.gets.push(Pattern::new(p));
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     Ok(o)
 }

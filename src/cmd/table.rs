@@ -1,7 +1,11 @@
-//! The command table: every family's rows gathered into one name → spec map, built once.
+//! The command table: every family's rows gathered into one name → spec map, built once; and
+//! each row's metadata ([`cmd_meta`]): its full name (`client|list`) and the index of its
+//! per-command statistics (`INFO commandstats`, `cmd=` of CLIENT LIST) and error counters.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use crate::stats;
 
 use super::{
     args::lower_name, config, connection, generic, hash, list, memory, persistence, pubsub, server, set, sort, stream,
@@ -73,9 +77,111 @@ pub fn subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static 
     parent.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Per-command metadata: statistics and error counters.
+
+/// Counters and the full name (`client|list`) of one command-table row.
+pub struct CmdMeta {
+    /// Position in the metadata table (stored by clients as their last command, and the index
+    /// of its counters in `crate::stats`).
+    pub index: usize,
+    pub full_name: &'static str,
+}
+
+impl CmdMeta {
+    /// Counts one call that took `usec` microseconds.
+    #[inline]
+    pub fn record_call(&self, usec: u64) {
+        stats::add_cmd(self.index, stats::Cmd::Calls, 1);
+        stats::add_cmd(self.index, stats::Cmd::Usec, usec);
+    }
+    #[inline]
+    pub fn record_failed(&self) {
+        stats::add_cmd(self.index, stats::Cmd::Failed, 1);
+    }
+    #[inline]
+    pub fn record_rejected(&self) {
+        stats::add_cmd(self.index, stats::Cmd::Rejected, 1);
+    }
+    pub fn calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Calls)
+    }
+    pub fn usec(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Usec)
+    }
+    pub fn rejected_calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Rejected)
+    }
+    pub fn failed_calls(&self) -> u64 {
+        stats::cmd_total(self.index, stats::Cmd::Failed)
+    }
+}
+
+struct MetaTable {
+    by_ptr: HashMap<usize, usize, ahash::RandomState>,
+    all: Vec<CmdMeta>,
+}
+
+/// Rows not in the table (only in unit tests that build their own) share this one.
+static UNKNOWN_META: CmdMeta = CmdMeta { index: usize::MAX, full_name: "NULL" };
+
+static META: OnceLock<MetaTable> = OnceLock::new();
+
+fn meta_table() -> &'static MetaTable {
+    META.get_or_init(|| {
+        let mut specs: Vec<&'static CommandSpec> = table().iter().collect();
+        specs.sort_by_key(|s| s.name);
+        let mut all = Vec::new();
+        let mut by_ptr = HashMap::with_hasher(ahash::RandomState::new());
+        let mut add = |spec: &'static CommandSpec, full_name: &'static str| {
+            by_ptr.insert(spec as *const CommandSpec as usize, all.len());
+            all.push(CmdMeta { index: all.len(), full_name });
+        };
+        for spec in specs {
+            add(spec, spec.name);
+            for sub in spec.subcommands {
+                add(sub, Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str()));
+            }
+        }
+        crate::stats::init(all.len());
+        MetaTable { by_ptr, all }
+    })
+}
+
+/// The counters of a command-table row (one hash lookup).
+#[inline]
+pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
+    let t = meta_table();
+    match t.by_ptr.get(&(spec as *const CommandSpec as usize)) {
+        Some(&i) => &t.all[i],
+        None => &UNKNOWN_META,
+    }
+}
+
+/// The full name of the command stored as a client's last command (`NULL` before any).
+pub fn last_cmd_name(index: usize) -> &'static str {
+    meta_table().all.get(index).map_or("NULL", |m| m.full_name)
+}
+
+/// Every row's counters: containers followed by their subcommands, in name order (`INFO
+/// commandstats`, `COMMAND LIST`).
+pub fn all_meta() -> &'static [CmdMeta] {
+    &meta_table().all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_row_has_metadata() {
+        for spec in table().iter() {
+            assert_eq!(cmd_meta(spec).full_name, spec.name);
+            for sub in spec.subcommands {
+                assert_eq!(cmd_meta(sub).full_name, format!("{}|{}", spec.name, sub.name));
+            }
+        }
+    }
 
     #[test]
     fn table_rows_are_well_formed() {

@@ -9,9 +9,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::session::unwatch_all;
 use super::{acl, dispatch, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::client::Client;
-use crate::server::Server;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, acl::TRANSACTION, NO_KEYS, multi).doc(
@@ -143,15 +142,4 @@ fn unwatch_locked(ctx: &mut Ctx) {
         ctx.locks.release();
         unwatch_all(ctx.server, ctx.client);
     }
-}
-
-/// Forgets every key the client watches (UNWATCH, EXEC, DISCARD, RESET, disconnect).
-pub fn unwatch_all(server: &Server, client: &mut Client) {
-    let flag = client.watch.flag.clone();
-    for (db, key) in std::mem::take(&mut client.watch.keys) {
-        let mut locks = server.keyspace.lock_keys(std::iter::once(key.as_slice()));
-        let sid = server.keyspace.shard_of(&key);
-        locks.shard(sid).watchers.unwatch(db, &key, &flag);
-    }
-    client.watch.flag = Arc::default();
 }

@@ -202,7 +202,7 @@ fn resume<S: Transport>(
 fn close(server: &Server, client: &mut Client) {
     // Fan-out a batch cut short (parse error, QUIT, kill) left for this thread's subscribers.
     fan_out_pending();
-    crate::cmd::txn::unwatch_all(server, client);
+    crate::cmd::session::unwatch_all(server, client);
     crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
     server.clients.unregister(client.id);
     super::workers::conn_closed();

@@ -2,13 +2,14 @@
 //! XGROUP (CREATE, SETID, DESTROY, CREATECONSUMER, DELCONSUMER, HELP).
 
 use super::{
-    as_stream, bad_sub, lookup, nogroup_for_key, parse_id, range_end, range_start, setid_prop, write_entry, write_id,
-    xclaim_prop,
+    bad_sub, nogroup_for_key, parse_id, range_end, range_start, setid_prop, write_entry, write_id, xclaim_prop,
 };
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use crate::cmd::args::{self, Cursor};
+use crate::cmd::lookup::get;
+use crate::cmd::{blocking, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
-use crate::types::stream::{Group, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::stream::{Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
 
 const NO_KEY_XGROUP: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 
@@ -28,7 +29,7 @@ pub(super) fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let ids = args[3..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         if let Some(g) = s.groups.get_mut(args[2]) {
             for id in ids {
                 n += g.ack(id) as i64;
@@ -73,7 +74,7 @@ pub(super) fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, args[1]);
+    let s = get::<Stream>(&mut db, args[1])?;
     let Some(g) = s.and_then(|s| s.groups.get(args[2])) else { return Err(nogroup(args[1], args[2])) };
     match ext {
         None => {
@@ -137,7 +138,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     {
         let mut db = ctx.db();
-        let s = lookup!(db, key);
+        let s = get::<Stream>(&mut db, key)?;
         if !s.map(|s| s.groups.contains_key(gname)).unwrap_or(false) {
             return Err(nogroup(key, gname));
         }
@@ -145,48 +146,35 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let min_idle =
         resp::parse_i64(args[4]).ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?.max(0);
     let mut ids = Vec::new();
-    let mut j = 5;
-    while j < args.len() {
-        match parse_id(args[j], true, 0) {
-            Ok(id) => ids.push(id),
-            Err(_) => break,
-        }
-        j += 1;
+    let mut c = Cursor::new(args, 5);
+    while let Some(Ok(id)) = c.peek().map(|a| parse_id(a, true, 0)) {
+        ids.push(id);
+        c.next();
     }
     let mut delivery_time: Option<i64> = None;
     let mut retrycount: Option<i64> = None;
     let mut force = false;
     let mut justid = false;
     let mut lastid: Option<StreamId> = None;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        let a = args[j];
-        if args::is(a, "force") {
+    let number = |v: &[u8], option: &str| {
+        resp::parse_i64(v).ok_or_else(|| CmdError::msg(format!("ERR Invalid {option} option argument for XCLAIM")))
+    };
+    while let Some(a) = c.peek() {
+        if c.keyword("force") {
             force = true;
-        } else if args::is(a, "justid") {
+        } else if c.keyword("justid") {
             justid = true;
-        } else if args::is(a, "idle") && more >= 1 {
-            j += 1;
-            let v =
-                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid IDLE option argument for XCLAIM"))?;
-            delivery_time = Some(now as i64 - v);
-        } else if args::is(a, "time") && more >= 1 {
-            j += 1;
-            let v =
-                resp::parse_i64(args[j]).ok_or_else(|| CmdError::msg("ERR Invalid TIME option argument for XCLAIM"))?;
-            delivery_time = Some(v);
-        } else if args::is(a, "retrycount") && more >= 1 {
-            j += 1;
-            let v = resp::parse_i64(args[j])
-                .ok_or_else(|| CmdError::msg("ERR Invalid RETRYCOUNT option argument for XCLAIM"))?;
-            retrycount = Some(v);
-        } else if args::is(a, "lastid") && more >= 1 {
-            j += 1;
-            lastid = Some(parse_id(args[j], true, 0)?);
+        } else if let Some(v) = c.value_of("idle") {
+            delivery_time = Some(now as i64 - number(v, "IDLE")?);
+        } else if let Some(v) = c.value_of("time") {
+            delivery_time = Some(number(v, "TIME")?);
+        } else if let Some(v) = c.value_of("retrycount") {
+            retrycount = Some(number(v, "RETRYCOUNT")?);
+        } else if let Some(v) = c.value_of("lastid") {
+            lastid = Some(parse_id(v, true, 0)?);
         } else {
             return Err(CmdError::msg(format!("ERR Unrecognized XCLAIM option '{}'", String::from_utf8_lossy(a))));
         }
-        j += 1;
     }
     let dtime = match delivery_time {
         Some(t) if t >= 0 && t <= now as i64 => t as u64,
@@ -197,7 +185,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let propagating = ctx.propagating();
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, key);
+    let s = get::<Stream>(&mut db, key)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
@@ -277,7 +265,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     {
         let mut db = ctx.db();
-        lookup!(db, key);
+        get::<Stream>(&mut db, key)?;
     }
     let min_idle = resp::parse_i64(args[4])
         .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
@@ -285,18 +273,15 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let start = range_start(args[5])?;
     let mut count: i64 = 100;
     let mut justid = false;
-    let mut j = 6;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if args::is(args[j], "count") && more >= 1 {
-            count = args::int(args[j + 1])?;
-            if !(1..=i64::MAX / 10).contains(&count) {
+    let mut c = Cursor::new(args, 6);
+    while !c.is_empty() {
+        if let Some(n) = c.int_of("count")? {
+            if !(1..=i64::MAX / 10).contains(&n) {
                 return Err(CmdError::msg("ERR COUNT must be > 0"));
             }
-            j += 2;
-        } else if args::is(args[j], "justid") {
+            count = n;
+        } else if c.keyword("justid") {
             justid = true;
-            j += 1;
         } else {
             return Err(CmdError::Syntax);
         }
@@ -305,7 +290,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let propagating = ctx.propagating();
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let (mut db, out) = ctx.db_out();
-    let s = lookup!(db, key);
+    let s = get::<Stream>(&mut db, key)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(gname)) else { return Err(nogroup(key, gname)) };
     let (entries, groups) = s.split_groups();
     let g = groups.get_mut(gname).unwrap();
@@ -421,29 +406,27 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, gname) = (args[2], args[3]);
     let mut mkstream = false;
     let mut entries_read = ENTRIES_READ_UNKNOWN;
-    let mut i = 5;
-    while i < args.len() {
-        if args::is(args[i], "mkstream") {
+    let mut c = Cursor::new(args, 5);
+    while !c.is_empty() {
+        if c.keyword("mkstream") {
             mkstream = true;
-            i += 1;
-        } else if args::is(args[i], "entriesread") && i + 1 < args.len() {
-            entries_read = entries_read_arg(args[i + 1])?;
-            i += 2;
+        } else if let Some(n) = c.value_of("entriesread") {
+            entries_read = entries_read_arg(n)?;
         } else {
             return Err(bad_sub("CREATE", "XGROUP"));
         }
     }
     let mut db = ctx.db();
-    let exists = lookup!(db, key).is_some();
+    let exists = get::<Stream>(&mut db, key)?.is_some();
     if !exists && !mkstream {
         return Err(CmdError::msg(NO_KEY_XGROUP));
     }
     let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], true, 0)?) };
-    let s = match lookup!(db, key) {
+    let s = match get::<Stream>(&mut db, key)? {
         Some(s) => s,
         None => {
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
-            as_stream(db.get(key).unwrap())?
+            get::<Stream>(&mut db, key)?.expect("just created")
         }
     };
     if s.groups.contains_key(gname) {
@@ -460,7 +443,7 @@ pub(super) fn xgroup_create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// The stream and group for XGROUP subcommands (their own error texts).
 macro_rules! xgroup_target {
     ($db:expr, $key:expr, $group:expr) => {{
-        let Some(s) = lookup!($db, $key) else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
+        let Some(s) = get::<Stream>(&mut $db, $key)? else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
         if !s.groups.contains_key($group) {
             return Err(nogroup_for_key($key, $group));
         }
@@ -491,7 +474,7 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xgroup_destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let Some(s) = lookup!(db, args[2]) else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
+    let Some(s) = get::<Stream>(&mut db, args[2])? else { return Err(CmdError::msg(NO_KEY_XGROUP)) };
     let n = s.groups.remove(args[3]).is_some();
     if n {
         db.touch(args[2]);

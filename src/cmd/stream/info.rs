@@ -1,8 +1,9 @@
 //! XINFO: STREAM [FULL], GROUPS, CONSUMERS and HELP.
 
-use super::{as_stream, bad_sub, lookup, nogroup_for_key, write_entries, write_entry, write_id};
+use super::{bad_sub, nogroup_for_key, write_entries, write_entry, write_id};
+use crate::cmd::lookup::get;
 use crate::cmd::{args, CmdError, CmdResult, Ctx};
-use crate::types::stream::{Group, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::stream::{Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
 use resp::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -43,7 +44,7 @@ fn entries_read_reply(g: &Group) -> Option<i64> {
 pub(super) fn xinfo_consumers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (mut db, out) = ctx.db_out();
-    let Some(s) = lookup!(db, args[2]) else { return Err(CmdError::NoSuchKey) };
+    let Some(s) = get::<Stream>(&mut db, args[2])? else { return Err(CmdError::NoSuchKey) };
     let Some(g) = s.groups.get(args[3]) else { return Err(nogroup_for_key(args[2], args[3])) };
     out.array(g.consumers.len());
     for (name, c) in &g.consumers {
@@ -62,7 +63,7 @@ pub(super) fn xinfo_consumers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xinfo_groups(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    let Some(s) = lookup!(db, args[2]) else { return Err(CmdError::NoSuchKey) };
+    let Some(s) = get::<Stream>(&mut db, args[2])? else { return Err(CmdError::NoSuchKey) };
     out.array(s.groups.len());
     for (name, g) in &s.groups {
         out.map(6);
@@ -95,7 +96,7 @@ pub(super) fn xinfo_stream(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(bad_sub("STREAM", "XINFO")),
     }
     let (mut db, out) = ctx.db_out();
-    let Some(s) = lookup!(db, args[2]) else { return Err(CmdError::NoSuchKey) };
+    let Some(s) = get::<Stream>(&mut db, args[2])? else { return Err(CmdError::NoSuchKey) };
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
     out.int(s.len() as i64);

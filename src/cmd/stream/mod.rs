@@ -5,7 +5,8 @@
 //! The handlers live in submodules: `write` (XADD, XDEL, XTRIM, XSETID and trimming), `read`
 //! (XRANGE, XREVRANGE, XLEN, XREAD and XREADGROUP, BLOCK included), `groups` (XACK, XPENDING,
 //! XCLAIM, XAUTOCLAIM and XGROUP) and `info` (XINFO). This file holds the command table and the
-//! helpers they share (ID parsing, typed access to the stream, reply writers).
+//! helpers they share (ID parsing, reply writers); the stream itself is reached through
+//! `cmd::lookup::get` (`Db::get`: reads of streams count no keyspace hits or misses).
 //!
 //! The data structure (packed nodes under an ordered map, consumer groups, PELs) lives in
 //! `types::stream`. Handlers validate every argument before touching the keyspace, then work on
@@ -45,8 +46,7 @@ mod read;
 mod write;
 
 use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CommandSpec, FindKeys, KeySpec, KeySpecDoc};
-use crate::db::value::{EntryMut, Value};
-use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, Stream, StreamId};
+use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, StreamId};
 use groups::{
     xack, xautoclaim, xclaim, xgroup_create, xgroup_createconsumer, xgroup_delconsumer, xgroup_destroy, xgroup_help,
     xgroup_setid, xpending,
@@ -251,19 +251,16 @@ fn invalid_id() -> CmdError {
 /// for the keyword). `None` when the options do not parse; the handler then fails before it
 /// touches any key.
 fn streams_start(args: &[&[u8]]) -> Option<usize> {
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let a = args[i];
-        if (args::is(a, "block") || args::is(a, "count")) && more >= 1 {
-            i += 2;
-        } else if args::is(a, "streams") && more >= 1 {
-            return Some(i + 1);
-        } else if args::is(a, "group") && more >= 2 {
-            i += 3;
-        } else if args::is(a, "noack") {
-            i += 1;
-        } else {
+    let mut c = args::Cursor::new(args, 1);
+    while !c.is_empty() {
+        if c.keyword_with("streams", 1) {
+            return Some(c.pos());
+        }
+        let skipped = c.value_of("block").is_some()
+            || c.value_of("count").is_some()
+            || c.values_of("group", 2).is_some()
+            || c.keyword("noack");
+        if !skipped {
             return None;
         }
     }
@@ -341,27 +338,6 @@ fn write_entries(out: &mut Writer, es: &[Entry]) {
         write_entry(out, e);
     }
 }
-
-/// The stream in an entry, or WRONGTYPE.
-fn as_stream<'a>(e: EntryMut<'a>) -> Result<&'a mut Stream, CmdError> {
-    match e.value {
-        Value::Stream(s) => Ok(s),
-        #[allow(unreachable_patterns)]
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// A key's stream if it exists (WRONGTYPE for other types).
-macro_rules! lookup {
-    ($db:expr, $key:expr) => {
-        match $db.get($key) {
-            Some(e) => Some(as_stream(e)?),
-            None => None,
-        }
-    };
-}
-// Imported by path in the submodules (`use super::lookup`).
-use lookup;
 
 fn nogroup_for_key(key: &[u8], group: &[u8]) -> CmdError {
     CmdError::msg(format!(

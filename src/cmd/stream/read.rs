@@ -1,12 +1,12 @@
 //! Reading: XRANGE, XREVRANGE, XLEN, and XREAD/XREADGROUP (one parser and reply path for both,
 //! BLOCK included; a group read also delivers into the group's PEL).
 
-use super::{
-    as_stream, lookup, parse_id, range_end, range_start, setid_prop, write_entries, write_entry, write_id, xclaim_prop,
-};
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use super::{parse_id, range_end, range_start, setid_prop, write_entries, write_entry, write_id, xclaim_prop};
+use crate::cmd::args::Cursor;
+use crate::cmd::lookup::get;
+use crate::cmd::{blocking, CmdError, CmdResult, Ctx};
 use crate::notify;
-use crate::types::stream::StreamId;
+use crate::types::stream::{Stream, StreamId};
 use resp::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -17,17 +17,15 @@ fn range_cmd(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let (start, end) =
         if rev { (range_start(args[3])?, range_end(args[2])?) } else { (range_start(args[2])?, range_end(args[3])?) };
     let mut count: Option<i64> = None;
-    let mut i = 4;
-    while i < args.len() {
-        if args::is(args[i], "count") && i + 1 < args.len() {
-            count = Some(args::int(args[i + 1])?);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    let mut c = Cursor::new(args, 4);
+    while !c.is_empty() {
+        match c.int_of("count")? {
+            Some(n) => count = Some(n),
+            None => return Err(CmdError::Syntax),
         }
     }
     let (mut db, out) = ctx.db_out();
-    let Some(s) = lookup!(db, args[1]) else {
+    let Some(s) = get::<Stream>(&mut db, args[1])? else {
         out.array(0);
         return Ok(());
     };
@@ -53,7 +51,7 @@ pub(super) fn xrevrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let n = lookup!(db, args[1]).map(|s| s.len()).unwrap_or(0);
+    let n = get::<Stream>(&mut db, args[1])?.map(|s| s.len()).unwrap_or(0);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -82,13 +80,10 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut noack = false;
     let mut group: Option<(&[u8], &[u8])> = None;
     let mut streams_at = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let a = args[i];
-        if args::is(a, "block") && more >= 1 {
-            let t = resp::parse_i64(args[i + 1])
-                .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    let mut c = Cursor::new(args, 1);
+    while !c.is_empty() {
+        if let Some(t) = c.value_of("block") {
+            let t = resp::parse_i64(t).ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
             if t < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
@@ -98,35 +93,30 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
                 return Err(CmdError::msg("ERR timeout is out of range"));
             }
             block = Some(if t == 0 { 0 } else { ctx.now + t as u64 });
-            i += 2;
-        } else if args::is(a, "count") && more >= 1 {
-            let c = args::int(args[i + 1])?;
-            count = c.max(0) as usize;
-            i += 2;
-        } else if args::is(a, "streams") && more >= 1 {
-            streams_at = i + 1;
-            if !(args.len() - streams_at).is_multiple_of(2) {
+        } else if let Some(n) = c.int_of("count")? {
+            count = n.max(0) as usize;
+        } else if c.keyword_with("streams", 1) {
+            streams_at = c.pos();
+            if !c.remaining().is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
             }
             break;
-        } else if args::is(a, "group") && more >= 2 {
+        } else if let Some(g) = c.values_of("group", 2) {
             if !is_group {
                 return Err(CmdError::msg(
                     "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
-            group = Some((args[i + 1], args[i + 2]));
-            i += 3;
-        } else if args::is(a, "noack") {
+            group = Some((g[0], g[1]));
+        } else if c.keyword("noack") {
             if !is_group {
                 return Err(CmdError::msg(
                     "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
             noack = true;
-            i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
@@ -151,7 +141,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     // Validate everything before replying.
     let mut ids = Vec::with_capacity(n);
     for (k, raw) in keys.iter().zip(ids_raw) {
-        let s = lookup!(db, k);
+        let s = get::<Stream>(&mut db, k)?;
         if let Some((g, _)) = group {
             if s.as_ref().map(|s| !s.groups.contains_key(g)).unwrap_or(true) {
                 return Err(CmdError::msg(format!(
@@ -184,7 +174,7 @@ fn read_cmd(ctx: &mut Ctx, args: &[&[u8]], is_group: bool) -> CmdResult {
     let mut changed = false;
     let mut new_consumer: Vec<&[u8]> = Vec::new();
     for (k, id) in keys.iter().zip(&ids) {
-        let Some(s) = lookup!(db, k) else { continue };
+        let Some(s) = get::<Stream>(&mut db, k)? else { continue };
         match group {
             None => {
                 let ReadId::After(after) = id else { unreachable!() };

@@ -1,8 +1,10 @@
 //! Adding and removing entries: XADD, XDEL, XTRIM and XSETID, with the trimming options that
 //! XADD and XTRIM share.
 
-use super::{as_stream, invalid_id, lookup, parse_id, write_id};
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use super::{invalid_id, parse_id, write_id};
+use crate::cmd::args::{self, Cursor};
+use crate::cmd::lookup::get;
+use crate::cmd::{blocking, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::stream::{parse_id_arg, IdArg, Stream, StreamId, Trim};
@@ -26,47 +28,43 @@ struct TrimArgs {
 }
 
 impl TrimArgs {
-    /// Tries to parse one trimming option at `args[i]`; returns the next index, or `None` if
-    /// `args[i]` is not a trimming option.
-    fn parse(&mut self, args: &[&[u8]], i: usize) -> Result<Option<usize>, CmdError> {
-        let a = args[i];
-        let more = args.len() - 1 - i;
-        let is_maxlen = args::is(a, "maxlen");
-        if (is_maxlen || args::is(a, "minid")) && more >= 1 {
-            let mut j = i + 1;
+    /// Parses one trimming option at the cursor (`MAXLEN|MINID [~|=] threshold`, `LIMIT n`);
+    /// false, consuming nothing, if the next argument is not one.
+    fn parse(&mut self, c: &mut Cursor) -> Result<bool, CmdError> {
+        let is_maxlen = c.keyword_with("maxlen", 1);
+        if is_maxlen || c.keyword_with("minid", 1) {
             let mut approx = false;
-            if more >= 2 && (args[j] == b"~" || args[j] == b"=") {
-                approx = args[j] == b"~";
-                self.approx_at = j;
-                j += 1;
+            if c.remaining() >= 2 && matches!(c.peek(), Some(b"~" | b"=")) {
+                approx = c.next() == Some(b"~");
+                self.approx_at = c.pos() - 1;
             }
-            self.threshold_at = j;
+            self.threshold_at = c.pos();
             if self.strategy.is_some() {
                 return Err(CmdError::msg(
                     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
                 ));
             }
+            let threshold = c.value()?;
             if is_maxlen {
-                let n = args::int(args[j])?;
+                let n = args::int(threshold)?;
                 if n < 0 {
                     return Err(CmdError::msg("ERR The MAXLEN argument must be >= 0."));
                 }
                 self.strategy = Some(Trim::MaxLen(n as u64));
             } else {
-                self.strategy = Some(Trim::MinId(parse_id(args[j], false, 0)?));
+                self.strategy = Some(Trim::MinId(parse_id(threshold, false, 0)?));
             }
             self.approx = approx;
-            return Ok(Some(j + 1));
+            return Ok(true);
         }
-        if args::is(a, "limit") && more >= 1 {
-            let n = args::int(args[i + 1])?;
+        if let Some(n) = c.int_of("limit")? {
             if n < 0 {
                 return Err(CmdError::msg("ERR The LIMIT argument must be >= 0."));
             }
             self.limit = Some(n);
-            return Ok(Some(i + 2));
+            return Ok(true);
         }
-        Ok(None)
+        Ok(false)
     }
 
     /// `loading`: the AOF is being replayed, where (as for Redis's AOF client) LIMIT is
@@ -121,30 +119,25 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut nomkstream = false;
     let mut trim = TrimArgs::default();
-    let mut i = 2;
+    let mut c = Cursor::new(args, 2);
     let mut id_arg = None;
-    while i < args.len() {
-        if args::is(args[i], "nomkstream") {
+    while let Some(a) = c.peek() {
+        if c.keyword("nomkstream") {
             nomkstream = true;
-            i += 1;
-            continue;
+        } else if !trim.parse(&mut c)? {
+            // The ID.
+            id_arg = Some(if a == b"*" {
+                None
+            } else {
+                match parse_id_arg(a, true) {
+                    Some(x) => Some(x),
+                    None => return Err(invalid_id()),
+                }
+            });
+            break;
         }
-        if let Some(next) = trim.parse(args, i)? {
-            i = next;
-            continue;
-        }
-        // The ID.
-        let a = args[i];
-        id_arg = Some(if a == b"*" {
-            None
-        } else {
-            match parse_id_arg(a, true) {
-                Some(x) => Some(x),
-                None => return Err(invalid_id()),
-            }
-        });
-        break;
     }
+    let i = c.pos();
     let nfields = args.len() - i - 1;
     if id_arg.is_none() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
@@ -165,8 +158,8 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let propagating = ctx.propagating();
     let (mut db, out) = ctx.db_out();
-    let s = match db.get(key) {
-        Some(e) => as_stream(e)?,
+    let s = match get::<Stream>(&mut db, key)? {
+        Some(s) => s,
         None => {
             if nomkstream {
                 out.null();
@@ -174,7 +167,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Ok(());
             }
             db.set(key, Value::Stream(Box::default()), NO_EXPIRE);
-            as_stream(db.get(key).unwrap())?
+            get::<Stream>(&mut db, key)?.expect("just created")
         }
     };
     let last = s.last_id;
@@ -246,7 +239,7 @@ pub(super) fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let ids = args[2..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         for id in ids {
             n += s.delete(id) as i64;
         }
@@ -265,11 +258,10 @@ pub(super) fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub(super) fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut trim = TrimArgs::default();
-    let mut i = 2;
-    while i < args.len() {
-        match trim.parse(args, i)? {
-            Some(next) => i = next,
-            None => return Err(CmdError::Syntax),
+    let mut c = Cursor::new(args, 2);
+    while !c.is_empty() {
+        if !trim.parse(&mut c)? {
+            return Err(CmdError::Syntax);
         }
     }
     trim.check(crate::persist::state().loading.load(std::sync::atomic::Ordering::Relaxed))?;
@@ -280,7 +272,7 @@ pub(super) fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let mut n = 0;
     let mut prop_args: Option<Vec<Vec<u8>>> = None;
-    if let Some(s) = lookup!(db, args[1]) {
+    if let Some(s) = get::<Stream>(&mut db, args[1])? {
         n = trim.apply(s, max_entries);
         if n > 0 && trim.approx {
             let mut v: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
@@ -307,31 +299,27 @@ pub(super) fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let id = parse_id(args[2], true, 0)?;
     let mut entries_added: Option<u64> = None;
     let mut max_deleted: Option<StreamId> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        if args::is(args[i], "entriesadded") && more >= 1 {
-            let n = args::int(args[i + 1])?;
+    let mut c = Cursor::new(args, 3);
+    while !c.is_empty() {
+        if let Some(n) = c.int_of("entriesadded")? {
             if n < 0 {
                 return Err(CmdError::msg("ERR entries_added must be positive"));
             }
             entries_added = Some(n as u64);
-            i += 2;
-        } else if args::is(args[i], "maxdeletedid") && more >= 1 {
-            let m = parse_id(args[i + 1], true, 0)?;
+        } else if let Some(m) = c.value_of("maxdeletedid") {
+            let m = parse_id(m, true, 0)?;
             if id < m {
                 return Err(CmdError::msg(
                     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
                 ));
             }
             max_deleted = Some(m);
-            i += 2;
         } else {
             return Err(CmdError::Syntax);
         }
     }
     let mut db = ctx.db();
-    let Some(s) = lookup!(db, args[1]) else { return Err(CmdError::NoSuchKey) };
+    let Some(s) = get::<Stream>(&mut db, args[1])? else { return Err(CmdError::NoSuchKey) };
     if let Some(n) = entries_added {
         if s.len() > n {
             return Err(CmdError::msg(

@@ -1,7 +1,8 @@
 //! Set algebra over sorted sets: ZUNION, ZINTER, ZDIFF, their STORE forms, and ZINTERCARD.
 
 use super::{owned, score_arg, store_result, write_pairs, Items};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::args::{self, Cursor};
+use crate::cmd::{CmdError, CmdResult, Ctx};
 use crate::db::value::{EntryMut, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -102,17 +103,15 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
     }
     let mut weights = vec![1.0; setnum];
     let (mut agg, mut withscores, mut limit) = (Aggregate::Sum, false, 0usize);
-    let mut j = nk_at + 1 + setnum;
-    while j < a.len() {
-        let remaining = a.len() - j;
-        let o = a[j];
-        if op != SetOp::Diff && !card && remaining > setnum && args::is(o, "weights") {
-            for (k, w) in weights.iter_mut().enumerate() {
-                *w = score_arg(a[j + 1 + k]).ok_or_else(|| CmdError::msg("ERR weight value is not a float"))?;
+    let mut c = Cursor::new(a, nk_at + 1 + setnum);
+    let algebra = op != SetOp::Diff && !card;
+    while !c.is_empty() {
+        if algebra && c.keyword_with("weights", setnum) {
+            for w in weights.iter_mut() {
+                *w = c.next().and_then(score_arg).ok_or_else(|| CmdError::msg("ERR weight value is not a float"))?;
             }
-            j += 1 + setnum;
-        } else if op != SetOp::Diff && !card && remaining >= 2 && args::is(o, "aggregate") {
-            let v = a[j + 1];
+        } else if algebra && c.keyword_with("aggregate", 1) {
+            let v = c.value()?;
             agg = if args::is(v, "sum") {
                 Aggregate::Sum
             } else if args::is(v, "min") {
@@ -122,16 +121,13 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
             } else {
                 return Err(CmdError::Syntax);
             };
-            j += 2;
-        } else if dst.is_none() && !card && args::is(o, "withscores") {
+        } else if dst.is_none() && !card && c.keyword("withscores") {
             withscores = true;
-            j += 1;
-        } else if card && remaining >= 2 && args::is(o, "limit") {
-            match resp::parse_i64(a[j + 1]) {
+        } else if card && c.keyword_with("limit", 1) {
+            match c.next().and_then(resp::parse_i64) {
                 Some(n) if n >= 0 => limit = n as usize,
                 _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
             }
-            j += 2;
         } else {
             return Err(CmdError::Syntax);
         }

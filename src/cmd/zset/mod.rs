@@ -8,7 +8,8 @@
 //! ZLEXCOUNT, ZSCORE, ZMSCORE, ZRANK, ZREVRANK, the ZRANGE family with ZRANGESTORE,
 //! ZREMRANGEBY*, ZSCAN), `pops` (ZPOPMIN, ZPOPMAX, ZMPOP, the blocking pops, ZRANDMEMBER) and
 //! `algebra` (ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD). This file holds the command
-//! table and the helpers they share (score and range parsing, typed access, replies, stores).
+//! table and the helpers they share (score and range parsing, typed access built on
+//! `cmd::lookup`, replies, stores).
 //!
 //! The value lives in [`crate::types::zset`] (encodings `listpack` / `skiplist`, converted as
 //! Redis does: on growth past `zset-max-listpack-entries` / `-value`, never back, except that
@@ -28,7 +29,7 @@
 //! Differences from Redis:
 //! - Plain sets as ZUNION/ZINTER/ZDIFF sources: the set type does not exist on this branch yet;
 //!   any non-zset source answers WRONGTYPE (see [`algebra::source_entries`], one arm to add).
-//! - ZRANDMEMBER with a negative count beyond [`MAX_RANDOM_REPLY`] elements answers
+//! - ZRANDMEMBER with a negative count beyond [`args::MAX_REPEAT`] elements answers
 //!   `ERR value is out of range` instead of streaming a reply of unbounded size.
 //! - ZSCAN of a `skiplist` set walks the score order: the cursor is the (order-preserving bit
 //!   image of the) next score to return, and each call ends on a score boundary, which keeps
@@ -44,10 +45,11 @@ mod pops;
 mod ranges;
 mod write;
 
+use super::lookup;
 use super::{
     acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
 };
-use crate::db::value::{EntryMut, Value, NO_EXPIRE};
+use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, Zset};
 use algebra::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
@@ -352,29 +354,12 @@ pub const COMMANDS: &[CommandSpec] = &[
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Most elements a negative-count ZRANDMEMBER may return (see the module comment).
-pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
-
 /// Owned (member, score) entries.
 type Items = Vec<(Box<[u8]>, f64)>;
 
 fn limits(ctx: &Ctx) -> Limits {
     let c = ctx.server.config.read();
     Limits { max_entries: c.zset_max_listpack_entries, max_value: c.zset_max_listpack_value }
-}
-
-fn as_zset<'a>(e: EntryMut<'a>) -> Result<&'a Zset, CmdError> {
-    match e.value {
-        Value::Zset(z) => Ok(z),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn as_zset_mut<'a>(e: EntryMut<'a>) -> Result<&'a mut Zset, CmdError> {
-    match e.value {
-        Value::Zset(z) => Ok(z),
-        _ => Err(CmdError::WrongType),
-    }
 }
 
 /// A score argument as Redis's `getDoubleFromObject` reads it: strtod syntax over the whole
@@ -507,8 +492,7 @@ fn modify<T>(
     f: impl FnOnce(&mut Zset) -> (T, bool),
 ) -> Result<Option<T>, CmdError> {
     let mut db = ctx.db();
-    let Some(e) = db.get(key) else { return Ok(None) };
-    let z = as_zset_mut(e)?;
+    let Some(z) = lookup::get::<Zset>(&mut db, key)? else { return Ok(None) };
     let (r, changed) = f(z);
     let empty = z.is_empty();
     if empty {
@@ -529,9 +513,9 @@ fn modify<T>(
 /// writes the reply for a missing key.
 fn read(ctx: &mut Ctx, key: &[u8], missing: impl FnOnce(&mut Writer), f: impl FnOnce(&Zset, &mut Writer)) -> CmdResult {
     let (mut db, out) = ctx.db_out();
-    match db.get_counted(key) {
+    match lookup::read::<Zset>(&mut db, key)? {
         None => missing(out),
-        Some(e) => f(as_zset(e)?, out),
+        Some(z) => f(z, out),
     }
     Ok(())
 }

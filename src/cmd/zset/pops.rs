@@ -3,9 +3,10 @@
 
 use rand::Rng;
 
-use super::{as_zset, modify, owned, read, write_pairs, Items, MAX_RANDOM_REPLY};
+use super::{modify, owned, read, write_pairs, Items};
+use crate::cmd::args::{self, random_count, Cursor, MAX_REPEAT};
 use crate::cmd::blocking::{self, NullReply};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use crate::cmd::{lookup, CmdError, CmdResult, Ctx};
 use crate::types::zset::Zset;
 
 // ---------------------------------------------------------------------------------------------
@@ -53,9 +54,7 @@ fn zpop_cmd(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> CmdResult {
         None => None,
     };
     // Type check first (count 0 still answers WRONGTYPE), then pop.
-    if let Some(e) = ctx.db().get(a[1]) {
-        as_zset(e)?;
-    }
+    lookup::get::<Zset>(&mut ctx.db(), a[1])?;
     if count == Some(0) {
         ctx.out.array(0);
         ctx.propagate_nothing();
@@ -105,18 +104,16 @@ fn zmpop_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, deadline: Option<u64>) -
         return Err(CmdError::Syntax);
     };
     let mut count = None;
-    let mut j = where_at + 1;
-    while j < a.len() {
-        if count.is_none() && args::is(a[j], "count") && j + 1 < a.len() {
-            j += 1;
-            match resp::parse_i64(a[j]) {
+    let mut c = Cursor::new(a, where_at + 1);
+    while !c.is_empty() {
+        if count.is_none() && c.keyword_with("count", 1) {
+            match c.next().and_then(resp::parse_i64) {
                 Some(n) if n > 0 => count = Some(n as usize),
                 _ => return Err(CmdError::msg("ERR count should be greater than 0")),
             }
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let keys = &a[at + 1..where_at];
     match pop(ctx, keys, max, count.unwrap_or(1))? {
@@ -193,12 +190,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             },
         );
     }
-    let l = args::int(a[2])?;
-    if l == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let l = random_count(a[2])?;
     if a.len() > 4 || (a.len() == 4 && !args::is(a[3], "withscores")) {
         return Err(CmdError::Syntax);
     }
@@ -207,11 +199,10 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(a[1]) else {
+    let Some(z) = lookup::read::<Zset>(&mut db, a[1])? else {
         out.array(0);
         return Ok(());
     };
-    let z = as_zset(e)?;
     if l == 0 {
         out.array(0);
         return Ok(());
@@ -219,7 +210,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut rng = rand::thread_rng();
     let len = z.len();
     let items: Vec<(&[u8], f64)> = if l < 0 {
-        if l.unsigned_abs() > MAX_RANDOM_REPLY {
+        if l.unsigned_abs() > MAX_REPEAT {
             return Err(CmdError::msg("ERR value is out of range"));
         }
         // Decode a compact set once; pick from a big one by rank (O(log n) each).

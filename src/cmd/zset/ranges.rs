@@ -2,8 +2,10 @@
 //! ZRANK, ZREVRANK, the ZRANGE family (ZRANGESTORE, BYSCORE, BYLEX, REV and the legacy forms),
 //! ZREMRANGEBYRANK/SCORE/LEX and ZSCAN.
 
-use super::{as_zset, lex_range, modify, owned, rank_window, read, score_range, store_result, write_pairs};
-use crate::cmd::{args, CmdError, CmdResult, Ctx};
+use super::{lex_range, modify, owned, rank_window, read, score_range, store_result, write_pairs};
+use crate::cmd::args::{self, Cursor};
+use crate::cmd::reply::scan_reply;
+use crate::cmd::{lookup, CmdError, CmdResult, Ctx};
 use crate::db::glob;
 use crate::types::zset::{LexRange, ScoreRange, Zset};
 use resp::Writer;
@@ -176,26 +178,21 @@ fn zrange_generic(
 ) -> CmdResult {
     let mut dir = rev;
     let (mut withscores, mut offset, mut count) = (false, 0i64, -1i64);
-    let mut j = key_at + 3;
-    while j < a.len() {
-        let left = a.len() - j - 1;
-        let o = a[j];
-        if store.is_none() && args::is(o, "withscores") {
+    let mut c = Cursor::new(a, key_at + 3);
+    while !c.is_empty() {
+        if store.is_none() && c.keyword("withscores") {
             withscores = true;
-        } else if args::is(o, "limit") && left >= 2 {
-            offset = args::int(a[j + 1])?;
-            count = args::int(a[j + 2])?;
-            j += 2;
-        } else if dir.is_none() && args::is(o, "rev") {
+        } else if let Some((o, n)) = c.limit()? {
+            (offset, count) = (o, n);
+        } else if dir.is_none() && c.keyword("rev") {
             dir = Some(true);
-        } else if rtype == RangeType::Auto && args::is(o, "bylex") {
+        } else if rtype == RangeType::Auto && c.keyword("bylex") {
             rtype = RangeType::Lex;
-        } else if rtype == RangeType::Auto && args::is(o, "byscore") {
+        } else if rtype == RangeType::Auto && c.keyword("byscore") {
             rtype = RangeType::Score;
         } else {
             return Err(CmdError::Syntax);
         }
-        j += 1;
     }
     let rev = dir.unwrap_or(false);
     if rtype == RangeType::Auto {
@@ -220,7 +217,7 @@ fn zrange_generic(
     };
     let key = a[key_at];
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(key) else {
+    let Some(z) = lookup::read::<Zset>(&mut db, key)? else {
         match store {
             Some(dst) => {
                 db.remove(dst);
@@ -230,7 +227,6 @@ fn zrange_generic(
         }
         return Ok(());
     };
-    let z = as_zset(e)?;
     let (lo, hi) = match &range {
         Range::Rank(s, e) => match rank_window(*s, *e, z.len()) {
             None => (0, 0),
@@ -302,23 +298,6 @@ pub(super) fn zremrangebylex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 // ZSCAN
 // ---------------------------------------------------------------------------------------------
 
-/// Redis's SCAN cursor syntax: `strtoull` over the whole argument.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first()? {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Order-preserving image of a score in `u64` (never 0 for a non-NaN score).
 fn score_key(s: f64) -> u64 {
     let s = if s == 0.0 { 0.0 } else { s };
@@ -331,16 +310,13 @@ fn score_key(s: f64) -> u64 {
 }
 
 pub(super) fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(a[2]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(a[2])?;
     let (mut db, out) = ctx.db_out();
-    let Some(e) = db.get_counted(a[1]) else {
-        out.array(2);
-        out.bulk(b"0");
-        out.array(0);
+    let Some(z) = lookup::read::<Zset>(&mut db, a[1])? else {
+        scan_reply::<&[u8]>(out, 0, &[]);
         return Ok(());
     };
-    let z = as_zset(e)?;
-    let (pattern, count) = crate::cmd::hash::scan_options(&a[3..])?;
+    let args::ScanOptions { pattern, count, .. } = args::scan_options(a, 3, false)?;
     let count = count as u64;
     let (items, next) = match z {
         // The compact encoding is returned whole in one call, as Redis does.

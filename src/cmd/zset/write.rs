@@ -1,7 +1,8 @@
 //! Writes to one sorted set: ZADD, ZINCRBY (one parser, `zadd_generic`) and ZREM.
 
-use super::{as_zset_mut, float_arg, limits, modify};
-use crate::cmd::{args, blocking, CmdError, CmdResult, Ctx};
+use super::{float_arg, limits, modify};
+use crate::cmd::args::Cursor;
+use crate::cmd::{blocking, lookup, CmdError, CmdResult, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::zset::Zset;
@@ -20,28 +21,28 @@ pub(super) fn zincrby(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, zincrby);
-    let mut i = 2;
+    // ZADD's flags come first; the score/member pairs start at the first other argument.
+    let mut c = Cursor::new(a, 2);
     if !zincrby {
-        while i < a.len() {
-            let o = a[i];
-            if args::is(o, "nx") {
+        loop {
+            if c.keyword("nx") {
                 nx = true;
-            } else if args::is(o, "xx") {
+            } else if c.keyword("xx") {
                 xx = true;
-            } else if args::is(o, "ch") {
+            } else if c.keyword("ch") {
                 ch = true;
-            } else if args::is(o, "incr") {
+            } else if c.keyword("incr") {
                 incr = true;
-            } else if args::is(o, "gt") {
+            } else if c.keyword("gt") {
                 gt = true;
-            } else if args::is(o, "lt") {
+            } else if c.keyword("lt") {
                 lt = true;
             } else {
                 break;
             }
-            i += 1;
         }
     }
+    let i = c.pos();
     let elements = a.len() - i;
     if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
@@ -64,8 +65,8 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], zincrby: bool) -> CmdResult {
     let mut db = ctx.db();
     let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0, 0.0);
     let mut fresh = None;
-    let z = match db.get(key) {
-        Some(e) => as_zset_mut(e)?,
+    let z = match lookup::get::<Zset>(&mut db, key)? {
+        Some(z) => z,
         None => {
             if xx {
                 if incr {
