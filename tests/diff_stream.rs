@@ -36,6 +36,13 @@ fn check_masked(p: &mut Pair, line: &str) {
 fn xadd_ids_and_errors() {
     let mut p = Pair::new();
     p.check_all(&[
+        // Options that use up every argument (no ID, no fields): wrong arity, never a panic.
+        "XADD k NOMKSTREAM MAXLEN 5",
+        "XADD k MAXLEN 5",
+        "XADD k NOMKSTREAM",
+        "XADD k MAXLEN ~ 5 LIMIT 10",
+        "XADD k NOMKSTREAM * f",
+        "XADD k MINID = 0",
         "XADD s 0-0 f v",
         "XADD s 0 f v",
         "XADD s 1-1 f v",

@@ -138,7 +138,7 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     let i = c.pos();
-    let nfields = args.len() - i - 1;
+    let nfields = args.len().saturating_sub(i + 1);
     if id_arg.is_none() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
     }
