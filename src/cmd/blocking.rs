@@ -12,7 +12,7 @@
 //!   every signal of their keys (a deletion or overwrite included) so they fail as in 7.2.
 //! - Streams serve every waiter a write can satisfy (each XREAD reader), lists and sorted sets
 //!   pop for waiters in order until the key is gone.
-//! - Inside MULTI (and, later, scripts) blocking commands do not block: they reply at once.
+//! - Inside MULTI blocking commands do not block: they reply at once.
 //! - Timeouts reply with the null array (RESP3 `_`); CLIENT UNBLOCK id [TIMEOUT|ERROR]; a
 //!   client that disconnects or is killed while blocked leaves nothing behind.
 //!

@@ -10,9 +10,9 @@
 //! handlers' API), the keyspace's own effects are drained after the handler, and a successful
 //! write that chose nothing else is propagated as received. The unit goes to the effects stream
 //! when the top-level command returns, while its shards are still locked, so writes to the same
-//! keys reach the stream in the order they ran. EXEC (and, later, scripts) run their commands
-//! through [`run`] inside their own unit: a transaction is one unit, wrapped in `MULTI`/`EXEC`
-//! when it propagates more than one command; no command is recognised by its name.
+//! keys reach the stream in the order they ran. EXEC runs its commands through [`run`] inside
+//! its own unit: a transaction is one unit, wrapped in `MULTI`/`EXEC` when it propagates more
+//! than one command; no command is recognised by its name.
 
 use std::sync::atomic::Ordering;
 
