@@ -366,6 +366,44 @@ fn client_reply_off_and_skip() {
 }
 
 #[test]
+fn pushes_are_delivered_while_replies_are_off() {
+    // Redis keeps pub/sub confirmations and messages (and keyspace events for the client
+    // itself) flowing under CLIENT REPLY OFF, in RESP2 and RESP3: only replies are dropped.
+    // (A RESP3 client that turned replies off and subscribed used to hang.)
+    compare(|port| {
+        let mut out = Vec::new();
+        for resp3 in [false, true] {
+            let mut c = Conn::connect(port);
+            if resp3 {
+                c.run("HELLO 3");
+            }
+            let mut publisher = Conn::connect(port);
+            c.send_raw(&encode(&[b"CLIENT", b"REPLY", b"OFF"]));
+            c.send_raw(&encode(&[b"SUBSCRIBE", b"ch"]));
+            c.send_raw(&encode(&[b"PING"]));
+            out.push(c.read_reply());
+            assert_eq!(publisher.run("PUBLISH ch hello"), b":1\r\n");
+            out.push(c.read_reply());
+            c.send_raw(&encode(&[b"UNSUBSCRIBE"]));
+            out.push(c.read_reply());
+            if resp3 {
+                // Keyspace events for itself, around a suppressed reply.
+                publisher.run("CONFIG SET notify-keyspace-events KA");
+                c.send_raw(&encode(&[b"SUBSCRIBE", b"__keyspace@0__:k"]));
+                out.push(c.read_reply());
+                c.send_raw(&encode(&[b"SET", b"k", b"v"]));
+                out.push(c.read_reply());
+                c.send_raw(&encode(&[b"PUBLISH", b"x", b"y"]));
+                publisher.run("CONFIG SET notify-keyspace-events \"\"");
+            }
+            c.send_raw(&encode(&[b"CLIENT", b"REPLY", b"ON"]));
+            out.push(c.read_reply());
+        }
+        out
+    });
+}
+
+#[test]
 fn reset_leaves_multi_and_restores_defaults() {
     let p = Pair::new();
     for port in [p.ours.port, p.oracle.port] {

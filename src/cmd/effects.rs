@@ -49,7 +49,11 @@ impl Ctx<'_> {
     fn publish_event(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
         self.publish_effects(None);
         let me = self.client.id;
+        let before = self.out.len();
         notify::publish(&self.server.pubsub, class, db, event, key, Some((me, &mut self.out.buf)));
+        if self.out.len() > before {
+            self.out.pushed();
+        }
     }
 
     /// Propagates `args` instead of the command being run (call it again to propagate several
@@ -106,6 +110,7 @@ impl Ctx<'_> {
         self.locks.effects_propagated = 0;
         if notify::any() {
             let me = self.client.id;
+            let before = self.out.len();
             let mut mine = Vec::new();
             for e in &effects {
                 let (class, event) = notify::for_effect(e.kind);
@@ -114,7 +119,11 @@ impl Ctx<'_> {
             }
             if let Some(at) = mark.filter(|_| !mine.is_empty()) {
                 let at = at.min(self.out.buf.len());
+                let end = at + mine.len();
                 self.out.buf.splice(at..at, mine);
+                self.out.push_end = self.out.push_end.max(end);
+            } else if self.out.len() > before {
+                self.out.pushed();
             }
         }
         // Keep the allocation for the next effects of this command.

@@ -154,6 +154,7 @@ fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
         None => ctx.out.null(),
     }
     ctx.out.int(count as i64);
+    ctx.out.pushed();
 }
 
 fn count_for(ctx: &Ctx, kind: Kind) -> usize {
@@ -230,6 +231,7 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
     let n = ctx.server.pubsub.publish(args[1], args[2], Some((me, &mut ctx.out.buf)));
+    ctx.out.pushed();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -237,6 +239,7 @@ fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
     let n = ctx.server.pubsub.spublish(args[1], args[2], Some((me, &mut ctx.out.buf)));
+    ctx.out.pushed();
     ctx.out.int(n as i64);
     Ok(())
 }

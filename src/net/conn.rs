@@ -459,12 +459,15 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
         mb.drain_into(&mut out.buf);
     }
     let mark = out.len();
+    out.push_end = mark;
     crate::pubsub::in_batch(|| dispatch::execute(server, client, out, args));
     if out.buf.get(mark) == Some(&b'-') {
         crate::stats::record_error(&out.buf[mark + 1..]);
     }
     if client.take_reply_suppressed() {
-        out.truncate(mark);
+        // What the command pushed (pub/sub confirmations and messages, keyspace events) still
+        // goes out, as in Redis: only its reply is dropped.
+        out.truncate(out.push_end.max(mark));
     }
     let multi = client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     client.info.multi.store(multi, Ordering::Relaxed);

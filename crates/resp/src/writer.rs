@@ -9,11 +9,15 @@
 pub struct Writer {
     pub buf: Vec<u8>,
     pub resp3: bool,
+    /// Where the last push frame written ends (pub/sub confirmations and messages, keyspace
+    /// events for the client itself): a connection whose replies are off (`CLIENT REPLY OFF`)
+    /// drops a command's reply but keeps what it pushed, as Redis does. The owner resets it.
+    pub push_end: usize,
 }
 
 impl Writer {
     pub fn new(resp3: bool) -> Self {
-        Writer { buf: Vec::with_capacity(1024), resp3 }
+        Writer { buf: Vec::with_capacity(1024), resp3, push_end: 0 }
     }
 
     fn line(&mut self, prefix: u8, n: i64) {
@@ -169,6 +173,11 @@ impl Writer {
     /// Drops everything written after `mark` (used to retract a partial reply).
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
+    }
+
+    /// Notes that everything written so far ends with a push frame (see `push_end`).
+    pub fn pushed(&mut self) {
+        self.push_end = self.buf.len();
     }
 }
 
