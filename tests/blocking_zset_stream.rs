@@ -324,6 +324,42 @@ fn xreadgroup_group_destroyed_or_key_deleted_follows_redis_7_2() {
         b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n".to_vec()
     );
     assert_eq!(p.run("INFO clients").windows(18).filter(|w| w == b"blocked_clients:0\r").count(), 1);
+
+    // FLUSHALL, FLUSHDB and SWAPDB take the key away too: 7.2's NOGROUP (7.0 wakes the reader
+    // with `-UNBLOCKED the stream key no longer exists`). Readers used to wait forever.
+    for flush in ["FLUSHALL", "FLUSHDB ASYNC", "SWAPDB 0 1"] {
+        assert_eq!(p.run("FLUSHALL"), b"+OK\r\n");
+        assert_eq!(p.run("XGROUP CREATE s g $ MKSTREAM"), b"+OK\r\n");
+        send(&mut w, "XREADGROUP GROUP g c BLOCK 0 STREAMS s >");
+        settle();
+        assert_eq!(p.run(flush), b"+OK\r\n");
+        assert_eq!(w.read_reply(), nogroup, "after {flush}");
+    }
+}
+
+/// SWAPDB serves clients blocked on a key that the swap brings into their database, and
+/// leaves the others waiting (as both 7.0 and 7.2 do).
+#[test]
+fn swapdb_serves_waiters_whose_key_arrives() {
+    compare(|port| {
+        let mut w = Conn::connect(port);
+        let mut z = Conn::connect(port);
+        let mut p = Conn::connect(port);
+        p.run("FLUSHALL");
+        p.run("SELECT 1");
+        p.run("RPUSH k x");
+        p.run("ZADD z 1 m");
+        p.run("SELECT 0");
+        send(&mut w, "BLPOP k 0");
+        send(&mut z, "BLPOP z 0");
+        settle();
+        let mut out = vec![p.run("SWAPDB 0 1"), w.read_reply()];
+        // `z` holds a sorted set now: the list waiter keeps waiting.
+        assert!(z.try_read_reply(Duration::from_millis(200)).is_none());
+        out.push(p.run("LPUSH z y"));
+        out.push(p.run("TYPE z"));
+        out
+    });
 }
 
 /// What both versions agree on: the reader is woken with an error when its group goes away

@@ -56,9 +56,11 @@
 //! INFO `blocked_clients` is `BlockedIndex::blocked_clients`; CLIENT LIST shows the `b` flag
 //! (`ClientInfo::blocked`, set by [`block`], cleared when the waiter is forgotten).
 //!
-//! Differences from Redis: SWAPDB/FLUSHALL/FLUSHDB do not re-check waiters (Redis re-scans
-//! blocked keys after SWAPDB, and wakes blocked XREADGROUP clients on FLUSHALL); INFO
-//! `total_blocking_keys` is not computed yet.
+//! FLUSHALL, FLUSHDB and SWAPDB mark every key of the databases they change ready, so their
+//! waiters are re-checked as Redis 7.2 does (a list waiter whose key arrives by SWAPDB is
+//! served, a blocked XREADGROUP whose key went away ends with NOGROUP).
+//!
+//! Difference from Redis: INFO `total_blocking_keys` is not computed.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

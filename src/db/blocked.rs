@@ -120,6 +120,20 @@ impl ShardWaiters {
         }
     }
 
+    /// Marks every key of `db` that someone waits on ready (FLUSHDB, FLUSHALL, SWAPDB).
+    pub fn signal_db(&mut self, index: &BlockedIndex, db: usize) {
+        let mut any = false;
+        for k in self.queues.keys() {
+            if k.0 == db && !self.ready.contains(k) {
+                self.ready.push(k.clone());
+                any = true;
+            }
+        }
+        if any {
+            index.ready.store(true, Ordering::Release);
+        }
+    }
+
     /// Removes waiter `id` from the queue of `key`; true if it was there.
     pub fn remove(&mut self, db: usize, key: &[u8], id: u64) -> bool {
         let k = (db, key.to_vec());

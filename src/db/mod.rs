@@ -132,7 +132,11 @@ impl Shard {
         }
         self.expire_cursor[db] = 0;
         self.avg_ttl[db] = 0;
-        self.dbs[db].take_all()
+        let gone = self.dbs[db].take_all();
+        // Clients blocked on keys of this database see their keys gone (Redis 7.2: a blocked
+        // XREADGROUP ends with NOGROUP).
+        self.blocked.signal_db(&ks.blocked, db);
+        gone
     }
 
     /// Swaps databases `a` and `b` in this shard. A client watching a key in either database
@@ -153,6 +157,11 @@ impl Shard {
         self.dbs.swap(a, b);
         self.expire_cursor.swap(a, b);
         self.avg_ttl.swap(a, b);
+        // Clients blocked on keys of either database find other data behind their keys now
+        // (Redis 7.2 re-checks them after SWAPDB: served if a key now holds what they wait
+        // for, a blocked XREADGROUP whose key is gone ends with NOGROUP).
+        self.blocked.signal_db(&ks.blocked, a);
+        self.blocked.signal_db(&ks.blocked, b);
     }
 
     /// Removes entry `idx` of database `db`.
