@@ -284,6 +284,13 @@ fn groups_and_reads() {
         "XGROUP SETID nokey g 0",
         "XGROUP SETID s g $ FOO",
         "XGROUP SETID s g bad",
+        // `-` and `+` are accepted by SETID (not by CREATE): 0-0 and the largest ID.
+        "XGROUP SETID s g -",
+        "XINFO GROUPS s",
+        "XGROUP SETID s g +",
+        "XINFO GROUPS s",
+        "XGROUP SETID s g 0-",
+        "XGROUP SETID s g 0",
         "XGROUP CREATECONSUMER s g c1",
         "XGROUP CREATECONSUMER s g c1",
         "XGROUP CREATECONSUMER s nog c1",

@@ -459,7 +459,8 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         7 if args::is(args[5], "entriesread") => entries_read = entries_read_arg(args[6])?,
         _ => return Err(bad_sub("SETID", "XGROUP")),
     }
-    let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], true, 0)?) };
+    // Unlike CREATE, SETID takes `-` and `+` (the smallest and largest IDs), as Redis.
+    let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], false, 0)?) };
     let mut db = ctx.db();
     let s = xgroup_target!(db, key, gname);
     let id = id.unwrap_or(s.last_id);
