@@ -420,6 +420,15 @@ fn expired_keys_and_watch() {
         p.check_all(&["MULTI", "SCARD w", "EXEC"]);
     }
     p.check_all(&["SADD w 1", "WATCH w", "SADD w 1", "SREM w nope", "MULTI", "SCARD w", "EXEC"]);
+    // SMOVE of a member the destination already holds changes only the source: a WATCH on
+    // the destination stays clean (and one on the source fails).
+    for watched in ["dst", "src"] {
+        p.check_all(&["DEL src dst", "SADD src m x", "SADD dst m", &format!("WATCH {watched}")]);
+        let (mut a, mut b) = p.conns();
+        a.run("SMOVE src dst m");
+        b.run("SMOVE src dst m");
+        p.check_all(&["MULTI", "SCARD dst", "EXEC"]);
+    }
 }
 
 /// A tiny deterministic generator (xorshift), so failures reproduce.

@@ -475,8 +475,10 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             true
         }
     };
-    db.touch(dst);
+    // The destination changed only if the member was new there (a WATCH on it stays clean
+    // otherwise, as in Redis).
     if added {
+        db.touch(dst);
         ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
