@@ -12,7 +12,6 @@
 
 use super::args::{self, Cursor};
 use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::db::lru_clock;
 use crate::db::value::Value;
 use crate::notify;
 use crate::persist::{self, rdb};
@@ -139,7 +138,6 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let _ = freq;
     if ttl < 0 {
         return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
     }
@@ -170,9 +168,9 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     db.set(key, value, expire_at);
-    if let Some(secs) = idle {
+    if let Some(lru) = crate::db::evict::restored(now, idle, freq.map(|f| f as u8)) {
         if let Some(mut e) = db.peek(key) {
-            e.set_lru(lru_clock(now.saturating_sub(secs.saturating_mul(1000))));
+            e.set_lru(lru);
         }
     }
     if expire_at != 0 && !absttl && ctx.propagating() {

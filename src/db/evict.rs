@@ -221,6 +221,18 @@ pub fn initial(now_ms: u64) -> u32 {
     }
 }
 
+/// The `lru` value of a key restored (RESTORE, an RDB file) with Redis's `IDLETIME`/`FREQ`
+/// (`objectSetLRUOrLFU`): under an LFU policy the given frequency, under the others the given
+/// idle time in seconds; `None` when the one the policy uses was not given (the key keeps the
+/// value of a new key).
+pub fn restored(now_ms: u64, idle_secs: Option<u64>, freq: Option<u8>) -> Option<u32> {
+    if policy().is_lfu() {
+        freq.map(|f| lfu_pack(now_ms, f as u32))
+    } else {
+        idle_secs.map(|s| lru_clock(now_ms.saturating_sub(s.saturating_mul(1000))))
+    }
+}
+
 /// The `lru` value after an access to a key whose value was `old`.
 pub fn accessed(old: u32, now_ms: u64) -> u32 {
     if policy().is_lfu() {

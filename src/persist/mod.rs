@@ -38,7 +38,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::clock::now_ms;
-use crate::db::lru_clock;
 use crate::log;
 use crate::server::Server;
 
@@ -393,8 +392,8 @@ pub(crate) fn insert(server: &Server, k: rdb::Loaded, now: u64) -> Result<(), ()
     if shard.dbs[k.db].find(h, &k.key).is_some() {
         return Err(());
     }
-    // An IDLE record sets the access clock back by that many seconds.
-    let lru = lru_clock(now.saturating_sub(k.idle.unwrap_or(0).saturating_mul(1000)));
+    // IDLE and FREQ records set the access clock or the LFU counter, by the policy.
+    let lru = crate::db::evict::restored(now, k.idle, k.freq).unwrap_or_else(|| crate::db::evict::initial(now));
     shard.dbs[k.db].insert(h, &k.key, k.value, lru, k.expire_at);
     Ok(())
 }
