@@ -662,3 +662,17 @@ fn watch_sees_key_commands() {
         assert_eq!(r == dirty, *expect_dirty, "WATCH {watch} then {other:?}");
     }
 }
+
+/// Redis's glob matcher gives up past 1000 nested runs of `*` (CVE-2022-36021's protection):
+/// such a pattern finds nothing, whichever command matches with it.
+#[test]
+fn glob_nesting_limit_as_redis() {
+    let mut p = Pair::new();
+    let key = vec![b'x'; 50_000];
+    p.check_args(&[b"SET", &key, b"v"]);
+    for (runs, tail) in [(1000, &b""[..]), (1001, b""), (1000, b"*"), (50_000, b"")] {
+        let pat: Vec<u8> = [b'*', b'?'].repeat(runs).into_iter().chain(tail.iter().copied()).collect();
+        p.check_args(&[b"KEYS", &pat]);
+        p.check_args(&[b"SCAN", b"0", b"MATCH", &pat, b"COUNT", b"1000"]);
+    }
+}

@@ -4,6 +4,10 @@
 //! byte-wise, optionally case-insensitive. Matching is iterative (greedy star with
 //! backtracking to the last star), so hostile patterns cost O(pattern × string), never
 //! exponential time or deep recursion.
+//!
+//! Redis's matcher recurses at each `*` and gives up past a nesting of 1000 (its protection
+//! against abusive patterns): a pattern whose 1001st run of stars is followed by anything never
+//! matches. That limit is Redis's observable behaviour, so it is kept here ([`MAX_NESTING`]).
 
 #[inline]
 fn fold(c: u8, nocase: bool) -> u8 {
@@ -63,8 +67,34 @@ fn token(pat: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize) {
     }
 }
 
+/// Redis's `stringmatchlen` nesting limit: a match attempt through more runs of `*` fails.
+pub const MAX_NESTING: usize = 1000;
+
+/// Whether Redis's matcher would give up on `pat` before its end: its run of stars number
+/// `MAX_NESTING + 1` is not the last thing in the pattern.
+fn too_deep(pat: &[u8]) -> bool {
+    let (mut p, mut runs) = (0, 0);
+    while p < pat.len() {
+        if pat[p] == b'*' {
+            while p < pat.len() && pat[p] == b'*' {
+                p += 1;
+            }
+            runs += 1;
+            if runs > MAX_NESTING {
+                return p < pat.len();
+            }
+        } else {
+            p = token(pat, p, 0, false).1;
+        }
+    }
+    false
+}
+
 /// True if `s` matches `pat`.
 pub fn glob_match(pat: &[u8], s: &[u8], nocase: bool) -> bool {
+    if pat.len() > 2 * MAX_NESTING && too_deep(pat) {
+        return false;
+    }
     let (mut p, mut i) = (0, 0);
     // Position after the last star, and the string position it is currently matched up to.
     let mut star: Option<(usize, usize)> = None;
@@ -132,6 +162,21 @@ mod tests {
         assert!(m(b"*a*b*c*", b"xxaxxbxxc", false));
         assert!(!m(b"*a*b*c*d", b"xxaxxbxxc", false));
         assert!(!m(b"[]a]", b"a", false), "`[]` is an empty set");
+    }
+
+    #[test]
+    fn nesting_limit_as_redis() {
+        let runs = |n: usize, tail: &[u8]| [b'*', b'?'].repeat(n).into_iter().chain(tail.iter().copied()).collect::<Vec<u8>>();
+        let key = vec![b'x'; 50_000];
+        // 1000 runs of stars followed by more pattern still match; the 1001st run gives up
+        // unless it ends the pattern.
+        assert!(m(&runs(1000, b""), &key, false));
+        assert!(!m(&runs(1001, b""), &key, false));
+        assert!(m(&runs(1000, b"*"), &key, false));
+        assert!(!m(&runs(50_000, b""), &key, false), "the issue's case: 100,000-byte pattern");
+        // Stars inside sets and escaped stars are no runs.
+        let literal = b"[*]\\*".repeat(1500);
+        assert!(!super::too_deep(&literal));
     }
 
     #[test]
