@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn nesting_limit_as_redis() {
-        let runs = |n: usize, tail: &[u8]| [b'*', b'?'].repeat(n).into_iter().chain(tail.iter().copied()).collect::<Vec<u8>>();
+        let runs =
+            |n: usize, tail: &[u8]| [b'*', b'?'].repeat(n).into_iter().chain(tail.iter().copied()).collect::<Vec<u8>>();
         let key = vec![b'x'; 50_000];
         // 1000 runs of stars followed by more pattern still match; the 1001st run gives up
         // unless it ends the pattern.

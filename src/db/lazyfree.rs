@@ -8,7 +8,8 @@
 //! is the number of heap blocks the value owns, roughly: strings, and collections in a compact
 //! encoding (listpack, intset: one buffer), cost 1; hash tables, sets, sorted sets count one per
 //! element; a quicklist one per packed node (estimated as one per 16 elements: the node count is
-//! private to `types::list`); a stream one per node plus one per consumer group. Batches of
+//! private to `types::list`); a stream one per node plus, per consumer group, one plus the
+//! first group's pending-entry count (Redis's estimate). Batches of
 //! entries (FLUSHALL/FLUSHDB ASYNC) always go to the thread unless they are small.
 //!
 //! ## Who uses it
@@ -141,7 +142,11 @@ pub fn free_effort(v: &Value) -> usize {
         Value::Set(s) if s.encoding() == "hashtable" => s.len(),
         Value::Zset(z) if z.encoding() != "listpack" => z.len(),
         Value::List(l) if l.encoding() == "quicklist" => l.len() / 16,
-        Value::Stream(s) => s.log.node_count() + s.groups.len(),
+        // As Redis: one per node, and per group one plus the first group's PEL size (an
+        // estimate for all groups).
+        Value::Stream(s) => {
+            s.log.node_count() + s.groups.values().next().map_or(0, |g| s.groups.len() * (1 + g.pel.len()))
+        }
         _ => 1,
     }
 }
