@@ -26,14 +26,14 @@ fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
 // ---------------------------------------------------------------------------------------------
 
 pub(super) fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let ids = args[3..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
-    if let Some(s) = get::<Stream>(&mut db, args[1])? {
-        if let Some(g) = s.groups.get_mut(args[2]) {
-            for id in ids {
-                n += g.ack(id) as i64;
-            }
+    // As Redis: the key's type first, then a missing key or group acks nothing (0, whatever
+    // the IDs are), and only then the IDs are parsed (all before any is acknowledged).
+    if let Some(g) = get::<Stream>(&mut db, args[1])?.and_then(|s| s.groups.get_mut(args[2])) {
+        let ids = args[3..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
+        for id in ids {
+            n += g.ack(id) as i64;
         }
     }
     if n > 0 {
@@ -459,11 +459,11 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         7 if args::is(args[5], "entriesread") => entries_read = entries_read_arg(args[6])?,
         _ => return Err(bad_sub("SETID", "XGROUP")),
     }
-    // Unlike CREATE, SETID takes `-` and `+` (the smallest and largest IDs), as Redis.
-    let id = if args[4] == b"$" { None } else { Some(parse_id(args[4], false, 0)?) };
     let mut db = ctx.db();
     let s = xgroup_target!(db, key, gname);
-    let id = id.unwrap_or(s.last_id);
+    // The ID is parsed once the key and group are known to exist, as Redis. Unlike CREATE,
+    // SETID takes `-` and `+` (the smallest and largest IDs).
+    let id = if args[4] == b"$" { s.last_id } else { parse_id(args[4], false, 0)? };
     let g = s.groups.get_mut(gname).unwrap();
     g.last_id = id;
     g.entries_read = entries_read;

@@ -219,10 +219,8 @@ fn zrange_generic(
     let (mut db, out) = ctx.db_out();
     let Some(z) = lookup::read::<Zset>(&mut db, key)? else {
         match store {
-            Some(dst) => {
-                db.remove(dst);
-                out.int(0);
-            }
+            // An empty result deletes the destination, with its `del` event.
+            Some(dst) => store_result(ctx, dst, Vec::new(), "zrangestore"),
             None => out.array(0),
         }
         return Ok(());

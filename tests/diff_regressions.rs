@@ -1,0 +1,56 @@
+//! Differences the differential fuzzer (`tests/fuzz_diff.rs`) found, each minimised to a few
+//! commands and kept here as a regression test against redis-server.
+
+mod common;
+use common::*;
+
+/// XACK checks the key's type, then answers 0 for a missing key or group whatever its IDs,
+/// and only then parses the IDs.
+#[test]
+fn xack_checks_type_and_group_before_ids() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "XACK k5 g2 -1 12-3",
+        "SET s v",
+        "XACK s g -1",
+        "XADD st 1-1 f v",
+        "XACK st nog -1",
+        "XGROUP CREATE st g 0",
+        "XACK st g -1",
+        "XACK st g 1-1 x",
+    ]);
+}
+
+/// XGROUP SETID checks the key and the group before it parses the ID.
+#[test]
+fn xgroup_setid_checks_key_and_group_before_the_id() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "XGROUP SETID nokey nog 4-*",
+        "SET str v",
+        "XGROUP SETID str g x",
+        "XADD s 1-1 f v",
+        "XGROUP SETID s nog x",
+        "XGROUP CREATE s g 0",
+        "XGROUP SETID s g x",
+        "XGROUP SETID s g 4-*",
+    ]);
+}
+
+/// ZRANGESTORE from a missing source deletes the destination and raises its `del` event.
+#[test]
+fn zrangestore_from_a_missing_key_raises_del() {
+    compare(|port| {
+        let mut c = Conn::connect(port);
+        let mut sub = Conn::connect(port);
+        c.run("CONFIG SET notify-keyspace-events KEA");
+        sub.run("PSUBSCRIBE __key*__:*");
+        c.run("SET dst v");
+        let mut out = vec![c.run("ZRANGESTORE dst nosrc 0 -1"), c.run("EXISTS dst")];
+        c.run("CONFIG SET notify-keyspace-events \"\"");
+        while let Some(r) = sub.try_read_reply(std::time::Duration::from_millis(100)) {
+            out.push(r);
+        }
+        out
+    });
+}
