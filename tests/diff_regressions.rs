@@ -21,6 +21,13 @@ fn xack_checks_type_and_group_before_ids() {
     ]);
 }
 
+/// XDEL answers 0 for a missing key and checks the type before it parses the IDs.
+#[test]
+fn xdel_checks_key_and_type_before_ids() {
+    let mut p = Pair::new();
+    p.check_all(&["XDEL nokey 20-*", "SET str v", "XDEL str x", "XADD s 1-1 f v", "XDEL s 1-1 x", "XLEN s", "XDEL s 1-1"]);
+}
+
 /// XGROUP SETID checks the key and the group before it parses the ID.
 #[test]
 fn xgroup_setid_checks_key_and_group_before_the_id() {
@@ -53,4 +60,23 @@ fn zrangestore_from_a_missing_key_raises_del() {
         }
         out
     });
+}
+
+/// SORT and SORT_RO convert a listpack sorted set to a skiplist (Redis's sortCommandGeneric),
+/// even when the sort then fails.
+#[test]
+fn sort_converts_sorted_sets_to_skiplists() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "ZADD z 1 a 2 b",
+        "OBJECT ENCODING z",
+        "SORT_RO z ALPHA",
+        "OBJECT ENCODING z",
+        "ZADD y 6 a",
+        "SORT y",
+        "OBJECT ENCODING y",
+        "ZADD x 1 2",
+        "SORT x STORE dst",
+        "OBJECT ENCODING x",
+    ]);
 }

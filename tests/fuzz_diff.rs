@@ -683,9 +683,8 @@ fn parse_all(buf: &[u8]) -> R {
     parse(buf, &mut at)
 }
 
-/// The reply normalised for comparison by `cmp`.
-fn normalise(raw: &[u8], cmp: Cmp) -> R {
-    let r = parse_all(raw);
+/// A reply normalised for comparison by `cmp`.
+fn normalise(r: R, cmp: Cmp) -> R {
     match (cmp, r) {
         (Cmp::Unordered, R::List(k, Some(mut items))) => {
             items.sort();
@@ -745,20 +744,33 @@ fn same_encoding(ty: &[u8], ours: &[u8], theirs: &[u8]) -> bool {
 
 /// Whether two replies agree under `cmp`.
 fn agree(ours: &[u8], theirs: &[u8], cmp: Cmp) -> bool {
-    if cmp == Cmp::Near {
-        if let (R::Atom(b':', a), R::Atom(b':', b)) = (parse_all(ours), parse_all(theirs)) {
-            let (a, b): (i64, i64) =
-                (String::from_utf8_lossy(&a).parse().unwrap(), String::from_utf8_lossy(&b).parse().unwrap());
-            return a == b || (a > 1 && b > 1 && (a - b).abs() <= 1000);
-        }
-    }
     if cmp == Cmp::Exact {
         return ours == theirs;
     }
-    if cmp == Cmp::NoInts {
-        return no_ints(drop_7_2_fields(parse_all(ours))) == normalise(theirs, cmp);
+    agree_r(parse_all(ours), parse_all(theirs), cmp)
+}
+
+/// [`agree`] on parsed replies.
+fn agree_r(ours: R, theirs: R, cmp: Cmp) -> bool {
+    match (cmp, &ours, &theirs) {
+        (Cmp::Near, R::Atom(b':', a), R::Atom(b':', b)) => {
+            let (a, b): (i64, i64) =
+                (String::from_utf8_lossy(a).parse().unwrap(), String::from_utf8_lossy(b).parse().unwrap());
+            a == b || (a > 1 && b > 1 && (a - b).abs() <= 1000)
+        }
+        (Cmp::NoInts, _, _) => no_ints(drop_7_2_fields(ours)) == normalise(theirs, cmp),
+        _ => normalise(ours, cmp) == normalise(theirs, cmp),
     }
-    normalise(ours, cmp) == normalise(theirs, cmp)
+}
+
+/// EXEC's replies agree: element by element, each under its queued command's comparison.
+fn agree_exec(ours: &[u8], theirs: &[u8], queued: &[Cmp]) -> bool {
+    match (parse_all(ours), parse_all(theirs)) {
+        (R::List(k1, Some(a)), R::List(k2, Some(b))) if k1 == k2 && a.len() == queued.len() && b.len() == a.len() => {
+            a.into_iter().zip(b).zip(queued).all(|((x, y), &cmp)| agree_r(x, y, cmp))
+        }
+        _ => ours == theirs,
+    }
 }
 
 fn shown(raw: &[u8]) -> String {
@@ -867,6 +879,8 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
     let fail = |at: usize, what: String| Err(Failure { at, what });
     let mut blocked = false;
     let mut dump: Vec<u8> = Vec::new();
+    // Per connection: inside MULTI, the comparison of each queued command.
+    let mut queued: [Option<Vec<Cmp>>; 2] = [None, None];
     for (at, step) in steps.iter().enumerate() {
         let t0 = Instant::now();
         let _slow = Slow(t0, at, step);
@@ -893,8 +907,24 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                 theirs.conns[*conn].send_raw(&msg);
                 let a = ours.conns[*conn].try_read_reply(Duration::from_secs(5));
                 let b = theirs.conns[*conn].try_read_reply(Duration::from_secs(5));
+                let is = |w: &[u8]| args[0].eq_ignore_ascii_case(w);
+                let same = match (&a, &b) {
+                    (Some(a), Some(b)) if is(b"EXEC") => {
+                        let q = queued[*conn].take().unwrap_or_default();
+                        agree_exec(a, b, &q)
+                    }
+                    (Some(a), Some(b)) => agree(a, b, *cmp),
+                    _ => false,
+                };
+                // What EXEC will answer: each queued command's reply, compared as it would be.
+                match (&b, queued[*conn].as_mut()) {
+                    (Some(b), _) if is(b"MULTI") && b == b"+OK\r\n" => queued[*conn] = Some(Vec::new()),
+                    (Some(b), Some(q)) if b == b"+QUEUED\r\n" => q.push(*cmp),
+                    _ if is(b"DISCARD") => queued[*conn] = None,
+                    _ => {}
+                }
                 match (a, b) {
-                    (Some(a), Some(b)) if agree(&a, &b, *cmp) => {}
+                    (Some(_), Some(_)) if same => {}
                     (a, b) => {
                         return fail(
                             at,
@@ -938,11 +968,15 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                     );
                 }
                 if matches!(step, Step::Checkpoint) {
+                    queued = [None, None];
                     checkpoint(ours, theirs).or_else(|w| fail(at, w))?;
                 }
             }
             Step::Unblock => {}
-            Step::Checkpoint => checkpoint(ours, theirs).or_else(|w| fail(at, w))?,
+            Step::Checkpoint => {
+                queued = [None, None];
+                checkpoint(ours, theirs).or_else(|w| fail(at, w))?
+            }
         }
     }
     Ok(())
@@ -1069,6 +1103,19 @@ fn fuzz(first_seed: u64, random_seeds: bool, budget: Duration, steps_per_seed: u
             let mut report = String::new();
             let _ = writeln!(report, "difference with seed {seed} at step {}: {}", f.at, f.what);
             let failing: Vec<Step> = steps[..=f.at].to_vec();
+            // A difference that does not come back on a rerun is a race: reported as it is.
+            let reproduces = (0..3).any(|_| {
+                ours.connect();
+                theirs.connect();
+                run(&mut ours, &mut theirs, &failing).is_err()
+            });
+            if !reproduces {
+                let _ = writeln!(report, "did not reproduce on reruns; the last steps were:");
+                for s in &failing[failing.len().saturating_sub(40)..] {
+                    let _ = writeln!(report, "    {s}");
+                }
+                panic!("{report}");
+            }
             let minimal = shrink(&mut ours, &mut theirs, failing, Instant::now() + Duration::from_secs(120));
             ours.connect();
             theirs.connect();

@@ -351,11 +351,16 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     let mut o = parse(args, readonly)?;
     let fill = Fill::from_config(ctx.server.config.read().list_max_listpack_size);
     let mut db = ctx.db();
-    let kind = match db.get_counted(args[1]).map(|e| &*e.value) {
+    let kind = match db.get_counted(args[1]).map(|e| e.value) {
         None => Kind::List,
         Some(Value::List(_)) => Kind::List,
         Some(Value::Set(_)) => Kind::Set,
-        Some(Value::Zset(_)) => Kind::Zset,
+        Some(Value::Zset(z)) => {
+            // As Redis, sorting converts a listpack-encoded sorted set to a skiplist (visible
+            // to OBJECT ENCODING; the contents do not change).
+            z.convert();
+            Kind::Zset
+        }
         Some(_) => return Err(CmdError::WrongType),
     };
     if o.dontsort && kind == Kind::Set && o.store.is_some() {

@@ -703,8 +703,9 @@ impl Zset {
         }
     }
 
-    /// Converts the compact encoding to the big one.
-    fn convert(&mut self) {
+    /// Converts the compact encoding to the big one (SORT does this to the sets it sorts, as
+    /// Redis's `zsetConvert` in `sortCommandGeneric`).
+    pub fn convert(&mut self) {
         if let Zset::Pack(p) = self {
             let big = Big::from_sorted(p.iter().map(|d| (SmallBytes::new(d.member), d.score)));
             *self = Zset::Big(Box::new(big));

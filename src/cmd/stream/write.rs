@@ -236,10 +236,12 @@ pub(super) fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub(super) fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let ids = args[2..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
     let mut db = ctx.db();
     let mut n = 0;
+    // As Redis: a missing key deletes nothing (0) and the type is checked before the IDs are
+    // parsed (all of them before anything is deleted).
     if let Some(s) = get::<Stream>(&mut db, args[1])? {
+        let ids = args[2..].iter().map(|a| parse_id(a, true, 0)).collect::<Result<Vec<_>, _>>()?;
         for id in ids {
             n += s.delete(id) as i64;
         }
