@@ -182,6 +182,37 @@ fn config_rewrite_preserves_comments() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A bare `save` line (what tools write for `save ""`) disables snapshots, as in Redis (the
+/// differential cases are in `tests/diff_config.rs`); CONFIG REWRITE writes it as `save ""`,
+/// and rules as one line each.
+#[test]
+fn bare_save_line() {
+    let d = tmpdir("bare-save");
+    let port = free_port();
+    let conf = d.join("redis.conf");
+    std::fs::write(&conf, format!("port {port}\nsave\ntimeout 5\n")).unwrap();
+    let p = start_with(&[conf.to_str().unwrap()], port);
+    let mut c = Conn::connect(p.port);
+    assert_eq!(get(&mut c, "save"), "");
+    assert_eq!(c.run("CONFIG REWRITE"), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with(&format!("port {port}\nsave \"\"\ntimeout 5\n")), "{text}");
+    assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"save", b"100 1 200 2"]), b"+OK\r\n");
+    assert_eq!(c.run("CONFIG REWRITE"), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with(&format!("port {port}\nsave 100 1\nsave 200 2\ntimeout 5\n")), "{text}");
+    drop(p);
+    // After rules, a bare `save` changes nothing; `--save` alone clears them.
+    std::fs::write(&conf, format!("port {port}\nsave 100 1\nsave\n")).unwrap();
+    let p = start_with(&[conf.to_str().unwrap()], port);
+    assert_eq!(get(&mut Conn::connect(p.port), "save"), "100 1");
+    drop(p);
+    let p = start_with(&[conf.to_str().unwrap(), "--save"], port);
+    assert_eq!(get(&mut Conn::connect(p.port), "save"), "");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn config_set_port_rebinds() {
     let p = start_redstart(&[]);

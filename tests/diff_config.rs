@@ -1,11 +1,18 @@
 //! Differential tests for CONFIG: GET of every directive's default and of patterns, SET round
-//! trips and errors, RESP3 map replies — redstart against redis-server 7.0.
+//! trips and errors, RESP3 map replies, `save` lines in config files and on the command line
+//! (and their CONFIG REWRITE round trip) — redstart against redis-server 7.0.
 //!
 //! Skipped by design: `port`, `dir`, `pidfile` (per-process), `bind` (redstart defaults to
 //! `127.0.0.1 -::1`, the value Redis's shipped redis.conf uses; Redis's compiled-in default is
 //! `* -::*`). Multi-match replies are compared as sets: Redis lists them in hash-table order.
 mod common;
 use common::*;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const SKIP: &[&str] = &["port", "dir", "pidfile", "bind"];
 
@@ -106,6 +113,12 @@ fn set_round_trips() {
         ("loglevel", "notice"),
         ("save", "100 10 200 20"),
         ("save", ""),
+        // Each word is read with strtoll and must be consumed whole.
+        ("save", "+5 01"),
+        ("save", "1 0"),
+        ("save", "9999999999999999999 1"),
+        // Split at each space: a doubled space makes an empty word, read as 0 changes.
+        ("save", "100  1 2"),
         ("notify-keyspace-events", "KEA"),
         ("notify-keyspace-events", "Kx"),
         ("notify-keyspace-events", "lshzxegtmdn"),
@@ -166,6 +179,12 @@ fn set_errors() {
         &["save", "1 2 3"],
         &["save", "a b"],
         &["save", "  "],
+        &["save", "0 1"],
+        &["save", "100  1"],
+        &["save", "100 1 "],
+        &["save", " 100 1"],
+        &["save", "100 -1"],
+        &["save", "100 1x"],
         &["timeout", "1", "timeout", "2"],
         &["timeout", "1", "hz"],
         &["timeout", "5", "foo", "1"],
@@ -226,4 +245,139 @@ fn requirepass_applies_to_new_connections() {
     p.check_args(&[b"CONFIG", b"SET", b"requirepass", b""]);
     let (mut a, mut b) = p.conns();
     assert_eq!(a.run("PING"), b.run("PING"));
+}
+
+/// Sends `args` over the Unix socket `sock` and returns the raw reply (`None`: not ready).
+fn unix_cmd(sock: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    s.write_all(&encode(&args)).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while frame_len(&buf).is_none() {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(buf)
+}
+
+/// How a server started with a config file ended up.
+#[derive(Debug, PartialEq)]
+enum Saved {
+    /// CONFIG GET save, and the `save` lines CONFIG REWRITE then wrote.
+    Started { save: String, rewritten: Vec<String> },
+    /// Refused to start: its last line of output.
+    Refused(String),
+}
+
+/// Starts `program` as `program <dir>/c.conf extra...` where the file holds `text` (after the
+/// lines that put the server in `dir` on a Unix socket, TCP port 0); returns its `save` value
+/// and what CONFIG REWRITE wrote, or how it refused to start.
+fn with_conf(program: &str, dir: &Path, text: &str, extra: &[&str]) -> Saved {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let sock = dir.join("sock");
+    let conf = dir.join("c.conf");
+    std::fs::write(&conf, format!("port 0\ndir {}\nunixsocket {}\n{text}", dir.display(), sock.display())).unwrap();
+    let mut child = Command::new(program)
+        .arg(&conf)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let start = Instant::now();
+    let got = loop {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let last = all.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("").to_string();
+            return Saved::Refused(last);
+        }
+        if let Some(r) = unix_cmd(&sock, &["CONFIG", "GET", "save"]) {
+            let save = String::from_utf8_lossy(&reply_items(&r)[1]).into_owned();
+            assert_eq!(unix_cmd(&sock, &["CONFIG", "REWRITE"]).as_deref(), Some(&b"+OK\r\n"[..]), "{program}");
+            let rewritten = std::fs::read_to_string(&conf)
+                .unwrap()
+                .lines()
+                .filter(|l| l.to_ascii_lowercase().starts_with("save"))
+                .map(String::from)
+                .collect();
+            break Saved::Started { save, rewritten };
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{program} neither started nor exited");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    got
+}
+
+/// A bare `save` line (what tools write for `save ""`) and the other ways of writing `save` in
+/// a config file and on the command line: the value both servers load, the lines CONFIG
+/// REWRITE writes for it, and the value a restart from the rewritten file loads; or both
+/// refuse with the same reason. Redis 7.2's `setConfigSaveOption` is 7.0's.
+#[test]
+fn save_lines_in_config_files() {
+    let dir = tmpdir("save-lines");
+    let cases: &[(&str, &[&str], Option<&str>)] = &[
+        // A bare `save` clears the default rules; after rules it changes nothing.
+        ("save\n", &[], Some("")),
+        ("save   \n", &[], Some("")),
+        ("SAVE\n", &[], Some("")),
+        ("save \"\"\n", &[], Some("")),
+        ("save \"  \"\n", &[], Some("")),
+        ("save 100 1\nsave\n", &[], Some("100 1")),
+        ("save\nsave 100 1\nsave 200 2\n", &[], Some("100 1 200 2")),
+        ("save 100 1\nsave \"\"\n", &[], Some("")),
+        ("save \"\"\nsave 100 1\n", &[], Some("100 1")),
+        ("save \"100 1\"\n", &[], Some("100 1")),
+        ("save +5 01\nsave 100 \"\"\n", &[], Some("5 1 100 0")),
+        ("save 0 1\n", &[], None),
+        ("save \"\" 100\n", &[], None),
+        ("save 100 -1\n", &[], None),
+        ("save 100\n", &[], None),
+        ("save \"100 1\" \"200 2\"\n", &[], None),
+        // The command line continues the file: `--save` adds to its rules, a bare `--save`
+        // (at the end or before another option) is `--save ""`, which clears them.
+        ("save 100 1\n", &["--save"], Some("")),
+        ("save 100 1\n", &["--save", "--hz", "20"], Some("")),
+        ("save 100 1\n", &["--save", "200", "2"], Some("100 1 200 2")),
+        ("save 100 1\n", &["--save", "200 2 300 3"], Some("100 1 200 2 300 3")),
+        ("save 100 1\n", &["--save", "", "--save", "200 2"], Some("200 2")),
+        ("save 100 1\n", &["--save", "200 2", "--save"], Some("")),
+        ("save\n", &["--save", "200 2"], Some("200 2")),
+        ("", &["--save", "200"], None),
+    ];
+    for (i, (text, extra, expect)) in cases.iter().enumerate() {
+        let theirs = with_conf("redis-server", &dir.join(format!("{i}-redis")), text, extra);
+        let ours = with_conf(env!("CARGO_BIN_EXE_redstart"), &dir.join(format!("{i}-ours")), text, extra);
+        match (&theirs, &ours) {
+            (Saved::Started { save, rewritten }, Saved::Started { save: s2, rewritten: r2 }) => {
+                assert_eq!(Some(save.as_str()), *expect, "{text:?} {extra:?}: redis-server");
+                assert_eq!(s2, save, "{text:?} {extra:?}: CONFIG GET save");
+                assert_eq!(r2, rewritten, "{text:?} {extra:?}: CONFIG REWRITE");
+            }
+            (Saved::Refused(a), Saved::Refused(b)) => {
+                assert!(expect.is_none(), "{text:?} {extra:?}: both refused: {a}");
+                assert_eq!(a, "Invalid save parameters", "{text:?} {extra:?}");
+                assert_eq!(b, a, "{text:?} {extra:?}");
+            }
+            _ => panic!("{text:?} {extra:?}:\nredis-server: {theirs:?}\nredstart: {ours:?}"),
+        }
+        // The rewritten files load the same value again.
+        if let Saved::Started { rewritten, .. } = &theirs {
+            let again = rewritten.iter().map(|l| format!("{l}\n")).collect::<String>();
+            let r = with_conf("redis-server", &dir.join(format!("{i}-redis-again")), &again, &[]);
+            let o = with_conf(env!("CARGO_BIN_EXE_redstart"), &dir.join(format!("{i}-ours-again")), &again, &[]);
+            assert_eq!(o, r, "{again:?}");
+            assert!(matches!(&r, Saved::Started { save, .. } if Some(save.as_str()) == *expect), "{r:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -153,8 +153,7 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     {
         let cfg = ctx.server.config.read();
         for (d, name, value) in &chosen {
-            let v = directives::parse(d, std::slice::from_ref(value), cfg.get(d.name), false)
-                .map_err(|e| failed(name, &e))?;
+            let v = directives::parse_set(d, value, cfg.get(d.name)).map_err(|e| failed(name, &e))?;
             parsed.push(v);
         }
     }

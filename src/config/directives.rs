@@ -425,6 +425,65 @@ fn parse_percentile(w: &str) -> Result<f64, String> {
     }
 }
 
+/// Validates save rules as Redis's `setConfigSaveOption` does (pairs of `seconds changes`, each
+/// read with C's `strtoll` and wholly consumed: white space before it, a sign, leading zeros and
+/// an empty word, read as 0, are accepted; seconds at least 1, changes at least 0; an overflow
+/// saturates) and returns them as CONFIG GET prints them. Unlike Redis, the changes are not cut
+/// to a C `int` (Redis shows `save 100 2147483648` as `100 -2147483648`).
+fn save_rules(words: &[String]) -> Result<String, String> {
+    const INVALID: &str = "Invalid save parameters";
+    if !words.len().is_multiple_of(2) {
+        return Err(INVALID.into());
+    }
+    let mut rules = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let n = strtoll(w).ok_or(INVALID)?;
+        if n < if i % 2 == 0 { 1 } else { 0 } {
+            return Err(INVALID.into());
+        }
+        rules.push(n.to_string());
+    }
+    Ok(rules.join(" "))
+}
+
+/// C's `strtoll(s, &end, 10)` when it must consume all of `s` (`None` otherwise).
+fn strtoll(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let mut i = b.iter().take_while(|&&c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).count();
+    let neg = b.get(i) == Some(&b'-');
+    if matches!(b.get(i), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let digits = &b[i..];
+    if digits.is_empty() {
+        // No number at all: strtoll consumes nothing, so only an empty string is "all of it".
+        return s.is_empty().then_some(0);
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        let d = (c - b'0') as i64;
+        v = if neg { v.saturating_mul(10).saturating_sub(d) } else { v.saturating_mul(10).saturating_add(d) };
+    }
+    Some(v)
+}
+
+/// [`parse`] for CONFIG SET's one value: a multi-word value is split at each space, as Redis
+/// splits it (so doubled, leading or trailing spaces make empty words), and `save` replaces
+/// the rules.
+pub fn parse_set(d: &Directive, value: &str, current: &str) -> Result<String, String> {
+    match d.kind {
+        Kind::Save => {
+            let words: Vec<String> =
+                if value.is_empty() { Vec::new() } else { value.split(' ').map(String::from).collect() };
+            save_rules(&words)
+        }
+        _ => parse(d, std::slice::from_ref(&value.to_string()), current, false),
+    }
+}
+
 /// Client class names as CONFIG GET prints them, in order.
 const OBL_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
@@ -494,25 +553,33 @@ pub fn parse(d: &Directive, args: &[String], current: &str, append: bool) -> Res
             }
         }
         Kind::Save => {
-            if !words.len().is_multiple_of(2) {
-                return Err("Invalid save parameters".into());
-            }
-            let mut rules = Vec::new();
-            for w in &words {
-                match resp::parse_i64(w.as_bytes()) {
-                    Some(n) if n >= 0 => rules.push(n.to_string()),
-                    _ => return Err("Invalid save parameters".into()),
+            // A config-file line (or `--save`): `save` alone, `save ""` and one argument made of
+            // words are Redis's `setConfigSaveOption` cases (see `save_rules`).
+            let (words, clear) = match args {
+                [one] if one.is_empty() => (Vec::new(), true),
+                // One argument is split again as a config line is (quotes included); Redis
+                // reads unbalanced quotes there as no words.
+                [one] => {
+                    let w: Vec<String> = resp::split_args(one.as_bytes())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect();
+                    match w.as_slice() {
+                        [only] if only.is_empty() => (Vec::new(), true),
+                        _ => (w, false),
+                    }
                 }
+                _ => (args.to_vec(), false),
+            };
+            let rules = save_rules(&words)?;
+            // The first `save` of a load replaces the default rules, later ones add to them;
+            // `save ""` always clears. So a bare `save` clears the defaults, and after rules it
+            // changes nothing.
+            if append && !clear && !current.is_empty() {
+                return Ok([current.to_string(), rules].join(" ").trim_end().to_string());
             }
-            // An empty argument (`save ""`) clears; an empty list of words from non-empty
-            // arguments (`save "  "`) is an error, as in Redis.
-            if words.is_empty() && !(args.len() == 1 && args[0].is_empty()) {
-                return Err("Invalid save parameters".into());
-            }
-            if append && !current.is_empty() && !rules.is_empty() {
-                return Ok(format!("{current} {}", rules.join(" ")));
-            }
-            Ok(rules.join(" "))
+            Ok(rules)
         }
         Kind::Bind => {
             if words.is_empty() || words.len() > 16 {
@@ -642,10 +709,31 @@ mod tests {
         assert_eq!(p("save", &["900 1 300 10"]).unwrap(), "900 1 300 10");
         assert_eq!(p("save", &["900", "1"]).unwrap(), "900 1");
         assert_eq!(p("save", &[""]).unwrap(), "");
-        assert!(p("save", &["  "]).is_err());
         assert!(p("save", &["1 2 3"]).is_err());
         let d = find("save").unwrap();
         assert_eq!(parse(d, &["10".into(), "2".into()], "5 1", true).unwrap(), "5 1 10 2");
+        // A bare `save` (and one of no words): clears the defaults, then changes nothing.
+        assert_eq!(p("save", &[]).unwrap(), "");
+        assert_eq!(p("save", &["  "]).unwrap(), "");
+        assert_eq!(parse(d, &[], "5 1", true).unwrap(), "5 1");
+        assert_eq!(parse(d, &["  ".into()], "5 1", true).unwrap(), "5 1");
+        assert_eq!(parse(d, &["".into()], "5 1", true).unwrap(), "");
+        assert_eq!(parse(d, &["\"\"".into()], "5 1", true).unwrap(), "");
+        // strtoll: signs, zeros, empty words, white space before, saturation.
+        assert_eq!(p("save", &["+5", "01"]).unwrap(), "5 1");
+        assert_eq!(p("save", &["100", ""]).unwrap(), "100 0");
+        assert_eq!(p("save", &[" 7", "1"]).unwrap(), "7 1");
+        assert_eq!(p("save", &["99999999999999999999", "1"]).unwrap(), "9223372036854775807 1");
+        for bad in [&["0", "1"][..], &["", "1"], &["1", "-1"], &["1", "1x"], &["1 ", "1"], &["a", "1"]] {
+            assert_eq!(p("save", bad).unwrap_err(), "Invalid save parameters", "{bad:?}");
+        }
+        // CONFIG SET splits at each space.
+        assert_eq!(parse_set(d, "", "5 1").unwrap(), "");
+        assert_eq!(parse_set(d, "100 1 200 2", "5 1").unwrap(), "100 1 200 2");
+        for bad in ["  ", "100  1", "100 1 ", " 100 1", "0 1"] {
+            assert!(parse_set(d, bad, "5 1").is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_set(d, "100  1 2", "").unwrap(), "100 0 1 2");
         assert_eq!(p("bind", &["127.0.0.1 -::1"]).unwrap(), "127.0.0.1 -::1");
         assert_eq!(
             p("client-output-buffer-limit", &["normal 1mb 2k 3"]).unwrap(),

@@ -231,7 +231,8 @@ impl Loader {
         let Some(d) = directives::find(&name) else {
             return Err(fatal(src, "Bad directive or wrong number of arguments"));
         };
-        if rest.is_empty() {
+        // A bare `save` is what tools write for `save ""`: Redis accepts it (see `Kind::Save`).
+        if rest.is_empty() && !matches!(d.kind, directives::Kind::Save) {
             return Err(fatal(src, "wrong number of arguments"));
         }
         let current = self.cfg.values.get(d.name).cloned().unwrap_or_default();
@@ -348,9 +349,8 @@ impl Config {
             let _ = stdin.read_to_string(&mut text);
             loader.text(&text, "stdin", 0)?;
         }
-        // Command-line directives are reset per load like a file of their own: a repeated
-        // `--save` adds rules, a single one replaces the file's.
-        loader.seen.clear();
+        // As in Redis, the file, stdin and the command line are one load: a `--save` adds to
+        // the file's `save` rules (`--save ""` clears them).
         for (n, l) in lines.iter().enumerate() {
             let mut text = l[0].clone();
             for v in &l[1..] {

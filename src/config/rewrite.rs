@@ -23,7 +23,12 @@ fn lines_for(d: &Directive, cfg: &Config) -> Vec<String> {
             w.chunks(4).map(|g| format!("{} {}", d.name, g.join(" "))).collect()
         }
         Kind::ReplicaOf if v.is_empty() => Vec::new(),
-        Kind::Save | Kind::Bind | Kind::OomScoreAdjValues | Kind::Percentiles | Kind::ReplicaOf => {
+        // One line per rule, as Redis writes them.
+        Kind::Save => {
+            let w: Vec<&str> = v.split_whitespace().collect();
+            w.chunks(2).map(|r| format!("{} {}", d.name, r.join(" "))).collect()
+        }
+        Kind::Bind | Kind::OomScoreAdjValues | Kind::Percentiles | Kind::ReplicaOf => {
             vec![format!("{} {v}", d.name)]
         }
         Kind::Str | Kind::NotifyEvents => vec![format!("{} {}", d.name, repr(v))],

@@ -2,9 +2,11 @@
 //! append-only file as `redis-check-aof` 7.0 does, and can cut off a damaged tail.
 //!
 //! The file may be
-//! - a manifest (its first line that is not a `#` comment starts with `file `): every file it
-//!   lists is checked in load order, the base first (an RDB image when it starts with `REDIS`,
-//!   else commands), then the incremental files; history files are skipped;
+//! - a manifest (its name ends with `.manifest`, or its first line that is neither blank nor a
+//!   `#` comment starts with `file`): it is read with the server's rules and refused with the
+//!   server's lines (see `aof::manifest`), then every file it lists is checked in load order,
+//!   the base first (an RDB image when it starts with `REDIS`, else commands), then the
+//!   incremental files; history files are skipped;
 //! - a single AOF of RESP commands (the pre-7.0 layout), possibly starting with an RDB preamble
 //!   (`REDIS...`) followed by commands.
 //!
@@ -25,7 +27,10 @@
 //!
 //! Differences from `redis-check-aof`: the messages are worded differently (the fixed ones such
 //! as `AOF <name> is valid` and `All AOF files and manifest are valid` match); the RDB part is
-//! summarised in one line instead of Redis's per-field trace; no `ok_up_to_line` count.
+//! summarised in one line instead of Redis's per-field trace; no `ok_up_to_line` count. A
+//! manifest is recognised by its name too (redis-check-aof 7.0 wants a line starting with
+//! `file`), so an empty manifest is refused as the server refuses it (redis-check-aof: `AOF ...
+//! is empty`, exit status 0); the manifest's lines are not prefixed with a log header.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -185,7 +190,8 @@ pub enum Kind {
     Empty,
 }
 
-/// Tells a manifest from an AOF by its first line that is not a `#` comment.
+/// Tells a manifest from an AOF by its first line that is neither blank nor a `#` comment: a
+/// manifest's starts with `file` (after any white space).
 pub fn kind(data: &[u8]) -> Kind {
     if data.is_empty() {
         return Kind::Empty;
@@ -195,7 +201,7 @@ pub fn kind(data: &[u8]) -> Kind {
     }
     let first = data.split(|&b| b == b'\n').map(|l| l.trim_ascii()).find(|l| !l.is_empty() && !l.starts_with(b"#"));
     match first {
-        Some(l) if l.starts_with(b"file ") => Kind::Manifest,
+        Some(l) if l.starts_with(b"file") => Kind::Manifest,
         _ => Kind::Single,
     }
 }
@@ -253,6 +259,11 @@ pub fn main(args: &[String], input: &mut dyn BufRead, out: &mut dyn Write) -> i3
 
 fn run(file: &str, opts: &Opts, io: &mut Io) -> Result<(), ()> {
     let data = read(Path::new(file), "", io)?;
+    if file.ends_with(".manifest") {
+        // Read as the server reads its manifest, whatever its first line (redis-check-aof calls
+        // an empty one an empty AOF and exits with 0, the server refuses it).
+        return check_manifest(Path::new(file), &data, opts, io);
+    }
     match kind(&data) {
         Kind::Empty => {
             let _ = writeln!(io.out, "AOF {file} is empty");
@@ -276,17 +287,17 @@ fn read(path: &Path, suffix: &str, io: &mut Io) -> Result<Vec<u8>, ()> {
 
 fn check_manifest(path: &Path, data: &[u8], opts: &Opts, io: &mut Io) -> Result<(), ()> {
     let _ = writeln!(io.out, "Checking the AOF manifest {}", path.display());
-    let text = String::from_utf8_lossy(data);
-    let entries = parse_manifest(&text).map_err(|e| {
-        let _ = writeln!(io.out, "{e}");
+    // The loader's rules and Redis's lines (see `aof::manifest`).
+    let entries = parse_manifest(data).map_err(|e| {
+        for line in e.lines() {
+            let _ = writeln!(io.out, "{line}");
+        }
     })?;
     let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // A manifest listing no base or incr file (only history files, say) is valid: the server
+    // starts with an empty dataset, as Redis.
     let files: Vec<&ManifestEntry> =
         entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
-    if files.is_empty() {
-        let _ = writeln!(io.out, "The AOF manifest lists no base or incr file");
-        return Err(());
-    }
     for (i, e) in files.iter().enumerate() {
         let is_last = i + 1 == files.len();
         let p = dir.join(&e.name);

@@ -123,12 +123,25 @@ fn load_files(server: &Server, dir: &Path, entries: &[ManifestEntry], replay: &m
     let ordered: Vec<&ManifestEntry> =
         entries.iter().filter(|e| e.kind == b'b').chain(entries.iter().filter(|e| e.kind == b'i')).collect();
     let count = ordered.len();
+    // Every listed file must exist before any is read (Redis sums their sizes first), so a
+    // missing one never leaves a partial dataset loaded.
+    for e in &ordered {
+        if let Err(err) = std::fs::metadata(dir.join(&e.name)) {
+            return Err(format!(
+                "Unable to obtain the AOF file {} length. stat: {}",
+                e.name,
+                crate::config::io_reason(&err)
+            ));
+        }
+    }
     let manifest = dir.join(format!("{}.manifest", server.config.read().appendfilename));
     let fix_hint =
         format!("make a backup of your AOF files, then use `redstart check-aof --fix {}`", manifest.display());
     for (idx, e) in ordered.into_iter().enumerate() {
         let path = dir.join(&e.name);
-        let data = std::fs::read(&path).map_err(|err| format!("Can't open the append-only file {}: {err}", e.name))?;
+        let data = std::fs::read(&path).map_err(|err| {
+            format!("Unrecoverable error reading the append only file {}: {}", e.name, crate::config::io_reason(&err))
+        })?;
         if data.starts_with(b"REDIS") {
             // An RDB base (or preamble): load it as an RDB image.
             let lim = crate::persist::load_limits(server);

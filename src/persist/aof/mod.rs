@@ -25,6 +25,11 @@
 //! the AOF off too: it writes a new base and a manifest listing only it.
 //!
 //! ## Damage and write failures
+//! A damaged manifest stops start-up exactly where Redis's does, with Redis's log lines (the
+//! rules are in [`manifest`]; the manifest is read with `appendonly no` too, as Redis), and so
+//! does a listed base or incremental file that is missing (checked before anything is loaded).
+//! History entries (`type h`, which Redis leaves when it stops between a rewrite and its
+//! clean-up) are not loaded; start-up drops them from the manifest and deletes their files.
 //! Loading ([`load`]) cuts a truncated last file with `aof-load-truncated yes` and otherwise
 //! stops start-up naming the file and offset. A failed write (full disk, `RLIMIT_FSIZE`:
 //! redstart ignores SIGXFSZ) never leaves part of a command in the file; with `appendfsync
@@ -60,7 +65,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use load::{scan, scan_at, Replayer, Scan};
-pub use manifest::{parse_manifest, ManifestEntry};
+pub use manifest::{parse_manifest, read_manifest_file, ManifestEntry, ManifestError};
 pub use rewrite::{
     auto_rewrite, info_rewrite_fields, last_cow_size, rewrite_scheduled, rewrites, schedule_rewrite, start_rewrite,
     Started,
@@ -158,20 +163,23 @@ pub fn info_fields(o: &mut String) {
     ));
 }
 
-/// Start-up: follows the configuration's `appendfsync` and `aof-timestamp-enabled`; with
-/// `appendonly yes`, loads the AOF through `replay` (creating the directory when there is
-/// none), opens its last incremental file for appending and attaches it to the effects stream.
-/// Returns whether the AOF is on (then the RDB file is not loaded, as in Redis).
+/// Start-up: follows the configuration's `appendfsync` and `aof-timestamp-enabled`; reads the
+/// manifest (whatever `appendonly` says, as Redis: a damaged one stops start-up, see
+/// [`manifest`]); with `appendonly yes`, loads the AOF through `replay` (creating the directory
+/// when there is none), opens its last incremental file for appending and attaches it to the
+/// effects stream. Returns whether the AOF is on (then the RDB file is not loaded, as in Redis).
 pub fn start(server: &Server, replay: &mut dyn Replayer) -> Result<bool, String> {
     server.config.subscribe(writer::configure);
+    let mut m = Manifest::read(server).map_err(refuse)?;
     if !server.config.read().appendonly {
         return Ok(false);
     }
-    let mut m = Manifest::read(server)?;
-    if m.entries.is_empty() {
+    if !m.entries.iter().any(|e| e.kind != b'h') {
+        // No manifest, or one listing only history files (or nothing): a new AOF, as Redis.
         std::fs::create_dir_all(&m.dir)
             .map_err(|e| format!("Can't open or create append-only dir {}: {e}", m.dir.display()))?;
-        let base = format!("{}.1.base.rdb", m.fname);
+        let seq = m.next_seq(b'b');
+        let base = format!("{}.{seq}.base.rdb", m.fname);
         // Nothing is loaded when the AOF is created, so the base is an empty RDB image.
         let mut buf = Vec::new();
         rdb::put_header(&mut buf, crate::clock::now_ms(), 0, true);
@@ -180,22 +188,35 @@ pub fn start(server: &Server, replay: &mut dyn Replayer) -> Result<bool, String>
         manifest::write_atomically(&m.dir.join(&base), &buf)
             .map_err(|e| format!("Can't write the AOF base file: {e}"))?;
         log::notice(&format!("Creating AOF base file {base} on server start"));
-        m.entries.push(ManifestEntry { name: base, seq: 1, kind: b'b' });
+        m.entries.push(ManifestEntry { name: base, seq, kind: b'b' });
     } else {
         load::load(server, &m.dir, &m.entries, replay)?;
         rewrite::BASE_SIZE.store(m.size(b"b"), Ordering::Relaxed);
         writer::CURRENT_SIZE.store(m.size(b"bi"), Ordering::Relaxed);
     }
-    if !m.entries.iter().any(|e| e.kind == b'i') {
+    // History files (left by a rewrite that Redis finished but did not clean up) are dropped
+    // from the manifest and deleted, as Redis does at start-up.
+    let history: Vec<ManifestEntry> = m.entries.iter().filter(|e| e.kind == b'h').cloned().collect();
+    let mut entries: Vec<ManifestEntry> = m.entries.iter().filter(|e| e.kind != b'h').cloned().collect();
+    if !entries.iter().any(|e| e.kind == b'i') {
         let seq = m.next_seq(b'i');
         let name = format!("{}.{seq}.incr.aof", m.fname);
         File::create(m.dir.join(&name)).map_err(|e| format!("Can't create the AOF incr file {name}: {e}"))?;
         log::notice(&format!("Creating AOF incr file {name} on server start"));
-        let mut entries = m.entries.clone();
         entries.push(ManifestEntry { name, seq, kind: b'i' });
+    }
+    if entries != m.entries {
         m.store(entries).map_err(|e| format!("Can't write the AOF manifest file: {e}"))?;
     }
-    let last = m.entries.iter().rev().find(|e| e.kind == b'i').expect("an incr file").name.clone();
+    // A history file that has the name of a listed file is not deleted (Redis deletes it: a
+    // manifest listing only `h appendonly.aof.1.base.rdb` loses the new base it creates).
+    for h in history.iter().filter(|h| !m.entries.iter().any(|e| e.name == h.name)) {
+        log::notice(&format!("Removing the history file {}", h.name));
+        let _ = std::fs::remove_file(m.dir.join(&h.name));
+    }
+    let Some(last) = m.entries.iter().rev().find(|e| e.kind == b'i').map(|e| e.name.clone()) else {
+        return Err("The AOF manifest lists no incr file".into());
+    };
     let file = OpenOptions::new()
         .append(true)
         .open(m.dir.join(&last))
@@ -205,6 +226,16 @@ pub fn start(server: &Server, replay: &mut dyn Replayer) -> Result<bool, String>
     set_mode(Mode::On);
     attach(server, file);
     Ok(true)
+}
+
+/// A refused manifest: logs Redis's lines but the last, which start-up reports as its error.
+fn refuse(e: ManifestError) -> String {
+    let mut lines = e.lines();
+    let last = lines.pop().unwrap_or_default();
+    for l in lines {
+        log::warning(&l);
+    }
+    last
 }
 
 /// `CONFIG SET appendonly yes|no` (see the module comment). `Err` when the AOF cannot be

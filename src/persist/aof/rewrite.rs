@@ -99,7 +99,7 @@ pub fn info_rewrite_fields(o: &mut String) {
 /// Where the writes made during a rewrite go (see the module comment).
 enum NewIncr {
     /// AOF on: a new incremental file, already listed in the manifest.
-    Listed { seq: u64, file: File },
+    Listed { seq: i64, file: File },
     /// Turning on: a temporary file, listed once the rewrite succeeded.
     Temp { path: PathBuf, file: File },
     /// AOF off: the rewrite only produces a base.
@@ -130,7 +130,7 @@ pub fn start_rewrite(server: &Server) -> Result<Started, String> {
     let (dir, incr) = {
         let mut guard = MANIFEST.lock();
         if guard.is_none() || mode != Mode::On {
-            *guard = Some(Manifest::read(server).map_err(fail)?);
+            *guard = Some(Manifest::read(server).map_err(|e| fail(e.to_string()))?);
         }
         let m = guard.as_mut().expect("just set");
         if let Err(e) = std::fs::create_dir_all(&m.dir) {
@@ -248,7 +248,7 @@ fn create(path: &Path) -> std::io::Result<File> {
 /// Installs a finished rewrite: `tmp` becomes the next base file and the manifest lists it
 /// and the incremental files from `listed_seq` on (AOF on), or the temporary incremental file
 /// renamed to the next incremental name (turning on), or nothing else (AOF off); older files go.
-fn install(tmp: &Path, listed_seq: Option<u64>, temp_incr: Option<&Path>) -> Result<(), String> {
+fn install(tmp: &Path, listed_seq: Option<i64>, temp_incr: Option<&Path>) -> Result<(), String> {
     let mut guard = MANIFEST.lock();
     let Some(m) = guard.as_mut() else { return Err("the AOF manifest is gone".into()) };
     let seq = m.next_seq(b'b');
