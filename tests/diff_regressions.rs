@@ -25,7 +25,15 @@ fn xack_checks_type_and_group_before_ids() {
 #[test]
 fn xdel_checks_key_and_type_before_ids() {
     let mut p = Pair::new();
-    p.check_all(&["XDEL nokey 20-*", "SET str v", "XDEL str x", "XADD s 1-1 f v", "XDEL s 1-1 x", "XLEN s", "XDEL s 1-1"]);
+    p.check_all(&[
+        "XDEL nokey 20-*",
+        "SET str v",
+        "XDEL str x",
+        "XADD s 1-1 f v",
+        "XDEL s 1-1 x",
+        "XLEN s",
+        "XDEL s 1-1",
+    ]);
 }
 
 /// XGROUP SETID checks the key and the group before it parses the ID.
@@ -79,4 +87,23 @@ fn sort_converts_sorted_sets_to_skiplists() {
         "SORT x STORE dst",
         "OBJECT ENCODING x",
     ]);
+}
+
+/// UNWATCH queued in a transaction runs inside EXEC without giving up EXEC's locks (the
+/// commands after it used to run unlocked: a panic and no reply).
+#[test]
+fn unwatch_inside_a_transaction() {
+    let mut p = Pair::new();
+    p.check_all(&[
+        "RPUSH k0 a b c",
+        "WATCH k0",
+        "MULTI",
+        "UNWATCH",
+        "RPOP k0 4",
+        "LPUSH k1 x",
+        "EXEC",
+        "LRANGE k1 0 -1",
+    ]);
+    p.resp3();
+    p.check_all(&["MULTI", "UNWATCH", "RPOP k0 4", "EXEC"]);
 }

@@ -22,11 +22,14 @@
 //!   (an empty string when stored). `STORE` replaces the destination with a list (no TTL) and
 //!   replies with the stored length; an empty result deletes the destination.
 //!
+//! - Sorting a sorted set converts it to the `skiplist` encoding, as Redis does.
+//!
 //! Differences from Redis: `ALPHA` without `STORE` compares like `strcoll` in the C/C.UTF-8
-//! locale (bytes up to the first NUL); Redis uses the server's `LC_COLLATE`. Redis converts a
-//! small sorted set to the `skiplist` encoding when it is sorted; redstart leaves its encoding
-//! alone. `COMMAND INFO` reports only the first of Redis's key specifications (the others have
-//! the `unknown` type and notes, which the command table cannot express).
+//! locale (bytes up to the first NUL); Redis uses the server's `LC_COLLATE`. Elements that
+//! compare equal that way but differ after a NUL byte come out in an order of their own (in
+//! Redis the order of such ties follows its hash tables' per-process random order).
+//! `COMMAND INFO` reports only the first of Redis's key specifications (the others have the
+//! `unknown` type and notes, which the command table cannot express).
 
 use std::cmp::Ordering;
 

@@ -122,8 +122,9 @@ fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    ctx.locks.release();
-    unwatch_all(ctx.server, ctx.client);
+    // Inside EXEC (every shard held) through the held locks: releasing them would leave the
+    // rest of the transaction without its locks.
+    unwatch_locked(ctx);
     ctx.out.ok();
     Ok(())
 }
