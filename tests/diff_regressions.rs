@@ -107,3 +107,23 @@ fn unwatch_inside_a_transaction() {
     p.resp3();
     p.check_all(&["MULTI", "UNWATCH", "RPOP k0 4", "EXEC"]);
 }
+
+/// Lex ranges over members with different scores answer as Redis (its early exit on the first
+/// and last members, and its walk from either end), for the compact encoding.
+#[test]
+fn lex_ranges_over_mixed_scores() {
+    let mut p = Pair::new();
+    p.check_all(&["ZADD z 3 b", "ZADD z 0 nan"]);
+    for r in ["(m +", "- +", "[a [c", "[n (z", "- [b", "(b +", "[z [a", "(a (a", "+ -"] {
+        let (min, max) = r.split_once(' ').unwrap();
+        p.check_all(&[
+            &format!("ZRANGEBYLEX z {min} {max}"),
+            &format!("ZREVRANGEBYLEX z {max} {min}"),
+            &format!("ZRANGE z {min} {max} BYLEX"),
+            &format!("ZRANGE z {max} {min} BYLEX REV LIMIT 0 1"),
+            &format!("ZLEXCOUNT z {min} {max}"),
+        ]);
+    }
+    p.check_all(&["ZADD y 1 d 2 a 3 e 4 b 5 f", "ZREVRANGEBYLEX y + -", "ZREVRANGEBYLEX y [e [b", "ZRANGEBYLEX y [b [e"]);
+    p.check_all(&["ZREMRANGEBYLEX y [a [c", "ZRANGE y 0 -1", "ZREMRANGEBYLEX z (m +", "ZRANGE z 0 -1"]);
+}

@@ -186,6 +186,9 @@ enum Cmp {
     NoInts,
     /// SORT ... ALPHA: elements equal as C strings (up to a NUL byte) may come in any order.
     Alpha,
+    /// A SCAN-family command, iterated to the end by the harness (not in MULTI): the sets of
+    /// everything returned are compared (cursors are each server's own).
+    Scan,
 }
 
 #[derive(Clone, Debug)]
@@ -560,6 +563,47 @@ fn command(r: &mut Rng) -> Step {
         // Sorting.
         70 => c(Exact, tp(r, &["SORT $k", "SORT $k STORE $k", "SORT $k ALPHA STORE $k", "SORT $k LIMIT 1 2"])),
         75 => c(Alpha, tp(r, &["SORT $k ALPHA", "SORT $k DESC LIMIT 0 2 ALPHA", "SORT_RO $k ALPHA"])),
+        76..=77 => c(
+            Scan,
+            tp(
+                r,
+                &[
+                    "SCAN 0",
+                    "SCAN 0 MATCH k* COUNT 2",
+                    "SCAN 0 TYPE hash",
+                    "HSCAN $k 0 COUNT 1",
+                    "SSCAN $k 0 MATCH *a*",
+                    "ZSCAN $k 0",
+                    "SSCAN $k 0 COUNT 0",
+                    "HSCAN $k x",
+                ],
+            ),
+        ),
+        78 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "XSETID $k $id",
+                    "XSETID $k 30-3 ENTRIESADDED 100 MAXDELETEDID 1-1",
+                    "XADD $k MINID = $id $id f $v",
+                    "XTRIM $k MAXLEN ~ 2",
+                ],
+            ),
+        ),
+        79 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "HSET $k f1 $v f2 $v f3 $v",
+                    "LPUSH $k $v $v $v $v",
+                    "SADD $k $v $v $v $v",
+                    "ZADD $k $s f1 $s f2 $s f3",
+                ],
+            ),
+        ),
+        80 => c(Exact, tp(r, &["SELECT 1", "MOVE $k 0", "SELECT 0", "SWAPDB 1 0", "COPY $k $k DB 0 REPLACE"])),
         // DUMP / RESTORE (the harness replaces `@dump` by the oracle's payload).
         71 => c(
             Exact,
@@ -884,6 +928,34 @@ impl Drop for Slow<'_> {
     }
 }
 
+/// Iterates a SCAN-family command (cursor `0` in its template) to the end: `Err` with the
+/// first reply when it is not a cursor reply (an error), else everything returned, as a sorted
+/// set (of pairs for HSCAN and ZSCAN).
+fn scan_all(c: &mut Conn, args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+    let at = if args[0].eq_ignore_ascii_case(b"SCAN") { 1 } else { 2 };
+    let pairs = args[0].eq_ignore_ascii_case(b"HSCAN") || args[0].eq_ignore_ascii_case(b"ZSCAN");
+    let mut args = args.to_vec();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..10_000 {
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let raw = c.cmd(&refs);
+        let R::List(_, Some(reply)) = parse_all(&raw) else { return Err(shown(&raw)) };
+        let (R::Atom(_, cursor), R::List(_, Some(items))) = (&reply[0], &reply[1]) else { return Err(shown(&raw)) };
+        let items: Vec<Vec<u8>> =
+            items.iter().map(|i| if let R::Atom(_, v) = i { v.clone() } else { Vec::new() }).collect();
+        if pairs {
+            seen.extend(items.chunks(2).map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat()));
+        } else {
+            seen.extend(items);
+        }
+        if cursor == b"0" {
+            return Ok(seen.into_iter().collect());
+        }
+        args[at] = cursor.clone();
+    }
+    Err("the iteration did not end".into())
+}
+
 /// A difference: the step where it showed, and what differed.
 struct Failure {
     at: usize,
@@ -917,6 +989,16 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                     if let R::Atom(b'$', d) = parse_all(&theirs.conns[3].cmd(&[b"DUMP", &args[1]])) {
                         dump = d;
                     }
+                }
+                if *cmp == Cmp::Scan {
+                    if queued[*conn].is_some() {
+                        continue;
+                    }
+                    let (a, b) = (scan_all(&mut ours.conns[*conn], &args), scan_all(&mut theirs.conns[*conn], &args));
+                    if a != b {
+                        return fail(at, format!("`{step}` iterated: redstart {a:?} / redis {b:?}"));
+                    }
+                    continue;
                 }
                 let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
                 let msg = encode(&refs);

@@ -124,6 +124,24 @@ impl LexRange {
             LexBound::Excl(x) => m < x.as_slice(),
         }
     }
+
+    /// Whether no member can lie in the range: the minimum above the maximum, or equal to it
+    /// with either end exclusive (Redis's `zslIsInLexRange` test; `-` sorts first, `+` last).
+    pub fn is_empty(&self) -> bool {
+        fn key(b: &LexBound) -> (u8, &[u8]) {
+            match b {
+                LexBound::NegInf => (0, &[]),
+                LexBound::Incl(x) | LexBound::Excl(x) => (1, x.as_slice()),
+                LexBound::PosInf => (2, &[]),
+            }
+        }
+        let excl = matches!(self.min, LexBound::Excl(_)) || matches!(self.max, LexBound::Excl(_));
+        match key(&self.min).cmp(&key(&self.max)) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => excl,
+            std::cmp::Ordering::Less => false,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -813,11 +831,47 @@ impl Zset {
         (lo, hi)
     }
 
-    /// Ranks `lo..hi` of the entries whose member lies in `r` (see the module comment).
+    /// Ranks `lo..hi` of the entries whose member lies in `r`, found from the lowest rank up
+    /// (ZRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX; see the module comment). Lex ranges assume
+    /// every score is equal; when they are not, the answer is Redis's: nothing when the range
+    /// is empty or the last member is below the minimum or the first above the maximum (its
+    /// early exit), else the first member not below the minimum and those after it up to the
+    /// maximum (a scan for the compact encoding, as Redis's listpack walk).
     pub fn lex_interval(&self, r: &LexRange) -> (usize, usize) {
+        if !self.lex_possible(r) {
+            return (0, 0);
+        }
         let lo = self.partition_from(0, false, |_, m| !r.gte_min(m));
         let hi = self.partition_from(lo, false, |_, m| r.lte_max(m));
         (lo, hi)
+    }
+
+    /// [`Zset::lex_interval`] found from the highest rank down (ZREVRANGEBYLEX, ZRANGE BYLEX
+    /// REV): the last member not above the maximum and those before it down to the minimum.
+    /// The same as the upward interval when every score is equal.
+    pub fn lex_interval_rev(&self, r: &LexRange) -> (usize, usize) {
+        if !self.lex_possible(r) {
+            return (0, 0);
+        }
+        match self {
+            Zset::Pack(p) => {
+                let members: Vec<&[u8]> = p.iter().map(|d| d.member).collect();
+                let Some(hi) = members.iter().rposition(|m| r.lte_max(m)) else { return (0, 0) };
+                let lo = members[..=hi].iter().rposition(|m| !r.gte_min(m)).map_or(0, |i| i + 1);
+                (lo.min(hi + 1), hi + 1)
+            }
+            Zset::Big(_) => self.lex_interval(r),
+        }
+    }
+
+    /// Redis's early exit for lex ranges (`zslIsInLexRange`).
+    fn lex_possible(&self, r: &LexRange) -> bool {
+        let n = self.len();
+        if n == 0 || r.is_empty() {
+            return false;
+        }
+        let (first, last) = (self.range(0, 1), self.range(n - 1, n));
+        r.gte_min(last[0].0) && r.lte_max(first[0].0)
     }
 
     /// Removes the entries at ranks `lo..hi` (clamped); returns how many were removed.

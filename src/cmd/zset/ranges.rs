@@ -236,7 +236,7 @@ fn zrange_generic(
             limit_window(lo, hi, offset, count, rev)
         }
         Range::Lex(r) => {
-            let (lo, hi) = z.lex_interval(r);
+            let (lo, hi) = if rev { z.lex_interval_rev(r) } else { z.lex_interval(r) };
             limit_window(lo, hi, offset, count, rev)
         }
     };
