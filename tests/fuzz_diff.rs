@@ -604,6 +604,10 @@ fn command(r: &mut Rng) -> Step {
             ),
         ),
         80 => c(Exact, tp(r, &["SELECT 1", "MOVE $k 0", "SELECT 0", "SWAPDB 1 0", "COPY $k $k DB 0 REPLACE"])),
+        81 => c(
+            Exact,
+            tp(r, &["CLIENT REPLY OFF", "CLIENT REPLY ON", "CLIENT REPLY SKIP", "CLIENT REPLY ON", "CLIENT REPLY x"]),
+        ),
         // DUMP / RESTORE (the harness replaces `@dump` by the oracle's payload).
         71 => c(
             Exact,
@@ -970,6 +974,8 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
     let mut dump: Vec<u8> = Vec::new();
     // Per connection: inside MULTI, the comparison of each queued command.
     let mut queued: [Option<Vec<Cmp>>; 2] = [None, None];
+    // Per connection: CLIENT REPLY OFF, and how many replies SKIP still drops.
+    let mut replies: [(bool, u8); 2] = [(false, 0); 2];
     for (at, step) in steps.iter().enumerate() {
         let t0 = Instant::now();
         let _slow = Slow(t0, at, step);
@@ -991,7 +997,7 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                     }
                 }
                 if *cmp == Cmp::Scan {
-                    if queued[*conn].is_some() {
+                    if queued[*conn].is_some() || replies[*conn] != (false, 0) {
                         continue;
                     }
                     let (a, b) = (scan_all(&mut ours.conns[*conn], &args), scan_all(&mut theirs.conns[*conn], &args));
@@ -1000,13 +1006,56 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                     }
                     continue;
                 }
+                let is = |w: &[u8]| args[0].eq_ignore_ascii_case(w);
+                if is(b"CLIENT") && queued[*conn].is_some() {
+                    // CLIENT REPLY inside MULTI would change the replies of EXEC's own array.
+                    continue;
+                }
                 let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
                 let msg = encode(&refs);
                 ours.conns[*conn].send_raw(&msg);
                 theirs.conns[*conn].send_raw(&msg);
-                let a = ours.conns[*conn].try_read_reply(Duration::from_secs(5));
-                let b = theirs.conns[*conn].try_read_reply(Duration::from_secs(5));
-                let is = |w: &[u8]| args[0].eq_ignore_ascii_case(w);
+                // CLIENT REPLY OFF/SKIP: no reply is expected (both must stay silent).
+                let mode = &mut replies[*conn];
+                if is(b"CLIENT") && args.len() == 3 && args[1].eq_ignore_ascii_case(b"REPLY") {
+                    let arg = args[2].to_ascii_uppercase();
+                    match &arg[..] {
+                        b"OFF" => *mode = (true, 0),
+                        b"ON" => *mode = (false, 0),
+                        b"SKIP" if !mode.0 => *mode = (false, 2),
+                        _ => {}
+                    }
+                }
+                let silent =
+                    mode.0 || mode.1 > 0 || (is(b"CLIENT") && args.len() == 3 && args[2].eq_ignore_ascii_case(b"OFF"));
+                if mode.1 > 0 {
+                    mode.1 -= 1;
+                }
+                let wait = if silent { Duration::from_millis(20) } else { Duration::from_secs(5) };
+                let a = ours.conns[*conn].try_read_reply(wait);
+                let b = theirs.conns[*conn].try_read_reply(wait);
+                if silent {
+                    if a.is_some() || b.is_some() {
+                        return fail(
+                            at,
+                            format!(
+                                "`{step}` with replies off: redstart {:?} / redis {:?}",
+                                a.map(|x| shown(&x)),
+                                b.map(|x| shown(&x))
+                            ),
+                        );
+                    }
+                    // A queued command whose QUEUED was suppressed still has a reply in EXEC.
+                    if let Some(q) = queued[*conn].as_mut() {
+                        if !is(b"EXEC") && !is(b"DISCARD") && !is(b"MULTI") {
+                            q.push(*cmp);
+                        }
+                    }
+                    if is(b"EXEC") || is(b"DISCARD") {
+                        queued[*conn] = None;
+                    }
+                    continue;
+                }
                 let same = match (&a, &b) {
                     (Some(a), Some(b)) if is(b"EXEC") => {
                         let q = queued[*conn].take().unwrap_or_default();
@@ -1048,15 +1097,15 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                 // Answered at once, served by now, or still waiting: unblock it (a timeout
                 // reply) if it has not answered yet.
                 let [early_a, early_b] = blocked.take().unwrap();
-                let mut replies = Vec::new();
+                let mut got = Vec::new();
                 for (s, early) in [(&mut *ours, early_a), (&mut *theirs, early_b)] {
-                    replies.push(early.or_else(|| {
+                    got.push(early.or_else(|| {
                         let id = s.ids[2].clone();
                         s.conns[3].cmd(&[b"CLIENT", b"UNBLOCK", &id]);
                         s.conns[2].try_read_reply(Duration::from_secs(5))
                     }));
                 }
-                let (b, a) = (replies.pop().unwrap(), replies.pop().unwrap());
+                let (b, a) = (got.pop().unwrap(), got.pop().unwrap());
                 if a != b {
                     return fail(
                         at,
@@ -1069,12 +1118,14 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                 }
                 if matches!(step, Step::Checkpoint) {
                     queued = [None, None];
+                    replies = [(false, 0); 2];
                     checkpoint(ours, theirs).or_else(|w| fail(at, w))?;
                 }
             }
             Step::Unblock => {}
             Step::Checkpoint => {
                 queued = [None, None];
+                replies = [(false, 0); 2];
                 checkpoint(ours, theirs).or_else(|w| fail(at, w))?
             }
         }
@@ -1084,10 +1135,14 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
 
 /// Compares every key of databases 0 and 1 (type, encoding, value, TTL) and the pushes.
 fn checkpoint(ours: &mut Side, theirs: &mut Side) -> Result<(), String> {
-    // A transaction left open by the sequence would queue the checks: end it.
+    // Replies back on, and a transaction left open by the sequence ended.
     for s in [&mut *ours, &mut *theirs] {
         for c in s.conns.iter_mut().take(2) {
-            c.run("DISCARD");
+            // DISCARD first: with replies off, a CLIENT REPLY ON inside MULTI would be queued.
+            for (cmd, wait) in [(&[&b"DISCARD"[..]][..], 50), (&[&b"CLIENT"[..], b"REPLY", b"ON"][..], 2000)] {
+                c.send_raw(&encode(cmd));
+                c.try_read_reply(Duration::from_millis(wait));
+            }
         }
     }
     let mut c = (Conn::connect(ours.proc.port), Conn::connect(theirs.proc.port));
