@@ -183,7 +183,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
                 m.aborted = true;
                 return;
             }
-            m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            m.queue(args);
             out.simple("QUEUED");
             return;
         }
