@@ -285,7 +285,8 @@ impl Keys {
         let has_keyspec = self.specs().iter().any(|s| s.flags & ks::NOT_KEY == 0);
         let has_varflags = self.specs().iter().any(|s| s.flags & ks::VARIABLE_FLAGS != 0);
         if has_keyspec && !has_varflags {
-            if let Some(keys) = self.by_specs(args, false) {
+            let mut keys = Vec::new();
+            if self.by_specs(args, false, |k| keys.push(k)) {
                 return keys;
             }
         }
@@ -298,19 +299,19 @@ impl Keys {
     /// Positions of the keys to lock: the specs read leniently, plus what the getkeys function
     /// finds (see the module doc).
     pub fn lock_positions(&self, args: &[&[u8]]) -> Vec<usize> {
-        let mut pos: Vec<usize> = self.by_specs(args, true).unwrap_or_default().into_iter().map(|k| k.pos).collect();
+        let mut pos = Vec::new();
+        self.by_specs(args, true, |k| pos.push(k.pos));
         if let Some(f) = self.getkeys {
             pos.extend(f(args).into_iter().map(|k| k.pos).filter(|p| !pos.contains(p)).collect::<Vec<_>>());
         }
         pos
     }
 
-    /// Redis's `getKeysUsingKeySpecs`. Strict: `None` when a spec does not apply to `args` (the
-    /// caller falls back to the getkeys function). Lenient: such a spec is skipped, or clamped
-    /// to the arguments present.
-    fn by_specs(&self, args: &[&[u8]], lenient: bool) -> Option<Vec<KeyRef>> {
+    /// Redis's `getKeysUsingKeySpecs`: gives each key to `found`. Strict: false when a spec does
+    /// not apply to `args` (the caller drops what was found and falls back to the getkeys
+    /// function). Lenient: such a spec is skipped, or clamped to the arguments present.
+    fn by_specs(&self, args: &[&[u8]], lenient: bool, mut found: impl FnMut(KeyRef)) -> bool {
         let argc = args.len() as i64;
-        let mut keys = Vec::new();
         for spec in self.specs() {
             if spec.flags & ks::NOT_KEY != 0 {
                 continue;
@@ -319,7 +320,7 @@ impl Keys {
                 if lenient {
                     continue;
                 }
-                return None;
+                return false;
             };
             let Some((first, last)) = (match (first, last) {
                 (0, _) => continue, // keyword not found
@@ -330,18 +331,18 @@ impl Keys {
                 if lenient {
                     continue;
                 }
-                return None;
+                return false;
             };
             if spec.flags & ks::INCOMPLETE != 0 && !lenient {
-                return None;
+                return false;
             }
             let mut i = first;
             while i <= last {
-                keys.push(KeyRef { pos: i as usize, flags: spec.flags });
+                found(KeyRef { pos: i as usize, flags: spec.flags });
                 i += step.max(1);
             }
         }
-        Some(keys)
+        true
     }
 }
 
