@@ -42,6 +42,9 @@ use resp::{Limits, Parsed, Parser, Writer};
 /// replies does not pile up in memory.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies this short go into an idle socket with one write in practice (Linux's default send
+/// buffer); a write that has to wait is noticed and shown all the same.
+const SURELY_FITS: usize = 16 * 1024;
 /// Redis's `PROTO_MBULK_BIG_ARG`: an argument this long gets a buffer of its own.
 const BIG_ARG: usize = 32 * 1024;
 
@@ -657,12 +660,12 @@ async fn flush<S: AsyncWrite + Unpin>(
     // (with several I/O threads, INFO on another connection could otherwise run first).
     crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
     {
-        // CLIENT LIST: the replies are pending output until the socket takes them. They are
-        // taken as written before the write, so that a client that read them never sees them
-        // pending; a write that must wait for room in the socket shows them again, with
-        // `events=rw`.
+        // CLIENT LIST: the replies are pending output until the socket takes them, with
+        // `events=rw` while the write waits for room. Replies that fit in the socket at once
+        // are taken as written before the write, so that a client that read them never sees
+        // them pending (another thread may describe it before this one goes on).
         let pending = out.buf.len();
-        info.obuf.store(0, Ordering::Relaxed);
+        info.obuf.store(if pending <= SURELY_FITS { 0 } else { pending }, Ordering::Relaxed);
         let mut write = std::pin::pin!(stream.write_all(&out.buf));
         let written = std::future::poll_fn(|cx| {
             let p = std::future::Future::poll(write.as_mut(), cx);
