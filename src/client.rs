@@ -23,6 +23,39 @@ pub struct MultiState {
     pub queued: Vec<Vec<Vec<u8>>>,
     /// Set when a command failed to queue (unknown, wrong arity): EXEC replies EXECABORT.
     pub aborted: bool,
+    /// CLIENT LIST `multi-mem`, as Redis counts it: each queued command's argument bytes plus
+    /// one pointer per argument.
+    pub mem: usize,
+}
+
+impl MultiState {
+    /// Queues a command for EXEC.
+    pub fn queue(&mut self, args: &[&[u8]]) {
+        self.mem += argv_mem(args) + std::mem::size_of::<usize>() * args.len();
+        self.queued.push(args.iter().map(|a| a.to_vec()).collect());
+    }
+}
+
+/// CLIENT LIST `argv-mem` of a command: the bytes of its arguments (Redis's `argv_len_sum`).
+pub fn argv_mem(args: &[&[u8]]) -> usize {
+    args.iter().map(|a| a.len()).sum()
+}
+
+/// What CLIENT INFO / CLIENT LIST say about the client running them, whose query buffer holds
+/// the command being run (set by the connection before each command).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Running {
+    /// The query buffer as Redis has it while the command runs: the batch read so far, this
+    /// command included (see `net::conn`).
+    pub qbuf: usize,
+    /// The query buffer's spare capacity.
+    pub qbuf_free: usize,
+    /// The `argv-mem` of the command the connection runs (EXEC's for the commands EXEC runs,
+    /// as in Redis).
+    pub argv_mem: usize,
+    /// The replies not yet written, the running command's so far included (`obl`, `oll`,
+    /// `omem`).
+    pub obuf: usize,
 }
 
 /// Keys a client WATCHes, and the flag raised when one of them changes.
@@ -74,9 +107,20 @@ pub struct ClientInfo {
     pub kill_notify: Notify,
     /// The socket's file descriptor (-1 until the connection reports it).
     pub fd: AtomicI32,
-    /// Bytes buffered and unparsed / read-buffer capacity (CLIENT LIST `qbuf`, `qbuf-free`).
+    /// CLIENT LIST `qbuf` and `qbuf-free` between two batches: the bytes read and not yet
+    /// parsed (Redis drops the parsed header and arguments of a partly read command from its
+    /// query buffer) and the read buffer's spare capacity.
     pub qbuf: AtomicUsize,
+    pub qbuf_free: AtomicUsize,
+    /// The read buffer's capacity (`tot-mem`).
     pub qbuf_cap: AtomicUsize,
+    /// CLIENT LIST `argv-mem` between two batches: the arguments of a partly read command, or
+    /// of the command the client is blocked in.
+    pub argv_mem: AtomicUsize,
+    /// CLIENT LIST `multi-mem` ([`MultiState::mem`]).
+    pub multi_mem: AtomicUsize,
+    /// A reply write is waiting for the socket (CLIENT LIST `events=rw`).
+    pub writing: AtomicBool,
     /// Pending output bytes and the output buffer's capacity (`omem`, `tot-mem`).
     pub obuf: AtomicUsize,
     pub obuf_cap: AtomicUsize,
@@ -131,7 +175,8 @@ impl ClientInfo {
     }
 
     /// What the connection holds (CLIENT LIST `tot-mem`, INFO `mem_clients_normal`,
-    /// `maxmemory-clients`): its two structs plus the capacity of its query and output buffers.
+    /// `maxmemory-clients`): its two structs, the capacity of its query and output buffers, and
+    /// its queued MULTI commands (`multi-mem`; a command's own arguments are in the query buffer).
     /// The pending output is part of the output buffer's capacity. A killed client counts 0: it
     /// is on its way out, and client eviction must not evict more clients for it.
     pub fn tot_mem(&self) -> usize {
@@ -142,6 +187,7 @@ impl ClientInfo {
             + std::mem::size_of::<Client>()
             + self.qbuf_cap.load(Ordering::Relaxed)
             + self.obuf_cap.load(Ordering::Relaxed)
+            + self.multi_mem.load(Ordering::Relaxed)
     }
 
     /// Publishes this client's memory ([`ClientInfo::tot_mem`]) to the sum of all clients'
@@ -162,9 +208,12 @@ impl ClientInfo {
     }
 
     /// The client's line in `CLIENT LIST` / `CLIENT INFO`, without the trailing newline, with
-    /// Redis 7.2's fields in Redis 7.2's order. `cmd` is the full name of the last command.
-    /// Memory figures are this connection's real buffer sizes, which are not Redis's numbers.
-    pub fn describe(&self, cmd: &str) -> String {
+    /// Redis 7.2's fields in Redis 7.2's order. `cmd` is the full name of the last command;
+    /// `running` describes the query buffer of the client that runs the CLIENT command (it
+    /// holds that command). `qbuf`, `argv-mem`, `multi-mem`, `events`, `user`, `redir`, `resp`
+    /// are Redis's values; the other memory figures are this connection's real buffer sizes,
+    /// which are not Redis's numbers.
+    pub fn describe(&self, cmd: &str, running: Option<Running>) -> String {
         let age = self.created.elapsed();
         let idle_ms = (age.as_millis() as u64).saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed));
         let multi = self.multi.load(Ordering::Relaxed);
@@ -194,22 +243,32 @@ impl ClientInfo {
         let lossy = |v: &Mutex<Option<Vec<u8>>>| {
             v.lock().as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
         };
-        let qbuf = self.qbuf.load(Ordering::Relaxed);
-        let qcap = self.qbuf_cap.load(Ordering::Relaxed);
+        let (qbuf, qbuf_free, argv_mem, pending) = match running {
+            Some(r) => (r.qbuf, r.qbuf_free, r.argv_mem, r.obuf),
+            None => (
+                self.qbuf.load(Ordering::Relaxed),
+                self.qbuf_free.load(Ordering::Relaxed),
+                self.argv_mem.load(Ordering::Relaxed),
+                self.obuf.load(Ordering::Relaxed),
+            ),
+        };
         // Redis keeps the first 16 KiB of pending output in the client's reply buffer (`obl`) and
         // the rest in a list of 16 KiB blocks (`oll` blocks, `omem` bytes); redstart's one output
-        // buffer is reported split the same way.
-        let pending = self.obuf.load(Ordering::Relaxed);
+        // buffer is reported split the same way. The reply buffer's size (`rbs`, and its peak
+        // `rbp`) is within Redis's bounds: 1 KiB to 16 KiB.
         let obl = pending.min(REPLY_CHUNK);
         let omem = pending - obl;
         let oll = omem.div_ceil(REPLY_CHUNK);
+        let rbs = self.obuf_cap.load(Ordering::Relaxed).clamp(1024, REPLY_CHUNK);
+        // Redis watches the socket for writing while a reply waits for room in it.
+        let events = if self.writing.load(Ordering::Relaxed) { "rw" } else { "r" };
         let tot = self.tot_mem();
         let mut s = String::with_capacity(320);
         let _ = write!(
             s,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r \
-             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
+             events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer.addr_string(),
             self.peer.local_string(),
@@ -224,13 +283,16 @@ impl ClientInfo {
             subs[2],
             multi,
             qbuf,
-            qcap.saturating_sub(qbuf),
-            qcap,
-            qcap,
+            qbuf_free,
+            argv_mem,
+            self.multi_mem.load(Ordering::Relaxed),
+            rbs,
+            rbs,
             obl,
             oll,
             omem,
             tot,
+            events,
             cmd,
             self.resp.load(Ordering::Relaxed),
             lossy(&self.lib_name),
@@ -324,6 +386,8 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     /// Blocking-command state (`cmd::blocking`).
     pub block: crate::db::blocked::ClientBlock,
+    /// The query buffer while the current command runs (CLIENT INFO of itself).
+    pub running: Running,
 }
 
 impl Client {
@@ -341,6 +405,7 @@ impl Client {
             pubsub: Default::default(),
             info,
             block: Default::default(),
+            running: Running::default(),
         }
     }
 
@@ -400,7 +465,11 @@ impl Clients {
             kill_notify: Notify::new(),
             fd: AtomicI32::new(-1),
             qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
+            argv_mem: AtomicUsize::new(0),
+            multi_mem: AtomicUsize::new(0),
+            writing: AtomicBool::new(false),
             obuf: AtomicUsize::new(0),
             obuf_cap: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
@@ -535,7 +604,7 @@ mod tests {
         c.info.obuf_cap.store(500, Ordering::Relaxed);
         assert_eq!(c.info.tot_mem(), base + 1500);
         c.info.obuf.store(40_000, Ordering::Relaxed);
-        let line = c.info.describe("get");
+        let line = c.info.describe("get", None);
         assert!(line.contains(" obl=16384 oll=2 omem=23616 "), "{line}");
         c.info.kill();
         assert_eq!(c.info.tot_mem(), 0);
@@ -560,7 +629,7 @@ mod tests {
         let mut c = client();
         c.select(4);
         *c.info.name.lock() = Some(b"me".to_vec());
-        let line = c.info.describe("get");
+        let line = c.info.describe("get", None);
         let keys: Vec<&str> = line.split(' ').map(|kv| kv.split_once('=').unwrap().0).collect();
         assert_eq!(keys.first(), Some(&"id"));
         assert_eq!(keys.last(), Some(&"lib-ver"));

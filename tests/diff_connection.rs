@@ -489,3 +489,148 @@ fn library_handshake_pipeline() {
         "{me}"
     );
 }
+
+/// A CLIENT INFO / CLIENT LIST line made comparable: `id`, `addr`, `laddr`, `fd`, `age`, `idle`
+/// normalised; the memory figures that depend on the allocator and the buffers' layout
+/// (`qbuf-free`, `rbs`, `rbp`, `tot-mem`, and `obl`/`oll`/`omem` when `output` says the client
+/// has a large unread output) checked for plausibility and normalised; every other field kept
+/// exactly. Redis 7.2 added `lib-name` and `lib-ver` (last), which the 7.0 oracle lacks: they
+/// must be there in redstart's line and are then dropped.
+fn comparable(line: &str, ours: bool, output: bool) -> String {
+    let mut f = fields(line.trim_end());
+    if ours {
+        let names: Vec<&str> = f.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names[names.len() - 2..], ["lib-name", "lib-ver"], "{line}");
+        f.truncate(f.len() - 2);
+    }
+    let num = |k: &str| -> u64 {
+        let v = &f.iter().find(|(n, _)| n == k).unwrap_or_else(|| panic!("{k} in {line}")).1;
+        v.parse().unwrap_or_else(|_| panic!("{k}={v} in {line}"))
+    };
+    let (qbuf, free, rbs, rbp, tot, obl) =
+        (num("qbuf"), num("qbuf-free"), num("rbs"), num("rbp"), num("tot-mem"), num("obl"));
+    assert!(free < 1 << 30, "qbuf-free in {line}");
+    assert!((1024..=32 * 1024).contains(&rbs) && rbp <= rbs, "rbs/rbp in {line}");
+    assert!(tot >= qbuf + free && tot < 1 << 31, "tot-mem in {line}");
+    assert!(obl <= 16 * 1024, "obl in {line}");
+    if output {
+        assert!(num("omem") > 0 && num("oll") > 0, "unread output in {line}");
+    }
+    let mut memory = vec!["qbuf-free", "rbs", "rbp", "tot-mem"];
+    if output {
+        memory.extend(["obl", "oll", "omem"]);
+    }
+    f.iter()
+        .map(|(k, v)| {
+            if matches!(k.as_str(), "id" | "addr" | "laddr" | "fd" | "age" | "idle") || memory.contains(&k.as_str()) {
+                format!("{k}=*")
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Sends `cmds` in one write and reads one reply per command.
+fn pipeline(c: &mut Conn, cmds: &[&[&[u8]]]) -> Vec<Vec<u8>> {
+    let mut bytes = Vec::new();
+    for args in cmds {
+        bytes.extend(encode(args));
+    }
+    c.send_raw(&bytes);
+    cmds.iter().map(|_| c.read_reply()).collect()
+}
+
+/// The line of client `id` in CLIENT LIST, seen from `c`.
+fn line_of(c: &mut Conn, id: &str) -> String {
+    body(&c.run(&format!("CLIENT LIST ID {id}")))
+}
+
+/// CLIENT INFO and CLIENT LIST describe a client as Redis does: its query buffer while the
+/// command runs (`qbuf` includes the command, the commands pipelined behind it, and those run
+/// before it in the same read; a big argument read before starts a new buffer), `argv-mem`
+/// (the running command's argument bytes; EXEC's inside EXEC; a partly read command's parsed
+/// arguments; a blocked command's), `multi-mem` (queued bytes plus a pointer per argument),
+/// `events` (`rw` while output waits for the socket), `user`, `redir`, `resp`, flags, counts.
+#[test]
+fn client_info_fields_match_redis() {
+    let scenario = |port: u16, ours: bool| -> Vec<String> {
+        let mut t = Vec::new();
+        let mut line = |s: String, output: bool| t.push(comparable(&s, ours, output));
+        // A fresh connection; then with a second command pipelined behind, and before.
+        line(body(&Conn::connect(port).run("CLIENT INFO")), false);
+        let r = pipeline(&mut Conn::connect(port), &[&[b"CLIENT", b"INFO"], &[b"PING"]]);
+        line(body(&r[0]), false);
+        let r = pipeline(&mut Conn::connect(port), &[&[b"PING"], &[b"CLIENT", b"INFO"]]);
+        line(body(&r[1]), false);
+        // A 10 KB argument in the same read, and a 50 KB one read before (Redis gives a big
+        // argument a buffer of its own).
+        let big = vec![b'x'; 10_000];
+        let r = pipeline(&mut Conn::connect(port), &[&[b"SET", b"k", &big], &[b"CLIENT", b"INFO"], &[b"GET", b"k"]]);
+        line(body(&r[1]), false);
+        let big = vec![b'x'; 50_000];
+        let r = pipeline(&mut Conn::connect(port), &[&[b"ECHO", &big], &[b"CLIENT", b"INFO"]]);
+        line(body(&r[1]), false);
+        // Inside EXEC (pipelined with MULTI): the queued bytes, EXEC's argv, its partial reply.
+        let r = pipeline(
+            &mut Conn::connect(port),
+            &[&[b"MULTI"], &[b"SET", b"a", b"b"], &[b"CLIENT", b"INFO"], &[b"EXEC"]],
+        );
+        let exec = text(&r[3]);
+        let at = exec.find("id=").expect("CLIENT INFO in EXEC");
+        line(exec[at..exec[at..].find('\n').unwrap() + at].to_string(), false);
+        // RESP3, a name, another database.
+        let mut c = Conn::connect(port);
+        c.run("HELLO 3");
+        c.run("CLIENT SETNAME me");
+        c.run("SELECT 5");
+        line(body(&c.run("CLIENT INFO")), false);
+        // Seen from another connection: a client in MULTI, one with a partly sent command, a
+        // blocked one with a command pipelined behind its BLPOP, a subscriber.
+        let mut watcher = Conn::connect(port);
+        let mut m = Conn::connect(port);
+        let m_id = text(&m.run("CLIENT ID"))[1..].trim().to_string();
+        m.run("MULTI");
+        m.run("SET a b");
+        m.run("SET abc defg");
+        line(line_of(&mut watcher, &m_id), false);
+        m.run("EXEC");
+        line(line_of(&mut watcher, &m_id), false);
+        let mut partial = Conn::connect(port);
+        let p_id = text(&partial.run("CLIENT ID"))[1..].trim().to_string();
+        partial.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$5\r\nhel");
+        settle();
+        line(line_of(&mut watcher, &p_id), false);
+        partial.send_raw(b"lo\r\n");
+        assert_eq!(partial.read_reply(), b"+OK\r\n");
+        let mut blocked = Conn::connect(port);
+        let b_id = text(&blocked.run("CLIENT ID"))[1..].trim().to_string();
+        blocked.send_raw(&[encode(&[b"BLPOP", b"nokey", b"0"]), encode(&[b"PING"])].concat());
+        settle();
+        line(line_of(&mut watcher, &b_id), false);
+        watcher.run("LPUSH nokey x");
+        blocked.read_reply();
+        blocked.read_reply();
+        let mut sub = Conn::connect(port);
+        let s_id = text(&sub.run("CLIENT ID"))[1..].trim().to_string();
+        sub.run("SUBSCRIBE ch");
+        line(line_of(&mut watcher, &s_id), false);
+        // A client that does not read its replies: output pending, the socket full.
+        let mut slow = Conn::connect(port);
+        let w_id = text(&slow.run("CLIENT ID"))[1..].trim().to_string();
+        watcher.cmd(&[b"SET", b"big", &vec![b'y'; 1 << 20]]);
+        slow.send_raw(&encode(&[b"GET", b"big"]).repeat(20));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        line(line_of(&mut watcher, &w_id), true);
+        t
+    };
+    let oracle = start_redis(&[]);
+    let ours = start_redstart(&[]);
+    let theirs = scenario(oracle.port, false);
+    let mine = scenario(ours.port, true);
+    for (a, b) in mine.iter().zip(&theirs) {
+        assert_eq!(a, b, "left: redstart, right: redis-server");
+    }
+    assert_eq!(mine.len(), theirs.len());
+}

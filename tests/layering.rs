@@ -33,6 +33,7 @@ const LAYERS: &[&str] = &[
 const CMD_INFRA: &[&str] = &[
     "cmd",
     "cmd::args",
+    "cmd::keys",
     "cmd::lookup",
     "cmd::error",
     "cmd::table",

@@ -30,12 +30,14 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("config", -2, 0, 0, NO_K
             "O(N) when N is the number of configuration parameters provided",
             "Returns the effective values of configuration parameters.",
         ),
-        CommandSpec::new("set", -4, SUB, 0, NO_KEYS, set).doc(
-            "server",
-            "2.0.0",
-            "O(N) when N is the number of configuration parameters provided",
-            "Sets configuration parameters in-flight.",
-        ),
+        CommandSpec::new("set", -4, SUB, 0, NO_KEYS, set)
+            .doc(
+                "server",
+                "2.0.0",
+                "O(N) when N is the number of configuration parameters provided",
+                "Sets configuration parameters in-flight.",
+            )
+            .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
         CommandSpec::new("resetstat", 2, SUB, 0, NO_KEYS, resetstat).doc(
             "server",
             "2.0.0",

@@ -4,8 +4,9 @@
 //! Authentication knows one user, `default`, whose password is `requirepass` (no password:
 //! any password is accepted for `default`, as Redis's `nopass` user).
 //!
-//! Differences from Redis: CLIENT LIST's memory fields (`qbuf`, `rbs`, `tot-mem`, ...) are this
-//! connection's real buffer sizes, not Redis's; CLIENT LIST/KILL TYPE know `normal` and `pubsub`
+//! Differences from Redis: CLIENT LIST's memory fields (`qbuf-free`, `rbs`, `rbp`, `tot-mem`,
+//! ...) are this connection's real buffer sizes, not Redis's (`qbuf`, `argv-mem` and `multi-mem`
+//! are Redis's); CLIENT LIST/KILL TYPE know `normal` and `pubsub`
 //! clients (a client is `pubsub` while it has a subscription; no replicas yet);
 //! CLIENT PAUSE/UNPAUSE/TRACKING/CACHING/UNBLOCK/GETREDIR are not implemented; the HELP text is
 //! redstart's own wording.
@@ -17,7 +18,7 @@ use super::reply::help_reply;
 use super::session::{unsubscribe_all, unwatch_all};
 use super::table::last_cmd_name;
 use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS, REDIS_VERSION};
-use crate::client::{ClientInfo, ReplyMode};
+use crate::client::{ClientInfo, ReplyMode, Running};
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
 
@@ -329,8 +330,12 @@ fn client_getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn describe(info: &ClientInfo) -> String {
-    info.describe(last_cmd_name(info.last_cmd.load(Ordering::Relaxed)))
+/// A client's CLIENT LIST line; the calling client's own is described as it is while this
+/// command runs, as Redis does: its query buffer holds the command, and its pending replies
+/// include what the command (or the EXEC running it) wrote so far.
+fn describe(ctx: &Ctx, info: &ClientInfo) -> String {
+    let running = (info.id == ctx.client.id).then(|| Running { obuf: ctx.out.len(), ..ctx.client.running });
+    info.describe(last_cmd_name(info.last_cmd.load(Ordering::Relaxed)), running)
 }
 
 /// Client types of CLIENT LIST/KILL TYPE: `Some(pubsub?)` for the types redstart clients can
@@ -373,7 +378,7 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let mut text = String::with_capacity(clients.len() * 300);
     for c in &clients {
-        text.push_str(&describe(c));
+        text.push_str(&describe(ctx, c));
         text.push('\n');
     }
     ctx.out.verbatim("txt", text.as_bytes());
@@ -381,7 +386,7 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let mut line = describe(&ctx.client.info);
+    let mut line = describe(ctx, &ctx.client.info);
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

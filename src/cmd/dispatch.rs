@@ -86,15 +86,14 @@ pub fn lock_for<'a>(server: &'a Server, spec: &CommandSpec, args: &[&[u8]]) -> L
     if spec.has(flags::ALL_SHARDS) {
         return ks.lock_all();
     }
-    let k = spec.keys;
-    if k.finder.is_none() && k.first > 0 && k.first == k.last {
+    if let Some(i) = spec.keys.single() {
         // The common case: one key.
-        return match args.get(k.first as usize) {
+        return match args.get(i) {
             Some(key) => ks.lock_shards(&[ks.shard_of(key)]),
             None => ks.no_locks(),
         };
     }
-    if k.first <= 0 && k.finder.is_none() {
+    if !spec.keys.has_keys() {
         return ks.no_locks();
     }
     let positions = spec.key_positions(args);
@@ -184,7 +183,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
                 m.aborted = true;
                 return;
             }
-            m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            m.queue(args);
             out.simple("QUEUED");
             return;
         }

@@ -26,122 +26,129 @@
 //!   that are cheap to free are freed inline.
 
 use super::reply::scan_reply;
-use super::{acl, args, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::{acl, args, flags::*, key, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::value::{Entry, Stored, Value, NO_EXPIRE};
 use crate::db::{glob, lru_clock};
 use crate::notify;
 use crate::types::small::SmallBytes;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, WRITE, acl::KEYSPACE, keys(1, -1, 1), del).doc(
+    CommandSpec::new("del", -2, WRITE, acl::KEYSPACE, key_range(1, -1, 1, ks::RM | ks::DELETE), del).doc(
         "generic",
         "1.0.0",
         "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
         "Deletes one or more keys.",
-    ),
-    CommandSpec::new("unlink", -2, WRITE | FAST, acl::KEYSPACE, keys(1, -1, 1), unlink).doc(
+    )
+.tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    CommandSpec::new("unlink", -2, WRITE | FAST, acl::KEYSPACE, key_range(1, -1, 1, ks::RM | ks::DELETE), unlink).doc(
         "generic",
         "4.0.0",
         "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         "Asynchronously deletes one or more keys.",
-    ),
-    CommandSpec::new("exists", -2, READONLY | FAST, acl::KEYSPACE, keys(1, -1, 1), exists).doc(
+    )
+.tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    CommandSpec::new("exists", -2, READONLY | FAST, acl::KEYSPACE, key_range(1, -1, 1, ks::RO), exists).doc(
         "generic",
         "3.0.3",
         "O(N) where N is the number of keys to check.",
         "Determines whether one or more keys exist.",
-    ),
-    CommandSpec::new("type", 2, READONLY | FAST, acl::KEYSPACE, keys(1, 1, 1), type_cmd).doc(
+    )
+.tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+    CommandSpec::new("type", 2, READONLY | FAST, acl::KEYSPACE, key(1, ks::RO), type_cmd).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Determines the type of value stored at a key.",
     ),
-    CommandSpec::new("rename", 3, WRITE, acl::KEYSPACE, keys(1, 2, 1), rename).doc(
+    CommandSpec::new("rename", 3, WRITE, acl::KEYSPACE, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::OW | ks::UPDATE)), rename).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Renames a key and overwrites the destination.",
     ),
-    CommandSpec::new("renamenx", 3, WRITE | FAST, acl::KEYSPACE, keys(1, 2, 1), renamenx).doc(
+    CommandSpec::new("renamenx", 3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::OW | ks::INSERT)), renamenx).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Renames a key only when the target key name doesn't exist.",
     ),
-    CommandSpec::new("copy", -3, WRITE | DENYOOM, acl::KEYSPACE, keys(1, 2, 1), copy).doc(
+    CommandSpec::new("copy", -3, WRITE | DENYOOM, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS).and(key(2, ks::OW | ks::UPDATE)), copy).doc(
         "generic",
         "6.2.0",
         "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
         "Copies the value of a key to a new key.",
     ),
-    CommandSpec::new("move", 3, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), move_cmd).doc(
+    CommandSpec::new("move", 3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::ACCESS | ks::UPDATE), move_cmd).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Moves a key to another database.",
     ),
-    CommandSpec::new("touch", -2, READONLY | FAST, acl::KEYSPACE, keys(1, -1, 1), touch).doc(
+    CommandSpec::new("touch", -2, READONLY | FAST, acl::KEYSPACE, key_range(1, -1, 1, ks::RO), touch).doc(
         "generic",
         "3.2.1",
         "O(N) where N is the number of keys that will be touched.",
         "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-    ),
+    )
+.tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
     CommandSpec::new("randomkey", 1, READONLY | ALL_SHARDS | TOUCHES_ARBITRARY_KEYS, acl::KEYSPACE, NO_KEYS, randomkey).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Returns a random key name from the database.",
-    ),
-    CommandSpec::new("expire", -3, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), expire).doc(
+    )
+.tips(&["request_policy:all_shards", "nondeterministic_output"]),
+    CommandSpec::new("expire", -3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::UPDATE), expire).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Sets the expiration time of a key in seconds.",
     ),
-    CommandSpec::new("pexpire", -3, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), pexpire).doc(
+    CommandSpec::new("pexpire", -3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::UPDATE), pexpire).doc(
         "generic",
         "2.6.0",
         "O(1)",
         "Sets the expiration time of a key in milliseconds.",
     ),
-    CommandSpec::new("expireat", -3, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), expireat).doc(
+    CommandSpec::new("expireat", -3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::UPDATE), expireat).doc(
         "generic",
         "1.2.0",
         "O(1)",
         "Sets the expiration time of a key to a Unix timestamp.",
     ),
-    CommandSpec::new("pexpireat", -3, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), pexpireat).doc(
+    CommandSpec::new("pexpireat", -3, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::UPDATE), pexpireat).doc(
         "generic",
         "2.6.0",
         "O(1)",
         "Sets the expiration time of a key to a Unix milliseconds timestamp.",
     ),
-    CommandSpec::new("ttl", 2, READONLY | FAST, acl::KEYSPACE, keys(1, 1, 1), ttl).doc(
+    CommandSpec::new("ttl", 2, READONLY | FAST, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS), ttl).doc(
         "generic",
         "1.0.0",
         "O(1)",
         "Returns the expiration time in seconds of a key.",
-    ),
-    CommandSpec::new("pttl", 2, READONLY | FAST, acl::KEYSPACE, keys(1, 1, 1), pttl).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("pttl", 2, READONLY | FAST, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS), pttl).doc(
         "generic",
         "2.6.0",
         "O(1)",
         "Returns the expiration time in milliseconds of a key.",
-    ),
-    CommandSpec::new("expiretime", 2, READONLY | FAST, acl::KEYSPACE, keys(1, 1, 1), expiretime).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("expiretime", 2, READONLY | FAST, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS), expiretime).doc(
         "generic",
         "7.0.0",
         "O(1)",
         "Returns the expiration time of a key as a Unix timestamp.",
     ),
-    CommandSpec::new("pexpiretime", 2, READONLY | FAST, acl::KEYSPACE, keys(1, 1, 1), pexpiretime).doc(
+    CommandSpec::new("pexpiretime", 2, READONLY | FAST, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS), pexpiretime).doc(
         "generic",
         "7.0.0",
         "O(1)",
         "Returns the expiration time of a key as a Unix milliseconds timestamp.",
     ),
-    CommandSpec::new("persist", 2, WRITE | FAST, acl::KEYSPACE, keys(1, 1, 1), persist).doc(
+    CommandSpec::new("persist", 2, WRITE | FAST, acl::KEYSPACE, key(1, ks::RW | ks::UPDATE), persist).doc(
         "generic",
         "2.2.0",
         "O(1)",
@@ -152,13 +159,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
         "Returns all key names that match a pattern.",
-    ),
+    )
+.tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
     CommandSpec::new("scan", -2, READONLY | ALL_SHARDS | TOUCHES_ARBITRARY_KEYS, acl::KEYSPACE, NO_KEYS, scan).doc(
         "generic",
         "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         "Iterates over the key names in the database.",
-    ),
+    )
+.tips(&["nondeterministic_output", "request_policy:special"]),
     CommandSpec::new("object", -2, 0, 0, NO_KEYS, object_container)
         .doc("generic", "2.2.3", "Depends on subcommand.", "A container for object introspection commands.")
         .subcommands(OBJECT_SUBCOMMANDS),
@@ -167,13 +176,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(N) where N is the number of keys in the selected database",
         "Remove all keys from the current database.",
-    ),
+    )
+.tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
     CommandSpec::new("flushall", -1, WRITE | ALL_SHARDS, acl::KEYSPACE | acl::DANGEROUS, NO_KEYS, flushall).doc(
         "server",
         "1.0.0",
         "O(N) where N is the total number of keys in all databases",
         "Removes all keys from all databases.",
-    ),
+    )
+.tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
     CommandSpec::new("swapdb", 3, WRITE | FAST | ALL_SHARDS, acl::KEYSPACE | acl::DANGEROUS, NO_KEYS, swapdb).doc(
         "server",
         "4.0.0",
@@ -185,40 +196,29 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(1)",
         "Returns the number of keys in the database.",
-    ),
+    )
+.tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
 ];
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("encoding", 3, READONLY, acl::KEYSPACE, keys(2, 2, 1), object_encoding).doc(
-        "generic",
-        "2.2.3",
-        "O(1)",
-        "Returns the internal encoding of a Redis object.",
-    ),
-    CommandSpec::new("freq", 3, READONLY, acl::KEYSPACE, keys(2, 2, 1), object_freq).doc(
-        "generic",
-        "4.0.0",
-        "O(1)",
-        "Returns the logarithmic access frequency counter of a Redis object.",
-    ),
+    CommandSpec::new("encoding", 3, READONLY, acl::KEYSPACE, key(2, ks::RO), object_encoding)
+        .doc("generic", "2.2.3", "O(1)", "Returns the internal encoding of a Redis object.")
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("freq", 3, READONLY, acl::KEYSPACE, key(2, ks::RO), object_freq)
+        .doc("generic", "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object.")
+        .tips(&["nondeterministic_output"]),
     CommandSpec::new("help", 2, LOADING | STALE, acl::KEYSPACE, NO_KEYS, object_help).doc(
         "generic",
         "6.2.0",
         "O(1)",
         "Returns helpful text about the different subcommands.",
     ),
-    CommandSpec::new("idletime", 3, READONLY, acl::KEYSPACE, keys(2, 2, 1), object_idletime).doc(
-        "generic",
-        "2.2.3",
-        "O(1)",
-        "Returns the time since the last access to a Redis object.",
-    ),
-    CommandSpec::new("refcount", 3, READONLY, acl::KEYSPACE, keys(2, 2, 1), object_refcount).doc(
-        "generic",
-        "2.2.3",
-        "O(1)",
-        "Returns the reference count of a value of a key.",
-    ),
+    CommandSpec::new("idletime", 3, READONLY, acl::KEYSPACE, key(2, ks::RO), object_idletime)
+        .doc("generic", "2.2.3", "O(1)", "Returns the time since the last access to a Redis object.")
+        .tips(&["nondeterministic_output"]),
+    CommandSpec::new("refcount", 3, READONLY, acl::KEYSPACE, key(2, ks::RO), object_refcount)
+        .doc("generic", "2.2.3", "O(1)", "Returns the reference count of a value of a key.")
+        .tips(&["nondeterministic_output"]),
 ];
 
 /// Redis's `getIntFromObject`: a 32-bit integer, with Redis's two error texts.

@@ -21,89 +21,89 @@ use rand::Rng;
 use super::args::{self, random_count, scan_options, ScanOptions, MAX_REPEAT};
 use super::lookup::{get, get_or_create, read};
 use super::reply::scan_reply;
-use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{acl, flags::*, key, ks, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::glob;
 use crate::notify;
 use crate::types::hash::{Hash, HashLimits};
 use crate::types::longdouble::LongDouble;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hset).doc(
+    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, acl::HASH, key(1, ks::RW | ks::UPDATE), hset).doc(
         "hash",
         "2.0.0",
         "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
         "Creates or modifies the value of a field in a hash.",
     ),
-    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hsetnx).doc(
+    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, acl::HASH, key(1, ks::RW | ks::INSERT), hsetnx).doc(
         "hash",
         "2.0.0",
         "O(1)",
         "Sets the value of a field in a hash only when the field doesn't exist.",
     ),
-    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hmset).doc(
+    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, acl::HASH, key(1, ks::RW | ks::UPDATE), hmset).doc(
         "hash",
         "2.0.0",
         "O(N) where N is the number of fields being set.",
         "Sets the values of multiple fields.",
     ),
-    CommandSpec::new("hget", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hget).doc(
+    CommandSpec::new("hget", 3, READONLY | FAST, acl::HASH, key(1, ks::RO | ks::ACCESS), hget).doc(
         "hash",
         "2.0.0",
         "O(1)",
         "Returns the value of a field in a hash.",
     ),
-    CommandSpec::new("hmget", -3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hmget).doc(
+    CommandSpec::new("hmget", -3, READONLY | FAST, acl::HASH, key(1, ks::RO | ks::ACCESS), hmget).doc(
         "hash",
         "2.0.0",
         "O(N) where N is the number of fields being requested.",
         "Returns the values of all fields in a hash.",
     ),
-    CommandSpec::new("hdel", -3, WRITE | FAST, acl::HASH, keys(1, 1, 1), hdel).doc(
+    CommandSpec::new("hdel", -3, WRITE | FAST, acl::HASH, key(1, ks::RW | ks::DELETE), hdel).doc(
         "hash",
         "2.0.0",
         "O(N) where N is the number of fields to be removed.",
         "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
     ),
-    CommandSpec::new("hexists", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hexists).doc(
+    CommandSpec::new("hexists", 3, READONLY | FAST, acl::HASH, key(1, ks::RO), hexists).doc(
         "hash",
         "2.0.0",
         "O(1)",
         "Determines whether a field exists in a hash.",
     ),
-    CommandSpec::new("hlen", 2, READONLY | FAST, acl::HASH, keys(1, 1, 1), hlen).doc(
+    CommandSpec::new("hlen", 2, READONLY | FAST, acl::HASH, key(1, ks::RO), hlen).doc(
         "hash",
         "2.0.0",
         "O(1)",
         "Returns the number of fields in a hash.",
     ),
-    CommandSpec::new("hstrlen", 3, READONLY | FAST, acl::HASH, keys(1, 1, 1), hstrlen).doc(
+    CommandSpec::new("hstrlen", 3, READONLY | FAST, acl::HASH, key(1, ks::RO), hstrlen).doc(
         "hash",
         "3.2.0",
         "O(1)",
         "Returns the length of the value of a field.",
     ),
-    CommandSpec::new("hkeys", 2, READONLY, acl::HASH, keys(1, 1, 1), hkeys)
+    CommandSpec::new("hkeys", 2, READONLY, acl::HASH, key(1, ks::RO | ks::ACCESS), hkeys)
         .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash.")
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("hvals", 2, READONLY, acl::HASH, keys(1, 1, 1), hvals)
+    CommandSpec::new("hvals", 2, READONLY, acl::HASH, key(1, ks::RO | ks::ACCESS), hvals)
         .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all values in a hash.")
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("hgetall", 2, READONLY, acl::HASH, keys(1, 1, 1), hgetall)
+    CommandSpec::new("hgetall", 2, READONLY, acl::HASH, key(1, ks::RO | ks::ACCESS), hgetall)
         .doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields and values in a hash.")
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hincrby).doc(
+    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, acl::HASH, key(1, ks::RW | ks::ACCESS | ks::UPDATE), hincrby).doc(
         "hash",
         "2.0.0",
         "O(1)",
         "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
     ),
-    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, acl::HASH, keys(1, 1, 1), hincrbyfloat).doc(
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, acl::HASH, key(1, ks::RW | ks::ACCESS | ks::UPDATE), hincrbyfloat).doc(
         "hash",
         "2.6.0",
         "O(1)",
         "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
     ),
-    CommandSpec::new("hrandfield", -2, READONLY, acl::HASH, keys(1, 1, 1), hrandfield)
+    CommandSpec::new("hrandfield", -2, READONLY, acl::HASH, key(1, ks::RO | ks::ACCESS), hrandfield)
         .doc(
             "hash",
             "6.2.0",
@@ -111,7 +111,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns one or more random fields from a hash.",
         )
         .tips(&["nondeterministic_output"]),
-    CommandSpec::new("hscan", -3, READONLY, acl::HASH, keys(1, 1, 1), hscan)
+    CommandSpec::new("hscan", -3, READONLY, acl::HASH, key(1, ks::RO | ks::ACCESS), hscan)
         .doc(
             "hash",
             "2.8.0",

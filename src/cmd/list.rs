@@ -19,144 +19,142 @@
 
 use super::args::{self, Cursor};
 use super::blocking::{self, NullReply};
+use super::keys::{getkeys_numkeys, getkeys_timeout_numkeys};
 use super::lookup::get;
-use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use super::{acl, flags::*, key, key_num, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
 use crate::types::list::{Fill, List};
 
-const LMPOP_KEYS: KeySpec = KeySpec { first: 2, last: -2, step: 1, finder: Some(lmpop_keys) };
-const BLMPOP_KEYS: KeySpec = KeySpec { first: 3, last: -2, step: 1, finder: Some(blmpop_keys) };
-
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, acl::LIST, keys(1, 1, 1), lpush).doc(
+    CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, acl::LIST, key(1, ks::RW | ks::INSERT), lpush).doc(
         "list",
         "1.0.0",
         "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
         "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("rpush", -3, WRITE | DENYOOM | FAST, acl::LIST, keys(1, 1, 1), rpush).doc(
+    CommandSpec::new("rpush", -3, WRITE | DENYOOM | FAST, acl::LIST, key(1, ks::RW | ks::INSERT), rpush).doc(
         "list",
         "1.0.0",
         "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
         "Appends one or more elements to a list. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("lpushx", -3, WRITE | DENYOOM | FAST, acl::LIST, keys(1, 1, 1), lpushx).doc(
+    CommandSpec::new("lpushx", -3, WRITE | DENYOOM | FAST, acl::LIST, key(1, ks::RW | ks::INSERT), lpushx).doc(
         "list",
         "2.2.0",
         "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
         "Prepends one or more elements to a list only when the list exists.",
     ),
-    CommandSpec::new("rpushx", -3, WRITE | DENYOOM | FAST, acl::LIST, keys(1, 1, 1), rpushx).doc(
+    CommandSpec::new("rpushx", -3, WRITE | DENYOOM | FAST, acl::LIST, key(1, ks::RW | ks::INSERT), rpushx).doc(
         "list",
         "2.2.0",
         "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
         "Appends an element to a list only when the list exists.",
     ),
-    CommandSpec::new("lpop", -2, WRITE | FAST, acl::LIST, keys(1, 1, 1), lpop).doc(
+    CommandSpec::new("lpop", -2, WRITE | FAST, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE), lpop).doc(
         "list",
         "1.0.0",
         "O(N) where N is the number of elements returned",
         "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("rpop", -2, WRITE | FAST, acl::LIST, keys(1, 1, 1), rpop).doc(
+    CommandSpec::new("rpop", -2, WRITE | FAST, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE), rpop).doc(
         "list",
         "1.0.0",
         "O(N) where N is the number of elements returned",
         "Returns and removes the last elements of the list. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("llen", 2, READONLY | FAST, acl::LIST, keys(1, 1, 1), llen).doc(
+    CommandSpec::new("llen", 2, READONLY | FAST, acl::LIST, key(1, ks::RO), llen).doc(
         "list",
         "1.0.0",
         "O(1)",
         "Returns the length of a list.",
     ),
-    CommandSpec::new("lindex", 3, READONLY, acl::LIST, keys(1, 1, 1), lindex).doc(
+    CommandSpec::new("lindex", 3, READONLY, acl::LIST, key(1, ks::RO | ks::ACCESS), lindex).doc(
         "list",
         "1.0.0",
         "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
         "Returns an element from a list by its index.",
     ),
-    CommandSpec::new("lset", 4, WRITE | DENYOOM, acl::LIST, keys(1, 1, 1), lset).doc(
+    CommandSpec::new("lset", 4, WRITE | DENYOOM, acl::LIST, key(1, ks::RW | ks::UPDATE), lset).doc(
         "list",
         "1.0.0",
         "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
         "Sets the value of an element in a list by its index.",
     ),
-    CommandSpec::new("lrange", 4, READONLY, acl::LIST, keys(1, 1, 1), lrange).doc(
+    CommandSpec::new("lrange", 4, READONLY, acl::LIST, key(1, ks::RO | ks::ACCESS), lrange).doc(
         "list",
         "1.0.0",
         "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
         "Returns a range of elements from a list.",
     ),
-    CommandSpec::new("ltrim", 4, WRITE, acl::LIST, keys(1, 1, 1), ltrim).doc(
+    CommandSpec::new("ltrim", 4, WRITE, acl::LIST, key(1, ks::RW | ks::DELETE), ltrim).doc(
         "list",
         "1.0.0",
         "O(N) where N is the number of elements to be removed by the operation.",
         "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
     ),
-    CommandSpec::new("linsert", 5, WRITE | DENYOOM, acl::LIST, keys(1, 1, 1), linsert).doc(
+    CommandSpec::new("linsert", 5, WRITE | DENYOOM, acl::LIST, key(1, ks::RW | ks::INSERT), linsert).doc(
         "list",
         "2.2.0",
         "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
         "Inserts an element before or after another element in a list.",
     ),
-    CommandSpec::new("lrem", 4, WRITE, acl::LIST, keys(1, 1, 1), lrem).doc(
+    CommandSpec::new("lrem", 4, WRITE, acl::LIST, key(1, ks::RW | ks::DELETE), lrem).doc(
         "list",
         "1.0.0",
         "O(N+M) where N is the length of the list and M is the number of elements removed.",
         "Removes elements from a list. Deletes the list if the last element was removed.",
     ),
-    CommandSpec::new("lpos", -3, READONLY, acl::LIST, keys(1, 1, 1), lpos).doc(
+    CommandSpec::new("lpos", -3, READONLY, acl::LIST, key(1, ks::RO | ks::ACCESS), lpos).doc(
         "list",
         "6.0.6",
         "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
         "Returns the index of matching elements in a list.",
     ),
-    CommandSpec::new("lmove", 5, WRITE | DENYOOM, acl::LIST, keys(1, 2, 1), lmove).doc(
+    CommandSpec::new("lmove", 5, WRITE | DENYOOM, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::RW | ks::INSERT)), lmove).doc(
         "list",
         "6.2.0",
         "O(1)",
         "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
     ),
-    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, acl::LIST, keys(1, 2, 1), rpoplpush).doc(
+    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::RW | ks::INSERT)), rpoplpush).doc(
         "list",
         "1.2.0",
         "O(1)",
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("lmpop", -4, WRITE | MOVABLEKEYS, acl::LIST, LMPOP_KEYS, lmpop).doc(
+    CommandSpec::new("lmpop", -4, WRITE, acl::LIST, key_num(1, ks::RW | ks::ACCESS | ks::DELETE).getkeys(getkeys_numkeys), lmpop).doc(
         "list",
         "7.0.0",
         "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("blpop", -3, WRITE | BLOCKING, acl::LIST, keys(1, -2, 1), blpop).doc(
+    CommandSpec::new("blpop", -3, WRITE | BLOCKING, acl::LIST, key_range(1, -2, 1, ks::RW | ks::ACCESS | ks::DELETE), blpop).doc(
         "list",
         "2.0.0",
         "O(N) where N is the number of provided keys.",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("brpop", -3, WRITE | BLOCKING, acl::LIST, keys(1, -2, 1), brpop).doc(
+    CommandSpec::new("brpop", -3, WRITE | BLOCKING, acl::LIST, key_range(1, -2, 1, ks::RW | ks::ACCESS | ks::DELETE), brpop).doc(
         "list",
         "2.0.0",
         "O(N) where N is the number of provided keys.",
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, acl::LIST, keys(1, 2, 1), blmove).doc(
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::RW | ks::INSERT)), blmove).doc(
         "list",
         "6.2.0",
         "O(1)",
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
     ),
-    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, acl::LIST, keys(1, 2, 1), brpoplpush).doc(
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, acl::LIST, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::RW | ks::INSERT)), brpoplpush).doc(
         "list",
         "2.2.0",
         "O(1)",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
     ),
-    CommandSpec::new("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, acl::LIST, BLMPOP_KEYS, blmpop).doc(
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, acl::LIST, key_num(2, ks::RW | ks::ACCESS | ks::DELETE).getkeys(getkeys_timeout_numkeys), blmpop).doc(
         "list",
         "7.0.0",
         "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
@@ -655,21 +653,6 @@ fn rpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn numkeys_keys(args: &[&[u8]], at: usize) -> Vec<usize> {
-    match args.get(at).and_then(|a| resp::parse_i64(a)) {
-        Some(n) if n > 0 && (n as u64) < (args.len() - at) as u64 => (at + 1..at + 1 + n as usize).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn lmpop_keys(args: &[&[u8]]) -> Vec<usize> {
-    numkeys_keys(args, 1)
-}
-
-fn blmpop_keys(args: &[&[u8]]) -> Vec<usize> {
-    numkeys_keys(args, 2)
-}
-
 /// Parsed `numkeys key... LEFT|RIGHT [COUNT n]` starting at `at`: (keys, left, count).
 fn parse_mpop<'a>(args: &[&'a [u8]], at: usize) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
     let numkeys = match resp::parse_i64(args[at]) {
@@ -816,12 +799,16 @@ mod tests {
     }
 
     #[test]
-    fn numkeys_finder_never_overruns() {
+    fn numkeys_keys_never_overrun() {
+        let lmpop = COMMANDS.iter().find(|c| c.name == "lmpop").unwrap();
         let a: Vec<&[u8]> = vec![b"lmpop", b"2", b"a", b"b", b"left"];
-        assert_eq!(lmpop_keys(&a), vec![2, 3]);
+        assert_eq!(lmpop.key_positions(&a), vec![2, 3]);
+        assert_eq!(lmpop.keys.get(&a).iter().map(|k| k.pos).collect::<Vec<_>>(), vec![2, 3]);
         let bad: Vec<&[u8]> = vec![b"lmpop", b"9", b"a", b"left"];
-        assert!(lmpop_keys(&bad).is_empty());
+        assert!(lmpop.key_positions(&bad).iter().all(|&p| p < bad.len()));
+        assert!(lmpop.keys.get(&bad).is_empty());
         let big: Vec<&[u8]> = vec![b"lmpop", b"99999999999999999999", b"a", b"left"];
-        assert!(lmpop_keys(&big).is_empty());
+        assert!(lmpop.key_positions(&big).is_empty());
+        assert!(lmpop.keys.get(&big).is_empty());
     }
 }

@@ -40,7 +40,7 @@ use super::args::Cursor;
 use super::info::human;
 use super::session::unwatch_all;
 use super::table::{cmd_meta, subcommand, table};
-use super::{flags, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::{flags, flags::*, key, ks, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::alloc::{self as mem, chunk_size};
 use crate::client::Client;
 use crate::config::Config;
@@ -56,37 +56,35 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("memory", -2, 0, 0, NO_K
     .subcommands(MEMORY_SUBCOMMANDS)];
 
 const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("doctor", 2, 0, 0, NO_KEYS, memory_doctor).doc(
-        "server",
-        "4.0.0",
-        "O(1)",
-        "Outputs a memory problems report.",
-    ),
+    CommandSpec::new("doctor", 2, 0, 0, NO_KEYS, memory_doctor)
+        .doc("server", "4.0.0", "O(1)", "Outputs a memory problems report.")
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
     CommandSpec::new("help", 2, LOADING | STALE, 0, NO_KEYS, memory_help).doc(
         "server",
         "4.0.0",
         "O(1)",
         "Returns helpful text about the different subcommands.",
     ),
-    CommandSpec::new("malloc-stats", 2, 0, 0, NO_KEYS, memory_malloc_stats).doc(
-        "server",
-        "4.0.0",
-        "Depends on how much memory is allocated, could be slow",
-        "Returns the allocator statistics.",
-    ),
-    CommandSpec::new("purge", 2, 0, 0, NO_KEYS, memory_purge).doc(
-        "server",
-        "4.0.0",
-        "Depends on how much memory is allocated, could be slow",
-        "Asks the allocator to release memory.",
-    ),
-    CommandSpec::new("stats", 2, 0, 0, NO_KEYS, memory_stats).doc(
-        "server",
-        "4.0.0",
-        "O(1)",
-        "Returns details about memory usage.",
-    ),
-    CommandSpec::new("usage", -3, READONLY, 0, keys(2, 2, 1), memory_usage).doc(
+    CommandSpec::new("malloc-stats", 2, 0, 0, NO_KEYS, memory_malloc_stats)
+        .doc(
+            "server",
+            "4.0.0",
+            "Depends on how much memory is allocated, could be slow",
+            "Returns the allocator statistics.",
+        )
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    CommandSpec::new("purge", 2, 0, 0, NO_KEYS, memory_purge)
+        .doc(
+            "server",
+            "4.0.0",
+            "Depends on how much memory is allocated, could be slow",
+            "Asks the allocator to release memory.",
+        )
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
+    CommandSpec::new("stats", 2, 0, 0, NO_KEYS, memory_stats)
+        .doc("server", "4.0.0", "O(1)", "Returns details about memory usage.")
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    CommandSpec::new("usage", -3, READONLY, 0, key(2, ks::RO), memory_usage).doc(
         "server",
         "4.0.0",
         "O(N) where N is the number of samples.",

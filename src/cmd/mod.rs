@@ -11,7 +11,8 @@
 //! `ctx.out`. It returns `Err` only before writing anything; the dispatcher writes the error.
 //!
 //! The modules form two layers. The command infrastructure (this file, `args` with the argument
-//! [`args::Cursor`], `lookup` with the typed value lookups, `error`, `table`, `dispatch`,
+//! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
+//! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
 //! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
 //! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
@@ -28,6 +29,7 @@ pub mod error;
 pub mod generic;
 pub mod hash;
 pub mod info;
+pub mod keys;
 pub mod list;
 pub mod lookup;
 pub mod memory;
@@ -72,6 +74,7 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 13;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
     pub const NO_MULTI: u32 = 1 << 15;
+    /// Derived from the key specs (`CommandSpec::info_flags`), never declared by a row.
     pub const MOVABLEKEYS: u32 = 1 << 16;
     pub const ALLOW_BUSY: u32 = 1 << 17;
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
@@ -82,7 +85,7 @@ pub mod flags {
     /// one by one rather than wrapped in a transaction.
     pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 29;
 
-    /// Flag names in the order Redis lists them.
+    /// Flag names in the order Redis lists them (`addReplyCommandFlags`).
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -97,12 +100,12 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
+        // `may_replicate` is not shown (Redis hides it since 7.0).
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
-        (NO_ASYNC_LOADING, "no_async_loading"),
     ];
 }
 
@@ -159,55 +162,10 @@ pub mod acl {
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
-/// Finds the key argument positions of a command whose keys are not a fixed range
-/// (`numkeys`-style commands). Returns positions in `args`.
-pub type KeyFinder = fn(&[&[u8]]) -> Vec<usize>;
-
-/// Legacy key positions (`first`, `last`, `step`; `last` negative counts from the end), as in
-/// `COMMAND INFO`, plus an optional finder for movable keys.
-#[derive(Clone, Copy)]
-pub struct KeySpec {
-    pub first: i32,
-    pub last: i32,
-    pub step: i32,
-    pub finder: Option<KeyFinder>,
-}
-
-pub const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: None };
-
-/// Keys at `first..=last` every `step` (`last` < 0 counts from the end).
-pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
-    KeySpec { first, last, step, finder: None }
-}
-
-/// Where a key-spec starts looking for keys (`COMMAND INFO` key specifications).
-#[derive(Clone, Copy, Debug)]
-pub enum BeginSearch {
-    /// At a fixed argument index.
-    Index(i32),
-    /// After the first occurrence of a keyword, searching from `startfrom` (negative: from the end).
-    Keyword(&'static str, i32),
-}
-
-/// How a key-spec finds its keys once it started.
-#[derive(Clone, Copy, Debug)]
-pub enum FindKeys {
-    /// `lastkey` relative to the start (negative: from the end), every `keystep`, `limit`.
-    Range { lastkey: i32, keystep: i32, limit: i32 },
-    /// A `numkeys` argument at `keynumidx`, keys from `firstkey`, every `keystep` (relative to the start).
-    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
-}
-
-/// One Redis 7 key specification, as `COMMAND INFO` reports it. Commands that do not declare
-/// any get one derived from their legacy `keys(first, last, step)` and their flags (see
-/// [`CommandSpec::derived_key_spec`]).
-#[derive(Clone, Copy, Debug)]
-pub struct KeySpecDoc {
-    /// Redis's key-spec flags in its order (`RW`, `access`, `update`, ...).
-    pub flags: &'static [&'static str],
-    pub begin: BeginSearch,
-    pub find: FindKeys,
-}
+pub use keys::{
+    key, key_keyword, key_num, key_range, key_unknown, ks, BeginSearch, FindKeys, GetKeys, KeyRef, KeySpec, Keys,
+    NO_KEYS,
+};
 
 /// One row of the command table.
 pub struct CommandSpec {
@@ -218,7 +176,9 @@ pub struct CommandSpec {
     pub flags: u32,
     /// Declared ACL categories (derived ones are added by [`CommandSpec::acl_categories`]).
     pub acl: u64,
-    pub keys: KeySpec,
+    /// Where the keys are: Redis's key specs (and getkeys function), from which the legacy key
+    /// range, `movablekeys`, `COMMAND GETKEYS` and the shards to lock are derived.
+    pub keys: Keys,
     pub handler: Handler,
     pub subcommands: &'static [CommandSpec],
     pub group: &'static str,
@@ -227,8 +187,6 @@ pub struct CommandSpec {
     pub complexity: &'static str,
     /// Command tips (`request_policy:all_shards`, `nondeterministic_output`, ...), COMMAND INFO.
     pub tips: &'static [&'static str],
-    /// Explicit key specifications; empty = derived from `keys` (see `derived_key_spec`).
-    pub key_specs: &'static [KeySpecDoc],
 }
 
 impl CommandSpec {
@@ -238,7 +196,7 @@ impl CommandSpec {
         arity: i32,
         flags: u32,
         acl: u64,
-        keys: KeySpec,
+        keys: Keys,
         handler: Handler,
     ) -> CommandSpec {
         CommandSpec {
@@ -254,7 +212,6 @@ impl CommandSpec {
             since: "",
             complexity: "",
             tips: &[],
-            key_specs: &[],
         }
     }
 
@@ -281,35 +238,6 @@ impl CommandSpec {
     pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
         self.tips = tips;
         self
-    }
-
-    /// Explicit key specifications for `COMMAND INFO` (when the derived one is not Redis's).
-    pub const fn key_specs(mut self, specs: &'static [KeySpecDoc]) -> Self {
-        self.key_specs = specs;
-        self
-    }
-
-    /// The key specification derived from the legacy key positions, for commands that declare
-    /// none: one range starting at `first`, flagged `RO access` for read-only commands and
-    /// `RW update` for writes. `None` for commands without fixed key positions.
-    pub fn derived_key_spec(&self) -> Option<KeySpecDoc> {
-        let k = self.keys;
-        if k.first <= 0 || k.finder.is_some() {
-            return None;
-        }
-        let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
-        let flags: &'static [&'static str] = if self.has(flags::WRITE) {
-            &["RW", "update"]
-        } else if self.has(flags::READONLY) {
-            &["RO", "access"]
-        } else {
-            &["RO"]
-        };
-        Some(KeySpecDoc {
-            flags,
-            begin: BeginSearch::Index(k.first),
-            find: FindKeys::Range { lastkey, keystep: k.step.max(1), limit: 0 },
-        })
     }
 
     pub fn has(&self, flag: u32) -> bool {
@@ -343,18 +271,19 @@ impl CommandSpec {
         c
     }
 
-    /// Positions of the key arguments in `args`.
+    /// The flags `COMMAND INFO` shows: the declared ones, plus `movablekeys` when the legacy
+    /// key range does not find every key (derived from the key specs, as Redis does).
+    pub fn info_flags(&self) -> u32 {
+        if self.keys.movable() {
+            self.flags | flags::MOVABLEKEYS
+        } else {
+            self.flags
+        }
+    }
+
+    /// Positions of the keys to lock for `args` (see [`Keys::lock_positions`]).
     pub fn key_positions(&self, args: &[&[u8]]) -> Vec<usize> {
-        if let Some(f) = self.keys.finder {
-            return f(args);
-        }
-        let k = self.keys;
-        if k.first <= 0 || k.step <= 0 {
-            return Vec::new();
-        }
-        let n = args.len() as i32;
-        let last = if k.last < 0 { n + k.last } else { k.last.min(n - 1) };
-        (k.first..=last).step_by(k.step as usize).map(|i| i as usize).collect()
+        self.keys.lock_positions(args)
     }
 }
 

@@ -8,10 +8,10 @@
 //! Differences from Redis:
 //! - BGREWRITEAOF answers an error when the AOF was not on at start-up (Redis rewrites anyway).
 //! - DUMP of a stream key writes it as Redis 7.0 does (see `persist::rdb`).
-//! - RESTORE ... FREQ is accepted and validated but ignored (no LFU counters are kept).
+//! - RESTORE's IDLETIME and FREQ set the idle time (LRU policies) or the LFU counter (LFU policies).
 
 use super::args::{self, Cursor};
-use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::{acl, flags::*, key, ks, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::db::value::Value;
 use crate::notify;
 use crate::persist::{self, rdb};
@@ -31,13 +31,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, acl::DANGEROUS, NO_KEYS, bgrewriteaof)
         .doc("server", "1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
-    CommandSpec::new("dump", 2, READONLY, acl::KEYSPACE, keys(1, 1, 1), dump).doc(
+    CommandSpec::new("dump", 2, READONLY, acl::KEYSPACE, key(1, ks::RO | ks::ACCESS), dump).doc(
         "generic",
         "2.6.0",
         "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
         "Returns a serialized representation of the value stored at a key.",
-    ),
-    CommandSpec::new("restore", -4, WRITE | DENYOOM, acl::KEYSPACE | acl::DANGEROUS, keys(1, 1, 1), restore).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, acl::KEYSPACE | acl::DANGEROUS, key(1, ks::OW | ks::UPDATE), restore).doc(
         "generic",
         "2.6.0",
         "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",

@@ -18,23 +18,12 @@ use std::sync::Arc;
 
 use super::reply::help_reply;
 use super::session::sync_counts;
-use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc, NO_KEYS};
+use super::{acl, flags::*, key, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 use crate::pubsub::{Kind, Mailbox};
 
 const SUB: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
 const PUB: u32 = PUBSUB | LOADING | STALE | FAST;
 const INTRO: u32 = PUBSUB | LOADING | STALE;
-
-const NOT_KEY_ALL: &[KeySpecDoc] = &[KeySpecDoc {
-    flags: &["not_key"],
-    begin: BeginSearch::Index(1),
-    find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
-}];
-const NOT_KEY_ONE: &[KeySpecDoc] = &[KeySpecDoc {
-    flags: &["not_key"],
-    begin: BeginSearch::Index(1),
-    find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
-}];
 
 const PUBSUB_SUBS: &[CommandSpec] = &[
     CommandSpec::new("channels", -2, INTRO, 0, NO_KEYS, pubsub_channels).doc(
@@ -106,30 +95,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
         "Posts a message to a channel.",
     ),
-    CommandSpec::new("ssubscribe", -2, SUB, 0, keys(1, -1, 1), ssubscribe)
+    CommandSpec::new("ssubscribe", -2, SUB, 0, key_range(1, -1, 1, ks::NOT_KEY), ssubscribe)
         .doc(
             "pubsub",
             "7.0.0",
             "O(N) where N is the number of shard channels to subscribe to.",
             "Listens for messages published to shard channels.",
-        )
-        .key_specs(NOT_KEY_ALL),
-    CommandSpec::new("sunsubscribe", -1, SUB, 0, keys(1, -1, 1), sunsubscribe)
+        ),
+    CommandSpec::new("sunsubscribe", -1, SUB, 0, key_range(1, -1, 1, ks::NOT_KEY), sunsubscribe)
         .doc(
             "pubsub",
             "7.0.0",
             "O(N) where N is the number of shard channels to unsubscribe.",
             "Stops listening to messages posted to shard channels.",
-        )
-        .key_specs(NOT_KEY_ALL),
-    CommandSpec::new("spublish", 3, PUB, 0, keys(1, 1, 1), spublish)
+        ),
+    CommandSpec::new("spublish", 3, PUB, 0, key(1, ks::NOT_KEY), spublish)
         .doc(
             "pubsub",
             "7.0.0",
             "O(N) where N is the number of clients subscribed to the receiving shard channel.",
             "Post a message to a shard channel",
-        )
-        .key_specs(NOT_KEY_ONE),
+        ),
     CommandSpec::new("pubsub", -2, 0, 0, NO_KEYS, pubsub_help)
         .doc("pubsub", "2.8.0", "Depends on subcommand.", "A container for Pub/Sub commands.")
         .subcommands(PUBSUB_SUBS),

@@ -6,15 +6,13 @@
 //! CLIENT LIST) and the error counters (`INFO errorstats`) are kept by the command table
 //! (`cmd::table::cmd_meta`).
 //!
-//! Everything `COMMAND` reports comes from the command table, never from a hand-written list.
+//! Everything `COMMAND` reports comes from the command table, never from a hand-written list:
+//! the key specs are each row's (`cmd::keys`), and the legacy key range, `movablekeys` and the
+//! keys of COMMAND GETKEYS are derived from them as Redis derives them.
 //!
 //! Differences from Redis:
 //! - `COMMAND DOCS` gives summary, since, group, complexity (and subcommands for containers)
 //!   but no `arguments` (the table does not describe arguments yet).
-//! - Key specifications in `COMMAND INFO` are derived from the legacy key positions and the
-//!   command's flags unless a row declares them (`CommandSpec::key_specs`): a derived spec says
-//!   `RW update` for writes and `RO access` for reads, where Redis is sometimes finer (`OW`,
-//!   `RM`, `insert`, `delete`, several specs per command, `notes`).
 //! - Subcommands are listed in table order (Redis lists them in hash order).
 //! - INFO memory is written by `cmd::memory` (counted allocations, see `alloc`); `avg_ttl` is
 //!   0; latencystats is not produced; CPU figures come from `/proc/self/stat`; the HELP texts
@@ -30,8 +28,8 @@ use parking_lot::Mutex;
 use super::info::{self, DEFAULT_SECTIONS, SECTIONS};
 use super::reply::help_reply;
 use super::table::{all_meta, subcommand, table};
-use super::{acl, args, flags, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpecDoc};
-use super::{KeySpec, NO_KEYS, REDIS_VERSION};
+use super::{acl, args, flags, flags::*, ks, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use super::{NO_KEYS, REDIS_VERSION};
 use crate::server::Server;
 use crate::stats;
 use resp::Writer;
@@ -51,13 +49,13 @@ const COMMAND_SUBS: &[CommandSpec] = &[
             "Returns documentary information about one, multiple or all commands.",
         )
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("getkeys", -4, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeys).doc(
+    CommandSpec::new("getkeys", -3, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeys).doc(
         "server",
         "2.8.13",
         "O(N) where N is the number of arguments to the command",
         "Extracts the key names from an arbitrary command.",
     ),
-    CommandSpec::new("getkeysandflags", -4, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeysandflags).doc(
+    CommandSpec::new("getkeysandflags", -3, LOADING | STALE, acl::CONNECTION, NO_KEYS, command_getkeysandflags).doc(
         "server",
         "7.0.0",
         "O(N) where N is the number of arguments to the command",
@@ -537,8 +535,9 @@ fn all_commands() -> Vec<(&'static str, &'static CommandSpec)> {
     all_meta().iter().filter_map(|m| lookup(m.full_name.as_bytes()).map(|s| (m.full_name, s))).collect()
 }
 
-fn write_flags(out: &mut Writer, spec: &CommandSpec) {
-    let names: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|&(_, n)| n).collect();
+/// A set of flag names (command flags, key-spec flags) in `names`' order.
+fn write_flag_set(out: &mut Writer, flags: u32, names: &[(u32, &str)]) {
+    let names: Vec<&str> = names.iter().filter(|(f, _)| flags & f != 0).map(|&(_, n)| n).collect();
     out.set(names.len());
     for n in names {
         out.simple(n);
@@ -554,17 +553,18 @@ fn write_acl(out: &mut Writer, spec: &CommandSpec) {
     }
 }
 
-fn write_key_spec(out: &mut Writer, ks: &KeySpecDoc) {
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(ks.flags.len());
-    for f in ks.flags {
-        out.simple(f);
+fn write_key_spec(out: &mut Writer, spec: &KeySpec) {
+    out.map(3 + usize::from(!spec.notes.is_empty()));
+    if !spec.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(spec.notes.as_bytes());
     }
+    out.bulk(b"flags");
+    write_flag_set(out, spec.flags, ks::NAMES);
     out.bulk(b"begin_search");
     out.map(2);
     out.bulk(b"type");
-    match ks.begin {
+    match spec.begin {
         BeginSearch::Index(i) => {
             out.bulk(b"index");
             out.bulk(b"spec");
@@ -581,11 +581,16 @@ fn write_key_spec(out: &mut Writer, ks: &KeySpecDoc) {
             out.bulk(b"startfrom");
             out.int(from as i64);
         }
+        BeginSearch::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
-    match ks.find {
+    match spec.find {
         FindKeys::Range { lastkey, keystep, limit } => {
             out.bulk(b"range");
             out.bulk(b"spec");
@@ -608,6 +613,11 @@ fn write_key_spec(out: &mut Writer, ks: &KeySpecDoc) {
             out.bulk(b"keystep");
             out.int(keystep as i64);
         }
+        FindKeys::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
 }
 
@@ -616,9 +626,8 @@ fn write_command_info(out: &mut Writer, full_name: &str, spec: &'static CommandS
     out.array(10);
     out.bulk(full_name.as_bytes());
     out.int(spec.arity as i64);
-    write_flags(out, spec);
-    let k: KeySpec = spec.keys;
-    let (first, last, step) = if k.finder.is_some() && k.first <= 0 { (0, 0, 0) } else { (k.first, k.last, k.step) };
+    write_flag_set(out, spec.info_flags(), flags::NAMES);
+    let (first, last, step) = spec.keys.legacy_range();
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
@@ -627,18 +636,17 @@ fn write_command_info(out: &mut Writer, full_name: &str, spec: &'static CommandS
     for t in spec.tips {
         out.bulk(t.as_bytes());
     }
-    if !spec.key_specs.is_empty() {
-        out.set(spec.key_specs.len());
-        for ks in spec.key_specs {
-            write_key_spec(out, ks);
-        }
-    } else if let Some(ks) = spec.derived_key_spec() {
-        out.set(1);
-        write_key_spec(out, &ks);
-    } else {
-        out.set(0);
+    let specs = spec.keys.specs();
+    out.set(specs.len());
+    for ks in specs {
+        write_key_spec(out, ks);
     }
-    out.set(spec.subcommands.len());
+    // Redis: an empty set without subcommands, an array of them otherwise.
+    if spec.subcommands.is_empty() {
+        out.set(0);
+    } else {
+        out.array(spec.subcommands.len());
+    }
     for sub in spec.subcommands {
         write_command_info(out, &format!("{}|{}", full_name, sub.name), sub);
     }
@@ -750,56 +758,50 @@ fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Resolves the command given to GETKEYS and returns its key positions.
-fn getkeys_positions(args: &[&[u8]]) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> {
+/// COMMAND GETKEYS and GETKEYSANDFLAGS, as Redis's `getKeysSubcommandImpl`: the command line
+/// is resolved as Redis's `lookupCommand` does (a container alone is itself; with more
+/// arguments, its subcommand), then checked for keys, then for arity, then its keys are found
+/// from the table's key specs (see `Keys::get`).
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> CmdResult {
     let cmd = &args[2..];
-    let mut spec = table().get(cmd[0]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
-    if !spec.subcommands.is_empty() && cmd.len() >= 2 {
-        spec = subcommand(spec, cmd[1]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
+    let base = table().get(cmd[0]);
+    let spec = match base {
+        Some(b) if cmd.len() > 1 && !b.subcommands.is_empty() => subcommand(b, cmd[1]),
+        other => other,
+    };
+    let Some(spec) = spec else {
+        return Err(CmdError::msg("ERR Invalid command specified"));
+    };
+    if !spec.keys.has_keys() {
+        return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     let arity_ok = if spec.arity > 0 { cmd.len() == spec.arity as usize } else { cmd.len() >= (-spec.arity) as usize };
     if !arity_ok {
         return Err(CmdError::msg("ERR Invalid number of arguments specified for command"));
     }
-    let positions: Vec<usize> = spec.key_positions(cmd).into_iter().filter(|&i| i < cmd.len()).collect();
-    if positions.is_empty() {
-        return Err(CmdError::msg("ERR The command has no key arguments"));
+    let keys = spec.keys.get(cmd);
+    if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
+        return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
-    Ok((spec, positions))
+    ctx.out.array(keys.len());
+    for k in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(cmd[k.pos]);
+            write_flag_set(ctx.out, k.flags, ks::NAMES);
+        } else {
+            ctx.out.bulk(cmd[k.pos]);
+        }
+    }
+    Ok(())
 }
 
 fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (_, positions) = getkeys_positions(args)?;
-    ctx.out.array(positions.len());
-    for i in positions {
-        ctx.out.bulk(args[2 + i]);
-    }
-    Ok(())
+    getkeys(ctx, args, false)
 }
 
 fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (spec, positions) = getkeys_positions(args)?;
-    let flags: &[&str] = match (spec.key_specs.first(), spec.derived_key_spec()) {
-        (Some(ks), _) => ks.flags,
-        (None, Some(ks)) => ks.flags,
-        (None, None) => {
-            if spec.has(WRITE) {
-                &["RW", "update"]
-            } else {
-                &["RO", "access"]
-            }
-        }
-    };
-    ctx.out.array(positions.len());
-    for i in positions {
-        ctx.out.array(2);
-        ctx.out.bulk(args[2 + i]);
-        ctx.out.set(flags.len());
-        for f in flags {
-            ctx.out.simple(f);
-        }
-    }
-    Ok(())
+    getkeys(ctx, args, true)
 }
 
 fn command_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

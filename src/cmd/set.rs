@@ -29,51 +29,49 @@ use crate::notify;
 use rand::Rng;
 
 use super::args::{self, random_count, scan_options, Cursor, ScanOptions, MAX_REPEAT};
+use super::keys::getkeys_numkeys;
 use super::lookup::{get, read, typed, ValueType};
 use super::reply::scan_reply;
-use super::{acl, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
-use super::{KeySpecDoc, NO_KEYS};
+use super::{acl, flags::*, key, key_num, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::{glob, Db};
 use crate::types::set::{Elem, Set, SetLimits};
 
-const SINTERCARD_KEYS: KeySpec = KeySpec { finder: Some(sintercard_keys), ..NO_KEYS };
-
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, acl::SET, keys(1, 1, 1), sadd).doc(
+    CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, acl::SET, key(1, ks::RW | ks::INSERT), sadd).doc(
         "set",
         "1.0.0",
         "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
         "Adds one or more members to a set. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("srem", -3, WRITE | FAST, acl::SET, keys(1, 1, 1), srem).doc(
+    CommandSpec::new("srem", -3, WRITE | FAST, acl::SET, key(1, ks::RW | ks::DELETE), srem).doc(
         "set",
         "1.0.0",
         "O(N) where N is the number of members to be removed.",
         "Removes one or more members from a set. Deletes the set if the last member was removed.",
     ),
-    CommandSpec::new("sismember", 3, READONLY | FAST, acl::SET, keys(1, 1, 1), sismember).doc(
+    CommandSpec::new("sismember", 3, READONLY | FAST, acl::SET, key(1, ks::RO), sismember).doc(
         "set",
         "1.0.0",
         "O(1)",
         "Determines whether a member belongs to a set.",
     ),
-    CommandSpec::new("smismember", -3, READONLY | FAST, acl::SET, keys(1, 1, 1), smismember).doc(
+    CommandSpec::new("smismember", -3, READONLY | FAST, acl::SET, key(1, ks::RO | ks::ACCESS), smismember).doc(
         "set",
         "6.2.0",
         "O(N) where N is the number of elements being checked for membership",
         "Determines whether multiple members belong to a set.",
     ),
-    CommandSpec::new("smembers", 2, READONLY, acl::SET, keys(1, 1, 1), smembers)
+    CommandSpec::new("smembers", 2, READONLY, acl::SET, key(1, ks::RO | ks::ACCESS), smembers)
         .doc("set", "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.")
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("scard", 2, READONLY | FAST, acl::SET, keys(1, 1, 1), scard).doc(
+    CommandSpec::new("scard", 2, READONLY | FAST, acl::SET, key(1, ks::RO), scard).doc(
         "set",
         "1.0.0",
         "O(1)",
         "Returns the number of members in a set.",
     ),
-    CommandSpec::new("spop", -2, WRITE | FAST, acl::SET, keys(1, 1, 1), spop)
+    CommandSpec::new("spop", -2, WRITE | FAST, acl::SET, key(1, ks::RW | ks::ACCESS | ks::DELETE), spop)
         .doc(
             "set",
             "1.0.0",
@@ -81,7 +79,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
         )
         .tips(&["nondeterministic_output"]),
-    CommandSpec::new("srandmember", -2, READONLY, acl::SET, keys(1, 1, 1), srandmember)
+    CommandSpec::new("srandmember", -2, READONLY, acl::SET, key(1, ks::RO | ks::ACCESS), srandmember)
         .doc(
             "set",
             "1.0.0",
@@ -89,13 +87,13 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Get one or multiple random members from a set",
         )
         .tips(&["nondeterministic_output"]),
-    CommandSpec::new("smove", 4, WRITE | FAST, acl::SET, keys(1, 2, 1), smove).doc(
+    CommandSpec::new("smove", 4, WRITE | FAST, acl::SET, key(1, ks::RW | ks::ACCESS | ks::DELETE).and(key(2, ks::RW | ks::INSERT)), smove).doc(
         "set",
         "1.0.0",
         "O(1)",
         "Moves a member from one set to another.",
     ),
-    CommandSpec::new("sinter", -2, READONLY, acl::SET, keys(1, -1, 1), sinter)
+    CommandSpec::new("sinter", -2, READONLY, acl::SET, key_range(1, -1, 1, ks::RO | ks::ACCESS), sinter)
         .doc(
             "set",
             "1.0.0",
@@ -103,25 +101,20 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns the intersect of multiple sets.",
         )
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("sintercard", -3, READONLY | MOVABLEKEYS, acl::SET, SINTERCARD_KEYS, sintercard)
+    CommandSpec::new("sintercard", -3, READONLY, acl::SET, key_num(1, ks::RO | ks::ACCESS).getkeys(getkeys_numkeys), sintercard)
         .doc(
             "set",
             "7.0.0",
             "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
             "Returns the number of members of the intersect of multiple sets.",
-        )
-        .key_specs(&[KeySpecDoc {
-            flags: &["RO", "access"],
-            begin: BeginSearch::Index(1),
-            find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
-        }]),
-    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sinterstore).doc(
+        ),
+    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, acl::SET, key(1, ks::RW | ks::UPDATE).and(key_range(2, -1, 1, ks::RO | ks::ACCESS)), sinterstore).doc(
         "set",
         "1.0.0",
         "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
         "Stores the intersect of multiple sets in a key.",
     ),
-    CommandSpec::new("sunion", -2, READONLY, acl::SET, keys(1, -1, 1), sunion)
+    CommandSpec::new("sunion", -2, READONLY, acl::SET, key_range(1, -1, 1, ks::RO | ks::ACCESS), sunion)
         .doc(
             "set",
             "1.0.0",
@@ -129,13 +122,13 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns the union of multiple sets.",
         )
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sunionstore).doc(
+    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, acl::SET, key(1, ks::OW | ks::UPDATE).and(key_range(2, -1, 1, ks::RO | ks::ACCESS)), sunionstore).doc(
         "set",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
         "Stores the union of multiple sets in a key.",
     ),
-    CommandSpec::new("sdiff", -2, READONLY, acl::SET, keys(1, -1, 1), sdiff)
+    CommandSpec::new("sdiff", -2, READONLY, acl::SET, key_range(1, -1, 1, ks::RO | ks::ACCESS), sdiff)
         .doc(
             "set",
             "1.0.0",
@@ -143,13 +136,13 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns the difference of multiple sets.",
         )
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, acl::SET, keys(1, -1, 1), sdiffstore).doc(
+    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, acl::SET, key(1, ks::OW | ks::UPDATE).and(key_range(2, -1, 1, ks::RO | ks::ACCESS)), sdiffstore).doc(
         "set",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
         "Stores the difference of multiple sets in a key.",
     ),
-    CommandSpec::new("sscan", -3, READONLY, acl::SET, keys(1, 1, 1), sscan)
+    CommandSpec::new("sscan", -3, READONLY, acl::SET, key(1, ks::RO | ks::ACCESS), sscan)
         .doc(
             "set",
             "2.8.0",
@@ -158,15 +151,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .tips(&["nondeterministic_output"]),
 ];
-
-/// SINTERCARD's keys: `numkeys` keys after the count. An invalid count yields no keys (the
-/// handler rejects it before touching the keyspace).
-fn sintercard_keys(args: &[&[u8]]) -> Vec<usize> {
-    match args.get(1).and_then(|a| resp::parse_i64(a)) {
-        Some(n) if n >= 1 && (n as u64) <= args.len().saturating_sub(2) as u64 => (2..2 + n as usize).collect(),
-        _ => Vec::new(),
-    }
-}
 
 fn limits(ctx: &Ctx) -> SetLimits {
     let c = ctx.server.config.read();
@@ -731,13 +715,16 @@ mod tests {
     #[test]
     fn sintercard_key_positions() {
         let a: Vec<&[u8]> = vec![b"sintercard", b"2", b"a", b"b", b"LIMIT", b"1"];
-        assert_eq!(sintercard_keys(&a), vec![2, 3]);
+        let sintercard = COMMANDS.iter().find(|c| c.name == "sintercard").unwrap();
+        let keys = |a: &[&[u8]]| sintercard.keys.get(a).iter().map(|k| k.pos).collect::<Vec<_>>();
+        assert_eq!(keys(&a), vec![2, 3]);
+        assert_eq!(sintercard.key_positions(&a), vec![2, 3]);
         let a: Vec<&[u8]> = vec![b"sintercard", b"3", b"a", b"b"];
-        assert!(sintercard_keys(&a).is_empty());
+        assert!(keys(&a).is_empty());
         let a: Vec<&[u8]> = vec![b"sintercard", b"x", b"a"];
-        assert!(sintercard_keys(&a).is_empty());
+        assert!(keys(&a).is_empty());
         let a: Vec<&[u8]> = vec![b"sintercard", b"-1", b"a"];
-        assert!(sintercard_keys(&a).is_empty());
+        assert!(keys(&a).is_empty());
     }
 
     #[test]

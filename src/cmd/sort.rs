@@ -28,27 +28,21 @@
 //! locale (bytes up to the first NUL); Redis uses the server's `LC_COLLATE`. Elements that
 //! compare equal that way but differ after a NUL byte come out in an order of their own (in
 //! Redis the order of such ties follows its hash tables' per-process random order).
-//! `COMMAND INFO` reports only the first of Redis's key specifications (the others have the
-//! `unknown` type and notes, which the command table cannot express).
 
 use std::cmp::Ordering;
 
 use super::args::{self, Cursor};
-use super::{acl, flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc};
+use super::{acl, flags::*, key, key_unknown, ks, CmdError, CmdResult, CommandSpec, Ctx, KeyRef};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::db::Db;
 use crate::notify;
 use crate::types::list::{Fill, List};
 
-const SORT_KEYS: KeySpec = KeySpec { first: 1, last: 1, step: 1, finder: Some(sort_keys) };
-const SORT_RO_KEYS: KeySpec = KeySpec { first: 1, last: 1, step: 1, finder: Some(sort_ro_keys) };
-
-/// The sorted key (Redis also declares `unknown` specs for BY/GET and STORE; see the module doc).
-const SORTED_KEY_SPEC: &[KeySpecDoc] = &[KeySpecDoc {
-    flags: &["RO", "access"],
-    begin: BeginSearch::Index(1),
-    find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
-}];
+/// Redis's notes on SORT's key specs.
+const BY_GET_NOTES: &str =
+    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort";
+const STORE_NOTES: &str =
+    "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array";
 
 const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).";
 
@@ -56,9 +50,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "sort",
         -2,
-        WRITE | DENYOOM | MOVABLEKEYS | ALL_SHARDS,
+        WRITE | DENYOOM | ALL_SHARDS,
         acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS,
-        SORT_KEYS,
+        key(1, ks::RO | ks::ACCESS)
+            .and(key_unknown(ks::RO | ks::ACCESS).notes(BY_GET_NOTES))
+            .and(key_unknown(ks::OW | ks::UPDATE).notes(STORE_NOTES))
+            .getkeys(sort_keys),
         sort,
     )
     .doc(
@@ -66,24 +63,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         COMPLEXITY,
         "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-    )
-    .key_specs(SORTED_KEY_SPEC),
+    ),
     CommandSpec::new(
         "sort_ro",
         -2,
-        READONLY | MOVABLEKEYS | ALL_SHARDS,
+        READONLY | ALL_SHARDS,
         acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS,
-        SORT_RO_KEYS,
+        key(1, ks::RO | ks::ACCESS).and(key_unknown(ks::RO | ks::ACCESS).notes(BY_GET_NOTES)).getkeys(sort_ro_keys),
         sort_ro,
     )
-    .doc("generic", "7.0.0", COMPLEXITY, "Returns the sorted elements of a list, a set, or a sorted set.")
-    .key_specs(SORTED_KEY_SPEC),
+    .doc("generic", "7.0.0", COMPLEXITY, "Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
-/// Key positions as Redis's `sortGetKeys`: the sorted key, then the destination of the last
-/// `STORE` (option arguments of LIMIT/GET/BY are skipped so they are never taken for keywords).
-fn sort_keys(args: &[&[u8]]) -> Vec<usize> {
-    let mut keys = vec![1];
+/// Redis's `sortGetKeys`: the sorted key, then the destination of the last `STORE` (option
+/// arguments of LIMIT/GET/BY are skipped so they are never taken for keywords).
+fn sort_keys(args: &[&[u8]]) -> Vec<KeyRef> {
+    let mut keys = vec![KeyRef { pos: 1, flags: ks::RO | ks::ACCESS }];
     let mut store = None;
     let mut i = 2;
     while i < args.len() {
@@ -93,18 +88,19 @@ fn sort_keys(args: &[&[u8]]) -> Vec<usize> {
         } else if args::is(a, "get") || args::is(a, "by") {
             i += 1;
         } else if args::is(a, "store") && i + 1 < args.len() {
-            store = Some(i + 1);
+            store = Some(KeyRef { pos: i + 1, flags: ks::OW | ks::UPDATE });
         }
         i += 1;
     }
     keys.extend(store);
-    keys.retain(|&p| p < args.len());
+    keys.retain(|k| k.pos < args.len());
     keys
 }
 
-fn sort_ro_keys(args: &[&[u8]]) -> Vec<usize> {
+/// Redis's `sortROGetKeys`: the sorted key.
+fn sort_ro_keys(args: &[&[u8]]) -> Vec<KeyRef> {
     if args.len() > 1 {
-        vec![1]
+        vec![KeyRef { pos: 1, flags: ks::RO | ks::ACCESS }]
     } else {
         Vec::new()
     }
@@ -564,11 +560,13 @@ mod tests {
     #[test]
     fn getkeys_takes_the_last_store() {
         let a: Vec<&[u8]> = vec![b"sort", b"k", b"store", b"d1", b"by", b"store", b"store", b"d2"];
-        assert_eq!(sort_keys(&a), vec![1, 7]);
+        let pos = |a: &[&[u8]]| sort_keys(a).iter().map(|k| k.pos).collect::<Vec<_>>();
+        assert_eq!(pos(&a), vec![1, 7]);
+        assert_eq!(sort_keys(&a)[1].flags, ks::OW | ks::UPDATE);
         let a: Vec<&[u8]> = vec![b"sort", b"k", b"limit", b"store", b"x", b"get", b"store"];
-        assert_eq!(sort_keys(&a), vec![1]);
+        assert_eq!(pos(&a), vec![1]);
         let a: Vec<&[u8]> = vec![b"sort", b"k", b"store"];
-        assert_eq!(sort_keys(&a), vec![1]);
+        assert_eq!(pos(&a), vec![1]);
     }
 
     #[test]

@@ -20,139 +20,165 @@
 
 use super::args::{self, Cursor};
 use super::lookup;
-use super::{acl, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{acl, flags::*, key, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx, KeyRef};
 use crate::db::value::{StrValue, Value, EMBSTR_MAX, NO_EXPIRE};
 use crate::notify;
 use crate::types::longdouble::LongDouble;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, READONLY | FAST, acl::STRING, keys(1, 1, 1), get).doc(
+    CommandSpec::new("get", 2, READONLY | FAST, acl::STRING, key(1, ks::RO | ks::ACCESS), get).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Returns the string value of a key.",
     ),
-    CommandSpec::new("set", -3, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), set).doc(
+    CommandSpec::new(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        acl::STRING,
+        key(1, ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS)
+            .notes("RW and ACCESS due to the optional `GET` argument")
+            .getkeys(set_getkeys),
+        set,
+    ).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
     ),
-    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), setnx).doc(
+    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::OW | ks::INSERT), setnx).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Set the string value of a key only when the key doesn't exist.",
     ),
-    CommandSpec::new("setex", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), setex).doc(
+    CommandSpec::new("setex", 4, WRITE | DENYOOM, acl::STRING, key(1, ks::OW | ks::UPDATE), setex).doc(
         "string",
         "2.0.0",
         "O(1)",
         "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("psetex", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), psetex).doc(
+    CommandSpec::new("psetex", 4, WRITE | DENYOOM, acl::STRING, key(1, ks::OW | ks::UPDATE), psetex).doc(
         "string",
         "2.6.0",
         "O(1)",
         "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
     ),
-    CommandSpec::new("mget", -2, READONLY | FAST, acl::STRING, keys(1, -1, 1), mget).doc(
+    CommandSpec::new("mget", -2, READONLY | FAST, acl::STRING, key_range(1, -1, 1, ks::RO | ks::ACCESS), mget).doc(
         "string",
         "1.0.0",
         "O(N) where N is the number of keys to retrieve.",
         "Atomically returns the string values of one or more keys.",
-    ),
-    CommandSpec::new("mset", -3, WRITE | DENYOOM, acl::STRING, keys(1, -1, 2), mset).doc(
+    )
+.tips(&["request_policy:multi_shard"]),
+    CommandSpec::new("mset", -3, WRITE | DENYOOM, acl::STRING, key_range(1, -1, 2, ks::OW | ks::UPDATE), mset).doc(
         "string",
         "1.0.1",
         "O(N) where N is the number of keys to set.",
         "Atomically creates or modifies the string values of one or more keys.",
-    ),
-    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, acl::STRING, keys(1, -1, 2), msetnx).doc(
+    )
+.tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]),
+    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, acl::STRING, key_range(1, -1, 2, ks::OW | ks::INSERT), msetnx).doc(
         "string",
         "1.0.1",
         "O(N) where N is the number of keys to set.",
         "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-    ),
-    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), getset).doc(
+    )
+.tips(&["request_policy:multi_shard", "response_policy:agg_min"]),
+    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), getset).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Returns the previous string value of a key after setting it to a new value.",
     ),
-    CommandSpec::new("getdel", 2, WRITE | FAST, acl::STRING, keys(1, 1, 1), getdel).doc(
+    CommandSpec::new("getdel", 2, WRITE | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::DELETE), getdel).doc(
         "string",
         "6.2.0",
         "O(1)",
         "Returns the string value of a key after deleting the key.",
     ),
-    CommandSpec::new("getex", -2, WRITE | FAST, acl::STRING, keys(1, 1, 1), getex).doc(
+    CommandSpec::new("getex", -2, WRITE | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE).notes("RW and UPDATE because it changes the TTL"), getex).doc(
         "string",
         "6.2.0",
         "O(1)",
         "Returns the string value of a key after setting its expiration time.",
     ),
-    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), append).doc(
+    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::INSERT), append).doc(
         "string",
         "2.0.0",
         "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
         "Appends a string to the value of a key. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("strlen", 2, READONLY | FAST, acl::STRING, keys(1, 1, 1), strlen).doc(
+    CommandSpec::new("strlen", 2, READONLY | FAST, acl::STRING, key(1, ks::RO), strlen).doc(
         "string",
         "2.2.0",
         "O(1)",
         "Returns the length of a string value.",
     ),
-    CommandSpec::new("getrange", 4, READONLY, acl::STRING, keys(1, 1, 1), getrange).doc(
+    CommandSpec::new("getrange", 4, READONLY, acl::STRING, key(1, ks::RO | ks::ACCESS), getrange).doc(
         "string",
         "2.4.0",
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         "Returns a substring of the string stored at a key.",
     ),
-    CommandSpec::new("setrange", 4, WRITE | DENYOOM, acl::STRING, keys(1, 1, 1), setrange).doc(
+    CommandSpec::new("setrange", 4, WRITE | DENYOOM, acl::STRING, key(1, ks::RW | ks::UPDATE), setrange).doc(
         "string",
         "2.2.0",
         "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
         "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incr).doc(
+    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), incr).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
     ),
-    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incrby).doc(
+    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), incrby).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
     ),
-    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), decr).doc(
+    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), decr).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
     ),
-    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), decrby).doc(
+    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), decrby).doc(
         "string",
         "1.0.0",
         "O(1)",
         "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
     ),
-    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, acl::STRING, keys(1, 1, 1), incrbyfloat).doc(
+    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, acl::STRING, key(1, ks::RW | ks::ACCESS | ks::UPDATE), incrbyfloat).doc(
         "string",
         "2.6.0",
         "O(1)",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
     ),
-    CommandSpec::new("lcs", -3, READONLY, acl::STRING, keys(1, 2, 1), lcs).doc(
+    CommandSpec::new("lcs", -3, READONLY, acl::STRING, key_range(1, 1, 1, ks::RO | ks::ACCESS), lcs).doc(
         "string",
         "7.0.0",
         "O(N*M) where N and M are the lengths of s1 and s2, respectively",
         "Finds the longest common substring.",
     ),
 ];
+
+/// Redis's `setGetKeys`: SET's key is read and updated with `GET` (an argument after the value
+/// that C sees as "get": the comparison stops at a NUL byte), otherwise overwritten.
+fn set_getkeys(args: &[&[u8]]) -> Vec<KeyRef> {
+    if args.len() < 2 {
+        return Vec::new();
+    }
+    let get = args
+        .iter()
+        .skip(3)
+        .any(|a| a.len() >= 3 && a[..3].eq_ignore_ascii_case(b"get") && a.get(3).is_none_or(|&c| c == 0));
+    let flags = if get { ks::RW | ks::ACCESS | ks::UPDATE } else { ks::OW | ks::UPDATE };
+    vec![KeyRef { pos: 1, flags }]
+}
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers

@@ -194,14 +194,67 @@ mod tests {
             }
             // A command with keys must lock them, or lock everything.
             assert!(
-                spec.keys.first > 0
-                    || spec.keys.finder.is_some()
+                spec.keys.has_keys()
                     || !spec.subcommands.is_empty()
                     || !spec.has(super::super::flags::WRITE)
                     || spec.has(super::super::flags::ALL_SHARDS),
                 "write command {} declares no keys",
                 spec.name
             );
+        }
+    }
+
+    /// Every row and subcommand row.
+    fn all_rows() -> Vec<&'static CommandSpec> {
+        table().iter().flat_map(|s| std::iter::once(s).chain(s.subcommands.iter())).collect()
+    }
+
+    #[test]
+    fn movablekeys_is_derived_never_declared() {
+        for spec in all_rows() {
+            assert!(!spec.has(super::super::flags::MOVABLEKEYS), "{} declares movablekeys", spec.name);
+        }
+    }
+
+    /// The shards a command locks cover every key COMMAND GETKEYS reports for it (a command
+    /// that locks everything aside), and never point past the arguments.
+    #[test]
+    fn locked_keys_cover_getkeys() {
+        let shapes = [
+            "k",
+            "k v",
+            "k v w",
+            "2 a b",
+            "2 a b c",
+            "0 a b",
+            "1 a",
+            "01 a",
+            "9 a b",
+            "0 2 a b left",
+            "a b left right",
+            "streams a 0",
+            "count 1 streams a b 0 0",
+            "group g c streams a b 0 0",
+            "k v get",
+            "k store d",
+            "k by x get y store d",
+            "d 2 a b weights 1 2",
+            "d 01 a",
+            "x y z w v u",
+        ];
+        for spec in all_rows() {
+            for shape in shapes {
+                let mut args: Vec<&[u8]> = vec![spec.name.as_bytes()];
+                args.extend(shape.split(' ').map(str::as_bytes));
+                let locked = spec.key_positions(&args);
+                assert!(locked.iter().all(|&p| p < args.len()), "{} {shape}: {locked:?}", spec.name);
+                if spec.has(super::super::flags::ALL_SHARDS) {
+                    continue;
+                }
+                for k in spec.keys.get(&args) {
+                    assert!(locked.contains(&k.pos), "{} {shape}: key {} not locked ({locked:?})", spec.name, k.pos);
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::session::unwatch_all;
-use super::{acl, dispatch, flags::*, keys, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
+use super::{acl, dispatch, flags::*, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, acl::TRANSACTION, NO_KEYS, multi).doc(
@@ -40,7 +40,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         -2,
         NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         acl::TRANSACTION,
-        keys(1, -1, 1),
+        key_range(1, -1, 1, ks::RO),
         watch,
     )
     .doc(

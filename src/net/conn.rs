@@ -33,7 +33,7 @@ use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 
-use crate::client::{Client, Peer};
+use crate::client::{argv_mem, Client, Peer, Running};
 use crate::cmd::dispatch;
 use crate::server::Server;
 use resp::{Limits, Parsed, Parser, Writer};
@@ -42,6 +42,23 @@ use resp::{Limits, Parsed, Parser, Writer};
 /// replies does not pile up in memory.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies this short go into an idle socket with one write in practice (Linux's default send
+/// buffer); a write that has to wait is noticed and shown all the same.
+const SURELY_FITS: usize = 16 * 1024;
+/// Redis's `PROTO_MBULK_BIG_ARG`: an argument this long gets a buffer of its own.
+const BIG_ARG: usize = 32 * 1024;
+
+/// The query buffer as CLIENT INFO reports it while the command `args` runs (see `serve`): the
+/// batch's bytes since `ran` (negative: a parsed prefix Redis no longer holds), the spare room,
+/// and the command's arguments.
+fn running(ran: isize, rbuf: &BytesMut, args: &[&[u8]]) -> Running {
+    Running {
+        qbuf: (ran + rbuf.len() as isize).max(0) as usize,
+        qbuf_free: rbuf.capacity() - rbuf.len(),
+        argv_mem: argv_mem(args),
+        obuf: 0,
+    }
+}
 
 /// A client socket (TCP or Unix).
 pub trait Transport:
@@ -235,24 +252,45 @@ async fn serve<S: Transport>(
             crate::log::warning("Closing client that reached max query buffer length");
             return Ok(None);
         }
+        // What the batch ran so far, for CLIENT INFO while a command runs: Redis's query buffer
+        // then holds what it read since its last batch, minus the parsed part of a command left
+        // incomplete by then (moved into its arguments), with the commands already run (it
+        // drops them when the batch ends).
+        let mut ran = -(parser.parsed_len() as isize);
         // Execute every complete command already buffered.
         loop {
             let limits =
                 Limits { max_bulk_len, max_multibulk_len: i32::MAX as i64, unauthenticated: !client.authenticated };
             match parser.parse(rbuf, limits) {
                 Ok(None) => break,
-                Ok(Some(Parsed::Empty { consumed })) => rbuf.advance(consumed),
-                Ok(Some(Parsed::Multibulk { consumed })) => {
-                    {
-                        let args: SmallVec<[&[u8]; 8]> = parser.spans().iter().map(|&(s, e)| &rbuf[s..e]).collect();
-                        execute(server, client, out, &args);
-                    }
+                Ok(Some(Parsed::Empty { consumed })) => {
                     rbuf.advance(consumed);
+                    ran += consumed as isize;
+                }
+                Ok(Some(Parsed::Multibulk { consumed })) => {
+                    let big = {
+                        let args: SmallVec<[&[u8]; 8]> = parser.spans().iter().map(|&(s, e)| &rbuf[s..e]).collect();
+                        client.running = running(ran, rbuf, &args);
+                        execute(server, client, out, &args);
+                        if client.block.pending.is_some() {
+                            info.argv_mem.store(argv_mem(&args), Ordering::Relaxed);
+                        }
+                        args.iter().any(|a| a.len() >= BIG_ARG)
+                    };
+                    rbuf.advance(consumed);
+                    // Redis reads a big argument into a buffer of its own and hands it over,
+                    // starting a new query buffer: what came before is gone from it.
+                    ran = if big { 0 } else { ran + consumed as isize };
                 }
                 Ok(Some(Parsed::Inline { consumed, args })) => {
                     let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
+                    client.running = running(ran, rbuf, &argv);
                     execute(server, client, out, &argv);
+                    if client.block.pending.is_some() {
+                        info.argv_mem.store(argv_mem(&argv), Ordering::Relaxed);
+                    }
                     rbuf.advance(consumed);
+                    ran += consumed as isize;
                 }
                 Err(e) => {
                     fan_out_pending();
@@ -289,6 +327,10 @@ async fn serve<S: Transport>(
         if let Some(mb) = &client.pubsub.mailbox {
             mb.drain_into(&mut out.buf);
         }
+        // What CLIENT LIST shows of this client between batches, stored before the replies go:
+        // once a client has its reply, other clients see the state that followed.
+        info.qbuf.store(rbuf.len() - parser.parsed_len(), Ordering::Relaxed);
+        info.argv_mem.store(parser.parsed_args_len(), Ordering::Relaxed);
         if !out.is_empty() {
             flush_unless_killed(server, stream, out, client).await?;
         }
@@ -302,7 +344,7 @@ async fn serve<S: Transport>(
         if rbuf.is_empty() && rbuf_held.max(rbuf.capacity()) > 1 << 20 {
             *rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        info.qbuf_free.store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
         info.obuf_cap.store(out.buf.capacity(), Ordering::Relaxed);
         // Client eviction (`maxmemory-clients`), checked whenever a buffer changed size.
@@ -469,8 +511,9 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
         // goes out, as in Redis: only its reply is dropped.
         out.truncate(out.push_end.max(mark));
     }
-    let multi = client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
+    let (multi, multi_mem) = client.multi.as_ref().map_or((-1, 0), |m| (m.queued.len() as i64, m.mem));
     client.info.multi.store(multi, Ordering::Relaxed);
+    client.info.multi_mem.store(multi_mem, Ordering::Relaxed);
     client.info.obuf.store(out.len(), Ordering::Relaxed);
 }
 
@@ -533,7 +576,7 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
     // gets its reply, as in Redis; the kill only cuts short a write that cannot complete.
     tokio::select! {
         biased;
-        r = flush(stream, out) => r?,
+        r = flush(stream, out, info) => r?,
         _ = info.kill_notify.notified() => {
             return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
         }
@@ -541,7 +584,6 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
     if let Some(mb) = mb {
         mb.set_in_flight(0);
     }
-    info.obuf.store(out.len(), Ordering::Relaxed);
     Ok(())
 }
 
@@ -559,12 +601,16 @@ async fn wait_blocked<S: Transport>(
 ) -> std::io::Result<bool> {
     fan_out_pending();
     if !out.is_empty() {
-        if let Err(e) = flush(stream, out).await {
+        if let Err(e) = flush(stream, out, &client.info).await {
             blocked.cancel(&server.keyspace);
             return Err(e);
         }
     }
     let info = client.info.clone();
+    // CLIENT LIST of a blocked client: its command's arguments (`argv-mem`, stored when it
+    // blocked) and what is buffered behind it.
+    info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+    info.qbuf_free.store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
     let gone = loop {
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
@@ -578,6 +624,7 @@ async fn wait_blocked<S: Transport>(
             },
         }
     };
+    info.argv_mem.store(0, Ordering::Relaxed);
     if gone || info.killed.load(Ordering::Acquire) {
         blocked.cancel(&server.keyspace);
         return Ok(false);
@@ -600,7 +647,11 @@ async fn idle(timeout_secs: u64, quiet_ms: u64) {
     tokio::time::sleep(Duration::from_millis((timeout_secs * 1000).saturating_sub(quiet_ms))).await;
 }
 
-async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::io::Result<()> {
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut Writer,
+    info: &crate::client::ClientInfo,
+) -> std::io::Result<()> {
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
     // thread that have input run their commands, so one write (and one fsync) covers them all.
@@ -611,7 +662,27 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Writer) -> std::
     // Counted before the write, so a client that has read a reply also sees it counted
     // (with several I/O threads, INFO on another connection could otherwise run first).
     crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
-    stream.write_all(&out.buf).await?;
+    {
+        // CLIENT LIST: the replies are pending output until the socket takes them, with
+        // `events=rw` while the write waits for room. Replies that fit in the socket at once
+        // are taken as written before the write, so that a client that read them never sees
+        // them pending (another thread may describe it before this one goes on).
+        let pending = out.buf.len();
+        info.obuf.store(if pending <= SURELY_FITS { 0 } else { pending }, Ordering::Relaxed);
+        let mut write = std::pin::pin!(stream.write_all(&out.buf));
+        let written = std::future::poll_fn(|cx| {
+            let p = std::future::Future::poll(write.as_mut(), cx);
+            if p.is_pending() && !info.writing.load(Ordering::Relaxed) {
+                info.obuf.store(pending, Ordering::Relaxed);
+                info.writing.store(true, Ordering::Relaxed);
+            }
+            p
+        })
+        .await;
+        info.writing.store(false, Ordering::Relaxed);
+        info.obuf.store(0, Ordering::Relaxed);
+        written?;
+    }
     out.buf.clear();
     if out.buf.capacity() > 1 << 20 {
         out.buf.shrink_to(64 * 1024);

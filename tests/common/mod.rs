@@ -425,3 +425,19 @@ pub fn tmpdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// `reply` (a COMMAND INFO reply) without the command flag `flag`: the flag's line goes and the
+/// set that held it (the nearest aggregate header before it) shrinks by one. For comparing with
+/// the 7.0 oracle where Redis 7.2 dropped a flag (`noscript` of the blocking commands).
+pub fn drop_flag(reply: &[u8], flag: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    let target = format!("+{flag}");
+    while let Some(at) = lines.iter().position(|l| *l == target) {
+        let head = (0..at).rev().find(|&i| lines[i].starts_with('*') || lines[i].starts_with('~')).expect("flag set");
+        let n: usize = lines[head][1..].parse().expect("set length");
+        lines[head] = format!("{}{}", &lines[head][..1], n - 1);
+        lines.remove(at);
+    }
+    lines.join("\r\n").into_bytes()
+}

@@ -142,6 +142,27 @@ impl Parser {
         self.remaining.is_some()
     }
 
+    /// Bytes at the front of the buffer that belong to the command in progress and are parsed
+    /// already (its header, its complete arguments, the header of the argument being read); 0
+    /// between commands. Redis has moved these out of its query buffer (CLIENT LIST `qbuf`).
+    pub fn parsed_len(&self) -> usize {
+        if self.remaining.is_some() {
+            self.pos
+        } else {
+            0
+        }
+    }
+
+    /// Total length of the complete arguments of the command in progress (CLIENT LIST
+    /// `argv-mem` of a client whose command is partly read); 0 between commands.
+    pub fn parsed_args_len(&self) -> usize {
+        if self.remaining.is_some() {
+            self.spans.iter().map(|&(s, e)| e - s).sum()
+        } else {
+            0
+        }
+    }
+
     /// How many more bytes the bulk string in progress needs (for read sizing), if known.
     pub fn pending_bulk_bytes(&self, buffered: usize) -> Option<usize> {
         self.pending_bulk.map(|len| (self.pos + len + 2).saturating_sub(buffered))
@@ -393,6 +414,16 @@ mod tests {
         }
         assert_eq!(p.parse(input, Limits::default()).unwrap(), Some(Parsed::Multibulk { consumed: input.len() }));
         assert_eq!(p.spans(), &[(8, 11), (17, 18), (24, 29)]);
+        assert_eq!((p.parsed_len(), p.parsed_args_len()), (0, 0));
+    }
+
+    #[test]
+    fn reports_the_parsed_part_of_a_partial_command() {
+        // As Redis's query buffer: the header, SET and k are parsed, so is `$5`; `hel` is not.
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhel";
+        let mut p = Parser::new();
+        assert_eq!(p.parse(input, Limits::default()).unwrap(), None);
+        assert_eq!((input.len() - p.parsed_len(), p.parsed_args_len()), (3, 4));
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! the stream in place and call `db.touch` after a change. Streams, unlike other collections,
 //! may exist empty (XDEL/XTRIM never delete the key), as in Redis.
 //!
-//! Key positions: XREAD/XREADGROUP keys follow `STREAMS`; a finder ([`streams_keys`]) gives the
-//! dispatcher those positions so the right shards are locked.
+//! Key positions: XREAD/XREADGROUP keys follow `STREAMS` (Redis's key spec: a keyword search, then
+//! the first half of what follows), which also tells the dispatcher which shards to lock;
+//! COMMAND GETKEYS falls back to Redis's `xreadGetKeys` ([`xread_getkeys`]) as Redis does.
 //!
 //! Redis 7.2 behaviour followed where it differs from 7.0: XINFO CONSUMERS reports `inactive`
 //! (ms since the consumer's last successful read/claim, -1 if never) and XINFO STREAM FULL
@@ -45,7 +46,7 @@ mod info;
 mod read;
 mod write;
 
-use super::{acl, args, flags::*, keys, BeginSearch, CmdError, CommandSpec, FindKeys, KeySpec, KeySpecDoc};
+use super::{acl, args, flags::*, key, key_keyword, ks, CmdError, CommandSpec, FindKeys, KeyRef, NO_KEYS};
 use crate::types::stream::{parse_id_arg, Entry, Group, IdArg, StreamId};
 use groups::{
     xack, xautoclaim, xclaim, xgroup_create, xgroup_createconsumer, xgroup_delconsumer, xgroup_destroy, xgroup_help,
@@ -59,43 +60,45 @@ use write::{xadd, xdel, xsetid, xtrim};
 const XGROUP_SUB: u32 = WRITE;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("xadd", -5, WRITE | DENYOOM | FAST, acl::STREAM, keys(1, 1, 1), xadd).doc(
+    CommandSpec::new("xadd", -5, WRITE | DENYOOM | FAST, acl::STREAM, key(1, ks::RW | ks::UPDATE).notes("UPDATE instead of INSERT because of the optional trimming feature"), xadd).doc(
         "stream",
         "5.0.0",
         "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
         "Appends a new message to a stream. Creates the key if it doesn't exist.",
-    ),
-    CommandSpec::new("xrange", -4, READONLY, acl::STREAM, keys(1, 1, 1), xrange).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("xrange", -4, READONLY, acl::STREAM, key(1, ks::RO | ks::ACCESS), xrange).doc(
         "stream",
         "5.0.0",
         "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
         "Returns the messages from a stream within a range of IDs.",
     ),
-    CommandSpec::new("xrevrange", -4, READONLY, acl::STREAM, keys(1, 1, 1), xrevrange).doc(
+    CommandSpec::new("xrevrange", -4, READONLY, acl::STREAM, key(1, ks::RO | ks::ACCESS), xrevrange).doc(
         "stream",
         "5.0.0",
         "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
         "Returns the messages from a stream within a range of IDs in reverse order.",
     ),
-    CommandSpec::new("xlen", 2, READONLY | FAST, acl::STREAM, keys(1, 1, 1), xlen).doc(
+    CommandSpec::new("xlen", 2, READONLY | FAST, acl::STREAM, key(1, ks::RO), xlen).doc(
         "stream",
         "5.0.0",
         "O(1)",
         "Return the number of messages in a stream.",
     ),
-    CommandSpec::new("xdel", -3, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xdel).doc(
+    CommandSpec::new("xdel", -3, WRITE | FAST, acl::STREAM, key(1, ks::RW | ks::DELETE), xdel).doc(
         "stream",
         "5.0.0",
         "O(1) for each single item to delete in the stream, regardless of the stream size.",
         "Returns the number of messages after removing them from a stream.",
     ),
-    CommandSpec::new("xtrim", -4, WRITE, acl::STREAM, keys(1, 1, 1), xtrim).doc(
+    CommandSpec::new("xtrim", -4, WRITE, acl::STREAM, key(1, ks::RW | ks::DELETE), xtrim).doc(
         "stream",
         "5.0.0",
         "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
         "Deletes messages from the beginning of a stream.",
-    ),
-    CommandSpec::new("xsetid", -3, WRITE | DENYOOM | FAST, acl::STREAM, keys(1, 1, 1), xsetid).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("xsetid", -3, WRITE | DENYOOM | FAST, acl::STREAM, key(1, ks::RW | ks::UPDATE), xsetid).doc(
         "stream",
         "5.0.0",
         "O(1)",
@@ -104,16 +107,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "xread",
         -4,
-        READONLY | BLOCKING | MOVABLEKEYS,
+        READONLY | BLOCKING,
         acl::STREAM,
-        KeySpec { first: 0, last: 0, step: 0, finder: Some(streams_keys) },
+        key_keyword("STREAMS", 1, STREAMS_KEYS, ks::RO | ks::ACCESS).getkeys(xread_getkeys),
         xread,
     )
-    .key_specs(&[KeySpecDoc {
-        flags: &["RO", "access"],
-        begin: BeginSearch::Keyword("STREAMS", 1),
-        find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 2 },
-    }])
     .doc(
         "stream",
         "5.0.0",
@@ -123,62 +121,60 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "xreadgroup",
         -7,
-        WRITE | BLOCKING | MOVABLEKEYS,
+        WRITE | BLOCKING,
         acl::STREAM,
-        KeySpec { first: 0, last: 0, step: 0, finder: Some(streams_keys) },
+        key_keyword("STREAMS", 4, STREAMS_KEYS, ks::RO | ks::ACCESS).getkeys(xread_getkeys),
         xreadgroup,
     )
-    .key_specs(&[KeySpecDoc {
-        flags: &["RO", "access"],
-        begin: BeginSearch::Keyword("STREAMS", 4),
-        find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 2 },
-    }])
     .doc(
         "stream",
         "5.0.0",
         "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
         "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
     ),
-    CommandSpec::new("xack", -4, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xack).doc(
+    CommandSpec::new("xack", -4, WRITE | FAST, acl::STREAM, key(1, ks::RW | ks::UPDATE), xack).doc(
         "stream",
         "5.0.0",
         "O(1) for each message ID processed.",
         "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
     ),
-    CommandSpec::new("xpending", -3, READONLY, acl::STREAM, keys(1, 1, 1), xpending).doc(
+    CommandSpec::new("xpending", -3, READONLY, acl::STREAM, key(1, ks::RO | ks::ACCESS), xpending).doc(
         "stream",
         "5.0.0",
         "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
         "Returns the information and entries from a stream consumer group's pending entries list.",
-    ),
-    CommandSpec::new("xclaim", -6, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xclaim).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("xclaim", -6, WRITE | FAST, acl::STREAM, key(1, ks::RW | ks::UPDATE), xclaim).doc(
         "stream",
         "5.0.0",
         "O(log N) with N being the number of messages in the PEL of the consumer group.",
         "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
-    ),
-    CommandSpec::new("xautoclaim", -6, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xautoclaim).doc(
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("xautoclaim", -6, WRITE | FAST, acl::STREAM, key(1, ks::RW | ks::DELETE), xautoclaim).doc(
         "stream",
         "6.2.0",
         "O(1) if COUNT is small.",
         "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
-    ),
-    CommandSpec::new("xgroup", -2, 0, 0, super::NO_KEYS, xgroup_help)
+    )
+.tips(&["nondeterministic_output"]),
+    CommandSpec::new("xgroup", -2, 0, 0, NO_KEYS, xgroup_help)
         .doc("stream", "5.0.0", "Depends on subcommand.", "A container for consumer groups commands.")
         .subcommands(&[
-            CommandSpec::new("create", -5, XGROUP_SUB | DENYOOM, acl::STREAM, keys(2, 2, 1), xgroup_create).doc(
+            CommandSpec::new("create", -5, XGROUP_SUB | DENYOOM, acl::STREAM, key(2, ks::RW | ks::INSERT), xgroup_create).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Creates a consumer group.",
             ),
-            CommandSpec::new("setid", -5, XGROUP_SUB, acl::STREAM, keys(2, 2, 1), xgroup_setid).doc(
+            CommandSpec::new("setid", -5, XGROUP_SUB, acl::STREAM, key(2, ks::RW | ks::UPDATE), xgroup_setid).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Sets the last-delivered ID of a consumer group.",
             ),
-            CommandSpec::new("destroy", 4, XGROUP_SUB, acl::STREAM, keys(2, 2, 1), xgroup_destroy).doc(
+            CommandSpec::new("destroy", 4, XGROUP_SUB, acl::STREAM, key(2, ks::RW | ks::DELETE), xgroup_destroy).doc(
                 "stream",
                 "5.0.0",
                 "O(N) where N is the number of entries in the group's pending entries list (PEL).",
@@ -189,45 +185,46 @@ pub const COMMANDS: &[CommandSpec] = &[
                 5,
                 XGROUP_SUB | DENYOOM,
                 acl::STREAM,
-                keys(2, 2, 1),
+                key(2, ks::RW | ks::INSERT),
                 xgroup_createconsumer,
             )
             .doc("stream", "6.2.0", "O(1)", "Creates a consumer in a consumer group."),
-            CommandSpec::new("delconsumer", 5, XGROUP_SUB, acl::STREAM, keys(2, 2, 1), xgroup_delconsumer).doc(
+            CommandSpec::new("delconsumer", 5, XGROUP_SUB, acl::STREAM, key(2, ks::RW | ks::DELETE), xgroup_delconsumer).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Deletes a consumer from a consumer group.",
             ),
-            CommandSpec::new("help", 2, LOADING | STALE, acl::STREAM, super::NO_KEYS, xgroup_help).doc(
+            CommandSpec::new("help", 2, LOADING | STALE, acl::STREAM, NO_KEYS, xgroup_help).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Returns helpful text about the different subcommands.",
             ),
         ]),
-    CommandSpec::new("xinfo", -2, 0, 0, super::NO_KEYS, xinfo_help)
+    CommandSpec::new("xinfo", -2, 0, 0, NO_KEYS, xinfo_help)
         .doc("stream", "5.0.0", "Depends on subcommand.", "A container for stream introspection commands.")
         .subcommands(&[
-            CommandSpec::new("consumers", 4, READONLY, acl::STREAM, keys(2, 2, 1), xinfo_consumers).doc(
+            CommandSpec::new("consumers", 4, READONLY, acl::STREAM, key(2, ks::RO | ks::ACCESS), xinfo_consumers).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Returns a list of the consumers in a consumer group.",
-            ),
-            CommandSpec::new("groups", 3, READONLY, acl::STREAM, keys(2, 2, 1), xinfo_groups).doc(
+            )
+.tips(&["nondeterministic_output"]),
+            CommandSpec::new("groups", 3, READONLY, acl::STREAM, key(2, ks::RO | ks::ACCESS), xinfo_groups).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Returns a list of the consumer groups of a stream.",
             ),
-            CommandSpec::new("stream", -3, READONLY, acl::STREAM, keys(2, 2, 1), xinfo_stream).doc(
+            CommandSpec::new("stream", -3, READONLY, acl::STREAM, key(2, ks::RO | ks::ACCESS), xinfo_stream).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
                 "Returns information about a stream.",
             ),
-            CommandSpec::new("help", 2, LOADING | STALE, acl::STREAM, super::NO_KEYS, xinfo_help).doc(
+            CommandSpec::new("help", 2, LOADING | STALE, acl::STREAM, NO_KEYS, xinfo_help).doc(
                 "stream",
                 "5.0.0",
                 "O(1)",
@@ -267,14 +264,18 @@ fn streams_start(args: &[&[u8]]) -> Option<usize> {
     None
 }
 
-/// Key positions of XREAD/XREADGROUP: the first half of the arguments after `STREAMS`.
-pub fn streams_keys(args: &[&[u8]]) -> Vec<usize> {
+/// XREAD/XREADGROUP's key spec: after `STREAMS`, the first half of the remaining arguments.
+const STREAMS_KEYS: FindKeys = FindKeys::Range { lastkey: -1, keystep: 1, limit: 2 };
+
+/// Redis's `xreadGetKeys` (used by COMMAND GETKEYS when the key spec does not fit the
+/// arguments): the first half of the arguments after the `STREAMS` option, no flags.
+fn xread_getkeys(args: &[&[u8]]) -> Vec<KeyRef> {
     let Some(p) = streams_start(args) else { return Vec::new() };
     let n = args.len() - p;
     if !n.is_multiple_of(2) {
         return Vec::new();
     }
-    (p..p + n / 2).collect()
+    (p..p + n / 2).map(|pos| KeyRef { pos, flags: 0 }).collect()
 }
 
 /// Parses an ID. `strict` rejects `-`/`+`; a missing sequence becomes `missing_seq`.

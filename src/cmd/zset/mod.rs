@@ -45,10 +45,9 @@ mod pops;
 mod ranges;
 mod write;
 
+use super::keys::{getkeys_numkeys, getkeys_store_numkeys, getkeys_timeout_numkeys};
 use super::lookup;
-use super::{
-    acl, args, flags::*, keys, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, KeySpecDoc,
-};
+use super::{acl, args, flags::*, key, key_num, key_range, ks, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::db::value::{Value, NO_EXPIRE};
 use crate::notify;
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, Zset};
@@ -63,227 +62,168 @@ use write::{zadd, zincrby, zrem};
 
 const G: &str = "sorted-set";
 
-/// `ZUNION`-style key positions: `numkeys` at 1, keys after it.
-fn keys_numkeys_at_1(a: &[&[u8]]) -> Vec<usize> {
-    numkeys_at(a, 1)
-}
-
-/// `ZUNIONSTORE`-style key positions: the destination, then `numkeys` at 2 and the sources.
-fn keys_dest_numkeys(a: &[&[u8]]) -> Vec<usize> {
-    let mut v = vec![1];
-    v.extend(numkeys_at(a, 2));
-    v
-}
-
-/// `BZMPOP`-style key positions: the timeout at 1, `numkeys` at 2, keys after it.
-fn keys_numkeys_at_2(a: &[&[u8]]) -> Vec<usize> {
-    numkeys_at(a, 2)
-}
-
-fn numkeys_at(a: &[&[u8]], idx: usize) -> Vec<usize> {
-    match a.get(idx).and_then(|n| resp::parse_i64(n)) {
-        Some(n) if n > 0 => (idx + 1..a.len().min(idx + 1 + n as usize)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-const NUMKEYS1: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: Some(keys_numkeys_at_1) };
-const NUMKEYS2: KeySpec = KeySpec { first: 0, last: 0, step: 0, finder: Some(keys_numkeys_at_2) };
-const DEST_NUMKEYS: KeySpec = KeySpec { first: 1, last: 1, step: 1, finder: Some(keys_dest_numkeys) };
-
-// Key specifications where Redis's differ from the ones derived from the flags.
-const fn spec(flags: &'static [&'static str], index: i32, find: FindKeys) -> KeySpecDoc {
-    KeySpecDoc { flags, begin: BeginSearch::Index(index), find }
-}
-const ONE: FindKeys = FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 };
-const NUM: FindKeys = FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 };
-const KS_INCR: &[KeySpecDoc] = &[spec(&["RW", "access", "update"], 1, ONE)];
-const KS_DELETE: &[KeySpecDoc] = &[spec(&["RW", "delete"], 1, ONE)];
-const KS_POP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, ONE)];
-const KS_RO: &[KeySpecDoc] = &[spec(&["RO"], 1, ONE)];
-const KS_RANGESTORE: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, ONE)];
-const KS_MPOP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 1, NUM)];
-const KS_BZPOP: &[KeySpecDoc] =
-    &[spec(&["RW", "access", "delete"], 1, FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 })];
-const KS_BZMPOP: &[KeySpecDoc] = &[spec(&["RW", "access", "delete"], 2, NUM)];
-const KS_READ_NUM: &[KeySpecDoc] = &[spec(&["RO", "access"], 1, NUM)];
-const KS_STORE_NUM: &[KeySpecDoc] = &[spec(&["OW", "update"], 1, ONE), spec(&["RO", "access"], 2, NUM)];
-
 const R: u32 = READONLY;
 const W: u32 = WRITE;
 const Z: u64 = acl::SORTEDSET;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zadd", -4, W | DENYOOM | FAST, Z, keys(1, 1, 1), zadd).doc(
+    CommandSpec::new("zadd", -4, W | DENYOOM | FAST, Z, key(1, ks::RW | ks::UPDATE), zadd).doc(
         G,
         "1.2.0",
         "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
         "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
     ),
-    CommandSpec::new("zincrby", 4, W | DENYOOM | FAST, Z, keys(1, 1, 1), zincrby).doc(
+    CommandSpec::new("zincrby", 4, W | DENYOOM | FAST, Z, key(1, ks::RW | ks::ACCESS | ks::UPDATE), zincrby).doc(
         G,
         "1.2.0",
         "O(log(N)) where N is the number of elements in the sorted set.",
         "Increments the score of a member in a sorted set.",
-    )
-    .key_specs(KS_INCR),
-    CommandSpec::new("zrem", -3, W | FAST, Z, keys(1, 1, 1), zrem).doc(
+    ),
+    CommandSpec::new("zrem", -3, W | FAST, Z, key(1, ks::RW | ks::DELETE), zrem).doc(
         G,
         "1.2.0",
         "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
         "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
-    )
-    .key_specs(KS_DELETE),
-    CommandSpec::new("zcard", 2, R | FAST, Z, keys(1, 1, 1), zcard).doc(
+    ),
+    CommandSpec::new("zcard", 2, R | FAST, Z, key(1, ks::RO), zcard).doc(
         G,
         "1.2.0",
         "O(1)",
         "Returns the number of members in a sorted set.",
-    )
-    .key_specs(KS_RO),
-    CommandSpec::new("zcount", 4, R | FAST, Z, keys(1, 1, 1), zcount).doc(
+    ),
+    CommandSpec::new("zcount", 4, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zcount).doc(
         G,
         "2.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Returns the count of members in a sorted set that have scores within a range.",
     ),
-    CommandSpec::new("zlexcount", 4, R | FAST, Z, keys(1, 1, 1), zlexcount).doc(
+    CommandSpec::new("zlexcount", 4, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zlexcount).doc(
         G,
         "2.8.9",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Returns the number of members in a sorted set within a lexicographical range.",
     ),
-    CommandSpec::new("zscore", 3, R | FAST, Z, keys(1, 1, 1), zscore).doc(
+    CommandSpec::new("zscore", 3, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zscore).doc(
         G,
         "1.2.0",
         "O(1)",
         "Returns the score of a member in a sorted set.",
     ),
-    CommandSpec::new("zmscore", -3, R | FAST, Z, keys(1, 1, 1), zmscore).doc(
+    CommandSpec::new("zmscore", -3, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zmscore).doc(
         G,
         "6.2.0",
         "O(N) where N is the number of members being requested.",
         "Returns the score of one or more members in a sorted set.",
     ),
-    CommandSpec::new("zrank", -3, R | FAST, Z, keys(1, 1, 1), zrank).doc(
+    CommandSpec::new("zrank", -3, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zrank).doc(
         G,
         "2.0.0",
         "O(log(N))",
         "Returns the index of a member in a sorted set ordered by ascending scores.",
     ),
-    CommandSpec::new("zrevrank", -3, R | FAST, Z, keys(1, 1, 1), zrevrank).doc(
+    CommandSpec::new("zrevrank", -3, R | FAST, Z, key(1, ks::RO | ks::ACCESS), zrevrank).doc(
         G,
         "2.0.0",
         "O(log(N))",
         "Returns the index of a member in a sorted set ordered by descending scores.",
     ),
-    CommandSpec::new("zrange", -4, R, Z, keys(1, 1, 1), zrange).doc(
+    CommandSpec::new("zrange", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrange).doc(
         G,
         "1.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
         "Returns members in a sorted set within a range of indexes.",
     ),
-    CommandSpec::new("zrangestore", -5, W | DENYOOM, Z, keys(1, 2, 1), zrangestore).doc(
+    CommandSpec::new("zrangestore", -5, W | DENYOOM, Z, key(1, ks::OW | ks::UPDATE).and(key(2, ks::RO | ks::ACCESS)), zrangestore).doc(
         G,
         "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
         "Stores a range of members from sorted set in a key.",
-    )
-    .key_specs(KS_RANGESTORE),
-    CommandSpec::new("zrangebyscore", -4, R, Z, keys(1, 1, 1), zrangebyscore).doc(
+    ),
+    CommandSpec::new("zrangebyscore", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrangebyscore).doc(
         G,
         "1.0.5",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
         "Returns members in a sorted set within a range of scores.",
     ),
-    CommandSpec::new("zrevrangebyscore", -4, R, Z, keys(1, 1, 1), zrevrangebyscore).doc(
+    CommandSpec::new("zrevrangebyscore", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrevrangebyscore).doc(
         G,
         "2.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
         "Returns members in a sorted set within a range of scores in reverse order.",
     ),
-    CommandSpec::new("zrangebylex", -4, R, Z, keys(1, 1, 1), zrangebylex).doc(
+    CommandSpec::new("zrangebylex", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrangebylex).doc(
         G,
         "2.8.9",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
         "Returns members in a sorted set within a lexicographical range.",
     ),
-    CommandSpec::new("zrevrangebylex", -4, R, Z, keys(1, 1, 1), zrevrangebylex).doc(
+    CommandSpec::new("zrevrangebylex", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrevrangebylex).doc(
         G,
         "2.8.9",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
         "Returns members in a sorted set within a lexicographical range in reverse order.",
     ),
-    CommandSpec::new("zrevrange", -4, R, Z, keys(1, 1, 1), zrevrange).doc(
+    CommandSpec::new("zrevrange", -4, R, Z, key(1, ks::RO | ks::ACCESS), zrevrange).doc(
         G,
         "1.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
         "Returns members in a sorted set within a range of indexes in reverse order.",
     ),
-    CommandSpec::new("zremrangebyrank", 4, W, Z, keys(1, 1, 1), zremrangebyrank).doc(
+    CommandSpec::new("zremrangebyrank", 4, W, Z, key(1, ks::RW | ks::DELETE), zremrangebyrank).doc(
         G,
         "2.0.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
-    )
-    .key_specs(KS_DELETE),
-    CommandSpec::new("zremrangebyscore", 4, W, Z, keys(1, 1, 1), zremrangebyscore).doc(
+    ),
+    CommandSpec::new("zremrangebyscore", 4, W, Z, key(1, ks::RW | ks::DELETE), zremrangebyscore).doc(
         G,
         "1.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
-    )
-    .key_specs(KS_DELETE),
-    CommandSpec::new("zremrangebylex", 4, W, Z, keys(1, 1, 1), zremrangebylex).doc(
+    ),
+    CommandSpec::new("zremrangebylex", 4, W, Z, key(1, ks::RW | ks::DELETE), zremrangebylex).doc(
         G,
         "2.8.9",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
-    )
-    .key_specs(KS_DELETE),
-    CommandSpec::new("zpopmin", -2, W | FAST, Z, keys(1, 1, 1), zpopmin).doc(
+    ),
+    CommandSpec::new("zpopmin", -2, W | FAST, Z, key(1, ks::RW | ks::ACCESS | ks::DELETE), zpopmin).doc(
         G,
         "5.0.0",
         "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-    )
-    .key_specs(KS_POP),
-    CommandSpec::new("zpopmax", -2, W | FAST, Z, keys(1, 1, 1), zpopmax).doc(
+    ),
+    CommandSpec::new("zpopmax", -2, W | FAST, Z, key(1, ks::RW | ks::ACCESS | ks::DELETE), zpopmax).doc(
         G,
         "5.0.0",
         "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-    )
-    .key_specs(KS_POP),
-    CommandSpec::new("zmpop", -4, W | MOVABLEKEYS, Z, NUMKEYS1, zmpop).doc(
+    ),
+    CommandSpec::new("zmpop", -4, W, Z, key_num(1, ks::RW | ks::ACCESS | ks::DELETE).getkeys(getkeys_numkeys), zmpop).doc(
         G,
         "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
-    )
-    .key_specs(KS_MPOP),
-    CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmin).doc(
+    ),
+    CommandSpec::new("bzpopmin", -3, W | FAST | BLOCKING, Z, key_range(1, -2, 1, ks::RW | ks::ACCESS | ks::DELETE), bzpopmin).doc(
         G,
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-    )
-    .key_specs(KS_BZPOP),
-    CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, keys(1, -2, 1), bzpopmax).doc(
+    ),
+    CommandSpec::new("bzpopmax", -3, W | FAST | BLOCKING, Z, key_range(1, -2, 1, ks::RW | ks::ACCESS | ks::DELETE), bzpopmax).doc(
         G,
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
-    )
-    .key_specs(KS_BZPOP),
-    CommandSpec::new("bzmpop", -5, W | BLOCKING | MOVABLEKEYS, Z, NUMKEYS2, bzmpop).doc(
+    ),
+    CommandSpec::new("bzmpop", -5, W | BLOCKING, Z, key_num(2, ks::RW | ks::ACCESS | ks::DELETE).getkeys(getkeys_timeout_numkeys), bzmpop).doc(
         G,
         "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-    )
-    .key_specs(KS_BZMPOP),
-    CommandSpec::new("zrandmember", -2, R, Z, keys(1, 1, 1), zrandmember)
+    ),
+    CommandSpec::new("zrandmember", -2, R, Z, key(1, ks::RO | ks::ACCESS), zrandmember)
         .doc(
             G,
             "6.2.0",
@@ -291,56 +231,49 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Returns one or more random members from a sorted set.",
         )
         .tips(&["nondeterministic_output"]),
-    CommandSpec::new("zunion", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zunion).doc(
+    CommandSpec::new("zunion", -3, R, Z, key_num(1, ks::RO | ks::ACCESS).getkeys(getkeys_numkeys), zunion).doc(
         G,
         "6.2.0",
         "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
         "Returns the union of multiple sorted sets.",
-    )
-    .key_specs(KS_READ_NUM),
-    CommandSpec::new("zinter", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zinter).doc(
+    ),
+    CommandSpec::new("zinter", -3, R, Z, key_num(1, ks::RO | ks::ACCESS).getkeys(getkeys_numkeys), zinter).doc(
         G,
         "6.2.0",
         "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
         "Returns the intersect of multiple sorted sets.",
-    )
-    .key_specs(KS_READ_NUM),
-    CommandSpec::new("zdiff", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zdiff).doc(
+    ),
+    CommandSpec::new("zdiff", -3, R, Z, key_num(1, ks::RO | ks::ACCESS).getkeys(getkeys_numkeys), zdiff).doc(
         G,
         "6.2.0",
         "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Returns the difference between multiple sorted sets.",
-    )
-    .key_specs(KS_READ_NUM),
-    CommandSpec::new("zunionstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zunionstore).doc(
+    ),
+    CommandSpec::new("zunionstore", -4, W | DENYOOM, Z, key(1, ks::OW | ks::UPDATE).and(key_num(2, ks::RO | ks::ACCESS)).getkeys(getkeys_store_numkeys), zunionstore).doc(
         G,
         "2.0.0",
         "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
         "Stores the union of multiple sorted sets in a key.",
-    )
-    .key_specs(KS_STORE_NUM),
-    CommandSpec::new("zinterstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zinterstore).doc(
+    ),
+    CommandSpec::new("zinterstore", -4, W | DENYOOM, Z, key(1, ks::OW | ks::UPDATE).and(key_num(2, ks::RO | ks::ACCESS)).getkeys(getkeys_store_numkeys), zinterstore).doc(
         G,
         "2.0.0",
         "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
         "Stores the intersect of multiple sorted sets in a key.",
-    )
-    .key_specs(KS_STORE_NUM),
-    CommandSpec::new("zdiffstore", -4, W | DENYOOM | MOVABLEKEYS, Z, DEST_NUMKEYS, zdiffstore).doc(
+    ),
+    CommandSpec::new("zdiffstore", -4, W | DENYOOM, Z, key(1, ks::OW | ks::UPDATE).and(key_num(2, ks::RO | ks::ACCESS)).getkeys(getkeys_store_numkeys), zdiffstore).doc(
         G,
         "6.2.0",
         "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Stores the difference of multiple sorted sets in a key.",
-    )
-    .key_specs(KS_STORE_NUM),
-    CommandSpec::new("zintercard", -3, R | MOVABLEKEYS, Z, NUMKEYS1, zintercard).doc(
+    ),
+    CommandSpec::new("zintercard", -3, R, Z, key_num(1, ks::RO | ks::ACCESS).getkeys(getkeys_numkeys), zintercard).doc(
         G,
         "7.0.0",
         "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
         "Returns the number of members of the intersect of multiple sorted sets.",
-    )
-    .key_specs(KS_READ_NUM),
-    CommandSpec::new("zscan", -3, R, Z, keys(1, 1, 1), zscan)
+    ),
+    CommandSpec::new("zscan", -3, R, Z, key(1, ks::RO | ks::ACCESS), zscan)
         .doc(
             G,
             "2.8.0",
