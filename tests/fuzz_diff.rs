@@ -249,6 +249,9 @@ fn t(r: &mut Rng, template: &str) -> Vec<Vec<u8>> {
             "$g" => group(r),
             "$c" => consumer(r),
             "$ch" => channel(r),
+            // A TTL that cannot run out during a run (or an invalid one): keys never expire
+            // by the clock, whose reading differs between the two servers.
+            "$ttl" => b(*r.pick(&["1000", "-1", "0", "x", "99999999999999"])),
             w => b(w),
         })
         .collect()
@@ -293,7 +296,7 @@ fn command(r: &mut Rng) -> Step {
         7 => c(Exact, tp(r, &["INCR $k", "DECR $k", "INCRBY $k $i", "DECRBY $k $i", "INCRBYFLOAT $k $v"])),
         8 => c(
             Exact,
-            tp(r, &["MSET $k $v $k $v", "MGET $k $k $k", "SETEX $k 1000 $v", "PSETEX $k 900000 $v", "SETEX $k $i $v"]),
+            tp(r, &["MSET $k $v $k $v", "MGET $k $k $k", "SETEX $k 1000 $v", "PSETEX $k 900000 $v", "SETEX $k $ttl $v"]),
         ),
         9 => c(
             Exact,
@@ -607,6 +610,14 @@ fn command(r: &mut Rng) -> Step {
         81 => c(
             Exact,
             tp(r, &["CLIENT REPLY OFF", "CLIENT REPLY ON", "CLIENT REPLY SKIP", "CLIENT REPLY ON", "CLIENT REPLY x"]),
+        ),
+        82 => c(NoInts, tp(r, &["XINFO STREAM $k", "XINFO STREAM $k FULL COUNT 2", "XPENDING $k $g IDLE 0 - + 5 $c"])),
+        83 => c(
+            Exact,
+            tp(
+                r,
+                &["SETRANGE $k 40 $v", "GETRANGE $k -5 -1", "APPEND $k $v", "INCRBYFLOAT $k 1.5", "INCRBYFLOAT $k $i"],
+            ),
         ),
         // DUMP / RESTORE (the harness replaces `@dump` by the oracle's payload).
         71 => c(
