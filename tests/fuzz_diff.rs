@@ -86,7 +86,11 @@ fn b(s: impl AsRef<str>) -> Vec<u8> {
 
 /// A key of the small key space (commands collide on purpose).
 fn key(r: &mut Rng) -> Vec<u8> {
-    b(*r.pick(&["k0", "k1", "k2", "k3", "k4", "k5", "k6", "{k}7"]))
+    match r.below(40) {
+        // A long key (glob patterns near the nesting limit can match it).
+        0 => vec![b'L'; 1200],
+        _ => b(*r.pick(&["k0", "k1", "k2", "k3", "k4", "k5", "k6", "{k}7"])),
+    }
 }
 
 /// A member, field or string value: short words, integers, floats, binary bytes, empty.
@@ -268,6 +272,23 @@ fn command(r: &mut Rng) -> Step {
     let conn = r.below(2) as usize;
     let c = |cmp: Cmp, args: Vec<Vec<u8>>| cmd(conn, cmp, args);
     use Cmp::*;
+    // Sometimes a command's keys instead of the command: the command table's key specs
+    // (COMMAND GETKEYS / GETKEYSANDFLAGS) against Redis's for the same arguments.
+    if r.chance(3) {
+        if let Step::Cmd { args, .. } = command(r) {
+            let which = if r.chance(50) { "GETKEYS" } else { "GETKEYSANDFLAGS" };
+            return c(Exact, [vec![b("COMMAND"), b(which)], args].concat());
+        }
+    }
+    // A glob pattern around Redis's nesting limit (1000 runs of stars).
+    if r.chance(1) {
+        let runs = r.range(995, 1005) as usize;
+        let mut pat = b"*?".repeat(runs);
+        if r.chance(50) {
+            pat.push(b'*');
+        }
+        return c(Unordered, vec![b("KEYS"), pat]);
+    }
     match r.below(100) {
         // Strings.
         0..=3 => c(Exact, t(r, "SET $k $v")),
@@ -296,7 +317,10 @@ fn command(r: &mut Rng) -> Step {
         7 => c(Exact, tp(r, &["INCR $k", "DECR $k", "INCRBY $k $i", "DECRBY $k $i", "INCRBYFLOAT $k $v"])),
         8 => c(
             Exact,
-            tp(r, &["MSET $k $v $k $v", "MGET $k $k $k", "SETEX $k 1000 $v", "PSETEX $k 900000 $v", "SETEX $k $ttl $v"]),
+            tp(
+                r,
+                &["MSET $k $v $k $v", "MGET $k $k $k", "SETEX $k 1000 $v", "PSETEX $k 900000 $v", "SETEX $k $ttl $v"],
+            ),
         ),
         9 => c(
             Exact,
@@ -535,6 +559,9 @@ fn command(r: &mut Rng) -> Step {
                     "XGROUP CREATE $k $g 0 MKSTREAM",
                     "XGROUP CREATE $k $g $",
                     "XGROUP SETID $k $g $id",
+                    "XGROUP SETID $k $g -",
+                    "XGROUP SETID $k $g +",
+                    "XGROUP CREATE $k $g -",
                     "XGROUP DESTROY $k $g",
                     "XGROUP CREATECONSUMER $k $g $c",
                     "XGROUP DELCONSUMER $k $g $c",
