@@ -132,3 +132,21 @@ fn lex_ranges_over_mixed_scores() {
     ]);
     p.check_all(&["ZREMRANGEBYLEX y [a [c", "ZRANGE y 0 -1", "ZREMRANGEBYLEX z (m +", "ZRANGE z 0 -1"]);
 }
+
+/// With replies off, EXEC's reply is dropped whole even when a PUBLISH inside it reached no
+/// subscriber on the client itself (its array header used to leak out).
+#[test]
+fn exec_with_publish_while_replies_are_off() {
+    compare(|port| {
+        let mut c = Conn::connect(port);
+        c.run("HELLO 3");
+        for cmd in ["CLIENT REPLY OFF", "MULTI", "PUBLISH news.b x", "ZADD k6 6 7", "EXEC"] {
+            let w = words(cmd);
+            let args: Vec<&[u8]> = w.iter().map(|a| a.as_slice()).collect();
+            c.send_raw(&encode(&args));
+        }
+        let silent = c.try_read_reply(std::time::Duration::from_millis(200));
+        c.send_raw(&encode(&[b"CLIENT", b"REPLY", b"ON"]));
+        vec![format!("{silent:?}").into_bytes(), c.read_reply(), c.run("ZSCORE k6 7")]
+    });
+}

@@ -216,16 +216,26 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
+    let before = ctx.out.len();
     let n = ctx.server.pubsub.publish(args[1], args[2], Some((me, &mut ctx.out.buf)));
-    ctx.out.pushed();
+    if ctx.out.len() > before {
+        // The client's own copy (RESP3, subscribed to the channel): a push, kept when
+        // replies are off.
+        ctx.out.pushed();
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
+    let before = ctx.out.len();
     let n = ctx.server.pubsub.spublish(args[1], args[2], Some((me, &mut ctx.out.buf)));
-    ctx.out.pushed();
+    if ctx.out.len() > before {
+        // The client's own copy (RESP3, subscribed to the channel): a push, kept when
+        // replies are off.
+        ctx.out.pushed();
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
