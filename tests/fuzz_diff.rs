@@ -1097,6 +1097,8 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                     }
                     if is(b"EXEC") || is(b"DISCARD") {
                         queued[*conn] = None;
+                    } else if is(b"MULTI") && queued[*conn].is_none() {
+                        queued[*conn] = Some(Vec::new());
                     }
                     continue;
                 }
