@@ -967,10 +967,11 @@ impl Side {
     }
 }
 
+/// Reports a step that took unusually long (a server that stalls without failing).
 struct Slow<'a>(Instant, usize, &'a Step);
 impl Drop for Slow<'_> {
     fn drop(&mut self) {
-        if self.0.elapsed() > Duration::from_millis(50) {
+        if self.0.elapsed() > Duration::from_secs(2) {
             eprintln!("slow step {} ({:?}): {}", self.1, self.0.elapsed(), self.2);
         }
     }
