@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::db::watch::WatchFlag;
 
@@ -56,6 +55,10 @@ pub struct Running {
     /// The replies not yet written, the running command's so far included (`obl`, `oll`,
     /// `omem`).
     pub obuf: usize,
+    /// The query and output buffers' capacities while the command runs (`tot-mem`): between
+    /// batches an idle connection gives its buffers back, and the stored capacities say 0.
+    pub qbuf_cap: usize,
+    pub obuf_cap: usize,
 }
 
 /// Keys a client WATCHes, and the flag raised when one of them changes.
@@ -88,14 +91,17 @@ impl Peer {
     }
 }
 
+/// The values of the three [`Attr`]s, in their order.
+type Names = [Option<Vec<u8>>; 3];
+
 /// The shared, readable-by-others part of a client.
 pub struct ClientInfo {
     pub id: u64,
     pub peer: Peer,
     pub created: Instant,
-    pub name: Mutex<Option<Vec<u8>>>,
-    pub lib_name: Mutex<Option<Vec<u8>>>,
-    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    /// CLIENT SETNAME and CLIENT SETINFO values (see [`ClientInfo::attr`]), boxed: most
+    /// clients of a large pool set none, and each would otherwise carry three empty slots.
+    names: Mutex<Option<Box<Names>>>,
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_interaction_ms: AtomicU64,
@@ -104,7 +110,8 @@ pub struct ClientInfo {
     pub last_cmd: AtomicUsize,
     pub resp: AtomicUsize,
     pub killed: AtomicBool,
-    pub kill_notify: Notify,
+    /// The task to wake when the client is killed ([`ClientInfo::killed_wait`]).
+    kill_waker: Mutex<Option<std::task::Waker>>,
     /// The socket's file descriptor (-1 until the connection reports it).
     pub fd: AtomicI32,
     /// CLIENT LIST `qbuf` and `qbuf-free` between two batches: the bytes read and not yet
@@ -163,11 +170,72 @@ impl crate::db::blocked::BlockedClient for ClientInfo {
     }
 }
 
+/// A client's settable names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attr {
+    /// CLIENT SETNAME.
+    Name = 0,
+    /// CLIENT SETINFO LIB-NAME.
+    LibName = 1,
+    /// CLIENT SETINFO LIB-VER.
+    LibVer = 2,
+}
+
 impl ClientInfo {
+    /// One of the client's names (`None`: not set, or set to the empty string).
+    pub fn attr(&self, which: Attr) -> Option<Vec<u8>> {
+        self.names.lock().as_ref().and_then(|n| n[which as usize].clone())
+    }
+
+    /// Sets one of the client's names; the empty string clears it.
+    pub fn set_attr(&self, which: Attr, value: &[u8]) {
+        let mut names = self.names.lock();
+        let v = (!value.is_empty()).then(|| value.to_vec());
+        if v.is_none() && names.is_none() {
+            return;
+        }
+        let n = names.get_or_insert_with(Default::default);
+        n[which as usize] = v;
+        if n.iter().all(Option::is_none) {
+            *names = None;
+        }
+    }
+
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill_notify.notify_one();
+        if let Some(w) = self.kill_waker.lock().take() {
+            w.wake();
+        }
+    }
+
+    /// The connection closed: it no longer waits (the waker would keep its task's memory).
+    pub fn closed(&self) {
+        self.kill_waker.lock().take();
+    }
+
+    /// Resolves once the client is killed ([`ClientInfo::kill`]), at once if it was. The
+    /// waiting task's waker is kept here, so the wait itself holds nothing but a reference (a
+    /// waiting connection's task stays small). One task waits at a time: the connection's.
+    pub fn killed_wait(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.killed.load(Ordering::Acquire) {
+                return std::task::Poll::Ready(());
+            }
+            {
+                let mut w = self.kill_waker.lock();
+                if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *w = Some(cx.waker().clone());
+                }
+            }
+            // `kill` raises the flag before it takes the waker: a kill that found no waker
+            // is seen here.
+            if self.killed.load(Ordering::Acquire) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 
     pub fn is_unix(&self) -> bool {
@@ -180,13 +248,18 @@ impl ClientInfo {
     /// The pending output is part of the output buffer's capacity. A killed client counts 0: it
     /// is on its way out, and client eviction must not evict more clients for it.
     pub fn tot_mem(&self) -> usize {
+        self.tot_mem_with(self.qbuf_cap.load(Ordering::Relaxed), self.obuf_cap.load(Ordering::Relaxed))
+    }
+
+    /// [`ClientInfo::tot_mem`] with the buffers' capacities given.
+    fn tot_mem_with(&self, qbuf_cap: usize, obuf_cap: usize) -> usize {
         if self.killed.load(Ordering::Relaxed) {
             return 0;
         }
         std::mem::size_of::<ClientInfo>()
             + std::mem::size_of::<Client>()
-            + self.qbuf_cap.load(Ordering::Relaxed)
-            + self.obuf_cap.load(Ordering::Relaxed)
+            + qbuf_cap
+            + obuf_cap
             + self.multi_mem.load(Ordering::Relaxed)
     }
 
@@ -240,9 +313,8 @@ impl ClientInfo {
         if flags.is_empty() {
             flags.push('N');
         }
-        let lossy = |v: &Mutex<Option<Vec<u8>>>| {
-            v.lock().as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
-        };
+        let lossy =
+            |which: Attr| self.attr(which).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let (qbuf, qbuf_free, argv_mem, pending) = match running {
             Some(r) => (r.qbuf, r.qbuf_free, r.argv_mem, r.obuf),
             None => (
@@ -262,7 +334,10 @@ impl ClientInfo {
         let rbs = self.obuf_cap.load(Ordering::Relaxed).clamp(1024, REPLY_CHUNK);
         // Redis watches the socket for writing while a reply waits for room in it.
         let events = if self.writing.load(Ordering::Relaxed) { "rw" } else { "r" };
-        let tot = self.tot_mem();
+        let tot = match running {
+            Some(r) => self.tot_mem_with(r.qbuf_cap, r.obuf_cap),
+            None => self.tot_mem(),
+        };
         let mut s = String::with_capacity(320);
         let _ = write!(
             s,
@@ -273,7 +348,7 @@ impl ClientInfo {
             self.peer.addr_string(),
             self.peer.local_string(),
             self.fd.load(Ordering::Relaxed),
-            lossy(&self.name),
+            lossy(Attr::Name),
             age.as_secs(),
             idle_ms / 1000,
             flags,
@@ -295,8 +370,8 @@ impl ClientInfo {
             events,
             cmd,
             self.resp.load(Ordering::Relaxed),
-            lossy(&self.lib_name),
-            lossy(&self.lib_ver),
+            lossy(Attr::LibName),
+            lossy(Attr::LibVer),
         );
         s
     }
@@ -454,15 +529,13 @@ impl Clients {
             id,
             peer,
             created: Instant::now(),
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
+            names: Mutex::new(None),
             db: AtomicUsize::new(0),
             last_interaction_ms: AtomicU64::new(0),
             last_cmd: AtomicUsize::new(usize::MAX),
             resp: AtomicUsize::new(2),
             killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            kill_waker: Mutex::new(None),
             fd: AtomicI32::new(-1),
             qbuf: AtomicUsize::new(0),
             qbuf_free: AtomicUsize::new(0),
@@ -628,7 +701,7 @@ mod tests {
     fn describe_lists_fields_in_order() {
         let mut c = client();
         c.select(4);
-        *c.info.name.lock() = Some(b"me".to_vec());
+        c.info.set_attr(Attr::Name, b"me");
         let line = c.info.describe("get", None);
         let keys: Vec<&str> = line.split(' ').map(|kv| kv.split_once('=').unwrap().0).collect();
         assert_eq!(keys.first(), Some(&"id"));

@@ -18,7 +18,7 @@ use super::reply::help_reply;
 use super::session::{unsubscribe_all, unwatch_all};
 use super::table::last_cmd_name;
 use super::{acl, args, flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS, REDIS_VERSION};
-use crate::client::{ClientInfo, ReplyMode, Running};
+use crate::client::{Attr, ClientInfo, ReplyMode, Running};
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
 
@@ -188,7 +188,7 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.select(0);
     ctx.client.set_resp(2);
     ctx.out.resp3 = false;
-    *ctx.client.info.name.lock() = None;
+    ctx.client.info.set_attr(Attr::Name, b"");
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.reply_skip = 0;
     ctx.client.info.no_evict.store(false, Ordering::Relaxed);
@@ -243,7 +243,7 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     if !valid_attr(name) {
         return Err(CmdError::msg("ERR Client names cannot contain spaces, newlines or special characters."));
     }
-    *ctx.client.info.name.lock() = if name.is_empty() { None } else { Some(name.to_vec()) };
+    ctx.client.info.set_attr(Attr::Name, name);
     Ok(())
 }
 
@@ -322,7 +322,7 @@ fn client_setname(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn client_getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let name = ctx.client.info.name.lock().clone();
+    let name = ctx.client.info.attr(Attr::Name);
     match name {
         Some(n) => ctx.out.bulk(&n),
         None => ctx.out.null(),
@@ -334,7 +334,11 @@ fn client_getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// command runs, as Redis does: its query buffer holds the command, and its pending replies
 /// include what the command (or the EXEC running it) wrote so far.
 fn describe(ctx: &Ctx, info: &ClientInfo) -> String {
-    let running = (info.id == ctx.client.id).then(|| Running { obuf: ctx.out.len(), ..ctx.client.running });
+    let running = (info.id == ctx.client.id).then(|| Running {
+        obuf: ctx.out.len(),
+        obuf_cap: ctx.out.buf.capacity(),
+        ..ctx.client.running
+    });
     info.describe(last_cmd_name(info.last_cmd.load(Ordering::Relaxed)), running)
 }
 
@@ -394,9 +398,9 @@ fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 fn client_setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (slot, attr) = if args::is(args[2], "lib-name") {
-        (&ctx.client.info.lib_name, "lib-name")
+        (Attr::LibName, "lib-name")
     } else if args::is(args[2], "lib-ver") {
-        (&ctx.client.info.lib_ver, "lib-ver")
+        (Attr::LibVer, "lib-ver")
     } else {
         return Err(CmdError::msg(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(args[2]))));
     };
@@ -404,7 +408,7 @@ fn client_setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if !valid_attr(v) {
         return Err(CmdError::msg(format!("ERR {attr} cannot contain spaces, newlines or special characters.")));
     }
-    *slot.lock() = if v.is_empty() { None } else { Some(v.to_vec()) };
+    ctx.client.info.set_attr(slot, v);
     ctx.out.ok();
     Ok(())
 }

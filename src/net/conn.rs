@@ -57,6 +57,69 @@ fn running(ran: isize, rbuf: &BytesMut, args: &[&[u8]]) -> Running {
         qbuf_free: rbuf.capacity() - rbuf.len(),
         argv_mem: argv_mem(args),
         obuf: 0,
+        // The consumed part of the batch is still held (`capacity()` counts from the cursor).
+        qbuf_cap: ran.max(0) as usize + rbuf.capacity(),
+        obuf_cap: 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle connections hold no buffers.
+//
+// A connection takes a read buffer when its socket has data and an output buffer when it has
+// replies to write, from a small per-thread pool, and gives each back once it is drained: an
+// idle connection (the many of a large client pool) holds neither, and a busy one reuses the
+// same warm buffers without calling the allocator.
+
+/// Most buffers a thread keeps for reuse (of each kind).
+const POOLED: usize = 64;
+
+thread_local! {
+    static READ_BUFFERS: std::cell::RefCell<Vec<BytesMut>> = const { std::cell::RefCell::new(Vec::new()) };
+    static OUT_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A read buffer of at least `READ_CHUNK` bytes: a pooled one, or a new one.
+fn take_read_buffer() -> BytesMut {
+    READ_BUFFERS.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| BytesMut::with_capacity(READ_CHUNK))
+}
+
+/// Gives back a drained read buffer (a grown one is freed instead).
+fn give_back_read_buffer(buf: &mut BytesMut) {
+    let b = std::mem::take(buf);
+    if b.capacity() >= READ_CHUNK && b.capacity() <= 2 * READ_CHUNK {
+        READ_BUFFERS.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOLED {
+                let mut b = b;
+                b.clear();
+                p.push(b);
+            }
+        });
+    }
+}
+
+/// An output buffer for a batch's replies (pooled when one is free).
+fn take_out_buffer(out: &mut Writer) {
+    if out.buf.capacity() == 0 {
+        if let Some(b) = OUT_BUFFERS.with(|p| p.borrow_mut().pop()) {
+            out.buf = b;
+        }
+    }
+}
+
+/// Gives back an output buffer once every reply was written (a grown one is freed instead).
+fn give_back_out_buffer(out: &mut Writer) {
+    let b = std::mem::take(&mut out.buf);
+    if b.capacity() > 0 && b.capacity() <= 64 * 1024 {
+        OUT_BUFFERS.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOLED {
+                let mut b = b;
+                b.clear();
+                p.push(b);
+            }
+        });
     }
 }
 
@@ -69,10 +132,13 @@ pub trait Transport:
     fn detach(self) -> std::io::Result<Self::Detached>;
     /// Registers a detached socket with the calling worker's reactor.
     fn attach(s: Self::Detached) -> std::io::Result<Self>;
-    /// Waits until the socket is readable, for `read_some`.
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    /// Readiness for `read_some` (tokio's `poll_read_ready`: the waker goes in the socket's
+    /// own slot, so a waiting connection's task holds no waiter of its own).
+    fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>>;
     /// Runs `f` as tokio's `try_io` for reading: a `WouldBlock` from `f` clears readiness.
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R>;
+    /// Writes what the socket takes now (tokio's `try_write`: `WouldBlock` clears readiness).
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize>;
 }
 
 impl Transport for tokio::net::TcpStream {
@@ -83,11 +149,14 @@ impl Transport for tokio::net::TcpStream {
     fn attach(s: Self::Detached) -> std::io::Result<Self> {
         Self::from_std(s)
     }
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
+    fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        self.poll_read_ready(cx)
     }
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
         self.try_io(Interest::READABLE, f)
+    }
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize> {
+        self.try_write(buf)
     }
 }
 
@@ -99,11 +168,14 @@ impl Transport for tokio::net::UnixStream {
     fn attach(s: Self::Detached) -> std::io::Result<Self> {
         Self::from_std(s)
     }
-    fn readable_io(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
+    fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        self.poll_read_ready(cx)
     }
     fn try_read_io<R>(&self, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
         self.try_io(Interest::READABLE, f)
+    }
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize> {
+        self.try_write(buf)
     }
 }
 
@@ -113,9 +185,25 @@ impl Transport for tokio::net::UnixStream {
 /// that would only return EAGAIN. That saves one syscall per request on unpipelined traffic,
 /// as Redis's level-triggered loop does. Tokio only clears the readiness it observed before the
 /// read, so data arriving meanwhile still wakes the connection.
-async fn read_some<S: Transport>(stream: &S, buf: &mut BytesMut) -> std::io::Result<usize> {
-    loop {
-        stream.readable_io().await?;
+///
+/// A hand-made future (no `async fn`): the task of a waiting connection holds three words
+/// for it.
+fn read_some<'a, S: Transport>(
+    stream: &'a S,
+    buf: &'a mut BytesMut,
+    want: usize,
+) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| loop {
+        if let Err(e) = std::task::ready!(stream.poll_readable(cx)) {
+            return std::task::Poll::Ready(Err(e));
+        }
+        // The buffer is taken only now that there is something to read (see "Idle connections").
+        if buf.capacity() == 0 {
+            *buf = take_read_buffer();
+        }
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want);
+        }
         let mut got = 0usize;
         let res = stream.try_read_io(|| {
             let spare = buf.spare_capacity_mut();
@@ -132,16 +220,22 @@ async fn read_some<S: Transport>(stream: &S, buf: &mut BytesMut) -> std::io::Res
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && got > 0 => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+            Err(e) => return std::task::Poll::Ready(Err(e)),
         }
         // SAFETY: `recv` initialised the first `got` bytes of the spare capacity (it returns
         // the number of bytes it wrote), and `got` is at most the spare capacity's length.
         unsafe { buf.set_len(buf.len() + got) };
-        return Ok(got);
-    }
+        return std::task::Poll::Ready(Ok(got));
+    })
 }
 
-pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
+/// What a refused connection reads before it is closed (`maxclients`).
+pub const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// A new connection, on the thread that accepted it: counted, and registered as a client
+/// (`fd` is its socket) unless `maxclients` is reached. `None`: refused; the caller writes
+/// [`MAX_CLIENTS_REACHED`] and closes the socket.
+pub fn accept(server: &Server, peer: Peer, fd: std::os::fd::RawFd) -> Option<Box<Conn>> {
     server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
     let (maxclients, needs_auth) = {
         let c = server.config.read();
@@ -149,13 +243,23 @@ pub async fn run<S: Transport>(server: Arc<Server>, mut stream: S, peer: Peer) {
     };
     let Some(info) = server.clients.try_register(peer, maxclients) else {
         server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-        super::workers::conn_closed();
-        return;
+        return None;
     };
-    info.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
-    let client = Client::new(info.clone(), !needs_auth);
-    drive(server, stream, client, ConnState::new()).await
+    info.fd.store(fd, Ordering::Relaxed);
+    Some(Box::new(Conn { client: Client::new(info, !needs_auth), st: ConnState::new() }))
+}
+
+/// An accepted connection whose socket could not be registered with a worker: it goes.
+pub fn abandon(server: &Server, mut conn: Box<Conn>) {
+    close(server, &mut conn.client);
+}
+
+/// A connection's state, boxed (and made before its task): an async function keeps its
+/// arguments beside the locals made of them, so a large state passed by value would take its
+/// room twice in the connection's task.
+pub struct Conn {
+    client: Client,
+    st: ConnState,
 }
 
 /// What a connection carries from one batch to the next, and to another worker when it moves.
@@ -172,8 +276,8 @@ struct ConnState {
 impl ConnState {
     fn new() -> ConnState {
         ConnState {
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
-            out: Writer::new(false),
+            rbuf: BytesMut::new(),
+            out: Writer::default(),
             parser: Parser::new(),
             obuf_soft_since: None,
             settled: true,
@@ -181,19 +285,33 @@ impl ConnState {
     }
 }
 
-/// Serves the connection on this worker until it closes or moves to another worker
+/// Serves an accepted connection on this worker until it closes or moves to another worker
 /// (`workers`, "Placement follows load").
-async fn drive<S: Transport>(server: Arc<Server>, mut stream: S, mut client: Client, mut st: ConnState) {
-    if let Ok(Some(to)) = serve(&server, &mut stream, &mut client, &mut st).await {
-        match stream.detach() {
-            Ok(raw) => {
-                super::workers::spawn_moved(to, resume::<S>(server, raw, client, st));
-                return;
+///
+/// An `async` block rather than an `async fn`: a function would keep its arguments twice in
+/// the task (as arguments, and as the locals it moves them into).
+#[allow(clippy::manual_async_fn)]
+pub fn run<S: Transport>(
+    server: Arc<Server>,
+    mut stream: S,
+    mut conn: Box<Conn>,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let moving = {
+            let Conn { client, st } = &mut *conn;
+            serve(&server, &mut stream, client, st).await
+        };
+        if let Ok(Some(to)) = moving {
+            match stream.detach() {
+                Ok(raw) => {
+                    super::workers::spawn_moved(to, resume::<S>(server, raw, conn));
+                    return;
+                }
+                Err(e) => crate::log::verbose(&format!("Moving a client connection: {e}")),
             }
-            Err(e) => crate::log::verbose(&format!("Moving a client connection: {e}")),
         }
+        close(&server, &mut conn.client);
     }
-    close(&server, &mut client);
 }
 
 /// A moved connection's continuation on its new worker (boxed: `drive` and `resume` call each
@@ -201,15 +319,14 @@ async fn drive<S: Transport>(server: Arc<Server>, mut stream: S, mut client: Cli
 fn resume<S: Transport>(
     server: Arc<Server>,
     raw: S::Detached,
-    mut client: Client,
-    st: ConnState,
+    mut conn: Box<Conn>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         match S::attach(raw) {
-            Ok(stream) => drive(server, stream, client, st).await,
+            Ok(stream) => run(server, stream, conn).await,
             Err(e) => {
                 crate::log::warning(&format!("Registering a moved client connection: {e}"));
-                close(&server, &mut client);
+                close(&server, &mut conn.client);
             }
         }
     })
@@ -222,6 +339,7 @@ fn close(server: &Server, client: &mut Client) {
     crate::cmd::session::unwatch_all(server, client);
     crate::pubsub::remove_all(&server.pubsub, &mut client.pubsub);
     server.clients.unregister(client.id);
+    client.info.closed();
     super::workers::conn_closed();
 }
 
@@ -257,6 +375,7 @@ async fn serve<S: Transport>(
         // incomplete by then (moved into its arguments), with the commands already run (it
         // drops them when the batch ends).
         let mut ran = -(parser.parsed_len() as isize);
+        take_out_buffer(out);
         // Execute every complete command already buffered.
         loop {
             let limits =
@@ -300,7 +419,9 @@ async fn serve<S: Transport>(
                 }
             }
             if let Some(b) = client.block.pending.take() {
-                if !wait_blocked(server, stream, client, out, rbuf, b, query_limit).await? {
+                // Boxed, as every wait but the idle one: the connection's task is as large as its
+                // largest wait, and an idle connection should cost little.
+                if !Box::pin(wait_blocked(server, stream, client, out, rbuf, b, query_limit)).await? {
                     return Ok(None);
                 }
             }
@@ -341,8 +462,17 @@ async fn serve<S: Transport>(
         // shrinks idle query buffers, so the client's memory (`tot-mem`) goes back down. The
         // size is judged from before the batch: once a 4 MB command is consumed, `capacity()`
         // reports only what lies after it, while the connection still holds the 4 MB.
-        if rbuf.is_empty() && rbuf_held.max(rbuf.capacity()) > 1 << 20 {
-            *rbuf = BytesMut::with_capacity(READ_CHUNK);
+        // A drained buffer goes back to the thread's pool (a grown one is freed): an idle
+        // connection holds no read buffer.
+        if rbuf.is_empty() && parser.parsed_len() == 0 && rbuf.capacity() > 0 {
+            if rbuf_held > 1 << 20 {
+                *rbuf = BytesMut::new();
+            } else {
+                give_back_read_buffer(rbuf);
+            }
+        }
+        if out.is_empty() && out.buf.capacity() > 0 {
+            give_back_out_buffer(out);
         }
         info.qbuf_free.store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
@@ -364,8 +494,7 @@ async fn serve<S: Transport>(
         // Read more, sizing the read to a large bulk in progress (but never its declared
         // length up front: the client may be lying).
         let want = parser.pending_bulk_bytes(rbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
-        rbuf.reserve(want);
-        let read = read_some(&*stream, rbuf);
+        let read = read_some(&*stream, rbuf, want);
         let mailbox = client.pubsub.mailbox.clone();
         if let Some(mb) = &mailbox {
             // Frames that arrived since the last drain: write them first.
@@ -386,14 +515,9 @@ async fn serve<S: Transport>(
         };
         let woke = tokio::select! {
             r = read => Woke::Read(r),
-            _ = info.kill_notify.notified() => Woke::Close,
+            _ = info.killed_wait() => Woke::Close,
             _ = idle(timeout, quiet_ms) => Woke::Close,
-            // Messages the publishers could not write (full socket, or a delivery outside a
-            // command batch): back to the top, which writes them.
-            _ = mail(mailbox.as_deref()) => Woke::Mail,
-            // A subscriber that only receives never ends a batch: a move request wakes it,
-            // back to the top, where the move happens.
-            _ = shed_asked(mailbox.is_some()) => Woke::Shed,
+            w = subscriber_wake(mailbox.as_deref()) => w,
         };
         if let Some(mb) = &mailbox {
             mb.go_busy();
@@ -471,7 +595,7 @@ fn fan_out_pending() {
 /// before the replies.
 async fn fan_out_now() {
     if crate::persist::aof::must_write() {
-        crate::persist::aof::write_and_sync(crate::net::workers::current().is_some()).await;
+        Box::pin(crate::persist::aof::write_and_sync(crate::net::workers::current().is_some())).await;
     }
     fan_out_pending();
 }
@@ -517,22 +641,27 @@ fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&[u8]
     client.info.obuf.store(out.len(), Ordering::Relaxed);
 }
 
-/// Waits for messages in a subscriber's mailbox; forever without one.
-async fn mail(mb: Option<&crate::pubsub::Mailbox>) {
+/// What else wakes a waiting subscriber (given its mailbox; nothing wakes other clients):
+/// - messages the publishers could not write (full socket, or a delivery outside a command
+///   batch): back to the top, which writes them;
+/// - a request to move from its worker (see `workers::shed_asked`): a subscriber that only
+///   receives never ends a batch, so it goes back to the top, where the move happens. Other
+///   connections reach the move point with their next command, so they do not register with
+///   the worker's wake-up on every wait.
+///
+/// Boxed, so that the tasks of other clients need no room for it.
+async fn subscriber_wake(mb: Option<&crate::pubsub::Mailbox>) -> Woke {
     match mb {
-        Some(mb) => mb.ready().await,
-        None => std::future::pending::<()>().await,
-    }
-}
-
-/// Resolves when a subscriber's worker asks connections to move (see `workers::shed_asked`).
-/// Other connections reach the move point with their next command, so they do not register
-/// with the worker's wake-up on every wait.
-async fn shed_asked(subscriber: bool) {
-    if subscriber {
-        super::workers::shed_asked().await
-    } else {
-        std::future::pending::<()>().await
+        Some(mb) => {
+            Box::pin(async {
+                tokio::select! {
+                    _ = mb.ready() => Woke::Mail,
+                    _ = super::workers::shed_asked() => Woke::Shed,
+                }
+            })
+            .await
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -555,7 +684,7 @@ fn over_output_limit(client: &Client, out: &Writer, since: &mut Option<std::time
 /// `flush`, abandoned when the client is killed meanwhile (a subscriber that stopped reading
 /// would otherwise keep the task blocked in `write`). A subscriber's mailbox is told how much
 /// output is in flight, for its output-buffer limit.
-async fn flush_unless_killed<S: AsyncWrite + Unpin>(
+async fn flush_unless_killed<S: Transport>(
     server: &Server,
     stream: &mut S,
     out: &mut Writer,
@@ -572,15 +701,33 @@ async fn flush_unless_killed<S: AsyncWrite + Unpin>(
     if info.update_mem() {
         server.clients.evict_for_memory();
     }
-    // Biased towards the write: a client that killed itself (CLIENT KILL ... SKIPME no) still
-    // gets its reply, as in Redis; the kill only cuts short a write that cannot complete.
-    tokio::select! {
-        biased;
-        r = flush(stream, out, info) => r?,
-        _ = info.kill_notify.notified() => {
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
-        }
+    // The usual case: the socket takes every reply at once, and nothing is awaited (the AOF
+    // aside, whose data must reach the file first).
+    let mut counted = false;
+    if !crate::persist::aof::must_write() {
+        let pending = out.buf.len();
+        crate::stats::add(crate::stats::Global::NetOutputBytes, pending as u64);
+        counted = true;
+        info.obuf.store(if pending <= SURELY_FITS { 0 } else { pending }, Ordering::Relaxed);
+        let n = write_now(stream, &out.buf)?;
+        out.buf.drain(..n);
     }
+    if !out.is_empty() {
+        // Biased towards the write: a client that killed itself (CLIENT KILL ... SKIPME no)
+        // still gets its reply, as in Redis; the kill only cuts short a write that cannot
+        // complete. Boxed: see `wait_blocked`'s call.
+        Box::pin(async {
+            tokio::select! {
+                biased;
+                r = flush(stream, out, info, counted) => r,
+                _ = info.killed_wait() => {
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"))
+                }
+            }
+        })
+        .await?;
+    }
+    flushed(out, info);
     if let Some(mb) = mb {
         mb.set_in_flight(0);
     }
@@ -601,7 +748,7 @@ async fn wait_blocked<S: Transport>(
 ) -> std::io::Result<bool> {
     fan_out_pending();
     if !out.is_empty() {
-        if let Err(e) = flush(stream, out, &client.info).await {
+        if let Err(e) = flush(stream, out, &client.info, false).await {
             blocked.cancel(&server.keyspace);
             return Err(e);
         }
@@ -611,14 +758,13 @@ async fn wait_blocked<S: Transport>(
     // blocked) and what is buffered behind it.
     info.qbuf.store(rbuf.len(), Ordering::Relaxed);
     info.qbuf_free.store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
+    info.qbuf_cap.store(rbuf.capacity(), Ordering::Relaxed);
     let gone = loop {
-        if rbuf.capacity() - rbuf.len() < 1024 {
-            rbuf.reserve(READ_CHUNK);
-        }
+        let want = if rbuf.capacity() - rbuf.len() < 1024 { READ_CHUNK } else { 0 };
         tokio::select! {
             _ = blocked.wait() => break false,
-            _ = info.kill_notify.notified() => break true,
-            r = read_some(&*stream, rbuf) => match r {
+            _ = info.killed_wait() => break true,
+            r = read_some(&*stream, rbuf, want) => match r {
                 Ok(n) if n > 0 && rbuf.len() <= query_limit => continue,
                 _ => break true,
             },
@@ -640,17 +786,48 @@ async fn wait_blocked<S: Transport>(
 }
 
 /// Resolves when a client quiet for `quiet_ms` already reaches `timeout_secs` (never for 0).
-async fn idle(timeout_secs: u64, quiet_ms: u64) {
-    if timeout_secs == 0 {
-        std::future::pending::<()>().await;
-    }
-    tokio::time::sleep(Duration::from_millis((timeout_secs * 1000).saturating_sub(quiet_ms))).await;
+/// The timer is boxed, and made only when there is a timeout: the task of a waiting connection
+/// holds a pointer, not a timer entry.
+fn idle(timeout_secs: u64, quiet_ms: u64) -> impl std::future::Future<Output = ()> {
+    let mut sleep = (timeout_secs > 0)
+        .then(|| Box::pin(tokio::time::sleep(Duration::from_millis((timeout_secs * 1000).saturating_sub(quiet_ms)))));
+    std::future::poll_fn(move |cx| match sleep.as_mut() {
+        Some(s) => std::future::Future::poll(s.as_mut(), cx),
+        None => std::task::Poll::Pending,
+    })
 }
 
+/// Writes what the socket takes of `buf` now, without waiting; returns how much that was.
+fn write_now<S: Transport>(stream: &S, buf: &[u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match stream.try_write_now(&buf[done..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The output buffer was written: empty, and no longer huge.
+fn flushed(out: &mut Writer, info: &crate::client::ClientInfo) {
+    info.obuf.store(0, Ordering::Relaxed);
+    out.buf.clear();
+    if out.buf.capacity() > 1 << 20 {
+        out.buf.shrink_to(64 * 1024);
+    }
+}
+
+/// Writes the pending replies, waiting for the socket as long as it takes. `counted`: the
+/// caller already added them to the output statistics.
 async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut Writer,
     info: &crate::client::ClientInfo,
+    counted: bool,
 ) -> std::io::Result<()> {
     // The AOF data of the writes these replies acknowledge goes to the file first (and to the
     // disk with `appendfsync always`). Yielding first lets the other connections of this
@@ -661,7 +838,9 @@ async fn flush<S: AsyncWrite + Unpin>(
     }
     // Counted before the write, so a client that has read a reply also sees it counted
     // (with several I/O threads, INFO on another connection could otherwise run first).
-    crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
+    if !counted {
+        crate::stats::add(crate::stats::Global::NetOutputBytes, out.buf.len() as u64);
+    }
     {
         // CLIENT LIST: the replies are pending output until the socket takes them, with
         // `events=rw` while the write waits for room. Replies that fit in the socket at once
@@ -683,9 +862,6 @@ async fn flush<S: AsyncWrite + Unpin>(
         info.obuf.store(0, Ordering::Relaxed);
         written?;
     }
-    out.buf.clear();
-    if out.buf.capacity() > 1 << 20 {
-        out.buf.shrink_to(64 * 1024);
-    }
+    flushed(out, info);
     Ok(())
 }

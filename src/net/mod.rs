@@ -181,21 +181,30 @@ pub async fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
                         crate::log::verbose(&format!("tcp-keepalive: {e}"));
                     }
                 }
+                let Some(conn) =
+                    conn::accept(&server, Peer::Tcp { addr, local }, std::os::fd::AsRawFd::as_raw_fd(&stream))
+                else {
+                    tokio::spawn(async move {
+                        let _ = stream.write_all(conn::MAX_CLIENTS_REACHED).await;
+                    });
+                    continue;
+                };
                 let server = server.clone();
                 // Re-register the socket with the worker's reactor, so its readiness events
                 // wake the worker directly.
                 let std_stream = match stream.into_std() {
                     Ok(s) => s,
                     Err(e) => {
+                        conn::abandon(&server, conn);
                         crate::log::warning(&format!("Accepting client connection: {e}"));
                         continue;
                     }
                 };
                 workers::spawn_new(async move {
                     match tokio::net::TcpStream::from_std(std_stream) {
-                        Ok(stream) => conn::run(server, stream, Peer::Tcp { addr, local }).await,
+                        Ok(stream) => conn::run(server, stream, conn).await,
                         Err(e) => {
-                            workers::conn_closed();
+                            conn::abandon(&server, conn);
                             crate::log::warning(&format!("Registering client connection: {e}"))
                         }
                     }
@@ -225,15 +234,28 @@ pub fn bind_unix(path: &str, perm: u32) -> std::io::Result<UnixListener> {
 pub async fn serve_unix(server: Arc<Server>, listener: UnixListener, path: String) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
+            Ok((mut stream, _)) => {
+                let Some(conn) =
+                    conn::accept(&server, Peer::Unix { path: path.clone() }, std::os::fd::AsRawFd::as_raw_fd(&stream))
+                else {
+                    tokio::spawn(async move {
+                        let _ = stream.write_all(conn::MAX_CLIENTS_REACHED).await;
+                    });
+                    continue;
+                };
                 let server = server.clone();
-                let peer = Peer::Unix { path: path.clone() };
-                let Ok(std_stream) = stream.into_std() else { continue };
+                let std_stream = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(_) => {
+                        conn::abandon(&server, conn);
+                        continue;
+                    }
+                };
                 workers::spawn_new(async move {
                     match tokio::net::UnixStream::from_std(std_stream) {
-                        Ok(stream) => conn::run(server, stream, peer).await,
+                        Ok(stream) => conn::run(server, stream, conn).await,
                         Err(e) => {
-                            workers::conn_closed();
+                            conn::abandon(&server, conn);
                             crate::log::warning(&format!("Registering client connection: {e}"))
                         }
                     }

@@ -731,34 +731,43 @@ impl PubSub {
 pub struct ClientSubs {
     /// Created at the first subscription; lives as long as the connection.
     pub mailbox: Option<Arc<Mailbox>>,
+    /// Boxed, and only while the client subscribes to something: most connections never do,
+    /// and each of them would otherwise carry the empty tables.
+    sets: Option<Box<SubSets>>,
+}
+
+#[derive(Default)]
+struct SubSets {
     channels: HashMap<Box<[u8]>, u64, ahash::RandomState>,
     patterns: Vec<Box<[u8]>>,
     shard: HashMap<Box<[u8]>, u64, ahash::RandomState>,
+    /// Orders the subscriptions (the order PUBSUB and RESET list them in).
     seq: u64,
 }
 
 impl ClientSubs {
     /// Channels plus patterns: the count in (p)(un)subscribe confirmations.
     pub fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.sets.as_deref().map_or(0, |s| s.channels.len() + s.patterns.len())
     }
 
     pub fn shard_count(&self) -> usize {
-        self.shard.len()
+        self.sets.as_deref().map_or(0, |s| s.shard.len())
     }
 
     /// Subscribed to anything (Redis's pubsub client flag).
     pub fn active(&self) -> bool {
-        self.count() + self.shard.len() > 0
+        self.count() + self.shard_count() > 0
     }
 
     /// Records a subscription; false if it existed.
     pub fn insert(&mut self, kind: Kind, name: &[u8]) -> bool {
-        self.seq += 1;
-        let seq = self.seq;
+        let sets = self.sets.get_or_insert_with(Default::default);
+        sets.seq += 1;
+        let seq = sets.seq;
         match kind {
             Kind::Channel | Kind::Shard => {
-                let map = if kind == Kind::Shard { &mut self.shard } else { &mut self.channels };
+                let map = if kind == Kind::Shard { &mut sets.shard } else { &mut sets.channels };
                 if map.contains_key(name) {
                     return false;
                 }
@@ -766,10 +775,10 @@ impl ClientSubs {
                 true
             }
             Kind::Pattern => {
-                if self.patterns.iter().any(|p| &**p == name) {
+                if sets.patterns.iter().any(|p| &**p == name) {
                     false
                 } else {
-                    self.patterns.push(name.into());
+                    sets.patterns.push(name.into());
                     true
                 }
             }
@@ -778,36 +787,42 @@ impl ClientSubs {
 
     /// Forgets a subscription; false if there was none.
     pub fn take(&mut self, kind: Kind, name: &[u8]) -> bool {
-        match kind {
-            Kind::Channel => self.channels.remove(name).is_some(),
-            Kind::Shard => self.shard.remove(name).is_some(),
-            Kind::Pattern => match self.patterns.iter().position(|p| &**p == name) {
+        let Some(sets) = self.sets.as_deref_mut() else { return false };
+        let found = match kind {
+            Kind::Channel => sets.channels.remove(name).is_some(),
+            Kind::Shard => sets.shard.remove(name).is_some(),
+            Kind::Pattern => match sets.patterns.iter().position(|p| &**p == name) {
                 Some(i) => {
-                    self.patterns.remove(i);
+                    sets.patterns.remove(i);
                     true
                 }
                 None => false,
             },
+        };
+        if sets.channels.is_empty() && sets.patterns.is_empty() && sets.shard.is_empty() {
+            self.sets = None;
         }
+        found
     }
 
     /// Every subscription of `kind`, in subscription order.
     pub fn list(&self, kind: Kind) -> Vec<Box<[u8]>> {
+        let Some(sets) = self.sets.as_deref() else { return Vec::new() };
         let sorted = |m: &HashMap<Box<[u8]>, u64, ahash::RandomState>| {
             let mut v: Vec<(&Box<[u8]>, &u64)> = m.iter().collect();
             v.sort_by_key(|(_, s)| **s);
             v.into_iter().map(|(k, _)| k.clone()).collect()
         };
         match kind {
-            Kind::Channel => sorted(&self.channels),
-            Kind::Shard => sorted(&self.shard),
-            Kind::Pattern => self.patterns.clone(),
+            Kind::Channel => sorted(&sets.channels),
+            Kind::Shard => sorted(&sets.shard),
+            Kind::Pattern => sets.patterns.clone(),
         }
     }
 
     /// The counts CLIENT LIST shows.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.channels.len(), self.patterns.len(), self.shard.len())
+        self.sets.as_deref().map_or((0, 0, 0), |s| (s.channels.len(), s.patterns.len(), s.shard.len()))
     }
 }
 
