@@ -286,6 +286,26 @@ fn bitop_every_operation() {
         "BITOP NOT d l",
         "GET d",
     ]);
+    // A raw destination (whose buffer takes the result): its TTL goes, a long one shrinks to the
+    // result, an error leaves it alone, and as a source it is read before it is replaced.
+    p.check_all(&[
+        "SETBIT rd 80000 1",
+        "EXPIRE rd 100",
+        "BITOP AND rd a b",
+        "TTL rd",
+        "GET rd",
+        "STRLEN rd",
+        "SETBIT rd 100 1",
+        "BITOP OR rd a l",
+        "GET rd",
+        "BITOP XOR rd rd a",
+        "GET rd",
+        "BITOP NOT rd rd",
+        "GET rd",
+        "OBJECT ENCODING rd",
+        "BITOP AND rd nokey",
+        "EXISTS rd",
+    ]);
     p.check_args(&[b"SET", b"zero", b""]);
     p.check_all(&["BITOP OR d zero", "EXISTS d", "BITOP OR d zero a", "GET d", "BITOP NOT d zero", "EXISTS d"]);
     // Longer values take the word-wise paths.

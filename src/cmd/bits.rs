@@ -343,15 +343,41 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if op == BitOp::Not && args.len() != 4 {
         return Err(CmdError::msg("ERR BITOP NOT must be called with a single source key."));
     }
-    let dest = args[2];
+    let (dest, sources) = (args[2], &args[3..]);
     let mut db = ctx.db();
-    // The sources are folded into the result one at a time (missing ones as empty strings):
-    // one lookup each, in order, stopping at the first of another type, as Redis.
-    let mut res: Vec<u8> = Vec::new();
+    // Every source is looked up once, in order (missing ones count as empty strings), stopping
+    // at the first of another type, as Redis: this finds the result's length.
+    let mut len = 0;
+    for k in sources {
+        if let Some(s) = lookup::read::<StrValue>(&mut db, k)? {
+            len = len.max(s.len());
+        }
+    }
+    // The result goes into the destination's old buffer when it has one (and is not a
+    // source): no fresh allocation, whose pages the kernel would have to fault in and zero
+    // for every large BITOP. Looking the destination up here, after the sources, is where
+    // Redis's `setKey` looks it up.
+    let mut res = match len > 0 && !sources.contains(&dest) {
+        true => match db.peek(dest) {
+            Some(e) => match e.value {
+                Value::Str(StrValue::Raw(v)) => std::mem::take(&mut **v),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        },
+        false => Vec::new(),
+    };
+    res.clear();
+    res.reserve_exact(len);
+    // The sources folded into the result one at a time (read again, without counting: they
+    // were just found live).
     let mut nb = itoa::Buffer::new();
-    for (i, k) in args[3..].iter().enumerate() {
-        let src: &[u8] = match lookup::read::<StrValue>(&mut db, k)? {
-            Some(s) => s.as_bytes(&mut nb),
+    for (i, k) in sources.iter().enumerate() {
+        let src: &[u8] = match db.peek(k) {
+            Some(e) => match e.value {
+                Value::Str(s) => s.as_bytes(&mut nb),
+                _ => &[],
+            },
             None => &[],
         };
         if i == 0 && op != BitOp::Not {
@@ -360,7 +386,10 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             bits::fold(&mut res, src, op);
         }
     }
-    let len = res.len();
+    debug_assert_eq!(res.len(), len);
+    if res.capacity() > 2 * len {
+        res.shrink_to_fit();
+    }
     if len > 0 {
         db.set(dest, Value::Str(StrValue::Raw(Box::new(res))), NO_EXPIRE);
         ctx.notify(notify::STRING, "set", dest);
@@ -395,11 +424,14 @@ struct Field {
     overflow: Overflow,
 }
 
+/// The operations of one BITFIELD (a few, usually: kept on the stack).
+type Fields = smallvec::SmallVec<[Field; 4]>;
+
 /// Parses every operation (Redis's order of checks: the operation and its argument count,
 /// OVERFLOW's mode, then per operation its type, offset and value). Returns the operations
 /// and, when some write, the highest bit they write.
-fn parse_fields(args: &[&[u8]], max_bulk: i64) -> Result<(Vec<Field>, Option<u64>), CmdError> {
-    let mut fields = Vec::new();
+fn parse_fields(args: &[&[u8]], max_bulk: i64) -> Result<(Fields, Option<u64>), CmdError> {
+    let mut fields = Fields::new();
     let mut overflow = Overflow::Wrap;
     let mut highest: Option<u64> = None;
     let mut j = 2;
