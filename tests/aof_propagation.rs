@@ -275,6 +275,83 @@ fn streams_as_redis() {
     assert_eq!(wa.read_reply(), wb.read_reply());
 }
 
+/// Bitmaps: SETBIT and BITFIELD are logged as received when they change something (a new or
+/// grown string, or a different value), and not at all otherwise; BITOP whenever it stores or
+/// deletes its destination; reads and BITFIELD_RO never. A BITFIELD whose writes all FAIL
+/// creates its key without logging it, as Redis.
+#[test]
+fn bitmaps_as_redis() {
+    let mut p = AofPair::new("bits");
+    p.check_all(&[
+        "SETBIT b 7 1",
+        "SETBIT b 7 1",
+        "SETBIT b 3 0",
+        "SETBIT b 100 0",
+        "SETBIT b 100 0",
+        "SETBIT b 7 0",
+        "SETBIT b x 1",
+        "GETBIT b 7",
+        "BITCOUNT b",
+        "BITPOS b 1",
+        "SET n 10",
+        "SETBIT n 0 0",
+        "BITFIELD f SET u8 0 200",
+        "BITFIELD f SET u8 0 200",
+        "BITFIELD f GET u8 0",
+        "BITFIELD f INCRBY u8 0 0 GET i4 4",
+        "BITFIELD f OVERFLOW FAIL INCRBY u8 0 100",
+        "BITFIELD f OVERFLOW SAT INCRBY u8 0 100",
+        "BITFIELD f OVERFLOW SAT INCRBY u8 0 100",
+        "BITFIELD f SET u8 16 0",
+        "BITFIELD f SET u8 16 0",
+        "BITFIELD f OVERFLOW WRAP INCRBY i8 #3 -1 GET u8 0",
+        "BITFIELD f",
+        "BITFIELD_RO f GET u8 0",
+        "BITFIELD nf OVERFLOW FAIL INCRBY u2 40 9",
+        "EXISTS nf",
+        "BITFIELD nf OVERFLOW FAIL INCRBY u2 40 9 SET u1 0 1",
+        "BITOP OR d b f",
+        "BITOP OR d b f",
+        "BITOP NOT d2 missing",
+        "BITOP AND d missing",
+        "BITOP AND d missing",
+        "BITOP NOT d b b",
+        "MULTI",
+        "SETBIT m 1 1",
+        "SETBIT m 1 1",
+        "BITFIELD m GET u8 0",
+        "BITOP XOR m2 m",
+        "EXEC",
+        "MULTI",
+        "SETBIT m 1 1",
+        "BITFIELD m SET u8 0 64",
+        "EXEC",
+    ]);
+    let (ours, _) = p.logged();
+    assert_eq!(
+        show(&ours),
+        [
+            "SELECT 0",
+            "SETBIT b 7 1",
+            "SETBIT b 100 0",
+            "SETBIT b 7 0",
+            "SET n 10",
+            "BITFIELD f SET u8 0 200",
+            "BITFIELD f OVERFLOW SAT INCRBY u8 0 100",
+            "BITFIELD f SET u8 16 0",
+            "BITFIELD f OVERFLOW WRAP INCRBY i8 #3 -1 GET u8 0",
+            "BITFIELD nf OVERFLOW FAIL INCRBY u2 40 9 SET u1 0 1",
+            "BITOP OR d b f",
+            "BITOP OR d b f",
+            "BITOP AND d missing",
+            "MULTI",
+            "SETBIT m 1 1",
+            "BITOP XOR m2 m",
+            "EXEC",
+        ]
+    );
+}
+
 #[test]
 fn transactions_and_expiry_as_redis() {
     let mut p = AofPair::new("txn");

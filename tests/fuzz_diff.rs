@@ -652,6 +652,75 @@ fn command(r: &mut Rng) -> Step {
                 &["SETRANGE $k 40 $v", "GETRANGE $k -5 -1", "APPEND $k $v", "INCRBYFLOAT $k 1.5", "INCRBYFLOAT $k $i"],
             ),
         ),
+        // Bitmaps (offsets small enough that bitmaps stay under a few hundred bytes).
+        84 => match r.below(3) {
+            0 => {
+                let mut a = t(r, "SETBIT $k");
+                a.push(if r.chance(5) { int(r, -1, 1) } else { r.range(0, 400).to_string().into_bytes() });
+                a.push(int(r, 0, 1));
+                c(Exact, a)
+            }
+            1 => c(
+                Exact,
+                tp(
+                    r,
+                    &[
+                        "GETBIT $k $n",
+                        "GETBIT $k 200",
+                        "BITCOUNT $k",
+                        "BITCOUNT $k $i $i",
+                        "BITCOUNT $k $i $i BIT",
+                        "BITCOUNT $k $i $i BYTE",
+                        "SUBSTR $k $i $i",
+                    ],
+                ),
+            ),
+            _ => c(
+                Exact,
+                tp(
+                    r,
+                    &[
+                        "BITPOS $k 1",
+                        "BITPOS $k 0",
+                        "BITPOS $k $n $i",
+                        "BITPOS $k 0 $i $i",
+                        "BITPOS $k 1 $i $i BIT",
+                        "BITPOS $k 0 $i $i BYTE",
+                    ],
+                ),
+            ),
+        },
+        85 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "BITOP AND $k $k $k",
+                    "BITOP OR $k $k",
+                    "BITOP XOR $k $k $k",
+                    "BITOP NOT $k $k",
+                    "BITOP NOT $k $k $k",
+                    "BITOP NAND $k $k",
+                ],
+            ),
+        ),
+        86 => {
+            // BITFIELD: random types, offsets (`#n` too), values and overflow modes.
+            let mut a = vec![b(if r.chance(15) { "BITFIELD_RO" } else { "BITFIELD" }), key(r)];
+            for _ in 0..r.range(1, 3) {
+                if r.chance(30) {
+                    a.extend([b("OVERFLOW"), b(*r.pick(&["WRAP", "SAT", "FAIL", "fail", "x"]))]);
+                }
+                let ty = format!("{}{}", r.pick(&["i", "u"]), r.range(1, 64));
+                let off = if r.chance(25) { format!("#{}", r.range(0, 20)) } else { r.range(0, 300).to_string() };
+                let op = *r.pick(&["GET", "SET", "INCRBY"]);
+                a.extend([b(op), b(ty), b(off)]);
+                if op != "GET" {
+                    a.push(if r.chance(60) { int(r, -300, 300) } else { val(r) });
+                }
+            }
+            c(Exact, a)
+        }
         // DUMP / RESTORE (the harness replaces `@dump` by the oracle's payload).
         71 => c(
             Exact,

@@ -10,6 +10,13 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
+/// [`is`] for an argument read as Redis reads it with `strcasecmp`: as a C string, up to its
+/// first NUL byte (`GET\0junk` is `GET`).
+#[inline]
+pub fn is_c(arg: &[u8], keyword: &str) -> bool {
+    is(&arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())], keyword)
+}
+
 /// A 64-bit integer, or `ERR value is not an integer or out of range`.
 pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
     resp::parse_i64(arg).ok_or(CmdError::NotInteger)

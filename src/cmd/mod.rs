@@ -14,12 +14,13 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
-//! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
+//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `bits`, `pubsub`,
+//! `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
 
 pub mod args;
+pub mod bits;
 pub mod blocking;
 pub mod config;
 pub mod connection;
@@ -31,6 +32,7 @@ pub mod hash;
 pub mod info;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod lookup;
 pub mod memory;
 pub mod persistence;

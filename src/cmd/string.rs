@@ -1,5 +1,6 @@
 //! String commands: GET, SET, SETNX, SETEX, PSETEX, MGET, MSET, MSETNX, GETSET, GETDEL, GETEX,
-//! APPEND, STRLEN, GETRANGE, SETRANGE, INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT, LCS.
+//! APPEND, STRLEN, GETRANGE (and its old name SUBSTR), SETRANGE, INCR, INCRBY, DECR, DECRBY,
+//! INCRBYFLOAT, LCS.
 //!
 //! Values keep Redis's encodings (`int`, `embstr`, `raw`): SET-like commands store through
 //! `Value::from_bytes`, APPEND/SETRANGE convert to `raw`, the INCR family stores `int`, and
@@ -121,6 +122,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         "2.4.0",
         "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         "Returns a substring of the string stored at a key.",
+    ),
+    // SUBSTR: GETRANGE's old name, same handler.
+    CommandSpec::new("substr", 4, READONLY, acl::STRING, key(1, ks::RO | ks::ACCESS), getrange).doc(
+        "string",
+        "1.0.0",
+        "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        "Returns a substring from a string value.",
     ),
     CommandSpec::new("setrange", 4, WRITE | DENYOOM, acl::STRING, key(1, ks::RW | ks::UPDATE), setrange).doc(
         "string",

@@ -8,17 +8,19 @@ use std::sync::OnceLock;
 use crate::stats;
 
 use super::{
-    args::lower_name, config, connection, generic, hash, list, memory, persistence, pubsub, server, set, sort, stream,
-    string, txn, zset, CommandSpec,
+    args::lower_name, bits, config, connection, generic, hash, list, lolwut, memory, persistence, pubsub, server, set,
+    sort, stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
 const FAMILIES: &[&[CommandSpec]] = &[
+    bits::COMMANDS,
     config::COMMANDS,
     connection::COMMANDS,
     generic::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
+    lolwut::COMMANDS,
     memory::COMMANDS,
     persistence::COMMANDS,
     pubsub::COMMANDS,
