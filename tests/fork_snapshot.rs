@@ -34,7 +34,7 @@ fn start(dir: &Path, delay_us: u64, extra: &[&str]) -> Proc {
                 drop(stream);
                 let mut c = Conn::connect(port);
                 if body(&c.run("INFO server")).contains(&format!("process_id:{}\r\n", child.id())) {
-                    return Proc { child, port, name: "redstart" };
+                    return Proc { child, port, name: "redstart", scratch: None };
                 }
                 break;
             }

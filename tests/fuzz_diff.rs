@@ -1080,6 +1080,9 @@ struct Failure {
     what: String,
 }
 
+/// Redis's SORT error for a score that does not parse (see its use in [`run`]).
+const SORT_STALE_ERRNO: &[u8] = b"-ERR One or more scores can't be converted into double\r\n";
+
 /// Runs `steps` on both sides (connected, empty); the first difference, if any.
 fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure> {
     let fail = |at: usize, what: String| Err(Failure { at, what });
@@ -1147,7 +1150,21 @@ fn run(ours: &mut Side, theirs: &mut Side, steps: &[Step]) -> Result<(), Failure
                 }
                 let wait = if silent { Duration::from_millis(20) } else { Duration::from_secs(5) };
                 let a = ours.conns[*conn].try_read_reply(wait);
-                let b = theirs.conns[*conn].try_read_reply(wait);
+                let mut b = theirs.conns[*conn].try_read_reply(wait);
+                if (is(b"SORT") || is(b"SORT_RO"))
+                    && b.as_deref() == Some(SORT_STALE_ERRNO)
+                    && a.as_ref().is_some_and(|a| a[0] != b'-')
+                {
+                    // A Redis bug, not copied: SORT tests `errno == ERANGE` after strtod without
+                    // clearing it first, so it fails on valid numbers when an earlier command
+                    // (ZADD 1e400, INCRBYFLOAT overflow) left ERANGE behind. Accepting a
+                    // connection ends Redis's accept loop on EAGAIN, clearing it: the oracle is
+                    // asked again after one, and must then agree (SORT failed without effect).
+                    let mut fresh = Conn::connect(theirs.proc.port);
+                    fresh.cmd(&[b"PING"]);
+                    theirs.conns[*conn].send_raw(&msg);
+                    b = theirs.conns[*conn].try_read_reply(wait);
+                }
                 if silent {
                     if a.is_some() || b.is_some() {
                         return fail(

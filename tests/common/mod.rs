@@ -18,12 +18,17 @@ pub struct Proc {
     pub child: Child,
     pub port: u16,
     pub name: &'static str,
+    /// The directory made for this server alone (removed with it).
+    pub scratch: Option<std::path::PathBuf>,
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(d) = &self.scratch {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -80,17 +85,21 @@ fn wait_ready(port: u16, child: &mut Child) -> Result<(), ()> {
     Err(())
 }
 
-/// Spawns a server on a free port with `make(port)`, retrying on another port when the port
-/// turns out to be taken.
-fn spawn_on_free_port(name: &'static str, mut make: impl FnMut(u16) -> Child) -> Proc {
+/// Spawns a server on a free port with `make(port, dir)`, retrying on another port when the
+/// port turns out to be taken. `dir` is a fresh directory named `prefix-port`, removed when the
+/// server is dropped.
+fn spawn_on_free_port(name: &'static str, prefix: &str, mut make: impl FnMut(u16, &str) -> Child) -> Proc {
     for _ in 0..10 {
         let port = free_port();
-        let mut child = make(port);
+        let dir = std::env::temp_dir().join(format!("{prefix}-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = make(port, dir.to_str().unwrap());
         if wait_ready(port, &mut child).is_ok() {
-            return Proc { child, port, name };
+            return Proc { child, port, name, scratch: Some(dir) };
         }
         let _ = child.kill();
         let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
     }
     panic!("{name} did not start");
 }
@@ -108,11 +117,9 @@ pub fn start_redstart(extra: &[&str]) -> Proc {
 /// or `env` chooses another placement.
 pub fn start_redstart_with_env(extra: &[&str], env: &[(&str, &str)]) -> Proc {
     let placement = std::env::var("REDSTART_PLACEMENT").unwrap_or_else(|_| "spread".to_string());
-    spawn_on_free_port("redstart", |port| {
-        let dir = std::env::temp_dir().join(format!("redstart-test-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
+    spawn_on_free_port("redstart", "redstart-test", |port, dir| {
         Command::new(env!("CARGO_BIN_EXE_redstart"))
-            .args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()])
+            .args(["--port", &port.to_string(), "--save", "", "--dir", dir])
             .args(extra)
             .env("REDSTART_PLACEMENT", &placement)
             .envs(env.iter().copied())
@@ -125,11 +132,9 @@ pub fn start_redstart_with_env(extra: &[&str], env: &[(&str, &str)]) -> Proc {
 
 /// Starts the oracle, `redis-server` from Debian, without persistence.
 pub fn start_redis(extra: &[&str]) -> Proc {
-    spawn_on_free_port("redis-server", |port| {
-        let dir = std::env::temp_dir().join(format!("redstart-oracle-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
+    spawn_on_free_port("redis-server", "redstart-oracle", |port, dir| {
         Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
