@@ -17,7 +17,7 @@ fn bin() -> Command {
 fn start_with(args: &[&str], port: u16) -> Proc {
     let child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     // Owned by a Proc at once, so the process is killed and reaped even if start-up fails.
-    let p = Proc { child, port, name: "redstart" };
+    let p = Proc { child, port, name: "redstart", scratch: None };
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
