@@ -66,12 +66,13 @@ impl Server {
             config_file,
         });
         // The modules that keep configuration values in atomics follow every change.
-        let owners: [fn(&Config); 5] = [
+        let owners: [fn(&Config); 6] = [
             crate::db::evict::configure,
             crate::db::lazyfree::configure,
             crate::notify::configure,
             crate::pubsub::configure,
             crate::client::configure,
+            |c| crate::types::hll::set_sparse_max_bytes(c.hll_sparse_max_bytes),
         ];
         for f in owners {
             server.config.subscribe(f);

@@ -421,6 +421,63 @@ fn transactions_and_expiry_as_redis() {
     assert!(at("DEL e1") < at("SET e1 y") && at("DEL e3") < at("LPUSH e3 a"), "{ours:?}");
 }
 
+/// HyperLogLog: PFADD when a register changed, PFCOUNT when it cached a recomputed count (a
+/// read-only command that writes), PFMERGE always, PFDEBUG only when it converted to dense;
+/// inside transactions too. Replaying the log gives the same bytes.
+#[test]
+fn hyperloglog_as_redis() {
+    let mut p = AofPair::new("hll");
+    p.check_all(&[
+        "PFADD h",
+        "PFADD h",
+        "PFADD h a b c",
+        "PFADD h a",
+        "PFCOUNT h",
+        "PFCOUNT h",
+        "PFCOUNT missing",
+        "PFCOUNT h missing",
+        "PFADD e",
+        "PFMERGE m h e",
+        "PFMERGE m",
+        "PFDEBUG ENCODING m",
+        "PFDEBUG DECODE m",
+        "PFDEBUG TODENSE m",
+        "PFDEBUG TODENSE m",
+        "PFDEBUG DECODE m",
+        "PFDEBUG GETREG h",
+        "PFDEBUG GETREG h",
+        "PFDEBUG nosuch h",
+        "PFDEBUG GETREG missing",
+        "SET s notanhll",
+        "PFADD s a",
+        "PFCOUNT s",
+        "PFMERGE s h",
+        "MULTI",
+        "PFADD x 1 2 3",
+        "PFCOUNT x",
+        "PFCOUNT x",
+        "PFADD x 1",
+        "EXEC",
+        "MULTI",
+        "PFCOUNT x",
+        "PFADD x 1",
+        "EXEC",
+    ]);
+    p.both("PFADD y a");
+    let (logged, _) = p.check("PFCOUNT y");
+    assert_eq!(show(&logged), vec!["PFCOUNT y"], "a recomputed count is logged");
+    let (logged, _) = p.check("PFCOUNT y");
+    assert!(logged.is_empty(), "a cached count is not");
+    let (logged, _) = p.check("PFDEBUG GETREG y");
+    assert_eq!(show(&logged), vec!["PFDEBUG GETREG y"], "a conversion to dense is logged");
+    let keys = ["h", "e", "m", "x", "y"];
+    let before: Vec<Vec<u8>> = keys.iter().map(|k| p.a.run(&format!("GET {k}"))).collect();
+    let (ours, da) = (p.ours, p.da);
+    let (_ours, mut c) = restart(ours, &da);
+    let after: Vec<Vec<u8>> = keys.iter().map(|k| c.run(&format!("GET {k}"))).collect();
+    assert_eq!(before, after, "replaying the AOF rebuilds the same bytes");
+}
+
 fn get(c: &mut Conn, line: &str) -> String {
     body(&c.run(line))
 }

@@ -721,6 +721,28 @@ fn command(r: &mut Rng) -> Step {
             }
             c(Exact, a)
         }
+        // HyperLogLog.
+        87 => c(Exact, tp(r, &["PFADD $k $v $v", "PFADD $k", "PFADD $k $v $v $v $v $v $v", "PFADD $k $i $n $v"])),
+        88 => c(
+            Exact,
+            tp(
+                r,
+                &["PFCOUNT $k", "PFCOUNT $k $k", "PFCOUNT $k $k $k", "PFMERGE $k $k", "PFMERGE $k $k $k", "PFMERGE $k"],
+            ),
+        ),
+        89 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "PFDEBUG ENCODING $k",
+                    "PFDEBUG TODENSE $k",
+                    "PFDEBUG DECODE $k",
+                    "PFDEBUG GETREG $k",
+                    "PFDEBUG x $k",
+                ],
+            ),
+        ),
         // DUMP / RESTORE (the harness replaces `@dump` by the oracle's payload).
         71 => c(
             Exact,

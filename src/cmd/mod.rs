@@ -14,7 +14,7 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `bits`, `pubsub`,
+//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `stream`, `sort`, `bits`, `pubsub`,
 //! `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
@@ -29,6 +29,7 @@ pub mod effects;
 pub mod error;
 pub mod generic;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod keys;
 pub mod list;

@@ -319,7 +319,7 @@ pub static DIRECTIVES: &[Directive] = &[
     m("zset-max-listpack-value", 0, "64")
         .alias("zset-max-ziplist-value")
         .apply(|c, v| c.zset_max_listpack_value = num(v)),
-    m("hll-sparse-max-bytes", 0, "3000"),
+    m("hll-sparse-max-bytes", 0, "3000").apply(|c, v| c.hll_sparse_max_bytes = num(v)),
     m("stream-node-max-bytes", 0, "4096").apply(|c, v| c.stream_node_max_bytes = num(v)),
     i("stream-node-max-entries", 0, I64, "100").apply(|c, v| c.stream_node_max_entries = num(v)),
     // Advanced.

@@ -73,6 +73,8 @@ pub struct Config {
     /// every XADD, so typed here rather than parsed from `values`).
     pub stream_node_max_entries: u64,
     pub stream_node_max_bytes: u64,
+    /// `hll-sparse-max-bytes`: the longest sparse HyperLogLog before it becomes dense.
+    pub hll_sparse_max_bytes: usize,
     /// `rename-command` lines from the config file (recognised, not applied yet).
     pub rename_commands: Vec<(String, String)>,
     /// Every directive's canonical value as CONFIG GET prints it, by directive name. The typed
@@ -124,6 +126,7 @@ impl Default for Config {
             zset_max_listpack_value: 64,
             stream_node_max_entries: 100,
             stream_node_max_bytes: 4096,
+            hll_sparse_max_bytes: 3000,
             rename_commands: Vec::new(),
             values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
         }

@@ -4,6 +4,7 @@
 
 pub mod bits;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod longdouble;
 pub mod set;
