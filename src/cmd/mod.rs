@@ -14,7 +14,7 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `stream`, `sort`, `pubsub`,
+//! (`string`, `generic`, `hash`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `pubsub`,
 //! `connection`, `server`, `config`, `memory`, `persistence`, `txn`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
@@ -27,6 +27,7 @@ pub mod dispatch;
 pub mod effects;
 pub mod error;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod info;
 pub mod keys;

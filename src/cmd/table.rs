@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use crate::stats;
 
 use super::{
-    args::lower_name, config, connection, generic, hash, list, memory, persistence, pubsub, server, set, sort, stream,
-    string, txn, zset, CommandSpec,
+    args::lower_name, config, connection, generic, geo, hash, list, memory, persistence, pubsub, server, set, sort,
+    stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -17,6 +17,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     config::COMMANDS,
     connection::COMMANDS,
     generic::COMMANDS,
+    geo::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
     memory::COMMANDS,

@@ -2,6 +2,7 @@
 //! and the C `long double` arithmetic of INCRBYFLOAT/HINCRBYFLOAT.
 //! No I/O and no command parsing here; the command families in `cmd` use these.
 
+pub mod geo;
 pub mod hash;
 pub mod list;
 pub mod longdouble;
