@@ -239,7 +239,7 @@ impl std::fmt::Display for Step {
 }
 
 /// Builds a command from a template: `$k` a key, `$v` a value, `$i` an integer in -5..=20,
-/// `$s` a score, other words as they are.
+/// `$s` a score, `$lon`/`$lat` a coordinate, other words as they are.
 fn t(r: &mut Rng, template: &str) -> Vec<Vec<u8>> {
     template
         .split(' ')
@@ -255,6 +255,15 @@ fn t(r: &mut Rng, template: &str) -> Vec<Vec<u8>> {
             "$g" => group(r),
             "$c" => consumer(r),
             "$ch" => channel(r),
+            // Geo coordinates within a few degrees of each other, sometimes at or past a limit.
+            "$lon" => match r.below(12) {
+                0 => b(*r.pick(&["180", "-180", "180.5", "x", "inf", "-0"])),
+                _ => format!("{}.{}", r.range(-4, 4), r.range(0, 999)).into_bytes(),
+            },
+            "$lat" => match r.below(12) {
+                0 => b(*r.pick(&["85.05112878", "-85.05112878", "86", "nan", "1e400"])),
+                _ => format!("{}.{}", r.range(-4, 4), r.range(0, 999)).into_bytes(),
+            },
             // A TTL that cannot run out during a run (or an invalid one): keys never expire
             // by the clock, whose reading differs between the two servers.
             "$ttl" => b(*r.pick(&["1000", "-1", "0", "x", "99999999999999"])),
@@ -760,6 +769,41 @@ fn command(r: &mut Rng) -> Step {
         74 => {
             c(Exact, tp(r, &["GET", "SET $k", "HSET $k $v", "LPUSH $k", "ZADD $k $s", "XADD $k", "NOSUCH $k", "SADD"]))
         }
+        // Geo. STOREDIST is left out: its distances are non-integer scores, which 7.0 (`%.17g`)
+        // and 7.2 (shortest) print differently at checkpoints.
+        90 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "GEOADD $k $lon $lat $v",
+                    "GEOADD $k $lon $lat $v $lon $lat $v",
+                    "GEOADD $k NX CH $lon $lat $v",
+                    "GEOADD $k XX $lon $lat $v",
+                    "GEOADD $k CH $lon $lat $v $lon $lat $v",
+                    "GEOADD $k $lon $lat",
+                ],
+            ),
+        ),
+        91 => c(Exact, tp(r, &["GEODIST $k $v $v", "GEODIST $k $v $v km", "GEOHASH $k $v $v", "GEOPOS $k $v $v"])),
+        92 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "GEOSEARCH $k FROMLONLAT $lon $lat BYRADIUS 500 km WITHDIST",
+                    "GEOSEARCH $k FROMMEMBER $v BYBOX 800 $i km ASC WITHCOORD WITHHASH",
+                    "GEOSEARCH $k FROMLONLAT $lon $lat BYRADIUS $i mi DESC COUNT $n",
+                    "GEOSEARCH $k FROMMEMBER $v BYRADIUS 1000 km COUNT $n ANY",
+                    "GEOSEARCHSTORE $k $k FROMLONLAT $lon $lat BYRADIUS 700 km",
+                    "GEOSEARCHSTORE $k $k FROMMEMBER $v BYBOX 2000 1000 km COUNT $n",
+                    "GEORADIUS $k $lon $lat 600 km ASC STORE $k",
+                    "GEORADIUS_RO $k $lon $lat 600 km WITHDIST COUNT $n",
+                    "GEORADIUSBYMEMBER $k $v 900 km WITHHASH",
+                    "GEORADIUSBYMEMBER $k $v $i km STORE $k",
+                ],
+            ),
+        ),
         // Everything else: plain writes that keep keys alive.
         _ => c(
             Exact,

@@ -36,6 +36,28 @@ pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64(arg).ok_or(CmdError::NotFloat)
 }
 
+/// A double as Redis's `getDoubleFromObject` (`string2d`) reads it: [`parse_f64`]'s syntax,
+/// and no overflow to ±inf or underflow to 0 (strtod's ERANGE); `inf` spelled out is accepted.
+/// Scores, weights, GEO coordinates and radii.
+pub fn double(a: &[u8]) -> Option<f64> {
+    let v = parse_f64(a)?;
+    let body = a.strip_prefix(b"-").or_else(|| a.strip_prefix(b"+")).unwrap_or(a);
+    let lower = body.to_ascii_lowercase();
+    if v.is_infinite() && !lower.starts_with(b"inf") {
+        return None;
+    }
+    if v == 0.0 {
+        let mantissa: &[u8] = match lower.strip_prefix(b"0x") {
+            Some(h) => h,
+            None => lower.split(|&c| c == b'e').next().unwrap_or(&[]),
+        };
+        if mantissa.iter().any(|c| c.is_ascii_alphanumeric() && *c != b'0') {
+            return None;
+        }
+    }
+    Some(v)
+}
+
 /// Parses a double like `strtod` over the whole argument. `None` on any junk.
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(arg).ok()?;
@@ -364,6 +386,16 @@ mod tests {
         for bad in [&b""[..], b" 1", b"1 ", b"0x1", b"+", b"-", b"abc"] {
             assert_eq!(parse_cursor(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn doubles_like_string2d() {
+        assert_eq!(double(b"1.5"), Some(1.5));
+        assert_eq!(double(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(double(b"1e400"), None);
+        assert_eq!(double(b"1e-400"), None);
+        assert_eq!(double(b"0e5"), Some(0.0));
+        assert_eq!(double(b" 1"), None);
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `stream`, `sort`, `bits`, `pubsub`,
-//! `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
+//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`,
+//! `pubsub`, `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
 
@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod effects;
 pub mod error;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod info;

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use crate::stats;
 
 use super::{
-    args::lower_name, bits, config, connection, generic, hash, hll, list, lolwut, memory, persistence, pubsub, server,
-    set, sort, stream, string, txn, zset, CommandSpec,
+    args::lower_name, bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, persistence, pubsub,
+    server, set, sort, stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -18,6 +18,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     config::COMMANDS,
     connection::COMMANDS,
     generic::COMMANDS,
+    geo::COMMANDS,
     hash::COMMANDS,
     hll::COMMANDS,
     list::COMMANDS,

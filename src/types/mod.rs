@@ -3,6 +3,7 @@
 //! No I/O and no command parsing here; the command families in `cmd` use these.
 
 pub mod bits;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod list;
