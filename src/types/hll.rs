@@ -444,21 +444,27 @@ pub fn to_dense(hll: &mut Vec<u8>) -> Result<bool, Corrupt> {
     Ok(true)
 }
 
-/// Registers covered by eight one-byte opcodes read as one little-endian word, or `None` when
-/// one of them starts an XZERO. Each byte's run is its low 6 bits (ZERO) or low 2 bits (VAL)
-/// plus one; the eight runs (at most 64 each) are summed in 16-bit lanes.
+/// The one-byte opcodes at the start of eight bytes read as one little-endian word (the first
+/// byte starting an opcode): how many registers they cover and how many bytes they are, up to
+/// the first XZERO (a two-byte opcode) or all eight. Each byte's run is its low 6 bits (ZERO) or
+/// low 2 bits (VAL) plus one; the runs (at most 64 each) are summed in 16-bit lanes. A sparse
+/// value's gaps between set registers are mostly XZEROs, so a walk that gave up on any word
+/// holding one would step through most opcodes one at a time.
 #[inline(always)]
-fn block_runs(x: u64) -> Option<usize> {
+fn block_prefix(x: u64) -> (usize, usize) {
     const HI: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
-    // XZERO: bit 7 clear, bit 6 set (shifted into bit 7 of the same byte).
-    if !x & (x << 1) & HI != 0 {
-        return None;
-    }
+    // XZERO: bit 7 clear, bit 6 set (shifted into bit 7 of the same byte). Bytes after the
+    // first one found may be an XZERO's second byte: only the first counts.
+    let xzero = !x & (x << 1) & HI;
+    let bytes = (xzero.trailing_zeros() / 8) as usize;
     let val = (x & HI) >> 7;
-    let runs = (x & ((ONES * 0x3f) ^ (val * 0x3c))) + ONES;
+    let mut runs = (x & ((ONES * 0x3f) ^ (val * 0x3c))) + ONES;
+    if bytes < 8 {
+        runs &= (1u64 << (8 * bytes)) - 1;
+    }
     let pairs = (runs & 0x00ff_00ff_00ff_00ff) + ((runs >> 8) & 0x00ff_00ff_00ff_00ff);
-    Some((pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize)
+    ((pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize, bytes)
 }
 
 /// Where a register is in sparse opcodes.
@@ -478,13 +484,15 @@ fn locate(hll: &[u8], index: usize) -> Option<Found> {
     let (mut p, mut first, mut prev) = (HDR, 0usize, None);
     loop {
         if let Some(block) = hll.get(p..p + 8) {
-            if let Some(sum) = block_runs(u64::from_le_bytes(block.try_into().unwrap())) {
-                if first + sum <= index {
-                    first += sum;
-                    prev = Some(p + 7);
-                    p += 8;
+            let (sum, bytes) = block_prefix(u64::from_le_bytes(block.try_into().unwrap()));
+            if bytes > 0 && first + sum <= index {
+                first += sum;
+                prev = Some(p + bytes - 1);
+                p += bytes;
+                if bytes == 8 {
                     continue;
                 }
+                // An XZERO follows: it is stepped over (or found) below.
             }
         }
         if p >= hll.len() {
@@ -987,11 +995,13 @@ mod tests {
             }
         }
         assert_eq!(
-            block_runs(u64::from_le_bytes([0x3f, 0x80, 0x83, 0xff, 0, 0, 0x3f, 0x9c])),
-            Some(64 + 1 + 4 + 4 + 1 + 1 + 64 + 1)
+            block_prefix(u64::from_le_bytes([0x3f, 0x80, 0x83, 0xff, 0, 0, 0x3f, 0x9c])),
+            (64 + 1 + 4 + 4 + 1 + 1 + 64 + 1, 8)
         );
-        assert_eq!(block_runs(u64::from_le_bytes([0, 0, 0, 0, 0, 0, 0, 0x40])), None);
-        assert_eq!(block_runs(u64::from_le_bytes([0x7f, 0, 0, 0, 0, 0, 0, 0])), None);
+        assert_eq!(block_prefix(u64::from_le_bytes([0, 0x83, 0, 0, 0, 0, 0, 0x40])), (1 + 4 + 1 + 1 + 1 + 1 + 1, 7));
+        assert_eq!(block_prefix(u64::from_le_bytes([0x7f, 0, 0, 0, 0, 0, 0, 0])), (0, 0));
+        // The byte after an XZERO's first is not looked at, whatever it holds.
+        assert_eq!(block_prefix(u64::from_le_bytes([0x05, 0x40, 0x7f, 0x40, 0, 0, 0, 0])), (6, 1));
     }
 
     #[test]
