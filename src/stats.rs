@@ -2,9 +2,11 @@
 //!
 //! Counters bumped on every command (calls and time per command, keyspace hits and misses)
 //! would make every core write the same cache lines if they were plain global atomics, so each
-//! thread that runs commands gets its own block of counters: it writes only its own (relaxed,
-//! uncontended atomic adds), and INFO sums the blocks of all threads. Blocks are registered once
-//! per thread and live for the process (only the fixed I/O worker threads run commands).
+//! thread that runs commands gets its own block of counters, and INFO sums the blocks of all
+//! threads. A counter has one writer, its thread, so an increment is a relaxed load and store
+//! (no locked read-modify-write); CONFIG RESETSTAT does not write the counters but records
+//! their values as a baseline that readers subtract. Blocks are registered once per thread and
+//! live for the process (only the fixed I/O worker threads run commands).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +43,21 @@ struct Block {
     /// Per-command counters, allocated at the thread's first command (a thread may count bytes
     /// before the command table exists).
     cmds: OnceLock<Box<[AtomicU64]>>,
+    /// The values at the last reset, written only by [`reset`] (under `BLOCKS`' lock).
+    globals_base: [AtomicU64; GLOBALS],
+    cmds_base: OnceLock<Box<[AtomicU64]>>,
+}
+
+/// Adds `n` to a counter only the calling thread writes.
+#[inline(always)]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// A counter's value since the last reset.
+#[inline]
+fn since_reset(c: &AtomicU64, base: Option<&AtomicU64>) -> u64 {
+    c.load(Ordering::Relaxed).wrapping_sub(base.map_or(0, |b| b.load(Ordering::Relaxed)))
 }
 
 static COMMANDS: OnceLock<usize> = OnceLock::new();
@@ -52,7 +69,12 @@ pub fn init(commands: usize) {
 }
 
 fn new_block() -> &'static Block {
-    let block: &'static Block = Box::leak(Box::new(Block { globals: Default::default(), cmds: OnceLock::new() }));
+    let block: &'static Block = Box::leak(Box::new(Block {
+        globals: Default::default(),
+        cmds: OnceLock::new(),
+        globals_base: Default::default(),
+        cmds_base: OnceLock::new(),
+    }));
     BLOCKS.lock().push(block);
     block
 }
@@ -71,6 +93,15 @@ impl Block {
     fn cmds_if_any(&self) -> &[AtomicU64] {
         self.cmds.get().map_or(&[], |c| c)
     }
+
+    /// Per-command counter `i` since the last reset.
+    fn cmd(&self, i: usize) -> u64 {
+        self.cmds_if_any().get(i).map_or(0, |c| since_reset(c, self.cmds_base.get().and_then(|b| b.get(i))))
+    }
+
+    fn global(&self, which: Global) -> u64 {
+        since_reset(&self.globals[which as usize], Some(&self.globals_base[which as usize]))
+    }
 }
 
 thread_local! {
@@ -82,7 +113,18 @@ thread_local! {
 pub fn add_cmd(index: usize, which: Cmd, n: u64) {
     LOCAL.with(|b| {
         if let Some(c) = b.cmds().get(index * PER_CMD + which as usize) {
-            c.fetch_add(n, Ordering::Relaxed);
+            bump(c, n);
+        }
+    });
+}
+
+/// Counts one call of command `index` that took `usec` microseconds.
+#[inline]
+pub fn add_call(index: usize, usec: u64) {
+    LOCAL.with(|b| {
+        if let Some(c) = b.cmds().get(index * PER_CMD..index * PER_CMD + 2) {
+            bump(&c[Cmd::Calls as usize], 1);
+            bump(&c[Cmd::Usec as usize], usec);
         }
     });
 }
@@ -90,37 +132,40 @@ pub fn add_cmd(index: usize, which: Cmd, n: u64) {
 /// Adds `n` to a global counter for the calling thread.
 #[inline]
 pub fn add(which: Global, n: u64) {
-    LOCAL.with(|b| b.globals[which as usize].fetch_add(n, Ordering::Relaxed));
+    LOCAL.with(|b| bump(&b.globals[which as usize], n));
 }
 
 /// Sum over all threads of command `index`'s counter `which`.
 pub fn cmd_total(index: usize, which: Cmd) -> u64 {
     let i = index * PER_CMD + which as usize;
-    BLOCKS.lock().iter().map(|b| b.cmds_if_any().get(i).map_or(0, |c| c.load(Ordering::Relaxed))).sum()
+    BLOCKS.lock().iter().map(|b| b.cmd(i)).sum()
 }
 
 /// Sum over all threads of every command's `which` counter.
 pub fn all_cmds_total(which: Cmd) -> u64 {
-    BLOCKS
-        .lock()
-        .iter()
-        .flat_map(|b| b.cmds_if_any().iter().skip(which as usize).step_by(PER_CMD))
-        .map(|c| c.load(Ordering::Relaxed))
-        .sum()
+    let rows = COMMANDS.get().copied().unwrap_or(0);
+    BLOCKS.lock().iter().flat_map(|b| (0..rows).map(move |r| b.cmd(r * PER_CMD + which as usize))).sum()
 }
 
 /// Sum over all threads of a global counter.
 pub fn total(which: Global) -> u64 {
-    BLOCKS.lock().iter().map(|b| b.globals[which as usize].load(Ordering::Relaxed)).sum()
+    BLOCKS.lock().iter().map(|b| b.global(which)).sum()
 }
 
-/// Zeroes every counter, error counts included (CONFIG RESETSTAT). Concurrent increments may survive, as in Redis
-/// where commands run right after the reset count again.
+/// Zeroes every counter, error counts included (CONFIG RESETSTAT): the current values become
+/// the baselines readers subtract. Concurrent increments may survive, as in Redis where
+/// commands run right after the reset count again.
 pub fn reset() {
     for b in BLOCKS.lock().iter() {
-        let resettable = b.globals.iter().enumerate().filter(|&(i, _)| i != Global::Writes as usize).map(|(_, c)| c);
-        for c in resettable.chain(b.cmds_if_any().iter()) {
-            c.store(0, Ordering::Relaxed);
+        for (i, (c, base)) in b.globals.iter().zip(&b.globals_base).enumerate() {
+            if i != Global::Writes as usize {
+                base.store(c.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        let cmds = b.cmds_if_any();
+        let bases = b.cmds_base.get_or_init(|| (0..cmds.len()).map(|_| AtomicU64::new(0)).collect());
+        for (c, base) in cmds.iter().zip(bases.iter()) {
+            base.store(c.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
     ERRORS.lock().clear();
@@ -162,8 +207,12 @@ pub fn error_counts() -> Vec<(String, u64)> {
 mod tests {
     use super::*;
 
+    /// [`reset`] is process-wide: the tests that read totals take turns.
+    static TURNS: Mutex<()> = parking_lot::const_mutex(());
+
     #[test]
     fn counts_across_threads() {
+        let _turn = TURNS.lock();
         init(8);
         let before = cmd_total(3, Cmd::Calls);
         let hits = total(Global::KeyspaceHits);
@@ -182,6 +231,31 @@ mod tests {
         }
         assert!(cmd_total(3, Cmd::Calls) >= before + 4000);
         assert!(total(Global::KeyspaceHits) >= hits + 4000);
+    }
+
+    #[test]
+    fn reset_starts_every_thread_from_zero() {
+        let _turn = TURNS.lock();
+        init(8);
+        let count = |n| {
+            std::thread::spawn(move || {
+                for _ in 0..n {
+                    add_call(5, 2);
+                    add(Global::NetInputBytes, 3);
+                }
+            })
+            .join()
+            .unwrap()
+        };
+        count(100);
+        assert!(cmd_total(5, Cmd::Calls) >= 100 && cmd_total(5, Cmd::Usec) >= 200);
+        reset();
+        // Other tests of this binary may count meanwhile, but not this command row.
+        assert_eq!((cmd_total(5, Cmd::Calls), cmd_total(5, Cmd::Usec)), (0, 0));
+        count(7);
+        add_call(5, 1);
+        assert_eq!((cmd_total(5, Cmd::Calls), cmd_total(5, Cmd::Usec)), (8, 15));
+        assert!(total(Global::NetInputBytes) >= 21);
     }
 
     #[test]

@@ -2,14 +2,13 @@
 //! each row's metadata ([`cmd_meta`]): its full name (`client|list`) and the index of its
 //! per-command statistics (`INFO commandstats`, `cmd=` of CLIENT LIST) and error counters.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::stats;
 
 use super::{
-    args::lower_name, bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, persistence, pubsub,
-    server, set, sort, stream, string, txn, zset, CommandSpec,
+    bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, persistence, pubsub, server, set, sort,
+    stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -35,44 +34,72 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
 ];
 
+/// Name → spec, looked up once per command: an open-addressing table (linear probing, at most
+/// a quarter full) keyed by a hash of the name's ASCII-case-folded bytes, so a lookup neither
+/// lowercases the name into a buffer nor runs a keyed general-purpose hasher; the one candidate
+/// slot (rarely two) is confirmed with a case-insensitive comparison.
 pub struct Table {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    slots: Box<[Option<&'static CommandSpec>]>,
+    len: usize,
+}
+
+/// FNV-1a over the bytes with bit 5 set (ASCII letters folded to lower case; other bytes may
+/// collide, which the comparison after the lookup sorts out).
+#[inline]
+fn name_hash(name: &[u8]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h = (h ^ u64::from(b | 0x20)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ (h >> 29)) as usize
 }
 
 static TABLE: OnceLock<Table> = OnceLock::new();
 
 pub fn table() -> &'static Table {
     TABLE.get_or_init(|| {
-        let mut by_name = HashMap::new();
-        for family in FAMILIES {
-            for spec in family.iter() {
-                let prev = by_name.insert(spec.name, spec);
-                assert!(prev.is_none(), "command {} is declared twice", spec.name);
+        let specs: Vec<&'static CommandSpec> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
+        let size = (specs.len() * 4).next_power_of_two();
+        let mut slots = vec![None; size].into_boxed_slice();
+        for spec in &specs {
+            let mut i = name_hash(spec.name.as_bytes()) & (size - 1);
+            while let Some(other) = slots[i] {
+                let other: &CommandSpec = other;
+                assert!(other.name != spec.name, "command {} is declared twice", spec.name);
+                i = (i + 1) & (size - 1);
             }
+            slots[i] = Some(*spec);
         }
-        Table { by_name }
+        Table { slots, len: specs.len() }
     })
 }
 
 impl Table {
     /// Case-insensitive lookup by name.
+    #[inline]
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let mut buf = [0u8; 64];
-        let lower = lower_name(name, &mut buf)?;
-        self.by_name.get(lower).copied()
+        let mask = self.slots.len() - 1;
+        let mut i = name_hash(name) & mask;
+        loop {
+            let spec = self.slots[i]?;
+            if spec.name.len() == name.len() && spec.name.as_bytes().eq_ignore_ascii_case(name) {
+                return Some(spec);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.by_name.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
+        self.len == 0
     }
 
     /// Every top-level command, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-        self.by_name.values().copied()
+        self.slots.iter().flatten().copied()
     }
 }
 
@@ -96,8 +123,7 @@ impl CmdMeta {
     /// Counts one call that took `usec` microseconds.
     #[inline]
     pub fn record_call(&self, usec: u64) {
-        stats::add_cmd(self.index, stats::Cmd::Calls, 1);
-        stats::add_cmd(self.index, stats::Cmd::Usec, usec);
+        stats::add_call(self.index, usec);
     }
     #[inline]
     pub fn record_failed(&self) {
@@ -122,8 +148,15 @@ impl CmdMeta {
 }
 
 struct MetaTable {
-    by_ptr: HashMap<usize, usize, ahash::RandomState>,
+    /// Row address → index in `all`: open addressing as [`Table`], keyed by a multiplicative
+    /// hash of the address (looked up twice per command).
+    by_ptr: Box<[(usize, usize)]>,
     all: Vec<CmdMeta>,
+}
+
+#[inline]
+fn ptr_slot(ptr: usize, mask: usize) -> usize {
+    ((ptr >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) & mask
 }
 
 /// Rows not in the table (only in unit tests that build their own) share this one.
@@ -136,9 +169,9 @@ fn meta_table() -> &'static MetaTable {
         let mut specs: Vec<&'static CommandSpec> = table().iter().collect();
         specs.sort_by_key(|s| s.name);
         let mut all = Vec::new();
-        let mut by_ptr = HashMap::with_hasher(ahash::RandomState::new());
+        let mut rows = Vec::new();
         let mut add = |spec: &'static CommandSpec, full_name: &'static str| {
-            by_ptr.insert(spec as *const CommandSpec as usize, all.len());
+            rows.push((spec as *const CommandSpec as usize, all.len()));
             all.push(CmdMeta { index: all.len(), full_name });
         };
         for spec in specs {
@@ -147,18 +180,33 @@ fn meta_table() -> &'static MetaTable {
                 add(sub, Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str()));
             }
         }
+        let size = (rows.len() * 4).next_power_of_two();
+        let mut by_ptr = vec![(0usize, 0usize); size].into_boxed_slice();
+        for (ptr, index) in rows {
+            let mut i = ptr_slot(ptr, size - 1);
+            while by_ptr[i].0 != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            by_ptr[i] = (ptr, index);
+        }
         crate::stats::init(all.len());
         MetaTable { by_ptr, all }
     })
 }
 
-/// The counters of a command-table row (one hash lookup).
+/// The counters of a command-table row (one probe, rarely two).
 #[inline]
 pub fn cmd_meta(spec: &CommandSpec) -> &'static CmdMeta {
     let t = meta_table();
-    match t.by_ptr.get(&(spec as *const CommandSpec as usize)) {
-        Some(&i) => &t.all[i],
-        None => &UNKNOWN_META,
+    let ptr = spec as *const CommandSpec as usize;
+    let mask = t.by_ptr.len() - 1;
+    let mut i = ptr_slot(ptr, mask);
+    loop {
+        match t.by_ptr[i] {
+            (0, _) => return &UNKNOWN_META,
+            (p, index) if p == ptr => return &t.all[index],
+            _ => i = (i + 1) & mask,
+        }
     }
 }
 
@@ -176,6 +224,31 @@ pub fn all_meta() -> &'static [CmdMeta] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_ignores_case_and_nothing_else() {
+        let t = table();
+        assert_eq!(t.iter().count(), t.len());
+        assert_eq!(t.len(), FAMILIES.iter().map(|f| f.len()).sum::<usize>());
+        for spec in t.iter() {
+            let name = spec.name.as_bytes();
+            let upper = name.to_ascii_uppercase();
+            let mixed: Vec<u8> =
+                name.iter().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { *c }).collect();
+            for n in [name, &upper[..], &mixed[..]] {
+                assert!(std::ptr::eq(t.get(n).unwrap(), spec), "{}", spec.name);
+            }
+            // Longer, shorter, and the same bytes with bit 5 flipped where that is not a case.
+            assert!(t.get(&[name, b"x"].concat()).is_none_or(|s| s.name.len() == name.len() + 1));
+            assert!(t.get(&name[..name.len() - 1]).is_none_or(|s| s.name.len() == name.len() - 1));
+            let flipped: Vec<u8> = name.iter().map(|&c| if c.is_ascii_alphabetic() { c } else { c ^ 0x20 }).collect();
+            if flipped != name {
+                assert!(t.get(&flipped).is_none(), "{}", spec.name);
+            }
+            assert!(std::ptr::eq(cmd_meta(spec), &all_meta()[cmd_meta(spec).index]));
+        }
+        assert!(t.get(b"").is_none() && t.get(b"nosuchcommand").is_none() && t.get(&[0xff; 70]).is_none());
+    }
 
     #[test]
     fn every_row_has_metadata() {
