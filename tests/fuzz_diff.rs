@@ -930,11 +930,18 @@ fn normalise(r: R, cmp: Cmp) -> R {
                 R::Atom(_, v) => v.split(|&c| c == 0).next().unwrap_or(&[]).to_vec(),
                 _ => Vec::new(),
             };
+            // A LIMIT may cut the first or last run, keeping different members of it on each
+            // side: those are compared up to their NUL only.
             let mut i = 0;
             while i < items.len() {
                 let mut j = i + 1;
                 while j < items.len() && cstr(&items[j]) == cstr(&items[i]) {
                     j += 1;
+                }
+                if i == 0 || j == items.len() {
+                    for item in &mut items[i..j] {
+                        *item = R::Atom(b'$', cstr(item));
+                    }
                 }
                 items[i..j].sort();
                 i = j;
@@ -1516,6 +1523,24 @@ fn redstart_answers_as_redis() {
 
 #[test]
 fn the_comparison_tells_replies_apart() {
+    // SORT ... ALPHA: ties up to a NUL in any order, and a LIMIT may cut a run of them.
+    let (nul, empty, a) = (
+        &b"*2\r\n$3\r\nbar\r\n$2\r\n\0x\r\n"[..],
+        &b"*2\r\n$3\r\nbar\r\n$0\r\n\r\n"[..],
+        &b"*2\r\n$3\r\nbar\r\n$1\r\na\r\n"[..],
+    );
+    assert!(agree(nul, empty, Cmp::Alpha) && !agree(nul, empty, Cmp::Exact));
+    assert!(!agree(a, empty, Cmp::Alpha));
+    assert!(agree(
+        b"*3\r\n$2\r\n\0x\r\n$0\r\n\r\n$1\r\nb\r\n",
+        b"*3\r\n$0\r\n\r\n$2\r\n\0x\r\n$1\r\nb\r\n",
+        Cmp::Alpha
+    ));
+    assert!(!agree(
+        b"*3\r\n$1\r\na\r\n$2\r\nb\0\r\n$1\r\nc\r\n",
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+        Cmp::Alpha
+    ));
     assert!(agree(b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", b"*2\r\n$1\r\nb\r\n$1\r\na\r\n", Cmp::Unordered));
     assert!(!agree(b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", b"*2\r\n$1\r\nb\r\n$1\r\na\r\n", Cmp::Exact));
     assert!(agree(
