@@ -424,11 +424,39 @@ pub fn refused_with_aof(dir: &std::path::Path, extra: &[&str]) -> String {
 
 /// A fresh empty directory for one test: named after the test binary (this file is compiled
 /// into each), `name` and the process id, so parallel tests and binaries never share one.
+/// The directories are removed when the test binary exits.
 pub fn tmpdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("redstart-{}-{name}-{}", env!("CARGO_CRATE_NAME"), std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
+    remove_at_exit(d.clone());
     d
+}
+
+static AT_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn remove_dirs() {
+    if let Ok(dirs) = AT_EXIT.lock() {
+        for d in dirs.iter() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Removes `dir` when the process exits (the test harness returns from `main` after the last
+/// test, which runs the C library's exit handlers).
+fn remove_at_exit(dir: std::path::PathBuf) {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: `remove_dirs` is an `extern "C" fn()` that does not unwind (it ignores every
+        // error and a poisoned lock), as `atexit` requires.
+        unsafe {
+            libc::atexit(remove_dirs);
+        }
+    });
+    if let Ok(mut dirs) = AT_EXIT.lock() {
+        dirs.push(dir);
+    }
 }
 
 /// `reply` (a COMMAND INFO reply) without the command flag `flag`: the flag's line goes and the
