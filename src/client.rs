@@ -463,6 +463,8 @@ pub struct Client {
     pub block: crate::db::blocked::ClientBlock,
     /// The query buffer while the current command runs (CLIENT INFO of itself).
     pub running: Running,
+    /// A client of the server's own (the AOF loader): its commands are not logged in SLOWLOG.
+    pub internal: bool,
 }
 
 impl Client {
@@ -481,6 +483,7 @@ impl Client {
             info,
             block: Default::default(),
             running: Running::default(),
+            internal: false,
         }
     }
 

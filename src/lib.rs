@@ -41,6 +41,7 @@ pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod server;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 

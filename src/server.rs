@@ -66,13 +66,14 @@ impl Server {
             config_file,
         });
         // The modules that keep configuration values in atomics follow every change.
-        let owners: [fn(&Config); 6] = [
+        let owners: [fn(&Config); 7] = [
             crate::db::evict::configure,
             crate::db::lazyfree::configure,
             crate::notify::configure,
             crate::pubsub::configure,
             crate::client::configure,
             |c| crate::types::hll::set_sparse_max_bytes(c.hll_sparse_max_bytes),
+            crate::slowlog::configure,
         ];
         for f in owners {
             server.config.subscribe(f);

@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "stats",
     "types",
     "config",
+    "slowlog",
     "net::workers",
     "db",
     "pubsub",

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use super::{flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
-use crate::config::directives::{self, Directive, DIRECTIVES, IMMUTABLE, PROTECTED};
+use crate::config::directives::{self, Directive, DIRECTIVES, IMMUTABLE, PROTECTED, SENSITIVE};
 use crate::db::glob::{glob_match, is_literal};
 
 const SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -133,11 +133,14 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let text = |a: &[u8]| String::from_utf8_lossy(a).into_owned();
     // 1. Names: known, settable, each once.
     let mut chosen: Vec<(&'static Directive, String, String)> = Vec::new();
-    for p in pairs.chunks(2) {
+    for (i, p) in pairs.chunks(2).enumerate() {
         let name = text(p[0]);
         let Some(d) = directives::find(&name) else {
             return Err(CmdError::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")));
         };
+        if d.flags & SENSITIVE != 0 {
+            ctx.redact(3 + 2 * i);
+        }
         if d.flags & IMMUTABLE != 0 {
             return Err(failed(&name, "can't set immutable config"));
         }

@@ -213,6 +213,12 @@ fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
 }
 
 fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // The password (and the user name with it) never reaches the slow log.
+    if args.len() <= 3 {
+        for i in 1..args.len() {
+            ctx.redact(i);
+        }
+    }
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
             if ctx.server.config.read().requirepass.is_none() {
@@ -261,7 +267,10 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut name: Option<&[u8]> = None;
     let mut c = args::Cursor::new(args, 2);
     while let Some(a) = c.peek() {
+        let at = c.pos();
         if let Some(v) = c.values_of("auth", 2) {
+            ctx.redact(at + 1);
+            ctx.redact(at + 2);
             creds = Some((v[0], v[1]));
         } else if let Some(v) = c.value_of("setname") {
             name = Some(v);

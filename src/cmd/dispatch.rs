@@ -202,7 +202,8 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         lock_for(server, spec, args)
     };
     let clock_us = now_us();
-    let mut ctx = Ctx { server, client, out, locks, now: clock_us / 1000, clock_us, unit: Default::default() };
+    let mut ctx =
+        Ctx { server, client, out, locks, now: clock_us / 1000, clock_us, unit: Default::default(), redacted: 0 };
     run(&mut ctx, spec, args);
     if blocked.ready_pending() {
         super::blocking::serve_ready(&mut ctx);
@@ -224,8 +225,14 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
         t => t,
     };
     let mark = ctx.out.len();
+    let redacted = std::mem::take(&mut ctx.redacted);
     let result = (spec.handler)(ctx, args);
-    meta.record_call(now_us().saturating_sub(start));
+    let duration = now_us().saturating_sub(start);
+    meta.record_call(duration);
+    if crate::slowlog::wants(duration) && !spec.has(flags::SKIP_SLOWLOG) && !ctx.client.internal {
+        slow(ctx, args, duration, start);
+    }
+    ctx.redacted = redacted;
     let write = spec.has(flags::WRITE);
     if result.is_ok() && write {
         crate::persist::note_write(ctx.server);
@@ -246,6 +253,26 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     ctx.unit.leave(saved, &ctx.server.effects, as_received.then_some((db, args)));
 }
 
+/// Logs a slow command (`crate::slowlog`), its arguments as the client sent them but for those
+/// the handler redacted. A command that blocks is logged when it is served (its run then:
+/// Redis adds the time it waited), not when it blocks or has to keep waiting.
+#[cold]
+fn slow(ctx: &Ctx, args: &[&[u8]], duration: u64, start: u64) {
+    if ctx.client.block.pending.is_some() || ctx.client.block.still_waiting {
+        return;
+    }
+    let redacted = ctx.redacted;
+    let info = &ctx.client.info;
+    crate::slowlog::push(
+        duration,
+        start / 1_000_000,
+        args,
+        |i| i < 64 && redacted & (1 << i) != 0,
+        info.peer.addr_string(),
+        info.attr(crate::client::Attr::Name).unwrap_or_default(),
+    );
+}
+
 /// Replays the AOF's commands at start-up (`persist::aof::Replayer`): each runs through
 /// [`execute`] for a client of its own, as Redis's fake AOF client. Replies are discarded; an
 /// unknown command stops loading.
@@ -258,7 +285,9 @@ pub struct Replay<'s> {
 impl<'s> Replay<'s> {
     pub fn new(server: &'s Server) -> Replay<'s> {
         let info = server.clients.register(crate::client::Peer::Unix { path: "aof-loading".into() });
-        Replay { server, client: Client::new(info, true), out: Writer::new(false) }
+        let mut client = Client::new(info, true);
+        client.internal = true;
+        Replay { server, client, out: Writer::new(false) }
     }
 }
 

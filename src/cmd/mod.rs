@@ -14,7 +14,7 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`,
+//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`, `slowlog`,
 //! `pubsub`, `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
@@ -43,6 +43,7 @@ pub mod reply;
 pub mod server;
 pub mod session;
 pub mod set;
+pub mod slowlog;
 pub mod sort;
 pub mod stream;
 pub mod string;
@@ -305,9 +306,20 @@ pub struct Ctx<'a> {
     pub clock_us: u64,
     /// The execution unit the command runs in: what it propagates (see `effects`).
     pub unit: crate::propagate::Unit,
+    /// Arguments of the running command to hide from SLOWLOG (bit `i`: argument `i`), set by
+    /// the commands that take secrets ([`Ctx::redact`]).
+    pub redacted: u64,
 }
 
 impl<'a> Ctx<'a> {
+    /// Hides argument `i` of the running command (a password) from the slow log, as Redis's
+    /// `redactClientCommandArgument`.
+    pub fn redact(&mut self, i: usize) {
+        if i < 64 {
+            self.redacted |= 1 << i;
+        }
+    }
+
     /// The client's selected database, through this command's locks.
     pub fn db(&mut self) -> Db<'_, 'a> {
         let db = self.client.db;

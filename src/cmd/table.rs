@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use crate::stats;
 
 use super::{
-    bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, persistence, pubsub, server, set, sort,
-    stream, string, txn, zset, CommandSpec,
+    bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, persistence, pubsub, server, set, slowlog,
+    sort, stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -27,6 +27,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     server::COMMANDS,
     set::COMMANDS,
+    slowlog::COMMANDS,
     sort::COMMANDS,
     stream::COMMANDS,
     string::COMMANDS,

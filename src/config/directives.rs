@@ -50,6 +50,8 @@ pub enum Kind {
 pub const IMMUTABLE: u8 = 1;
 /// CONFIG SET refuses the directive unless enable-protected-configs: `can't set protected config`.
 pub const PROTECTED: u8 = 2;
+/// A secret (a password): CONFIG SET's value for it is redacted from the slow log.
+pub const SENSITIVE: u8 = 4;
 
 pub struct Directive {
     pub name: &'static str,
@@ -74,6 +76,10 @@ impl Directive {
     }
     const fn protected(mut self) -> Self {
         self.flags |= PROTECTED;
+        self
+    }
+    const fn sensitive(mut self) -> Self {
+        self.flags |= SENSITIVE;
         self
     }
     const fn apply(mut self, f: fn(&mut Config, &str)) -> Self {
@@ -206,7 +212,7 @@ pub static DIRECTIVES: &[Directive] = &[
     s("dir", "").protected().apply(|c, v| c.dir = v.to_string()),
     // Replication.
     Directive::new("replicaof", Kind::ReplicaOf, "").alias("slaveof").immutable(),
-    s("masterauth", ""),
+    s("masterauth", "").sensitive(),
     s("masteruser", ""),
     b("replica-serve-stale-data", "yes").alias("slave-serve-stale-data"),
     b("replica-read-only", "yes").alias("slave-read-only"),
@@ -232,7 +238,7 @@ pub static DIRECTIVES: &[Directive] = &[
     i("acllog-max-len", 0, I64, "128"),
     s("aclfile", "").immutable(),
     e("acl-pubsub-default", &["allchannels", "resetchannels"], "resetchannels"),
-    s("requirepass", "").apply(|c, v| c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec())),
+    s("requirepass", "").sensitive().apply(|c, v| c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec())),
     // Clients and memory.
     i("maxclients", 1, u32::MAX as i64, "10000").apply(|c, v| c.maxclients = num(v)),
     m("maxmemory", 0, "0").apply(|c, v| c.maxmemory = num(v)),
