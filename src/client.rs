@@ -77,6 +77,18 @@ pub enum Peer {
 }
 
 impl Peer {
+    /// A Unix-socket client or one on a loopback address (IPv4-mapped included): what the
+    /// `local` value of `enable-protected-configs` and its kin admit.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Peer::Unix { .. } => true,
+            Peer::Tcp { addr, .. } => match addr.ip() {
+                std::net::IpAddr::V4(v4) => v4.is_loopback(),
+                std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+            },
+        }
+    }
+
     pub fn addr_string(&self) -> String {
         match self {
             Peer::Tcp { addr, .. } => addr.to_string(),

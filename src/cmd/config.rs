@@ -111,18 +111,9 @@ fn failed(name: &str, why: &str) -> CmdError {
     CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"))
 }
 
-/// `enable-protected-configs`: `yes` allows CONFIG SET of protected directives (`dir`,
-/// `dbfilename`, ...), `local` only from loopback or Unix-socket clients.
+/// `enable-protected-configs`: CONFIG SET of protected directives (`dir`, `dbfilename`, ...).
 fn protected_allowed(ctx: &Ctx) -> bool {
-    let mode = ctx.server.config.read().get("enable-protected-configs").to_string();
-    match mode.as_str() {
-        "yes" => true,
-        "local" => match &ctx.client.info.peer {
-            crate::client::Peer::Unix { .. } => true,
-            crate::client::Peer::Tcp { addr, .. } => addr.ip().is_loopback(),
-        },
-        _ => false,
-    }
+    ctx.enabled_by("enable-protected-configs")
 }
 
 fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -14,7 +14,7 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`, `slowlog`,
+//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`, `slowlog`, `module`,
 //! `pubsub`, `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
@@ -37,6 +37,7 @@ pub mod list;
 pub mod lolwut;
 pub mod lookup;
 pub mod memory;
+pub mod module;
 pub mod persistence;
 pub mod pubsub;
 pub mod reply;
@@ -312,6 +313,16 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Whether a directive of the `enable-protected-configs` kind (`no`, `yes`, `local`) lets
+    /// this client through: `local` admits Unix-socket and loopback clients.
+    pub fn enabled_by(&self, directive: &str) -> bool {
+        match self.server.config.read().get(directive) {
+            "yes" => true,
+            "local" => self.client.info.peer.is_local(),
+            _ => false,
+        }
+    }
+
     /// Hides argument `i` of the running command (a password) from the slow log, as Redis's
     /// `redactClientCommandArgument`.
     pub fn redact(&mut self, i: usize) {
