@@ -115,7 +115,10 @@ fn time_lastsave_debug_shapes() {
         let at: u64 = l[1..].trim().parse().unwrap();
         assert!(at <= now + 1 && at + 3600 > now, "{l}");
     }
-    // The 7.0 oracle has DEBUG disabled by default; redstart always allows SLEEP.
+    // DEBUG is off by default (`enable-debug-command no`), refused as Redis refuses it, also
+    // inside MULTI (where the transaction is then aborted).
+    p.check_all(&["DEBUG SLEEP 0", "DEBUG HELP", "MULTI", "DEBUG SLEEP 0", "PING", "EXEC"]);
+    let p = Pair::with_args(&["--enable-debug-command", "yes"]);
     let mut c = Conn::connect(p.ours.port);
     assert_eq!(c.run("DEBUG SLEEP 0"), b"+OK\r\n");
     assert_eq!(c.run("DEBUG SLEEP 0.01"), b"+OK\r\n");

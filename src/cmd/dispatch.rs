@@ -141,6 +141,25 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
         }
         return;
     }
+    if spec.has(flags::PROTECTED) {
+        let (name, directive) = if meta.full_name.starts_with("module|") {
+            ("MODULE", "enable-module-command")
+        } else {
+            ("DEBUG", "enable-debug-command")
+        };
+        if !super::enabled_by(server, &client.info.peer, directive) {
+            meta.record_rejected();
+            out.error(&format!(
+                "ERR {name} command not allowed. If the {directive} option is set to \"local\", you can run it \
+                 from a local connection, otherwise you need to set this option in the configuration file, and \
+                 then restart the server."
+            ));
+            if let Some(m) = client.multi.as_mut() {
+                m.aborted = true;
+            }
+            return;
+        }
+    }
     client.info.last_cmd.store(meta.index, Ordering::Relaxed);
     if client.resp == 2 && client.pubsub.active() && !allowed_when_subscribed(spec) {
         // RESP2 subscribed mode: the connection only carries subscription traffic.

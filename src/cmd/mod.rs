@@ -90,6 +90,9 @@ pub mod flags {
     /// keys it was not given (SCAN, RANDOMKEY); at the top level their `DEL`s are propagated
     /// one by one rather than wrapped in a transaction.
     pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 29;
+    /// Redis's `CMD_PROTECTED` (not shown by COMMAND): refused unless `enable-debug-command`
+    /// (DEBUG) or `enable-module-command` (MODULE LOAD, LOADEX, UNLOAD) lets the client in.
+    pub const PROTECTED: u32 = 1 << 28;
 
     /// Flag names in the order Redis lists them (`addReplyCommandFlags`).
     pub const NAMES: &[(u32, &str)] = &[
@@ -295,6 +298,16 @@ impl CommandSpec {
 
 /// What a command runs with: the server, the calling client, the reply buffer and the shards
 /// locked for it.
+/// Whether a directive of the `enable-protected-configs` kind (`no`, `yes`, `local`) lets a
+/// client at `peer` through: `local` admits Unix-socket and loopback clients.
+pub fn enabled_by(server: &Server, peer: &crate::client::Peer, directive: &str) -> bool {
+    match server.config.read().get(directive) {
+        "yes" => true,
+        "local" => peer.is_local(),
+        _ => false,
+    }
+}
+
 pub struct Ctx<'a> {
     pub server: &'a Server,
     pub client: &'a mut Client,
@@ -316,11 +329,7 @@ impl<'a> Ctx<'a> {
     /// Whether a directive of the `enable-protected-configs` kind (`no`, `yes`, `local`) lets
     /// this client through: `local` admits Unix-socket and loopback clients.
     pub fn enabled_by(&self, directive: &str) -> bool {
-        match self.server.config.read().get(directive) {
-            "yes" => true,
-            "local" => self.client.info.peer.is_local(),
-            _ => false,
-        }
+        enabled_by(self.server, &self.client.info.peer, directive)
     }
 
     /// Hides argument `i` of the running command (a password) from the slow log, as Redis's

@@ -1,7 +1,8 @@
 //! MODULE LIST | LOAD | LOADEX | UNLOAD | HELP. Redis modules are C shared libraries written
 //! against Redis's internal API; redstart cannot load them (README). LIST answers that none is
 //! loaded; LOAD and LOADEX fail as Redis fails on a library it cannot load, UNLOAD as on a name
-//! that is not loaded, behind `enable-module-command` as in Redis.
+//! that is not loaded, behind `enable-module-command` as in Redis (the dispatcher's check of
+//! protected commands).
 
 use super::{flags::*, CmdError, CmdResult, CommandSpec, Ctx, NO_KEYS};
 
@@ -19,29 +20,25 @@ const SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("list", 2, ADMIN | NOSCRIPT, 0, NO_KEYS, list)
         .doc("server", "4.0.0", "O(N) where N is the number of loaded modules.", "Returns all loaded modules.")
         .tips(&["nondeterministic_output_order"]),
-    CommandSpec::new("load", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, 0, NO_KEYS, load).doc(
+    CommandSpec::new("load", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | PROTECTED, 0, NO_KEYS, load).doc(
         "server",
         "4.0.0",
         "O(1)",
         "Loads a module.",
     ),
-    CommandSpec::new("loadex", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, 0, NO_KEYS, load).doc(
+    CommandSpec::new("loadex", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | PROTECTED, 0, NO_KEYS, load).doc(
         "server",
         "7.0.0",
         "O(1)",
         "Loads a module using extended parameters.",
     ),
-    CommandSpec::new("unload", 3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, 0, NO_KEYS, unload).doc(
+    CommandSpec::new("unload", 3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | PROTECTED, 0, NO_KEYS, unload).doc(
         "server",
         "4.0.0",
         "O(1)",
         "Unloads a module.",
     ),
 ];
-
-const NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the enable-module-command option is set to \
-                           \"local\", you can run it from a local connection, otherwise you need to set this \
-                           option in the configuration file, and then restart the server.";
 
 fn container(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Err(CmdError::Syntax)
@@ -52,10 +49,7 @@ fn list(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn load(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if !ctx.enabled_by("enable-module-command") {
-        return Err(CmdError::msg(NOT_ALLOWED));
-    }
+fn load(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     crate::log::warning(&format!(
         "Module {} failed to load: redstart does not load Redis modules",
         String::from_utf8_lossy(args[2])
@@ -63,10 +57,7 @@ fn load(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Err(CmdError::msg("ERR Error loading the extension. Please check the server logs."))
 }
 
-fn unload(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    if !ctx.enabled_by("enable-module-command") {
-        return Err(CmdError::msg(NOT_ALLOWED));
-    }
+fn unload(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Err(CmdError::msg("ERR Error unloading module: no such module with that name"))
 }
 

@@ -17,7 +17,8 @@
 //! - INFO memory is written by `cmd::memory` (counted allocations, see `alloc`); `avg_ttl` is
 //!   0; latencystats is not produced; CPU figures come from `/proc/self/stat`; the HELP texts
 //!   are redstart's own wording.
-//! - DEBUG implements SLEEP only (and is always enabled).
+//! - DEBUG implements SLEEP, SET-ACTIVE-EXPIRE, DIGEST and DIGEST-VALUE (`db::digest`), behind
+//!   `enable-debug-command` (the dispatcher's check of protected commands).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -30,6 +31,7 @@ use super::reply::help_reply;
 use super::table::{all_meta, subcommand, table};
 use super::{acl, args, flags, flags::*, ks, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use super::{NO_KEYS, REDIS_VERSION};
+use crate::db::digest;
 use crate::server::Server;
 use crate::stats;
 use resp::Writer;
@@ -102,7 +104,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         ),
-    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, debug).doc(
+    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, 0, NO_KEYS, debug).doc(
         "server",
         "1.0.0",
         "Depends on subcommand.",
@@ -495,11 +497,45 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    if args::is(args[1], "digest") && args.len() == 2 {
+        let d = with_all_shards(ctx, dataset_digest);
+        ctx.out.simple(&digest::hex(&d));
+        return Ok(());
+    }
+    if args::is(args[1], "digest-value") {
+        let db = ctx.client.db;
+        let digests = with_all_shards(ctx, |ctx| {
+            let ks = &ctx.server.keyspace;
+            let locks = &mut ctx.locks;
+            args[2..]
+                .iter()
+                .map(|key| {
+                    // Found even when its TTL has passed (not deleted here), as in Redis.
+                    let mut d = digest::Digest::default();
+                    let t = &locks.shard(ks.shard_of(key)).dbs[db];
+                    if let Some(i) = t.find(ks.hash(key), key) {
+                        let e = t.get(i);
+                        digest::value(&mut d, e.value, e.has_expire());
+                    }
+                    d
+                })
+                .collect::<Vec<_>>()
+        });
+        ctx.out.array(digests.len());
+        for d in digests {
+            ctx.out.simple(&digest::hex(&d));
+        }
+        return Ok(());
+    }
     if args::is(args[1], "help") && args.len() == 2 {
         help_reply(
             ctx.out,
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    0 stops the background expiry cycle (keys still expire when accessed); 1 turns",
                 "    it back on.",
@@ -515,6 +551,39 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     msg.extend_from_slice(&args[1][..args[1].len().min(128)]);
     msg.extend_from_slice(b"'. Try DEBUG HELP.");
     Err(CmdError::msg(String::from_utf8_lossy(&msg).into_owned()))
+}
+
+/// Runs `f` with every shard locked: the command's own locks when it holds them all (DEBUG
+/// inside EXEC), otherwise all of them taken for the call.
+fn with_all_shards<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    if ctx.locks.holds_all() {
+        return f(ctx);
+    }
+    let all = ctx.server.keyspace.lock_all();
+    let mine = std::mem::replace(&mut ctx.locks, all);
+    let r = f(ctx);
+    ctx.locks = mine;
+    r
+}
+
+/// DEBUG DIGEST over every database (see `db::digest`).
+fn dataset_digest(ctx: &mut Ctx) -> digest::Digest {
+    let mut fin = digest::Digest::default();
+    for db in 0..ctx.server.keyspace.databases() {
+        let mut first = true;
+        for shard in ctx.locks.shards() {
+            for e in shard.dbs[db].iter() {
+                if std::mem::take(&mut first) {
+                    digest::mix(&mut fin, &(db as u32).to_be_bytes());
+                }
+                let mut d = digest::Digest::default();
+                digest::mix(&mut d, e.key);
+                digest::value(&mut d, e.value, e.has_expire());
+                digest::xor(&mut fin, &d);
+            }
+        }
+    }
+    fin
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 //! (values and entries), [`glob`] (Redis's pattern matching), [`watch`] (WATCH bookkeeping).
 
 pub mod blocked;
+pub mod digest;
 pub mod evict;
 pub mod glob;
 pub mod lazyfree;
