@@ -59,14 +59,14 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
         persist::load(&server).map_err(std::io::Error::other)?;
     }
     net::listen(&server).map_err(std::io::Error::other)?;
-    let (port, unix, perm, pidfile) = {
+    let (unix, perm, pidfile) = {
         let c = server.config.read();
-        (c.port, c.unixsocket.clone(), c.unixsocketperm, c.pidfile.clone())
+        (c.unixsocket.clone(), c.unixsocketperm, c.pidfile.clone())
     };
     if let Some(path) = &unix {
         let l = net::bind_unix(path, perm)
             .map_err(|e| std::io::Error::new(e.kind(), format!("Failed opening Unix socket: {e}")))?;
-        log::notice(&format!("The server is now ready to accept connections at {path}"));
+        log::notice("Ready to accept connections unix");
         tokio::spawn(net::serve_unix(server.clone(), l, path.clone()));
     }
     if !pidfile.is_empty() {
@@ -74,7 +74,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
             log::warning(&format!("Failed to write PID file: {e}"));
         }
     }
-    log::notice(&format!("Ready to accept connections tcp (port {port})"));
+    log::notice("Ready to accept connections tcp");
     alloc::mark_startup();
     tokio::spawn(active_expire(server.clone()));
     tokio::spawn(persist::cron(server.clone()));
@@ -87,6 +87,7 @@ pub async fn run(server: Arc<server::Server>) -> std::io::Result<()> {
             _ = tokio::signal::ctrl_c() => { log::warning("Received SIGINT scheduling shutdown..."); true }
             _ = term.recv() => { log::warning("Received SIGTERM scheduling shutdown..."); true }
         };
+        log::warning("User requested shutdown...");
         // On a signal, save when save points are set; if that fails keep running, as Redis.
         if !signal || persist::save_on_shutdown(&server, false, false).is_ok() {
             break;

@@ -80,8 +80,27 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     let config_file = config.config_file.clone();
+    let port = config.port;
+    let has_config_file = !config_file.is_empty();
     let server = Server::new(config, exe, config_file);
-    log::notice(&format!("redstart {} starting, {} threads", config::VERSION, threads));
+    log::warning("oO0OoO0OoO0Oo redstart is starting oO0OoO0OoO0Oo");
+    log::warning(&format!(
+        "redstart version={}, redis_version={}, bits=64, commit=00000000, modified=0, pid={}, just started",
+        config::VERSION,
+        redstart::cmd::REDIS_VERSION,
+        std::process::id()
+    ));
+    if !has_config_file {
+        log::warning(
+            "Warning: no config file specified, using the default config. In order to specify a config file \
+             use redstart /path/to/redstart.conf",
+        );
+    } else {
+        log::warning("Configuration loaded");
+    }
+    log::notice(&format!("Running mode=standalone, port={port}."));
+    log::notice(&format!("{threads} I/O threads"));
+    log::warning("Server initialized");
     if let Err(e) = rt.block_on(redstart::run(server)) {
         log::warning(&e.to_string());
         std::process::exit(1);

@@ -238,3 +238,32 @@ fn protected_mode_lets_loopback_in() {
     let mut c = Conn::connect(p.port);
     assert_eq!(c.run("PING"), b"+PONG\r\n");
 }
+
+/// The start-up and shutdown lines harnesses wait for, as Redis 7.2 writes them.
+#[test]
+fn log_lines_harnesses_wait_for() {
+    let dir = tmpdir("log-lines");
+    let log = dir.join("r.log");
+    {
+        let s = start_redstart(&["--logfile", log.to_str().unwrap()]);
+        let mut c = Conn::connect(s.port);
+        c.send_raw(b"SHUTDOWN NOSAVE\r\n");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("ready to exit")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let text = std::fs::read_to_string(&log).unwrap();
+        let pid = format!("pid={}, just started", s.child.id());
+        for line in [&pid[..], "Server initialized", "Ready to accept connections tcp\n", &format!("port={}.", s.port)]
+        {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        for w in
+            ["is starting", "Server initialized", "Ready to accept", "User requested shutdown", "bye bye"].windows(2)
+        {
+            assert!(text.find(w[0]) < text.find(w[1]), "{w:?} in order in {text}");
+        }
+    }
+}
