@@ -17,7 +17,9 @@ pub fn aof_args(dir: &Path) -> Vec<String> {
 
 pub fn ours(dir: &Path) -> Proc {
     let a = aof_args(dir);
-    start_redstart(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+    let mut args: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+    args.extend(["--enable-debug-command", "yes"]);
+    start_redstart(&args)
 }
 
 pub fn theirs(dir: &Path) -> Proc {
