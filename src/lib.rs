@@ -34,6 +34,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod latency;
 pub mod log;
 pub mod net;
 pub mod notify;

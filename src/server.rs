@@ -66,7 +66,7 @@ impl Server {
             config_file,
         });
         // The modules that keep configuration values in atomics follow every change.
-        let owners: [fn(&Config); 7] = [
+        let owners: [fn(&Config); 8] = [
             crate::db::evict::configure,
             crate::db::lazyfree::configure,
             crate::notify::configure,
@@ -74,6 +74,7 @@ impl Server {
             crate::client::configure,
             |c| crate::types::hll::set_sparse_max_bytes(c.hll_sparse_max_bytes),
             crate::slowlog::configure,
+            crate::latency::configure,
         ];
         for f in owners {
             server.config.subscribe(f);

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "types",
     "config",
     "slowlog",
+    "latency",
     "net::workers",
     "db",
     "pubsub",

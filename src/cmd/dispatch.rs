@@ -248,8 +248,11 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
     let result = (spec.handler)(ctx, args);
     let duration = now_us().saturating_sub(start);
     meta.record_call(duration);
-    if crate::slowlog::wants(duration) && !spec.has(flags::SKIP_SLOWLOG) && !ctx.client.internal {
-        slow(ctx, args, duration, start);
+    if !ctx.client.internal {
+        if crate::slowlog::wants(duration) && !spec.has(flags::SKIP_SLOWLOG) {
+            slow(ctx, args, duration, start);
+        }
+        crate::latency::command(spec.has(flags::FAST), duration, start / 1_000_000);
     }
     ctx.redacted = redacted;
     let write = spec.has(flags::WRITE);

@@ -14,7 +14,7 @@
 //! [`args::Cursor`], `keys` with the key specs, `lookup` with the typed value lookups, `error`,
 //! `table`, `dispatch`,
 //! `effects`, `blocking`, `info`, `reply`, `session`) may be used by every family; a family
-//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`, `slowlog`, `module`,
+//! (`string`, `generic`, `hash`, `hll`, `list`, `set`, `zset`, `geo`, `stream`, `sort`, `bits`, `slowlog`, `module`, `latency`,
 //! `pubsub`, `connection`, `server`, `config`, `memory`, `persistence`, `txn`, `lolwut`) uses only the
 //! infrastructure, never another family (`tests/layering.rs` checks it): what two families need
 //! alike lives in the infrastructure, which may call into families (the dispatcher, INFO).
@@ -33,6 +33,7 @@ pub mod hash;
 pub mod hll;
 pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod lolwut;
 pub mod lookup;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use crate::stats;
 
 use super::{
-    bits, config, connection, generic, geo, hash, hll, list, lolwut, memory, module, persistence, pubsub, server, set,
-    slowlog, sort, stream, string, txn, zset, CommandSpec,
+    bits, config, connection, generic, geo, hash, hll, latency, list, lolwut, memory, module, persistence, pubsub,
+    server, set, slowlog, sort, stream, string, txn, zset, CommandSpec,
 };
 
 /// Every family's command rows. A new family adds its `COMMANDS` here once.
@@ -20,6 +20,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     hash::COMMANDS,
     hll::COMMANDS,
+    latency::COMMANDS,
     list::COMMANDS,
     lolwut::COMMANDS,
     memory::COMMANDS,
