@@ -118,12 +118,40 @@ fn time_lastsave_debug_shapes() {
     // DEBUG is off by default (`enable-debug-command no`), refused as Redis refuses it, also
     // inside MULTI (where the transaction is then aborted).
     p.check_all(&["DEBUG SLEEP 0", "DEBUG HELP", "MULTI", "DEBUG SLEEP 0", "PING", "EXEC"]);
-    let p = Pair::with_args(&["--enable-debug-command", "yes"]);
-    let mut c = Conn::connect(p.ours.port);
-    assert_eq!(c.run("DEBUG SLEEP 0"), b"+OK\r\n");
-    assert_eq!(c.run("DEBUG SLEEP 0.01"), b"+OK\r\n");
-    assert_eq!(c.run("DEBUG nosuch"), b"-ERR unknown subcommand 'nosuch'. Try DEBUG HELP.\r\n");
-    assert_eq!(c.run("SHUTDOWN ABORT"), b"-ERR No shutdown in progress.\r\n");
+    let mut p = Pair::with_args(&["--enable-debug-command", "yes"]);
+    let types = [
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push", "verbatim", "true",
+        "false", "foo", "MAP",
+    ];
+    for resp in [2, 3] {
+        for t in types {
+            if resp == 3 && (t == "push" || t == "attrib") {
+                // A push frame or an attribute, then the reply.
+                let (a, b) = p.both(&format!("DEBUG PROTOCOL {t}"));
+                let (a2, b2) = (p.a.read_reply(), p.b.read_reply());
+                assert_eq!((text(&a), text(&a2)), (text(&b), text(&b2)));
+                assert!(a.starts_with(b">2") || a.starts_with(b"|1"), "{}", text(&a));
+                continue;
+            }
+            p.check(&format!("DEBUG PROTOCOL {t}"));
+        }
+        p.check_all(&[
+            "DEBUG SLEEP 0",
+            "DEBUG SLEEP 0.01",
+            "DEBUG SLEEP",
+            "DEBUG nosuch",
+            "DEBUG ERROR FOO",
+            "DEBUG ERROR \"ERR two words\"",
+            "DEBUG ERROR a b",
+            "DEBUG LOG hello",
+            "DEBUG LOG",
+            "DEBUG CHANGE-REPL-ID",
+            "DEBUG CHANGE-REPL-ID x",
+            "DEBUG PROTOCOL a b",
+            "SHUTDOWN ABORT",
+        ]);
+        p.resp3();
+    }
 }
 
 fn parse_info(s: &str) -> Vec<(String, Vec<(String, String)>)> {

@@ -532,10 +532,19 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out,
             "DEBUG",
             &[
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance (OK: redstart has no replication yet).",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type: string, integer, double,",
+                "    bignum, null, array, set, map, attrib, push, verbatim, true, false.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    0 stops the background expiry cycle (keys still expire when accessed); 1 turns",
                 "    it back on.",
@@ -547,10 +556,86 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         );
         return Ok(());
     }
-    let mut msg = b"ERR unknown subcommand '".to_vec();
-    msg.extend_from_slice(&args[1][..args[1].len().min(128)]);
-    msg.extend_from_slice(b"'. Try DEBUG HELP.");
-    Err(CmdError::msg(String::from_utf8_lossy(&msg).into_owned()))
+    if args::is(args[1], "protocol") && args.len() == 3 {
+        return debug_protocol(ctx, args[2]);
+    }
+    if args::is(args[1], "error") && args.len() == 3 {
+        // A reply error with the given text, for clients' tests (Redis's `addReplyErrorSds`).
+        let mut msg = b"-".to_vec();
+        msg.extend(args[2].iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        msg.extend_from_slice(b"\r\n");
+        ctx.out.raw(&msg);
+        return Ok(());
+    }
+    if args::is(args[1], "log") && args.len() == 3 {
+        crate::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(args[2])));
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args::is(args[1], "change-repl-id") && args.len() == 2 {
+        // No replication yet: nothing to change, and Redis answers OK.
+        ctx.out.ok();
+        return Ok(());
+    }
+    Err(CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+    )))
+}
+
+/// DEBUG PROTOCOL <type>: a sample reply of each RESP type, as Redis sends them (clients test
+/// their parsers with it).
+fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    let resp3 = out.resp3;
+    match &kind.to_ascii_lowercase()[..] {
+        b"string" => out.bulk(b"Hello World"),
+        b"integer" => out.int(12345),
+        b"double" => out.double(3.141),
+        b"bignum" if resp3 => out.raw(b"(1234567999999999999999999999999999999\r\n"),
+        b"bignum" => out.bulk(b"1234567999999999999999999999999999999"),
+        b"null" => out.null(),
+        b"array" | b"set" | b"map" => {
+            let k = kind.to_ascii_lowercase();
+            match &k[..] {
+                b"array" => out.array(3),
+                b"set" => out.set(3),
+                _ => out.map(3),
+            }
+            for i in 0..3 {
+                out.int(i);
+                if k == b"map" {
+                    out.boolean(i == 1);
+                }
+            }
+        }
+        b"attrib" => {
+            if resp3 {
+                out.raw(b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n");
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !resp3 {
+                return Err(CmdError::msg("ERR RESP2 is not supported by this command"));
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.pushed();
+            out.bulk(b"Some real reply following the push reply");
+        }
+        b"verbatim" => out.verbatim("txt", b"This is a verbatim\nstring"),
+        b"true" => out.boolean(true),
+        b"false" => out.boolean(false),
+        _ => {
+            return Err(CmdError::msg(
+                "ERR Wrong protocol type name. Please use one of the following: \
+                 string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` with every shard locked: the command's own locks when it holds them all (DEBUG
