@@ -591,6 +591,8 @@ fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
     match &kind.to_ascii_lowercase()[..] {
         b"string" => out.bulk(b"Hello World"),
         b"integer" => out.int(12345),
+        // Redis's sample value (not an approximation of π).
+        #[allow(clippy::approx_constant)]
         b"double" => out.double(3.141),
         b"bignum" if resp3 => out.raw(b"(1234567999999999999999999999999999999\r\n"),
         b"bignum" => out.bulk(b"1234567999999999999999999999999999999"),
