@@ -146,6 +146,8 @@ pub struct ClientInfo {
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
     pub no_touch: AtomicBool,
     /// Waiting in a blocking command (CLIENT LIST flag `b`); kept by `cmd::blocking`.
     pub blocked: AtomicBool,
@@ -303,6 +305,9 @@ impl ClientInfo {
         let idle_ms = (age.as_millis() as u64).saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed));
         let multi = self.multi.load(Ordering::Relaxed);
         let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
         let subs: [usize; 3] = std::array::from_fn(|i| self.subs[i].load(Ordering::Relaxed));
         if subs.iter().sum::<usize>() > 0 {
             flags.push('P');
@@ -477,6 +482,8 @@ pub struct Client {
     pub running: Running,
     /// A client of the server's own (the AOF loader): its commands are not logged in SLOWLOG.
     pub internal: bool,
+    /// In MONITOR mode (`pubsub::PubSub::add_monitor`).
+    pub monitor: bool,
 }
 
 impl Client {
@@ -496,6 +503,7 @@ impl Client {
             block: Default::default(),
             running: Running::default(),
             internal: false,
+            monitor: false,
         }
     }
 
@@ -562,6 +570,7 @@ impl Clients {
             obuf_cap: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             subs: Default::default(),

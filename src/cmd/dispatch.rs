@@ -160,6 +160,15 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Writer, args: &[&
             return;
         }
     }
+    // A monitor is a replica to Redis: it may not touch the keyspace.
+    if client.monitor && (spec.has(flags::WRITE) || spec.has(flags::READONLY) || spec.has(flags::MAY_REPLICATE)) {
+        meta.record_rejected();
+        out.error("ERR Replica can't interact with the keyspace");
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
     client.info.last_cmd.store(meta.index, Ordering::Relaxed);
     if client.resp == 2 && client.pubsub.active() && !allowed_when_subscribed(spec) {
         // RESP2 subscribed mode: the connection only carries subscription traffic.
@@ -253,6 +262,9 @@ pub fn run(ctx: &mut Ctx, spec: &CommandSpec, args: &[&[u8]]) {
             slow(ctx, args, duration, start);
         }
         crate::latency::command(spec.has(flags::FAST), duration, start / 1_000_000);
+        if ctx.server.pubsub.has_monitors() && !spec.has(flags::ADMIN) && !ctx.client.block.serving {
+            feed_monitors(ctx, args);
+        }
     }
     ctx.redacted = redacted;
     let write = spec.has(flags::WRITE);
@@ -293,6 +305,46 @@ fn slow(ctx: &Ctx, args: &[&[u8]], duration: u64, start: u64) {
         info.peer.addr_string(),
         info.attr(crate::client::Attr::Name).unwrap_or_default(),
     );
+}
+
+/// The MONITOR line of a command that ran: `+<unix time>.<µs> [<db> <client address>] "arg" ...`,
+/// each argument quoted and escaped as Redis's `sdscatrepr`, redacted ones as `"(redacted)"`.
+#[cold]
+fn feed_monitors(ctx: &mut Ctx, args: &[&[u8]]) {
+    let now = now_us();
+    let info = &ctx.client.info;
+    let addr = match &info.peer {
+        crate::client::Peer::Unix { path } => format!("unix:{path}"),
+        peer => peer.addr_string(),
+    };
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, ctx.client.db, addr).into_bytes();
+    for (i, a) in args.iter().enumerate() {
+        line.push(b' ');
+        let a: &[u8] = if i < 64 && ctx.redacted & (1 << i) != 0 { b"(redacted)" } else { a };
+        repr(&mut line, a);
+    }
+    line.extend_from_slice(b"\r\n");
+    let me = ctx.client.monitor.then_some((ctx.client.id, &mut ctx.out.buf));
+    ctx.server.pubsub.feed_monitors(bytes::Bytes::from(line), me);
+}
+
+/// `s` quoted and escaped as Redis's `sdscatrepr`.
+fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
 }
 
 /// Replays the AOF's commands at start-up (`persist::aof::Replayer`): each runs through

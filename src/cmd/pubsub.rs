@@ -65,6 +65,12 @@ const PUBSUB_SUBS: &[CommandSpec] = &[
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, monitor).doc(
+        "server",
+        "1.0.0",
+        "O(1)",
+        "Listens for all requests received by the server in real-time.",
+    ),
     CommandSpec::new("subscribe", -2, SUB, 0, NO_KEYS, subscribe).doc(
         "pubsub",
         "2.0.0",
@@ -123,6 +129,24 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 // The ACL category `@pubsub` is derived from the PUBSUB flag; `acl` is 0 on every row.
 const _: u64 = acl::PUBSUB;
+
+/// MONITOR: from now on the client receives a line for every command the server runs (fed by
+/// `dispatch::run`). A monitor already gets no reply; inside a transaction it is refused, as
+/// Redis refuses clients that expect a reply per command.
+fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    if !ctx.unit.top_level() {
+        return Err(CmdError::msg("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+    }
+    if ctx.client.monitor {
+        return Ok(());
+    }
+    let mb = mailbox(ctx);
+    ctx.server.pubsub.add_monitor(&mb);
+    ctx.client.monitor = true;
+    ctx.client.info.monitor.store(true, std::sync::atomic::Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
 
 /// The client's mailbox, created at its first subscription.
 fn mailbox(ctx: &mut Ctx) -> Arc<Mailbox> {

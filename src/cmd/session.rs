@@ -23,6 +23,8 @@ pub fn unwatch_all(server: &Server, client: &mut Client) {
 /// Drops every subscription of the client (RESET; the connection does the same on close).
 pub fn unsubscribe_all(ctx: &mut Ctx) {
     crate::pubsub::remove_all(&ctx.server.pubsub, &mut ctx.client.pubsub);
+    ctx.client.monitor = false;
+    ctx.client.info.monitor.store(false, Ordering::Relaxed);
     // As for UNSUBSCRIBE (`cmd::pubsub`): what was published before the removal precedes the reply.
     if let Some(mb) = &ctx.client.pubsub.mailbox {
         mb.drain_into(&mut ctx.out.buf);

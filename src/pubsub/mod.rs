@@ -554,6 +554,9 @@ pub struct PubSub {
     shard: RwLock<ChannelMap>,
     /// Number of (client, channel-or-pattern) subscriptions, for a cheap "anyone listening?".
     total: AtomicUsize,
+    /// MONITOR clients, and their number (checked after every command).
+    monitors: RwLock<Subscribers>,
+    monitoring: AtomicUsize,
 }
 
 /// What kind of subscription.
@@ -616,6 +619,39 @@ fn fan_out(
 }
 
 impl PubSub {
+    /// Adds a MONITOR client.
+    pub fn add_monitor(&self, mb: &Arc<Mailbox>) {
+        self.monitors.write().push(mb.clone());
+        self.monitoring.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes a MONITOR client (RESET, disconnection); whether it was one.
+    pub fn remove_monitor(&self, mb: &Arc<Mailbox>) -> bool {
+        if !self.has_monitors() {
+            return false;
+        }
+        let mut list = self.monitors.write();
+        let before = list.len();
+        list.retain(|m| !Arc::ptr_eq(m, mb));
+        let removed = before - list.len();
+        self.monitoring.fetch_sub(removed, Ordering::Relaxed);
+        removed > 0
+    }
+
+    /// Whether any client monitors (one relaxed load: the command path asks after each command).
+    #[inline]
+    pub fn has_monitors(&self) -> bool {
+        self.monitoring.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends one MONITOR line (an encoded status reply, the same in RESP2 and RESP3) to every
+    /// monitor; the monitor that ran the command gets it in its own reply buffer.
+    pub fn feed_monitors(&self, line: Bytes, mut me: SelfSink) {
+        let list = self.monitors.read();
+        let mut frames = [None, None];
+        fan_out(&list, &mut me, limit(CLASS_REPLICA), &|_| line.clone(), &mut frames);
+    }
+
     fn map(&self, kind: Kind) -> &RwLock<ChannelMap> {
         match kind {
             Kind::Shard => &self.shard,
@@ -829,6 +865,7 @@ impl ClientSubs {
 /// Drops every subscription of a client from the registry (RESET, disconnect).
 pub fn remove_all(ps: &PubSub, subs: &mut ClientSubs) {
     let Some(mb) = subs.mailbox.clone() else { return };
+    ps.remove_monitor(&mb);
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         for name in subs.list(kind) {
             subs.take(kind, &name);
