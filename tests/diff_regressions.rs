@@ -163,3 +163,21 @@ fn sort_does_not_read_a_stale_range_error() {
     let (_fresh_a, _fresh_b) = p.conns();
     p.check_all(&["PING", "SORT k", "SORT k DESC"]);
 }
+
+/// A blocked XREAD stays blocked when the XADD that wakes it trims its own entry away (MINID
+/// above it, or MAXLEN 0): Redis 7.2 re-runs XREAD, which serves only streams with entries.
+/// (7.0 answered the stream with an empty entry list; the fuzzer names this rule.)
+#[test]
+fn xread_is_not_served_by_an_entry_trimmed_at_once() {
+    let s = start_redstart(&[]);
+    let mut blocker = Conn::connect(s.port);
+    let mut c = Conn::connect(s.port);
+    blocker.send_raw(&encode(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"k2", b"$"]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(c.run("XADD k2 MINID = 22-2 1-2 f v"), b"$3\r\n1-2\r\n");
+    assert_eq!(c.run("XLEN k2"), b":0\r\n");
+    assert!(blocker.try_read_reply(std::time::Duration::from_millis(300)).is_none(), "still blocked");
+    assert_eq!(c.run("XADD k2 30-0 g w"), b"$4\r\n30-0\r\n");
+    let r = blocker.try_read_reply(std::time::Duration::from_secs(5)).expect("served");
+    assert!(text(&r).contains("30-0"), "{}", text(&r));
+}
