@@ -174,7 +174,8 @@ fn aof_replay_is_not_logged() {
         for i in 0..20 {
             assert_eq!(c.run(&format!("SET k{i} v")), b"+OK\r\n");
         }
-        assert!(text(&c.run("SLOWLOG LEN")).starts_with(":2"), "20 SETs and more logged");
+        let len: usize = text(&c.run("SLOWLOG LEN"))[1..].trim().parse().unwrap();
+        assert!(len >= 20, "the 20 SETs are logged: {len}");
     }
     let s = start_redstart(&args);
     let mut c = Conn::connect(s.port);
