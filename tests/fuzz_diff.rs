@@ -817,6 +817,23 @@ fn command(r: &mut Rng) -> Step {
                 ],
             ),
         ),
+        // Operator commands whose replies do not depend on timing (the latency monitor is off;
+        // the slow log is left out: a loaded machine may log a slow command on one side only).
+        93 => c(
+            Exact,
+            tp(
+                r,
+                &[
+                    "DEBUG DIGEST-VALUE $k $k",
+                    "DEBUG DIGEST-VALUE $k",
+                    "MODULE LIST",
+                    "LATENCY LATEST",
+                    "LATENCY HISTORY command",
+                    "LATENCY DOCTOR",
+                    "DEBUG PROTOCOL $v",
+                ],
+            ),
+        ),
         // Everything else: plain writes that keep keys alive.
         _ => c(
             Exact,
