@@ -295,13 +295,12 @@ fn slow(ctx: &Ctx, args: &[&[u8]], duration: u64, start: u64) {
     if ctx.client.block.pending.is_some() || ctx.client.block.still_waiting {
         return;
     }
-    let redacted = ctx.redacted;
     let info = &ctx.client.info;
     crate::slowlog::push(
         duration,
         start / 1_000_000,
         args,
-        |i| i < 64 && redacted & (1 << i) != 0,
+        |i| ctx.is_redacted(i),
         info.peer.addr_string(),
         info.attr(crate::client::Attr::Name).unwrap_or_default(),
     );
@@ -320,7 +319,7 @@ fn feed_monitors(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, ctx.client.db, addr).into_bytes();
     for (i, a) in args.iter().enumerate() {
         line.push(b' ');
-        let a: &[u8] = if i < 64 && ctx.redacted & (1 << i) != 0 { b"(redacted)" } else { a };
+        let a: &[u8] = if ctx.is_redacted(i) { b"(redacted)" } else { a };
         repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");

@@ -341,6 +341,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether argument `i` of the running command was redacted ([`Ctx::redact`]).
+    pub fn is_redacted(&self, i: usize) -> bool {
+        i < 64 && self.redacted & (1 << i) != 0
+    }
+
     /// The client's selected database, through this command's locks.
     pub fn db(&mut self) -> Db<'_, 'a> {
         let db = self.client.db;
