@@ -224,7 +224,14 @@ fn appendonly_turns_on_and_off_at_run_time_as_redis() {
     }
     assert_eq!(manifest(&da), manifest(&db), "manifest after turning on");
     assert_eq!(files(&da), files(&db));
-    // The incremental file holds what was written after the fork point.
+    // The incremental file holds what was written after the fork point. Redis may postpone
+    // its write while a background fsync runs (up to 2 s with everysec): wait for both.
+    let start = Instant::now();
+    while [&da, &db].iter().any(|d| !show(&parse(&incr(d))).contains(&"SET after 3".to_string()))
+        && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (la, lb) = (parse(&incr(&da)), parse(&incr(&db)));
     assert_eq!(normalise(&la), normalise(&lb));
     assert!(show(&la).contains(&"SET after 3".to_string()), "{:?}", show(&la));
